@@ -1,0 +1,15 @@
+"""Piccolo's configuration, for the ``piccolo`` CLI and migrations: the same settings as the app."""
+
+from piccolo.conf.apps import AppRegistry
+
+from madeinpk.database import build_engine
+from madeinpk.settings import Settings
+
+DB = build_engine(Settings.from_env())
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "piccolo.apps.user.piccolo_app",
+        "madeinpk.piccolo_app",
+    ]
+)

@@ -1,0 +1,1 @@
+"""MadeInPK Live: the real-time auction backend of the MadeInPK marketplace."""

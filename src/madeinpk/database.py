@@ -1,0 +1,53 @@
+"""Engine construction and binding.
+
+Tables are bound to an engine built from ``Settings`` rather than found through
+``piccolo_conf``, so a test or a second app in one process can point at its own database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
+
+from madeinpk.piccolo_app import APP_CONFIG
+from madeinpk.settings import Settings
+
+ALL_TABLES: list[type[Table]] = [BaseUser, *APP_CONFIG.table_classes]
+
+
+def build_engine(settings: Settings) -> Engine:
+    db = settings.database
+    if db.engine == "sqlite":
+        assert db.sqlite_path is not None
+        db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        # A generous busy timeout: writers queue behind SQLite's single write lock.
+        return SQLiteEngine(path=str(db.sqlite_path), timeout=30)
+    return PostgresEngine(config={"dsn": db.url})
+
+
+def bind_tables(engine: Engine) -> None:
+    for table in ALL_TABLES:
+        table._meta._db = engine
+
+
+@asynccontextmanager
+async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator[None]:
+    """Open the connection pool (PostgreSQL) or switch SQLite to WAL, and close on the way out."""
+    bind_tables(engine)
+    if isinstance(engine, PostgresEngine):
+        size = settings.database_pool_size
+        await engine.start_connection_pool(min_size=min(2, size), max_size=size)
+        try:
+            yield
+        finally:
+            await engine.close_connection_pool()
+    else:
+        # WAL lets readers (every socket's snapshot) proceed while a bid commits.
+        await engine.run_ddl("PRAGMA journal_mode=WAL;")
+        yield

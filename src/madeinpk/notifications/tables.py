@@ -1,0 +1,55 @@
+"""Notification tables: in-app notifications, and the outbox of emails.
+
+An email is written to the outbox in the same transaction as the event that causes it; a task
+then delivers it and marks it sent. So an email is never lost when a transaction commits and
+never sent for one that rolls back, and ``dedupe_key`` makes "exactly once" a database rule.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from madeinpk.auctions.tables import Auction
+from madeinpk.orders.tables import Order
+
+
+class NotificationType(str, Enum):
+    bid_placed = "bid_placed"
+    bid_outbid = "bid_outbid"
+    auction_won = "auction_won"
+    auction_lost = "auction_lost"
+    auction_ended = "auction_ended"
+    payment_reminder = "payment_reminder"
+    payment_received = "payment_received"
+    order_shipped = "order_shipped"
+    order_delivered = "order_delivered"
+    feedback_request = "feedback_request"
+    message_received = "message_received"
+    account_blocked = "account_blocked"
+    general = "general"
+
+
+class Notification(Table):
+    user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
+    notification_type = Varchar(length=30, choices=NotificationType)
+    title = Varchar(length=200)
+    message = Text()
+    is_read = Boolean(default=False)
+    order = ForeignKey(Order, null=True, on_delete=OnDelete.set_null)
+    auction = ForeignKey(Auction, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+
+
+class OutboxEmail(Table, tablename="outbox_email"):
+    dedupe_key = Varchar(length=200, unique=True)
+    to_address = Varchar(length=255)
+    subject = Varchar(length=255)
+    body = Text()
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None, index=True)
+    attempts = Integer(default=0)
+    last_error = Text(default="")

@@ -1,0 +1,206 @@
+"""One typed settings object, read from the environment once at startup.
+
+Every value is checked here so that a typo in a deployment fails at boot with the variable's name,
+not later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
+DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
+
+
+class SettingsError(ValueError):
+    """A bad environment value; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    engine: Literal["sqlite", "postgres"]
+    url: str
+    sqlite_path: Path | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseConfig:
+        if url.startswith("sqlite:///"):
+            raw_path = url.removeprefix("sqlite:///")
+            if not raw_path:
+                raise SettingsError("DATABASE_URL: sqlite URL needs a file path (sqlite:///file)")
+            return cls(engine="sqlite", url=url, sqlite_path=Path(raw_path))
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme in ("postgresql", "postgres"):
+            parts = urlsplit(url)
+            if not parts.hostname or not parts.path.strip("/"):
+                raise SettingsError(
+                    "DATABASE_URL: a PostgreSQL URL needs a host and a database name "
+                    "(postgresql://user@host:5432/dbname)"
+                )
+            return cls(engine="postgres", url=url)
+        raise SettingsError(
+            f"DATABASE_URL: expected postgresql://… or sqlite:///path/file.sqlite3, got {url!r}"
+        )
+
+    @property
+    def database_name(self) -> str:
+        if self.engine == "sqlite":
+            return str(self.sqlite_path)
+        return urlsplit(self.url).path.strip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    debug: bool
+    secret_key: str
+    database: DatabaseConfig
+    database_pool_size: int
+    host: str
+    port: int
+    site_url: str
+    redis_url: str | None
+    smtp: SmtpConfig | None
+    mail_from: str
+    media_root: Path
+    cors_origins: tuple[str, ...]
+    payment_deadline_hours: int
+    max_failed_payments: int
+    platform_fee: Decimal
+    bid_rate_limit: int
+    token_ttl_days: int
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: channels, the task broker and the scheduler all live in this process."""
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Env(os.environ if environ is None else environ)
+        database = DatabaseConfig.parse(env.text("DATABASE_URL", DEFAULT_DATABASE_URL))
+        # The embedded default is the developer topology, so it is in debug unless told otherwise.
+        debug = env.boolean("DEBUG", database.engine == "sqlite" and "REDIS_URL" not in env.raw)
+        secret_key = env.text("SECRET_KEY", "")
+        if not secret_key:
+            if not debug:
+                raise SettingsError("SECRET_KEY: required when DEBUG is off")
+            secret_key = "insecure-development-key"
+        elif len(secret_key) < 16:
+            raise SettingsError("SECRET_KEY: must be at least 16 characters")
+        host = env.text("HOST", "127.0.0.1")
+        port = env.integer("PORT", 8000, minimum=1, maximum=65535)
+        redis_url = env.optional("REDIS_URL")
+        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(f"REDIS_URL: expected redis://host:port/db, got {redis_url!r}")
+        site_url = env.text("SITE_URL", f"http://{host}:{port}").rstrip("/")
+        if urlsplit(site_url).scheme not in ("http", "https"):
+            raise SettingsError(f"SITE_URL: expected an http(s) URL, got {site_url!r}")
+        smtp_host = env.optional("SMTP_HOST")
+        smtp = None
+        if smtp_host is not None:
+            smtp = SmtpConfig(
+                host=smtp_host,
+                port=env.integer("SMTP_PORT", 587, minimum=1, maximum=65535),
+                username=env.optional("SMTP_USERNAME"),
+                password=env.optional("SMTP_PASSWORD"),
+                use_tls=env.boolean("SMTP_USE_TLS", False),
+                start_tls=env.boolean("SMTP_STARTTLS", False),
+                timeout=float(env.integer("SMTP_TIMEOUT", 10, minimum=1, maximum=300)),
+            )
+            if smtp.use_tls and smtp.start_tls:
+                raise SettingsError("SMTP_USE_TLS and SMTP_STARTTLS: choose one, not both")
+        platform_fee = env.number("PLATFORM_FEE", Decimal("0.02"))
+        if not Decimal(0) <= platform_fee < Decimal(1):
+            raise SettingsError(f"PLATFORM_FEE: must be from 0 up to (not including) 1, got {platform_fee}")
+        cors = env.optional("CORS_ORIGINS")
+        cors_origins = (
+            tuple(o.strip() for o in cors.split(",") if o.strip()) if cors else DEFAULT_CORS_ORIGINS
+        )
+        return cls(
+            debug=debug,
+            secret_key=secret_key,
+            database=database,
+            database_pool_size=env.integer("DATABASE_POOL_SIZE", 10, minimum=1, maximum=500),
+            host=host,
+            port=port,
+            site_url=site_url,
+            redis_url=redis_url,
+            smtp=smtp,
+            mail_from=env.text("MAIL_FROM", "MadeInPK <no-reply@madeinpk.pk>"),
+            media_root=Path(env.text("MEDIA_ROOT", "media")),
+            cors_origins=cors_origins,
+            payment_deadline_hours=env.integer("PAYMENT_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 30),
+            max_failed_payments=env.integer("MAX_FAILED_PAYMENTS", 3, minimum=1, maximum=100),
+            platform_fee=platform_fee,
+            bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
+            token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
+        )
+
+
+class _Env:
+    """Typed reads of environment variables; empty strings count as unset."""
+
+    _TRUE = frozenset({"1", "true", "yes", "on"})
+    _FALSE = frozenset({"0", "false", "no", "off"})
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self.raw = {k: v for k, v in raw.items() if v.strip() != ""}
+
+    def optional(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        return value.strip() if value is not None else None
+
+    def text(self, name: str, default: str) -> str:
+        value = self.optional(name)
+        return default if value is None else value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise SettingsError(f"{name}: must be between {minimum} and {maximum}, got {number}")
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.lower() in self._TRUE:
+            return True
+        if value.lower() in self._FALSE:
+            return False
+        raise SettingsError(f"{name}: expected true or false, got {value!r}")
+
+    def number(self, name: str, default: Decimal) -> Decimal:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise SettingsError(f"{name}: expected a decimal number, got {value!r}") from None
+        if not number.is_finite():
+            raise SettingsError(f"{name}: expected a finite number, got {value!r}")
+        return number
