@@ -127,21 +127,13 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="madeinpk", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="madeinpk", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Auction", tablename="auction", schema=None, columns=None
-    )
+    manager.add_table(class_name="Auction", tablename="auction", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Province", tablename="province", schema=None, columns=None
-    )
+    manager.add_table(class_name="Province", tablename="province", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Order", tablename="auction_order", schema=None, columns=None
-    )
+    manager.add_table(class_name="Order", tablename="auction_order", schema=None, columns=None)
 
     manager.add_table(
         class_name="UserProfile",
@@ -150,9 +142,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="City", tablename="city", schema=None, columns=None
-    )
+    manager.add_table(class_name="City", tablename="city", schema=None, columns=None)
 
     manager.add_table(
         class_name="PaymentViolation",
@@ -161,9 +151,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Feedback", tablename="feedback", schema=None, columns=None
-    )
+    manager.add_table(class_name="Feedback", tablename="feedback", schema=None, columns=None)
 
     manager.add_table(
         class_name="Notification",
@@ -172,13 +160,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="AuthToken", tablename="auth_token", schema=None, columns=None
-    )
+    manager.add_table(class_name="AuthToken", tablename="auth_token", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Category", tablename="category", schema=None, columns=None
-    )
+    manager.add_table(class_name="Category", tablename="category", schema=None, columns=None)
 
     manager.add_table(
         class_name="OutboxEmail",
@@ -194,13 +178,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Bid", tablename="bid", schema=None, columns=None
-    )
+    manager.add_table(class_name="Bid", tablename="bid", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Address", tablename="address", schema=None, columns=None
-    )
+    manager.add_table(class_name="Address", tablename="address", schema=None, columns=None)
 
     manager.add_table(
         class_name="ProductImage",
@@ -209,9 +189,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Product", tablename="product", schema=None, columns=None
-    )
+    manager.add_table(class_name="Product", tablename="product", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Auction",

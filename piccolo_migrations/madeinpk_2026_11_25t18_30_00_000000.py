@@ -17,12 +17,15 @@ INDEXES = {
     "auction_status_end": "CREATE INDEX auction_status_end ON auction (status, end_time)",
     # a user's notifications, newest first
     "notification_user_time": (
-        "CREATE INDEX notification_user_time ON notification (\"user\", created_at DESC, id DESC)"
+        'CREATE INDEX notification_user_time ON notification ("user", created_at DESC, id DESC)'
     ),
     # the payment-deadline sweep
     "order_status_deadline": (
         "CREATE INDEX order_status_deadline ON auction_order (status, payment_deadline)"
     ),
+    # emails are unique whatever their case (the contract's rule), closing the sign-up race
+    "piccolo_user_email_lower": "CREATE UNIQUE INDEX piccolo_user_email_lower ON piccolo_user (lower(email))",
+    "city_province_name": "CREATE UNIQUE INDEX city_province_name ON city (province, name)",
     # undelivered mail
     "outbox_unsent": "CREATE INDEX outbox_unsent ON outbox_email (created_at) WHERE sent_at IS NULL",
 }

@@ -6,13 +6,16 @@ Tables are bound to an engine built from ``Settings`` rather than found through
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import asyncpg
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 from madeinpk.piccolo_app import APP_CONFIG
@@ -51,3 +54,19 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
         # WAL lets readers (every socket's snapshot) proceed while a bid commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL;")
         yield
+
+
+def write_transaction() -> Any:
+    """A transaction for read-then-write work. On SQLite it takes the write lock up front
+    (IMMEDIATE); a deferred one would fail with "database is locked" when two upgrade at once."""
+    engine = BaseUser._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Both drivers' duplicate-key errors, for races that a pre-check cannot close."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)

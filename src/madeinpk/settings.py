@@ -128,7 +128,9 @@ class Settings:
                 raise SettingsError("SMTP_USE_TLS and SMTP_STARTTLS: choose one, not both")
         platform_fee = env.number("PLATFORM_FEE", Decimal("0.02"))
         if not Decimal(0) <= platform_fee < Decimal(1):
-            raise SettingsError(f"PLATFORM_FEE: must be from 0 up to (not including) 1, got {platform_fee}")
+            raise SettingsError(
+                f"PLATFORM_FEE: must be from 0 up to (not including) 1, got {platform_fee}"
+            )
         cors = env.optional("CORS_ORIGINS")
         cors_origins = (
             tuple(o.strip() for o in cors.split(",") if o.strip()) if cors else DEFAULT_CORS_ORIGINS
@@ -146,7 +148,9 @@ class Settings:
             mail_from=env.text("MAIL_FROM", "MadeInPK <no-reply@madeinpk.pk>"),
             media_root=Path(env.text("MEDIA_ROOT", "media")),
             cors_origins=cors_origins,
-            payment_deadline_hours=env.integer("PAYMENT_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 30),
+            payment_deadline_hours=env.integer(
+                "PAYMENT_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 30
+            ),
             max_failed_payments=env.integer("MAX_FAILED_PAYMENTS", 3, minimum=1, maximum=100),
             platform_fee=platform_fee,
             bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),

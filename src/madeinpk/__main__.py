@@ -1,0 +1,3 @@
+from madeinpk.cli import main
+
+main()

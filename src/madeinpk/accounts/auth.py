@@ -1,0 +1,152 @@
+"""Who is calling: one token resolver for HTTP (``Authorization: Token …``) and sockets
+(``?token=…``), and the guards that turn "nobody" into the contract's 401/403 bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from madeinpk.accounts.tables import SELLER_ROLES, AuthToken, Role
+from madeinpk.accounts.tokens import hash_key
+from madeinpk.http_errors import (
+    BLOCKED,
+    INVALID_TOKEN,
+    BusinessError,
+    NotAuthenticated,
+    PermissionDenied,
+)
+from madeinpk.timestamps import as_utc, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The caller, as every domain needs to see it: identity, role and standing."""
+
+    id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    is_staff: bool
+    role: str
+    phone_number: str
+    profile_picture: str
+    is_blocked: bool
+    failed_payment_count: int
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_staff or self.role == Role.admin.value
+
+    @property
+    def is_seller(self) -> bool:
+        return self.role in SELLER_ROLES
+
+
+# One round trip per request: token, user and profile together. The LEFT JOIN keeps staff users
+# made with `piccolo user create` (no profile row) usable.
+_ACCOUNT_COLUMNS = """
+    u.id, u.username, u.email, u.first_name, u.last_name, u.admin, u.active,
+    p.role, p.phone_number, p.profile_picture, p.is_blocked, p.failed_payment_count,
+    p.created_at
+"""
+_BY_TOKEN = f"""
+    SELECT {_ACCOUNT_COLUMNS}
+    FROM auth_token t
+    JOIN piccolo_user u ON u.id = t."user"
+    LEFT JOIN user_profile p ON p."user" = u.id
+    WHERE t.key_hash = {{}} AND t.expires_at > {{}}
+"""
+_BY_ID = f"""
+    SELECT {_ACCOUNT_COLUMNS}
+    FROM piccolo_user u
+    LEFT JOIN user_profile p ON p."user" = u.id
+    WHERE u.id = {{}}
+"""
+
+
+def _account(row: dict[str, Any]) -> Account:
+    created = row["created_at"]
+    if isinstance(created, str):  # SQLite returns raw text for joined timestamp columns
+        created = datetime.fromisoformat(created)
+    return Account(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        first_name=row["first_name"] or "",
+        last_name=row["last_name"] or "",
+        is_staff=bool(row["admin"]),
+        role=row["role"] or (Role.admin.value if row["admin"] else Role.buyer.value),
+        phone_number=row["phone_number"] or "",
+        profile_picture=row["profile_picture"] or "",
+        is_blocked=bool(row["is_blocked"]),
+        failed_payment_count=row["failed_payment_count"] or 0,
+        created_at=as_utc(created) if created else utc_now(),
+    )
+
+
+async def resolve_token(key: str) -> Account | None:
+    """The account behind a key, or None when the key is unknown, expired or its user inactive."""
+    if not key or len(key) > 128:
+        return None
+    rows = await AuthToken.raw(_BY_TOKEN, hash_key(key), utc_now())
+    if not rows or not rows[0]["active"]:
+        return None
+    return _account(rows[0])
+
+
+async def load_account(user_id: int) -> Account | None:
+    rows = await AuthToken.raw(_BY_ID, user_id)
+    return _account(rows[0]) if rows else None
+
+
+class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
+    """DRF's TokenAuthentication: no header is anonymous, a bad key is 401 even on public reads."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if not header:
+            return AuthenticationResult(user=None, auth=None)
+        scheme, _, key = header.strip().partition(" ")
+        if scheme.lower() != "token":
+            return AuthenticationResult(user=None, auth=None)
+        key = key.strip()
+        account = await resolve_token(key) if key and " " not in key else None
+        if account is None:
+            raise NotAuthenticated(INVALID_TOKEN)
+        return AuthenticationResult(user=account, auth=key)
+
+
+def current_account(connection: ASGIConnection[Any, Any, Any, Any]) -> Account:
+    account = connection.scope.get("user")
+    if not isinstance(account, Account):
+        raise NotAuthenticated()
+    return account
+
+
+def requires_account(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    current_account(connection)
+
+
+def requires_seller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not current_account(connection).is_seller:
+        raise PermissionDenied()
+
+
+def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not current_account(connection).is_admin:
+        raise PermissionDenied()
+
+
+def ensure_not_blocked(account: Account) -> None:
+    """Blocked accounts keep read access; anything that buys or bids stops here."""
+    if account.is_blocked:
+        raise BusinessError(BLOCKED, 403)

@@ -1,0 +1,127 @@
+"""``/api/auth/…``: translation between HTTP and the accounts service, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from madeinpk.accounts import service
+from madeinpk.accounts.auth import current_account, load_account, requires_account
+from madeinpk.accounts.schemas import (
+    AuthResponse,
+    BecomeSellerRequest,
+    BecomeSellerResponse,
+    BecomeSellerStatus,
+    LoginRequest,
+    Message,
+    Profile,
+    ProfileUpdate,
+    RegisterRequest,
+    seller_profile_body,
+    user_body,
+)
+from madeinpk.accounts.tokens import revoke_token
+from madeinpk.settings import Settings
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def base_url(request: AnyRequest) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+class AccountController(Controller):
+    path = "/api/auth"
+    tags = ["accounts"]
+
+    @post("/register/", status_code=HTTP_201_CREATED, operation_id="Register")
+    async def register(
+        self,
+        request: AnyRequest,
+        data: JSONBody[RegisterRequest],
+        settings: NamedDependency[Settings],
+    ) -> AuthResponse:
+        account, token = await service.register(data, settings)
+        return AuthResponse(user=user_body(account, base_url(request)), token=token)
+
+    @post("/login/", status_code=HTTP_200_OK, operation_id="Login")
+    async def login(
+        self, request: AnyRequest, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+    ) -> AuthResponse:
+        account, token = await service.login(data, settings)
+        return AuthResponse(user=user_body(account, base_url(request)), token=token)
+
+    @post("/logout/", status_code=HTTP_200_OK, guards=[requires_account], operation_id="Logout")
+    async def logout(self, request: AnyRequest) -> Message:
+        await revoke_token(str(request.auth))
+        return Message(message="Logged out successfully")
+
+    @get("/profile/", guards=[requires_account], operation_id="GetProfile")
+    async def profile(self, request: AnyRequest) -> Profile:
+        return await _profile(request)
+
+    @put("/profile/", guards=[requires_account], operation_id="ReplaceProfile")
+    async def replace_profile(self, request: AnyRequest, data: JSONBody[ProfileUpdate]) -> Profile:
+        await service.update_profile(current_account(request), data)
+        return await _profile(request)
+
+    @patch("/profile/", guards=[requires_account], operation_id="UpdateProfile")
+    async def update_profile(self, request: AnyRequest, data: JSONBody[ProfileUpdate]) -> Profile:
+        await service.update_profile(current_account(request), data)
+        return await _profile(request)
+
+    @get("/become-seller/", guards=[requires_account], operation_id="BecomeSellerStatus")
+    async def become_seller_status(self, request: AnyRequest) -> BecomeSellerStatus:
+        account = current_account(request)
+        has_profile = await service.seller_profile(account.id) is not None
+        return BecomeSellerStatus(
+            can_become_seller=not account.is_seller,
+            current_role=account.role,
+            has_seller_profile=has_profile,
+            message=(
+                "You already have seller capabilities"
+                if account.is_seller
+                else "You can upgrade your account to sell on MadeInPK"
+            ),
+        )
+
+    @post(
+        "/become-seller/",
+        status_code=HTTP_201_CREATED,
+        guards=[requires_account],
+        operation_id="BecomeSeller",
+    )
+    async def become_seller(
+        self, request: AnyRequest, data: JSONBody[BecomeSellerRequest | None] = None
+    ) -> BecomeSellerResponse:
+        account = await service.become_seller(
+            current_account(request), data or BecomeSellerRequest()
+        )
+        profile = await service.seller_profile(account.id)
+        assert profile is not None
+        return BecomeSellerResponse(
+            message="Successfully upgraded to seller",
+            user=user_body(account, base_url(request)),
+            seller_profile=seller_profile_body(profile),
+        )
+
+
+async def _profile(request: AnyRequest) -> Profile:
+    """Re-read after writes: the response shows what is stored, not what was sent."""
+    account = await load_account(current_account(request).id)
+    assert account is not None
+    seller = await service.seller_profile(account.id)
+    sales, purchases = await service.sales_summary(account.id)
+    rating = service.average_rating(seller)
+    user = user_body(account, base_url(request))
+    return Profile(
+        **{f: getattr(user, f) for f in user.__struct_fields__},
+        total_sales=sales,
+        total_purchases=purchases,
+        average_seller_rating=float(rating) if rating is not None else None,
+        seller_profile=seller_profile_body(seller) if seller else None,
+    )

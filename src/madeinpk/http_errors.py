@@ -1,0 +1,168 @@
+"""The one place that turns errors into DRF-compatible bodies, for every endpoint.
+
+The React client matches on these shapes: ``{"detail": …}`` for protocol errors,
+``{"field": ["…"]}`` for validation, ``{"error": "…"}`` for business rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+logger = logging.getLogger(__name__)
+
+NOT_AUTHENTICATED = "Authentication credentials were not provided."
+INVALID_TOKEN = "Invalid token."
+PERMISSION_DENIED = "You do not have permission to perform this action."
+NOT_FOUND = "Not found."
+REQUIRED = "This field is required."
+BLOCKED = "Your account is blocked"
+
+
+class ApiError(Exception):
+    """An error with a ready response body; raise a subclass from any layer."""
+
+    status_code = 400
+
+    def __init__(self, body: dict[str, Any], status_code: int | None = None) -> None:
+        super().__init__(body)
+        self.body = body
+        if status_code is not None:
+            self.status_code = status_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class FieldErrors(ApiError):
+    """400 ``{"field": ["message", …]}``; whole-body problems go under ``non_field_errors``."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(dict(errors), 400)
+
+
+def field_error(field: str, message: str) -> FieldErrors:
+    return FieldErrors({field: [message]})
+
+
+class BusinessError(ApiError):
+    """``{"error": message}``: a rule of the marketplace said no."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__({"error": message}, status_code)
+        self.message = message
+
+
+class NotFound(ApiError):
+    def __init__(self) -> None:
+        super().__init__({"detail": NOT_FOUND}, 404)
+
+
+class NotAuthenticated(ApiError):
+    def __init__(self, detail: str = NOT_AUTHENTICATED) -> None:
+        super().__init__({"detail": detail}, 401)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Token"}
+
+
+class PermissionDenied(ApiError):
+    def __init__(self) -> None:
+        super().__init__({"detail": PERMISSION_DENIED}, 403)
+
+
+def _respond(
+    body: dict[str, Any], status_code: int, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        content=body, status_code=status_code, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return _respond(exc.body, exc.status_code, exc.headers)
+
+
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_AT_PATH = re.compile(r"(?P<message>.*?)(?: - at `\$\.(?P<field>[A-Za-z0-9_]+)[^`]*`)?$")
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar reports body and query problems as a list; re-key them by field, DRF style."""
+    errors: dict[str, list[str]] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "Invalid value."))
+        field = item.get("key")
+        if missing := _MISSING.search(message):
+            field, message = missing["field"], REQUIRED
+        elif parsed := _AT_PATH.match(message):
+            field = parsed["field"] or field
+            message = parsed["message"]
+        if message.startswith("Expected `"):
+            message = f"Invalid value: {message[0].lower()}{message[1:]}."
+        if not field or field == "body":
+            field = "non_field_errors"
+        errors.setdefault(str(field), []).append(message)
+    if not errors:
+        errors = {"non_field_errors": [_plain(exc.detail) or "Invalid input."]}
+    return _respond(errors, 400)
+
+
+def _plain(detail: str) -> str:
+    return detail.split(" - at ")[0] if detail else ""
+
+
+def _not_found(_: Request[Any, Any, Any], __: NotFoundException) -> Response[Any]:
+    return _respond({"detail": NOT_FOUND}, 404)
+
+
+def _method_not_allowed(
+    request: Request[Any, Any, Any], _: MethodNotAllowedException
+) -> Response[Any]:
+    return _respond({"detail": f'Method "{request.method}" not allowed.'}, 405)
+
+
+def _not_authorized(_: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    detail = exc.detail if exc.detail in (INVALID_TOKEN, NOT_AUTHENTICATED) else NOT_AUTHENTICATED
+    return _respond({"detail": detail}, 401, {"WWW-Authenticate": "Token"})
+
+
+def _permission_denied(_: Request[Any, Any, Any], __: PermissionDeniedException) -> Response[Any]:
+    return _respond({"detail": PERMISSION_DENIED}, 403)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return _respond({"detail": exc.detail}, exc.status_code, exc.headers)
+
+
+def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _respond({"detail": "A server error occurred."}, HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    ValidationException: _validation_error,
+    NotFoundException: _not_found,
+    MethodNotAllowedException: _method_not_allowed,
+    NotAuthorizedException: _not_authorized,
+    PermissionDeniedException: _permission_denied,
+    HTTPException: _http_error,
+    HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
+}

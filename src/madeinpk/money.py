@@ -1,0 +1,45 @@
+"""Money: ``Decimal`` in code, 2-dp strings on the wire, never a float.
+
+SQLite hands ``Numeric`` columns back through a float, so every value read from the database is
+quantised here before it is shown or compared.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("99999999.99")  # Numeric(10, 2)
+
+
+class InvalidAmount(ValueError):
+    """A money input that is not a positive amount of at most 10 digits and 2 decimals."""
+
+
+def to_money(value: Decimal | float | int | str) -> Decimal:
+    """A stored value as an exact 2-dp Decimal (floats go through their shortest repr)."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(value: Decimal | float | int | str) -> str:
+    return f"{to_money(value):.2f}"
+
+
+def parse_amount(raw: object) -> Decimal:
+    """Parse client input (a JSON number or numeric string) without ever rounding it."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise InvalidAmount("A valid number is required.")
+    try:
+        number = Decimal(raw.strip() if isinstance(raw, str) else str(raw))
+    except InvalidOperation:
+        raise InvalidAmount("A valid number is required.") from None
+    if not number.is_finite():
+        raise InvalidAmount("A valid number is required.")
+    if number <= 0:
+        raise InvalidAmount("Ensure this value is greater than 0.")
+    if number != number.quantize(CENT):
+        raise InvalidAmount("Ensure that there are no more than 2 decimal places.")
+    if number > MAX_AMOUNT:
+        raise InvalidAmount("Ensure that there are no more than 10 digits in total.")
+    return number.quantize(CENT)

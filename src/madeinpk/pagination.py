@@ -1,0 +1,72 @@
+"""DRF-style page-number pagination: ``{count, next, previous, results}`` with absolute links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Request
+
+from madeinpk.http_errors import ApiError
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class Page(msgspec.Struct, Generic[T]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[T]
+
+
+class InvalidPage(ApiError):
+    def __init__(self) -> None:
+        super().__init__({"detail": "Invalid page."}, 404)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @classmethod
+    def from_query(cls, page: str | None, page_size: str | None) -> PageRequest:
+        """As DRF: a bad page number is a 404, a bad page size falls back to the default."""
+        number = 1
+        if page not in (None, ""):
+            if not page.isdigit() or int(page) < 1:
+                raise InvalidPage()
+            number = int(page)
+        size = DEFAULT_PAGE_SIZE
+        if page_size and page_size.isdigit() and int(page_size) > 0:
+            size = min(int(page_size), MAX_PAGE_SIZE)
+        return cls(number=number, size=size)
+
+    def build(self, request: Request[Any, Any, Any], count: int, results: list[T]) -> Page[T]:
+        if self.number > 1 and self.offset >= count:
+            raise InvalidPage()
+        has_next = self.offset + len(results) < count
+        return Page(
+            count=count,
+            next=_page_url(request, self.number + 1) if has_next else None,
+            previous=_page_url(request, self.number - 1) if self.number > 1 else None,
+            results=results,
+        )
+
+
+def _page_url(request: Request[Any, Any, Any], number: int) -> str:
+    url = request.url
+    params = [(k, v) for k, v in url.query_params.multi_items() if k != "page"]
+    if number > 1:
+        params.append(("page", str(number)))
+    # An empty string means "no query"; Empty (the default) would keep the old one.
+    return str(url.with_replacements(query=urlencode(params)))

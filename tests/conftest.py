@@ -1,0 +1,180 @@
+"""Test harness: real databases, a real uvicorn server, real sockets.
+
+The topology follows the environment, as the app does: with ``DATABASE_URL`` pointing at
+PostgreSQL (and ``REDIS_URL``) the suite runs on the production stack, otherwise on the embedded
+one. Either way the session gets a brand-new database, migrated by the real ``madeinpk migrate``
+command, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from piccolo.apps.user.tables import BaseUser
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.table import sort_table_classes
+
+from madeinpk.app import create_app
+from madeinpk.database import ALL_TABLES
+from madeinpk.settings import Settings
+
+# Real hashing, fewer rounds: the suite creates hundreds of users. Production keeps 600,000.
+BaseUser._pbkdf2_iteration_count = 1_000
+
+ENGINE = "postgres" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_other = {
+        "postgres_only": pytest.mark.skip(reason="PostgreSQL run only"),
+        "sqlite_only": pytest.mark.skip(reason="SQLite run only"),
+    }
+    for item in items:
+        if ENGINE == "sqlite" and "postgres_only" in item.keywords:
+            item.add_marker(skip_other["postgres_only"])
+        if ENGINE == "postgres" and "sqlite_only" in item.keywords:
+            item.add_marker(skip_other["sqlite_only"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@dataclass
+class TestDatabase:
+    url: str
+    admin_url: str | None  # PostgreSQL: where CREATE/DROP DATABASE run
+
+    @classmethod
+    def create(cls, tmp: Path) -> TestDatabase:
+        if ENGINE == "sqlite":
+            return cls(
+                url=f"sqlite:///{tmp / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}", admin_url=None
+            )
+        base = os.environ["DATABASE_URL"]
+        name = f"madeinpk_test_{uuid.uuid4().hex[:10]}"
+        admin_url = with_database(base, "postgres")
+        asyncio.run(_pg_execute(admin_url, f'CREATE DATABASE "{name}"'))
+        return cls(url=with_database(base, name), admin_url=admin_url)
+
+    def drop(self) -> None:
+        if self.admin_url is not None:
+            name = urlsplit(self.url).path.strip("/")
+            asyncio.run(
+                _pg_execute(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            )
+
+
+async def _pg_execute(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the real migration command, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "madeinpk", "migrate"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def test_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("madeinpk")
+    database = TestDatabase.create(tmp)
+    env = {
+        "DATABASE_URL": database.url,
+        "MEDIA_ROOT": str(tmp / "media"),
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "DEBUG": "true",
+    }
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    result = migrate(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        yield env
+    finally:
+        database.drop()
+
+
+@pytest.fixture(scope="session")
+def settings(test_env: dict[str, str]) -> Settings:
+    return Settings.from_env({**test_env, "PORT": str(free_port())})
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app in a real uvicorn server on this test loop, so tests may also query the
+    database directly through the same engine and pool."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        lifespan="on",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.025)
+    yield LiveServer(url=f"http://127.0.0.1:{settings.port}", settings=settings)
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts from empty tables (tests never depend on each other's rows)."""
+    yield
+    if "live_server" not in request.fixturenames:
+        return
+    engine = BaseUser._meta.db
+    names = ", ".join(f'"{t._meta.tablename}"' for t in ALL_TABLES)
+    if isinstance(engine, PostgresEngine):
+        await engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        for table in reversed(sort_table_classes(ALL_TABLES)):
+            await engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')

@@ -1,0 +1,96 @@
+"""Test data: rows through Piccolo's ModelBuilder, request bodies through polyfactory."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.testing.model_builder import ModelBuilder
+from polyfactory import Use
+from polyfactory.factories.msgspec_factory import MsgspecFactory
+
+from madeinpk.accounts.schemas import RegisterRequest
+from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+from madeinpk.accounts.tokens import issue_token
+from madeinpk.settings import Settings
+
+PASSWORD = "chai-and-pakora-7"
+
+
+def unique_name(prefix: str = "user") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+class RegisterRequestFactory(MsgspecFactory[RegisterRequest]):
+    """Valid registrations: unique names, a password the rules accept, a self-service role."""
+
+    username = Use(unique_name)
+    email = Use(lambda: f"{uuid.uuid4().hex[:12]}@example.com")
+    password = PASSWORD
+    password_confirm = PASSWORD
+    first_name = Use(lambda: "Ayesha")
+    last_name = Use(lambda: "Khan")
+    phone_number = Use(lambda: "+92 300 1234567")
+    role = Use(lambda: Role.buyer.value)
+
+
+@dataclass
+class TestUser:
+    id: int
+    username: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+
+async def make_user(
+    settings: Settings,
+    *,
+    role: Role = Role.buyer,
+    is_blocked: bool = False,
+    staff: bool = False,
+    password: str = PASSWORD,
+) -> TestUser:
+    username = unique_name(role.value)
+    email = f"{username}@example.com"
+    user = await ModelBuilder.build(
+        BaseUser,
+        defaults={
+            BaseUser.username: username,
+            BaseUser.email: email,
+            BaseUser.password: password,
+            BaseUser.active: True,
+            BaseUser.admin: staff,
+            BaseUser.superuser: staff,
+        },
+    )
+    await ModelBuilder.build(
+        UserProfile,
+        defaults={
+            UserProfile.user: user.id,
+            UserProfile.role: role.value,
+            UserProfile.phone_number: "",
+            UserProfile.profile_picture: "",
+            UserProfile.is_blocked: is_blocked,
+            UserProfile.failed_payment_count: 3 if is_blocked else 0,
+        },
+    )
+    if role in (Role.seller, Role.both):
+        await ModelBuilder.build(
+            SellerProfile,
+            defaults={
+                SellerProfile.user: user.id,
+                SellerProfile.social_media_links: "{}",
+                SellerProfile.is_verified: False,
+                SellerProfile.average_rating: Decimal("0.00"),
+                SellerProfile.total_feedbacks: 0,
+            },
+        )
+    token = await issue_token(user.id, settings)
+    return TestUser(id=user.id, username=username, email=email, password=password, token=token)

@@ -1,0 +1,98 @@
+"""Settings: defaults for the embedded topology, and a clear error naming each bad variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from madeinpk.settings import Settings, SettingsError
+
+PROD = {"DATABASE_URL": "postgresql://app@db.internal:5432/madeinpk", "SECRET_KEY": "x" * 32}
+
+
+def test_embedded_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database.engine == "sqlite"
+    assert settings.database.sqlite_path == Path("madeinpk.sqlite3")
+    assert settings.embedded and settings.redis_url is None
+    assert settings.debug is True
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.site_url == "http://127.0.0.1:8000"
+    assert settings.smtp is None
+    assert settings.cors_origins == ("http://localhost:5173", "http://localhost:3000")
+    assert settings.payment_deadline_hours == 24
+    assert settings.max_failed_payments == 3
+    assert settings.platform_fee == Decimal("0.02")
+    assert settings.bid_rate_limit == 10
+
+
+def test_production_values() -> None:
+    settings = Settings.from_env(
+        {
+            **PROD,
+            "REDIS_URL": "redis://cache:6379/0",
+            "SMTP_HOST": "smtp.example.com",
+            "SMTP_PORT": "465",
+            "SMTP_USE_TLS": "true",
+            "CORS_ORIGINS": "https://madeinpk.pk, https://www.madeinpk.pk",
+            "PLATFORM_FEE": "0.05",
+            "PORT": "9000",
+        }
+    )
+    assert settings.database.engine == "postgres" and settings.database.database_name == "madeinpk"
+    assert not settings.embedded and settings.debug is False
+    assert settings.smtp is not None and settings.smtp.port == 465 and settings.smtp.use_tls
+    assert settings.cors_origins == ("https://madeinpk.pk", "https://www.madeinpk.pk")
+    assert settings.platform_fee == Decimal("0.05")
+    assert settings.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL: expected postgresql://"),
+        ({"DATABASE_URL": "sqlite:///"}, "DATABASE_URL: sqlite URL needs a file path"),
+        ({"DATABASE_URL": "postgresql://host-only"}, "DATABASE_URL: a PostgreSQL URL needs"),
+        ({"DATABASE_URL": "postgresql://u@h/db"}, "SECRET_KEY: required when DEBUG is off"),
+        ({**PROD, "SECRET_KEY": "short"}, "SECRET_KEY: must be at least 16 characters"),
+        ({"PORT": "eighty"}, "PORT: expected a whole number, got 'eighty'"),
+        ({"PORT": "70000"}, "PORT: must be between 1 and 65535, got 70000"),
+        ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'"),
+        ({**PROD, "REDIS_URL": "http://cache"}, "REDIS_URL: expected redis://"),
+        ({"PLATFORM_FEE": "two percent"}, "PLATFORM_FEE: expected a decimal number"),
+        ({"PLATFORM_FEE": "1.5"}, "PLATFORM_FEE: must be from 0 up to"),
+        ({"PLATFORM_FEE": "NaN"}, "PLATFORM_FEE: expected a finite number"),
+        ({"PAYMENT_DEADLINE_HOURS": "0"}, "PAYMENT_DEADLINE_HOURS: must be between"),
+        ({"MAX_FAILED_PAYMENTS": "-1"}, "MAX_FAILED_PAYMENTS: must be between"),
+        ({"BID_RATE_LIMIT": "1.5"}, "BID_RATE_LIMIT: expected a whole number"),
+        ({"SMTP_HOST": "mail", "SMTP_PORT": "x"}, "SMTP_PORT: expected a whole number"),
+        ({"SMTP_HOST": "mail", "SMTP_USE_TLS": "1", "SMTP_STARTTLS": "1"}, "choose one, not both"),
+        ({"SITE_URL": "ftp://x"}, "SITE_URL: expected an http(s) URL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(env)
+    assert message in str(error.value)
+
+
+def test_empty_values_count_as_unset() -> None:
+    assert Settings.from_env({"PORT": "", "REDIS_URL": "  "}).port == 8000
+
+
+def test_cli_reports_a_bad_setting_clearly(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "madeinpk", "migrate"],
+        env={"PATH": "/usr/bin:/bin", "PORT": "eighty", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Bad setting: PORT: expected a whole number, got 'eighty'" in result.stderr
+    assert "Traceback" not in result.stderr
