@@ -24,14 +24,15 @@ EXPECTED_INDEXES = {
 
 def test_sqlite_forwards_on_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    first = migrate({"DATABASE_URL": url, "MEDIA_ROOT": str(tmp_path / "media")})
+    env = {"DATABASE_URL": url, "MEDIA_ROOT": str(tmp_path / "media"), "REDIS_URL": "", "DEBUG": "1"}
+    first = migrate(env)
     assert first.returncode == 0, first.stdout + first.stderr
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {t._meta.tablename for t in ALL_TABLES} <= tables
     assert EXPECTED_INDEXES <= indexes
-    again = migrate({"DATABASE_URL": url, "MEDIA_ROOT": str(tmp_path / "media")})
+    again = migrate(env)
     assert again.returncode == 0
     assert "No migrations need to be run" in again.stdout or "already complete" in again.stdout
 
