@@ -92,7 +92,7 @@ def seed_command() -> None:
 )
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 def serve(workers: int, reload: bool) -> None:
-    """Migrate, seed an empty database, and serve the API and WebSockets."""
+    """Migrate, seed an empty database (debug only), and serve the API and WebSockets."""
     import uvicorn
 
     settings = _settings()
@@ -102,7 +102,8 @@ def serve(workers: int, reload: bool) -> None:
             "cannot reach watchers in other processes."
         )
     run_migrations()
-    _run(lambda s: _seed(s, only_if_empty=True))
+    if settings.debug:  # demo data belongs in development databases only
+        _run(lambda s: _seed(s, only_if_empty=True))
     uvicorn.run(
         "madeinpk.app:create_app",
         factory=True,
