@@ -24,7 +24,12 @@ EXPECTED_INDEXES = {
 
 def test_sqlite_forwards_on_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    env = {"DATABASE_URL": url, "MEDIA_ROOT": str(tmp_path / "media"), "REDIS_URL": "", "DEBUG": "1"}
+    env = {
+        "DATABASE_URL": url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "REDIS_URL": "",
+        "DEBUG": "1",
+    }
     first = migrate(env)
     assert first.returncode == 0, first.stdout + first.stderr
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:

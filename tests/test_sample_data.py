@@ -80,9 +80,13 @@ async def test_seeded_auctions_match_the_protocol_document(
     assert run_seed(test_env).returncode == 0
     media_root = Path(test_env["MEDIA_ROOT"])
     for auction_id, (name, starting_price) in SAMPLE_AUCTIONS.items():
-        auction = await Auction.select(
-            Auction.all_columns(), Auction.product.name, Auction.product.seller
-        ).where(Auction.id == auction_id).first()
+        auction = (
+            await Auction.select(
+                Auction.all_columns(), Auction.product.name, Auction.product.seller
+            )
+            .where(Auction.id == auction_id)
+            .first()
+        )
         assert auction is not None
         assert auction["product.name"] == name
         assert f"{to_money(auction['starting_price']):.2f}" == starting_price
@@ -95,9 +99,11 @@ async def test_seeded_auctions_match_the_protocol_document(
         assert amounts == sorted(amounts) and amounts[0] >= to_money(auction["starting_price"])
         assert [b["is_winning"] for b in bids] == [False] * (len(bids) - 1) + [True]
         assert to_money(auction["current_price"]) == amounts[-1]
-        images = await ProductImage.select().where(
-            ProductImage.product == auction["product"]
-        ).order_by(ProductImage.display_order)
+        images = (
+            await ProductImage.select()
+            .where(ProductImage.product == auction["product"])
+            .order_by(ProductImage.display_order)
+        )
         assert len(images) >= 2 and images[0]["is_primary"]
         for image in images:
             with Image.open(media_root / image["image"]) as picture:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import Boolean, ForeignKey, Numeric, OnDelete, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Numeric, OnDelete, Timestamptz, Varchar
 from piccolo.table import Table
 
 from madeinpk.catalog.tables import Product
@@ -23,6 +23,9 @@ class Auction(Table):
     product = ForeignKey(Product, unique=True, null=False, on_delete=OnDelete.cascade)
     starting_price = Numeric(digits=(10, 2))
     current_price = Numeric(digits=(10, 2))
+    # Bumped by the same conditional UPDATE that accepts a bid: the bid's sequence number in this
+    # auction, which lets every app process put events from other processes back in order.
+    bid_count = Integer(default=0)
     start_time = Timestamptz()
     end_time = Timestamptz()
     status = Varchar(length=10, choices=AuctionStatus, default=AuctionStatus.active.value)

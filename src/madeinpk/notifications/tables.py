@@ -51,5 +51,6 @@ class OutboxEmail(Table, tablename="outbox_email"):
     body = Text()
     created_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None, index=True)
+    claimed_at = Timestamptz(null=True, default=None)  # a sender is on it (stale after a minute)
     attempts = Integer(default=0)
     last_error = Text(default="")
