@@ -1,5 +1,4 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
 from piccolo.columns.column_types import Integer
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.indexes import IndexMethod
@@ -54,12 +53,4 @@ async def forwards():
         schema=None,
     )
 
-    async def count_existing_bids() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        await engine.run_ddl(
-            "UPDATE auction SET bid_count = (SELECT count(*) FROM bid WHERE bid.auction = auction.id)"
-        )
-
-    manager.add_raw(count_existing_bids)
     return manager

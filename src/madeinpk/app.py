@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
@@ -16,6 +21,12 @@ from litestar.static_files import create_static_files_router
 
 from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
+from madeinpk.auctions.controller import BidController
+from madeinpk.auctions.events import AuctionEvents
+from madeinpk.auctions.live import LiveAuctions
+from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.socket import auction_socket
+from madeinpk.broker import broker, use_settings
 from madeinpk.catalog.controller import CategoryController
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import EXCEPTION_HANDLERS
@@ -23,28 +34,64 @@ from madeinpk.media import MEDIA_URL
 from madeinpk.settings import Settings
 
 
+def channels_backend(settings: Settings) -> ChannelsBackend:
+    """Redis pub/sub reaches every app process; memory is enough for the single embedded one."""
+    if settings.redis_url is None:
+        return MemoryChannelsBackend()
+    from redis.asyncio import Redis
+
+    return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = build_engine(settings)
     settings.media_root.mkdir(parents=True, exist_ok=True)
+    channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
+    live = LiveAuctions(channels)
+    auction_events = AuctionEvents(channels)
+    bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with database_lifespan(engine, settings):
-            yield
+            use_settings(settings)
+            await broker.startup()
+            try:
+                yield
+            finally:
+                await broker.shutdown()
 
     def provide_settings() -> Settings:
         return settings
+
+    def provide_auction_events() -> AuctionEvents:
+        return auction_events
+
+    def provide_bid_rate_limiter() -> BidRateLimiter:
+        return bid_rate_limiter
 
     return Litestar(
         route_handlers=[
             AccountController,
             CategoryController,
+            BidController,
+            auction_socket,
             create_static_files_router(
                 path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"
             ),
         ],
-        dependencies={"settings": Provide(provide_settings, sync_to_thread=False, use_cache=True)},
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "auction_events": Provide(provide_auction_events, sync_to_thread=False, use_cache=True),
+            "bid_rate_limiter": Provide(
+                provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
+            ),
+        },
+        plugins=[channels],
+        state=State(
+            {"live": live, "auction_events": auction_events, "bid_rate_limiter": bid_rate_limiter}
+        ),
         middleware=[
             DefineMiddleware(
                 TokenAuthenticationMiddleware,

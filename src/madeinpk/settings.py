@@ -85,6 +85,7 @@ class Settings:
     platform_fee: Decimal
     bid_rate_limit: int
     token_ttl_days: int
+    task_queue: str
 
     @property
     def embedded(self) -> bool:
@@ -155,6 +156,7 @@ class Settings:
             platform_fee=platform_fee,
             bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
             token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
+            task_queue=env.text("TASK_QUEUE", "madeinpk"),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from madeinpk.notifications.tables import Notification, NotificationType
+from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.timestamps import utc_now
 
 
@@ -26,3 +26,25 @@ async def notify(
             created_at=utc_now(),
         )
     )
+
+
+async def queue_email(dedupe_key: str, to_address: str, subject: str, body: str) -> int | None:
+    """Write an email to the outbox, inside the caller's transaction.
+
+    Returns its id, or None when an email with this key was already queued: the key is what
+    makes "exactly once" hold across retries, sweeps and racing workers.
+    """
+    rows = (
+        await OutboxEmail.insert(
+            OutboxEmail(
+                dedupe_key=dedupe_key,
+                to_address=to_address,
+                subject=subject,
+                body=body,
+                created_at=utc_now(),
+            )
+        )
+        .on_conflict(target=OutboxEmail.dedupe_key, action="DO NOTHING")
+        .returning(OutboxEmail.id)
+    )
+    return rows[0]["id"] if rows else None

@@ -1,0 +1,120 @@
+"""Auction bodies: the WebSocket protocol's messages (``websocket-protocol.md``, field for field)
+and the REST bid. Money fields are 2-dp strings; datetimes encode as UTC with ``Z``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+# --- client → server -----------------------------------------------------------------------
+
+
+class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
+    # Kept raw: the exact number the client typed is checked, never rounded through a float.
+    amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+ClientMessage = PlaceBid
+
+# --- server → client -----------------------------------------------------------------------
+
+
+class ImageRef(msgspec.Struct):
+    url: str
+    is_primary: bool
+    order: int
+
+
+class ProductInfo(msgspec.Struct):
+    id: int
+    name: str
+    description: str
+    condition: str
+    category: str | None
+    images: list[ImageRef]
+
+
+class SellerInfo(msgspec.Struct):
+    id: int
+    username: str
+    email: str
+    brand_name: str
+    biography: str
+    is_verified: bool
+    average_rating: str
+    total_feedbacks: int
+
+
+class WinnerInfo(msgspec.Struct):
+    id: int
+    username: str
+
+
+class BidInfo(msgspec.Struct):
+    bidder: str
+    amount: str
+    time: datetime
+
+
+class AuctionStatusData(msgspec.Struct):
+    auction_id: int
+    product: ProductInfo
+    seller: SellerInfo
+    starting_price: str
+    current_price: str
+    start_time: datetime
+    end_time: datetime
+    status: str
+    is_active: bool
+    winner: WinnerInfo | None
+    total_bids: int
+    latest_bids: list[BidInfo]
+
+
+class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
+    data: AuctionStatusData
+
+
+class NewBidData(msgspec.Struct):
+    bidder: str
+    amount: str
+    time: datetime
+    current_price: str
+
+
+class NewBid(msgspec.Struct, tag="new_bid", tag_field="type"):
+    data: NewBidData
+
+
+class AuctionEndedData(msgspec.Struct):
+    auction_id: int
+    winner: str | None
+    final_price: str
+    status: str
+    product_name: str
+    message: str
+
+
+class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
+    data: AuctionEndedData
+
+
+class Error(msgspec.Struct, tag="error", tag_field="type"):
+    message: str
+
+
+# --- REST --------------------------------------------------------------------------------------
+
+
+class BidAmount(msgspec.Struct):
+    amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+class Bid(msgspec.Struct):
+    id: int
+    bidder: int
+    bidder_username: str
+    amount: str
+    bid_time: datetime
+    is_winning: bool

@@ -1,0 +1,65 @@
+"""The Taskiq broker: Redis streams in production (acknowledged, so a task survives a worker
+crash), in-process on the embedded default. ``taskiq worker madeinpk.broker:broker`` runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from taskiq_redis import RedisStreamBroker
+
+from madeinpk.settings import Settings
+
+TASK_MODULES = ["madeinpk.notifications.tasks"]
+
+
+def build_broker(settings: Settings) -> AsyncBroker:
+    if settings.redis_url is None:
+        return InMemoryBroker()
+    return RedisStreamBroker(
+        url=settings.redis_url,
+        queue_name=settings.task_queue,
+        consumer_group_name=settings.task_queue,
+        # A worker killed mid-task leaves its message pending; reclaim it after a minute.
+        idle_timeout=60_000,
+        unacknowledged_lock_timeout=30,
+    )
+
+
+broker = build_broker(Settings.from_env())
+
+
+@broker.on_event(TaskiqEvents.WORKER_STARTUP)
+async def _worker_startup(state: TaskiqState) -> None:
+    """A worker process opens its own database pool, from the same settings as the app."""
+    from madeinpk.database import build_engine, database_lifespan
+
+    settings = Settings.from_env()
+    state.settings = settings
+    state.database = database_lifespan(build_engine(settings), settings)
+    await state.database.__aenter__()
+
+
+@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
+async def _worker_shutdown(state: TaskiqState) -> None:
+    await state.database.__aexit__(None, None, None)
+
+
+def use_settings(settings: Settings) -> None:
+    """In the app process the broker's tasks use the app's settings (tests pass their own)."""
+    broker.state.settings = settings
+
+
+def task_settings(state: Any) -> Settings:
+    settings = getattr(state, "settings", None)
+    return settings if isinstance(settings, Settings) else Settings.from_env()
+
+
+def _import_tasks() -> None:
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+
+
+_import_tasks()
