@@ -112,6 +112,7 @@ def serve(workers: int, reload: bool) -> None:
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        ws_max_size=64 * 1024,  # the protocol's frames are tiny; refuse megabyte ones early
     )
 
 

@@ -48,7 +48,7 @@ def auction_ended_frame(data: AuctionEndedData) -> bytes:
 
 
 class AuctionEvents:
-    """Publishes through the app's channels plugin; workers use the same frames (issue: lifecycle)."""
+    """Publishes through the app's channels plugin; other processes publish the same frames."""
 
     def __init__(self, channels: ChannelsPlugin) -> None:
         self._channels = channels

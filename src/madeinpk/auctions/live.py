@@ -176,7 +176,7 @@ class AuctionRoom:
         for watcher in list(self.watchers):
             if not watcher.offer(seq, text, self.hub.max_backlog):
                 self.watchers.discard(watcher)
-                asyncio.create_task(watcher.close(TRY_AGAIN_LATER, "Too slow: backlog full"))
+                self.hub.close_later(watcher, TRY_AGAIN_LATER, "Too slow: backlog full")
 
     async def close(self) -> None:
         if self.gap_timer is not None:
@@ -197,6 +197,12 @@ class LiveAuctions:
         self.max_backlog = max_backlog
         self.gap_timeout = gap_timeout
         self.rooms: dict[int, AuctionRoom] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def close_later(self, watcher: Watcher, code: int, reason: str) -> None:
+        task = asyncio.create_task(watcher.close(code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def join(self, auction_id: int, socket: WebSocket[Any, Any, Any]) -> Watcher:
         watcher = Watcher(auction_id, socket)
