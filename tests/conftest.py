@@ -16,13 +16,21 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+# Before the app is imported: the broker module reads its queue name once, and a test run must
+# not take (or leave) tasks on another run's queue.
+os.environ.setdefault("TASK_QUEUE", f"madeinpk-test-{uuid.uuid4().hex[:8]}")
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import sort_table_classes
@@ -104,8 +112,53 @@ def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+class SmtpInbox:
+    """A real SMTP server (aiosmtpd) in this process; tests read what it received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else b""
+        self.messages.append(message_from_bytes(content, _class=EmailMessage))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    async def wait_for(self, address: str, count: int = 1) -> list[EmailMessage]:
+        """Wait (up to 15 s) until ``count`` emails to ``address`` arrived."""
+        try:
+            async with asyncio.timeout(15):
+                while len(self.to(address)) < count:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"{count} email(s) to {address} not received") from None
+        return self.to(address)
+
+
 @pytest.fixture(scope="session")
-def test_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def smtp_server() -> Iterator[tuple[SmtpInbox, int]]:
+    inbox = SmtpInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server: tuple[SmtpInbox, int]) -> SmtpInbox:
+    smtp_server[0].messages.clear()
+    return smtp_server[0]
+
+
+@pytest.fixture(scope="session")
+def test_env(
+    tmp_path_factory: pytest.TempPathFactory, smtp_server: tuple[SmtpInbox, int]
+) -> Iterator[dict[str, str]]:
     tmp = tmp_path_factory.mktemp("madeinpk")
     database = TestDatabase.create(tmp)
     env = {
@@ -113,6 +166,9 @@ def test_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "MEDIA_ROOT": str(tmp / "media"),
         "SECRET_KEY": "test-secret-key-0123456789",
         "DEBUG": "true",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server[1]),
+        "TASK_QUEUE": os.environ["TASK_QUEUE"],
     }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
@@ -154,9 +210,39 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         if task.done():
             task.result()
         await asyncio.sleep(0.025)
+    assert_bound_to(settings)
     yield LiveServer(url=f"http://127.0.0.1:{settings.port}", settings=settings)
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+def task_worker(test_env: dict[str, str]) -> Iterator[None]:
+    """On the production topology tasks go through Redis to a real ``taskiq worker`` process;
+    embedded, they run inside the app and no worker is needed."""
+    if "REDIS_URL" not in test_env:
+        yield
+        return
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "taskiq", "worker", "madeinpk.broker:broker", "--workers", "1"],
+        env={**os.environ, **test_env},
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
+def assert_bound_to(settings: Settings) -> None:
+    """Every table talks to the configured database, never to a default found elsewhere."""
+    engine = BaseUser._meta.db
+    if isinstance(engine, PostgresEngine):
+        assert engine.config["dsn"] == settings.database.url
+    else:
+        assert engine.path == str(settings.database.sqlite_path)  # type: ignore[attr-defined]
+    assert all(table._meta.db is engine for table in ALL_TABLES)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from piccolo.apps.user.tables import BaseUser
@@ -14,9 +15,13 @@ from polyfactory.factories.msgspec_factory import MsgspecFactory
 from madeinpk.accounts.schemas import RegisterRequest
 from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
+from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.catalog.tables import Product, ProductImage
 from madeinpk.settings import Settings
+from madeinpk.timestamps import utc_now
 
 PASSWORD = "chai-and-pakora-7"
+HOUR = timedelta(hours=1)
 
 
 def unique_name(prefix: str = "user") -> str:
@@ -94,3 +99,50 @@ async def make_user(
         )
     token = await issue_token(user.id, settings)
     return TestUser(id=user.id, username=username, email=email, password=password, token=token)
+
+
+async def make_auction(
+    seller: TestUser,
+    *,
+    starting_price: str = "2500.00",
+    starts_in: timedelta = -HOUR,
+    ends_in: timedelta = HOUR,
+    status: AuctionStatus = AuctionStatus.active,
+    name: str = "Handwoven Pashmina Shawl",
+    images: int = 0,
+) -> int:
+    """An auction of a fresh product of ``seller``; returns the auction id."""
+    now = utc_now()
+    product = await ModelBuilder.build(
+        Product,
+        defaults={
+            Product.seller: seller.id,
+            Product.category: None,
+            Product.name: name,
+            Product.condition: "new",
+        },
+    )
+    for index in range(images):
+        await ModelBuilder.build(
+            ProductImage,
+            defaults={
+                ProductImage.product: product.id,
+                ProductImage.image: f"products/test-{product.id}-{index}.jpg",
+                ProductImage.is_primary: index == 0,
+                ProductImage.display_order: index,
+            },
+        )
+    auction = await ModelBuilder.build(
+        Auction,
+        defaults={
+            Auction.product: product.id,
+            Auction.starting_price: Decimal(starting_price),
+            Auction.current_price: Decimal(starting_price),
+            Auction.bid_count: 0,
+            Auction.start_time: now + starts_in,
+            Auction.end_time: now + ends_in,
+            Auction.status: status.value,
+            Auction.winner: None,
+        },
+    )
+    return int(auction.id)

@@ -31,7 +31,11 @@ broker = build_broker(Settings.from_env())
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def _worker_startup(state: TaskiqState) -> None:
-    """A worker process opens its own database pool, from the same settings as the app."""
+    """A ``taskiq worker`` process opens its own database pool, from the same settings as the
+    app. The in-memory broker fires this event inside the app too: there the app has already
+    bound the database and handed over its settings, and nothing must be rebound."""
+    if getattr(state, "settings", None) is not None:
+        return
     from madeinpk.database import build_engine, database_lifespan
 
     settings = Settings.from_env()
@@ -42,7 +46,10 @@ async def _worker_startup(state: TaskiqState) -> None:
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
 async def _worker_shutdown(state: TaskiqState) -> None:
-    await state.database.__aexit__(None, None, None)
+    database = getattr(state, "database", None)
+    if database is not None:
+        state.database = None
+        await database.__aexit__(None, None, None)
 
 
 def use_settings(settings: Settings) -> None:
