@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 # Before the app is imported: the broker module reads its queue name once, and a test run must
 # not take (or leave) tasks on another run's queue.
 os.environ.setdefault("TASK_QUEUE", f"madeinpk-test-{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-0123456789")
 
 import asyncpg
 import httpx
@@ -120,7 +122,7 @@ class SmtpInbox:
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.messages.append(message_from_bytes(content, _class=EmailMessage))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(content, policy=email_policy.default))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -130,7 +132,8 @@ class SmtpInbox:
         """Wait (up to 15 s) until ``count`` emails to ``address`` arrived."""
         try:
             async with asyncio.timeout(15):
-                while len(self.to(address)) < count:
+                # Polled: aiosmtpd delivers on its own thread and loop.
+                while len(self.to(address)) < count:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
         except TimeoutError:
             raise AssertionError(f"{count} email(s) to {address} not received") from None

@@ -42,7 +42,7 @@ class RegisterRequestFactory(MsgspecFactory[RegisterRequest]):
 
 
 @dataclass
-class TestUser:
+class UserHandle:
     id: int
     username: str
     email: str
@@ -61,7 +61,7 @@ async def make_user(
     is_blocked: bool = False,
     staff: bool = False,
     password: str = PASSWORD,
-) -> TestUser:
+) -> UserHandle:
     username = unique_name(role.value)
     email = f"{username}@example.com"
     user = await ModelBuilder.build(
@@ -98,11 +98,11 @@ async def make_user(
             },
         )
     token = await issue_token(user.id, settings)
-    return TestUser(id=user.id, username=username, email=email, password=password, token=token)
+    return UserHandle(id=user.id, username=username, email=email, password=password, token=token)
 
 
 async def make_auction(
-    seller: TestUser,
+    seller: UserHandle,
     *,
     starting_price: str = "2500.00",
     starts_in: timedelta = -HOUR,

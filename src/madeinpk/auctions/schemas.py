@@ -15,7 +15,12 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
     amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
-ClientMessage = PlaceBid
+class Ping(msgspec.Struct, tag="ping", tag_field="type"):
+    """A heartbeat for clients behind proxies that drop idle sockets; answered with ``pong``."""
+
+
+# A real union, so the "type" tag is required: a lone tagged struct would decode without it.
+ClientMessage = PlaceBid | Ping
 
 # --- server → client -----------------------------------------------------------------------
 
@@ -102,6 +107,10 @@ class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
 
 class Error(msgspec.Struct, tag="error", tag_field="type"):
     message: str
+
+
+class Pong(msgspec.Struct, tag="pong", tag_field="type"):
+    pass
 
 
 # --- REST --------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from madeinpk.auctions import service
 from madeinpk.auctions.events import AuctionEvents
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
-from madeinpk.auctions.schemas import AuctionStatus, ClientMessage, Error, PlaceBid
+from madeinpk.auctions.schemas import AuctionStatus, ClientMessage, Error, PlaceBid, Pong
 from madeinpk.money import InvalidAmount, parse_amount
 
 MAX_FRAME_BYTES = 4096
+MAX_ID = 2**31 - 1  # serial primary keys
 INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
 MESSAGE_TOO_BIG = 1009
@@ -49,7 +50,9 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     if token and account is None:
         raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
     raw_id = str(socket.path_params["auction_id"])
-    auction_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 10 else None
+    auction_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 10 else None
+    if auction_id is not None and auction_id > MAX_ID:
+        auction_id = None
     if auction_id is None:
         await _send(socket, Error(message="Auction not found"))
         raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
@@ -106,6 +109,9 @@ async def auction_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
             "Invalid bid amount" if "amount" in str(exc) else "Unknown message type"
         )
         await _send(socket, Error(message=reply))
+        return
+    if not isinstance(message, PlaceBid):
+        await _send(socket, Pong())
         return
     if connection.account is None:
         await _send(socket, Error(message="You must be authenticated to place a bid"))

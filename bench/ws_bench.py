@@ -1,0 +1,1430 @@
+#!/usr/bin/env python
+"""WebSocket load benchmark for MadeInPK Live, in the production topology.
+
+Run by hand from the project root (not a pytest test)::
+
+    uv run python bench/ws_bench.py            # everything, about 2 minutes
+    uv run python bench/ws_bench.py --help     # durations, counts, phases, profiling
+
+It creates a throw-away PostgreSQL database, migrates it, writes one hot auction and its bidders
+straight through Piccolo, starts ``python -m madeinpk serve --workers 2`` (Redis channels, no
+debug) in its own process group, measures five figures with the ``websockets`` client from this
+one asyncio process, prints a table, writes ``bench/results/ws_bench-<timestamp>.json``, and then
+kills the server and drops the database, also when something fails.
+
+See ``bench/README.md`` for what each figure means and its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import resource
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+SECRET_KEY = "bench-secret-key-123456"
+PRICE_IN_ERROR = re.compile(r"current price of ([0-9]+(?:\.[0-9]+)?)")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+TARGETS = {
+    "race_accepted_per_s": (">=", 1000.0),
+    "bid_latency_p99_ms": ("<", 50.0),
+    "fanout_p99_ms": ("<", 50.0),
+    "connect_p99_ms": ("<", 100.0),
+    "rss_per_watcher_kib": ("<", 20.0),
+}
+PHASES = ("rss", "connect", "fanout", "race", "latency")
+
+_decode = msgspec.json.decode
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no samples."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil
+    return ordered[int(min(rank, len(ordered))) - 1]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, Any]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50_ms": _r(pct(ms, 50)),
+        "p90_ms": _r(pct(ms, 90)),
+        "p99_ms": _r(pct(ms, 99)),
+        "max_ms": _r(max(ms) if ms else None),
+        "mean_ms": _r(statistics.fmean(ms) if ms else None),
+    }
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: the server's tree, its RSS, and CPU accounting per phase
+# --------------------------------------------------------------------------------------------
+
+
+def proc_table() -> dict[int, tuple[str, int, int]]:
+    """pid -> (comm, ppid, utime+stime ticks) for every process we can read."""
+    table: dict[int, tuple[str, int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        close = stat.rfind(")")
+        comm = stat[stat.find("(") + 1 : close]
+        fields = stat[close + 2 :].split()
+        table[int(entry)] = (comm, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return table
+
+
+def descendants(root: int, table: dict[int, tuple[str, int, int]] | None = None) -> list[int]:
+    table = table or proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def socket_fds(pid: int) -> int:
+    count = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    count += 1
+    except OSError:
+        pass
+    return count
+
+
+class CpuMeter:
+    """CPU seconds spent per process group over one phase (100% = one core busy)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.start_wall = 0.0
+        self.start: dict[int, tuple[str, int, int]] = {}
+        self.start_total = (0, 0)
+
+    @staticmethod
+    def _system() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            parts = [int(x) for x in f.readline().split()[1:]]
+        idle = parts[3] + parts[4]
+        return sum(parts), idle
+
+    def __enter__(self) -> CpuMeter:
+        self.start_wall = time.perf_counter()
+        self.start = proc_table()
+        self.start_total = self._system()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def report(self) -> dict[str, Any]:
+        wall = time.perf_counter() - self.start_wall
+        end = proc_table()
+        server = set(descendants(self.server_pid, end)) | {self.server_pid}
+        groups: Counter[str] = Counter()
+        for pid, (comm, _, ticks) in end.items():
+            before = self.start.get(pid)  # ticks survive exec (comm may change); new pids
+            used = ticks - (before[2] if before else 0)  # started within the phase
+            if used <= 0:
+                continue
+            if pid in server:
+                group = "server"
+            elif pid == os.getpid():
+                group = "bench"
+            elif comm.startswith("postgres"):
+                group = "postgres"
+            elif comm.startswith("redis"):
+                group = "redis"
+            else:
+                group = "other"
+            groups[group] += used
+        total, idle = self._system()
+        busy = (total - self.start_total[0]) - (idle - self.start_total[1])
+        all_ticks = max(1, total - self.start_total[0])
+        return {
+            "wall_s": round(wall, 2),
+            "cpu_pct_of_one_core": {
+                g: round(100 * t / CLK_TCK / wall, 1) for g, t in groups.most_common()
+            },
+            "machine_busy_pct": round(100 * busy / all_ticks, 1),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Database, data and server
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(db_url: str, scratch: Path, queue: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY=SECRET_KEY,
+        DEBUG="false",
+        DATABASE_POOL_SIZE="20",
+        BID_RATE_LIMIT="1000000",
+        TASK_QUEUE=queue,  # our own Redis stream for the outbid-email tasks; deleted at the end
+        MEDIA_ROOT=str(scratch / "media"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@dataclass
+class Fixture:
+    auction_id: int
+    seller: str
+    bidders: list[tuple[str, str]]  # (username, token)
+
+
+async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fixture:
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")})
+    from piccolo.apps.user.tables import BaseUser
+
+    from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+    from madeinpk.accounts.tokens import issue_token
+    from madeinpk.auctions.tables import Auction
+    from madeinpk.catalog.tables import Category, Product, ProductImage
+    from madeinpk.database import build_engine, database_lifespan
+    from madeinpk.settings import Settings
+
+    settings = Settings.from_env(env)
+    async with database_lifespan(build_engine(settings), settings):
+        password = BaseUser.hash_password("x" * 10)  # once: 600k PBKDF2 rounds is ~0.3 s
+        now = datetime.now(UTC)
+        tag = secrets.token_hex(3)
+        names = [f"bench_seller_{tag}"] + [f"bench_buyer{i}_{tag}" for i in range(n_buyers)]
+        users = [
+            BaseUser(
+                username=name,
+                email=f"{name}@example.com",
+                password=password,
+                first_name="Bench",
+                last_name="User",
+                active=True,
+                admin=False,
+                superuser=False,
+            )
+            for name in names
+        ]
+        rows = await BaseUser.insert(*users).returning(BaseUser.id, BaseUser.username)
+        ids = {row["username"]: row["id"] for row in rows}
+        seller_id = ids[names[0]]
+        await UserProfile.insert(
+            *[
+                UserProfile(
+                    user=ids[name],
+                    role=(Role.seller if name == names[0] else Role.buyer).value,
+                    created_at=now,
+                )
+                for name in names
+            ]
+        )
+        await SellerProfile.insert(
+            SellerProfile(
+                user=seller_id,
+                brand_name="Kashmiri Heritage Crafts",
+                biography="Authentic Kashmiri handicrafts, direct from local artisans.",
+                social_media_links="{}",
+                is_verified=True,
+                average_rating=Decimal("4.85"),
+                total_feedbacks=127,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        category = await Category.insert(Category(name=f"Textiles {tag}")).returning(Category.id)
+        product = await Product.insert(
+            Product(
+                seller=seller_id,
+                category=category[0]["id"],
+                name="Handwoven Pashmina Shawl",
+                description="Luxurious handwoven Pashmina shawl made from the finest Kashmiri "
+                "wool, with intricate embroidery and traditional patterns.",
+                condition="new",
+                created_at=now,
+                updated_at=now,
+            )
+        ).returning(Product.id)
+        product_id = product[0]["id"]
+        await ProductImage.insert(
+            *[
+                ProductImage(
+                    product=product_id,
+                    image=f"products/shawl_{i}.jpg",
+                    is_primary=i == 0,
+                    display_order=i,
+                )
+                for i in range(3)
+            ]
+        )
+        await Auction.insert(
+            Auction(
+                id=auction_id,
+                product=product_id,
+                starting_price=Decimal("1000.00"),
+                current_price=Decimal("1000.00"),
+                bid_count=0,
+                start_time=now - timedelta(hours=1),
+                end_time=now + timedelta(hours=2),
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        buyer_names = names[1:]
+        tokens = await asyncio.gather(*(issue_token(ids[n], settings) for n in buyer_names))
+    return Fixture(auction_id, names[0], list(zip(buyer_names, tokens, strict=True)))
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+        self.env, self.workers, self.log_path = env, workers, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = int(env["PORT"])
+
+    def start(self) -> None:
+        self.log_file = open(self.log_path, "wb")  # closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "madeinpk", "serve", "--workers", str(self.workers)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    async def wait_ready(self, limit_s: float = 90.0) -> None:
+        assert self.proc is not None
+        url = f"http://127.0.0.1:{self.port}/api/categories/"
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}"
+                )
+            started = self.log_text().count("Application startup complete")
+            if started >= self.workers and await asyncio.to_thread(self._get_ok, url):
+                return
+            await asyncio.sleep(0.25)
+        raise RuntimeError(f"server not ready after {limit_s}s:\n{self.log_text()[-3000:]}")
+
+    @staticmethod
+    def _get_ok(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def worker_pids(self) -> list[int]:
+        assert self.proc is not None
+        return sorted(descendants(self.proc.pid))
+
+    def workers_rss_kib(self) -> dict[int, int]:
+        return {pid: rss_kib(pid) for pid in self.worker_pids()}
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        # Stragglers of the group (workers outliving the supervisor)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log_file.close()
+
+
+# --------------------------------------------------------------------------------------------
+# WebSocket clients
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Socket:
+    ws: ClientConnection
+    status: dict[str, Any]
+    connect_s: float
+
+
+async def open_socket(url: str, compression: str | None, limit_s: float = 30.0) -> Socket:
+    started = time.perf_counter()
+    ws = await connect(
+        url,
+        compression=compression,
+        ping_interval=None,
+        open_timeout=limit_s,
+        close_timeout=5,
+        max_queue=None,
+    )
+    try:
+        first = _decode(await asyncio.wait_for(ws.recv(), limit_s))
+    except BaseException:
+        await ws.close()
+        raise
+    elapsed = time.perf_counter() - started
+    if first.get("type") != "auction_status":
+        await ws.close()
+        raise RuntimeError(f"first message was not auction_status: {first}")
+    return Socket(ws, first["data"], elapsed)
+
+
+async def open_many(
+    url: str, n: int, concurrency: int, compression: str | None
+) -> tuple[list[Socket], list[str]]:
+    gate = asyncio.Semaphore(concurrency)
+    errors: list[str] = []
+
+    async def one() -> Socket | None:
+        async with gate:
+            try:
+                return await open_socket(url, compression)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return None
+
+    results = await asyncio.gather(*(one() for _ in range(n)))
+    return [s for s in results if s is not None], errors
+
+
+async def close_all(sockets: list[Any]) -> None:
+    wss = [s.ws if isinstance(s, Socket) else s for s in sockets]
+    for i in range(0, len(wss), 500):
+        await asyncio.gather(*(ws.close() for ws in wss[i : i + 500]), return_exceptions=True)
+
+
+class Bidder:
+    """An authenticated socket: a reader task tracks the price and settles the pending bid."""
+
+    def __init__(self, sock: Socket, username: str) -> None:
+        self.ws = sock.ws
+        self.username = username
+        self.price = Decimal(sock.status["current_price"])
+        self.seen: list[tuple[float, Decimal, str]] = []  # every new_bid: (time, amount, bidder)
+        self.unexpected: list[Any] = []
+        self.close_code: int | None = None
+        self._pending: asyncio.Future[tuple[str, float, str]] | None = None
+        self._pending_amount: Decimal | None = None
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                now = time.perf_counter()
+                message = _decode(raw)
+                kind = message.get("type")
+                if kind == "new_bid":
+                    data = message["data"]
+                    amount = Decimal(data["amount"])
+                    self.seen.append((now, amount, data["bidder"]))
+                    self.price = max(self.price, amount)
+                    if (
+                        self._pending is not None
+                        and not self._pending.done()
+                        and data["bidder"] == self.username
+                        and amount == self._pending_amount
+                    ):
+                        self._pending.set_result(("accepted", now, ""))
+                elif kind == "error":
+                    text = message.get("message", "")
+                    if match := PRICE_IN_ERROR.search(text):
+                        self.price = max(self.price, Decimal(match.group(1)))
+                    if self._pending is not None and not self._pending.done():
+                        self._pending.set_result(("rejected", now, text))
+                    else:
+                        self.unexpected.append(message)
+                else:
+                    self.unexpected.append(message)
+        except ConnectionClosed as closed:
+            self.close_code = closed.rcvd.code if closed.rcvd else None
+        finally:
+            if self._pending is not None and not self._pending.done():
+                self._pending.set_result(("closed", time.perf_counter(), ""))
+
+    async def bid(self, amount: Decimal, limit_s: float = 5.0) -> tuple[str, float, str]:
+        """Send a bid; wait for its answer: ('accepted'|'rejected'|'timeout'|'closed', s, msg)."""
+        loop = asyncio.get_running_loop()
+        self._pending = loop.create_future()
+        self._pending_amount = amount
+        started = time.perf_counter()
+        try:
+            await self.ws.send(f'{{"type":"place_bid","amount":{amount:.2f}}}')
+            kind, at, text = await asyncio.wait_for(self._pending, limit_s)
+            return kind, at - started, text
+        except TimeoutError:
+            return "timeout", time.perf_counter() - started, ""
+        except ConnectionClosed:
+            return "closed", time.perf_counter() - started, ""
+        finally:
+            self._pending = None
+            self._pending_amount = None
+
+    async def close(self) -> None:
+        await self.ws.close()
+        with contextlib.suppress(Exception):
+            await self._reader
+
+
+def stream_check(seen_amounts: list[Decimal], expected: list[Decimal]) -> dict[str, int]:
+    """Compare one watcher's new_bid amounts with the accepted bids, in price (= commit) order."""
+    counts = Counter(seen_amounts)
+    expected_set = set(expected)
+    return {
+        "missing": sum(1 for a in expected if a not in counts),
+        "duplicated": sum(c - 1 for c in counts.values() if c > 1),
+        "unknown": sum(1 for a in counts if a not in expected_set),
+        "out_of_order": sum(1 for a, b in pairwise(seen_amounts) if b <= a),
+    }
+
+
+def merge_checks(checks: list[dict[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    bad = 0
+    for c in checks:
+        total.update(c)
+        bad += any(c.values())
+    return {
+        **{k: total[k] for k in ("missing", "duplicated", "unknown", "out_of_order")},
+        "watchers_with_problems": bad,
+        "watchers": len(checks),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Phases
+# --------------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, server: Server, fixture: Fixture, db_url: str):
+        self.args = args
+        self.server = server
+        self.fixture = fixture
+        self.db_url = db_url
+        self.compression = None if args.no_deflate else "deflate"
+        base = f"ws://127.0.0.1:{server.port}/ws/auction/{fixture.auction_id}/"
+        self.spectator_url = base
+        self.token_url = lambda token: f"{base}?token={token}"
+        self.accepted_by_phase: dict[str, int] = {}
+        self.profilers: list[subprocess.Popen[bytes]] = []
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def bidder(self, index: int) -> Bidder:
+        username, token = self.fixture.bidders[index]
+        return Bidder(await open_socket(self.token_url(token), self.compression), username)
+
+    async def db(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.db_url)
+
+    async def bid_rows(self) -> int:
+        conn = await self.db()
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM bid WHERE auction = $1", self.fixture.auction_id
+            )
+        finally:
+            await conn.close()
+
+    def start_profiler(self, phase: str, duration: float) -> None:
+        if self.args.py_spy != phase:
+            return
+        out = Path("/tmp/bench-pyspy")
+        out.mkdir(exist_ok=True)
+        for pid in self.server.worker_pids():
+            cmd = [
+                self.args.py_spy_bin,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(max(1, int(duration))),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"{phase}-{pid}.txt"),
+                "--nonblocking",
+            ]
+            if self.args.py_spy_idle:
+                cmd.append("--idle")
+            self.profilers.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        log(f"py-spy recording {phase} into {out}/{phase}-<pid>.txt")
+
+    def wait_profilers(self) -> None:
+        for p in self.profilers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=30)
+        self.profilers.clear()
+
+    # -- e. RSS per idle watcher -------------------------------------------------------------
+
+    async def phase_rss(self) -> dict[str, Any]:
+        a = self.args
+        log(f"rss: warming up with {a.rss_warmup} open spectators (pools grow to their max)")
+        warm, warm_errors = await open_many(
+            self.spectator_url, a.rss_warmup, a.open_concurrency, self.compression
+        )
+        await asyncio.sleep(a.settle)
+        before = self.server.workers_rss_kib()
+        fds_before = {pid: socket_fds(pid) for pid in before}
+        log(f"rss: opening {a.rss_watchers} idle spectators")
+        self.start_profiler("rss", 3)
+        with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
+            idle, errors = await open_many(
+                self.spectator_url, a.rss_watchers, a.open_concurrency, self.compression
+            )
+        open_cpu = cpu.report()
+        self.wait_profilers()
+        await asyncio.sleep(a.settle)
+        after = self.server.workers_rss_kib()
+        fds_after = {pid: socket_fds(pid) for pid in after}
+        opened = len(idle)
+        delta = sum(after.values()) - sum(before.get(pid, 0) for pid in after)
+        per_socket = delta / opened if opened else None
+        result = {
+            "watchers_opened": opened,
+            "open_errors": len(errors) + len(warm_errors),
+            "open_error_samples": (errors + warm_errors)[:5],
+            "warmup_watchers": len(warm),
+            "rss_before_kib": before,
+            "rss_after_kib": after,
+            "rss_delta_kib": delta,
+            "rss_per_watcher_kib": _r(per_socket),
+            "new_sockets_per_worker": {
+                pid: fds_after.get(pid, 0) - fds_before.get(pid, 0) for pid in after
+            },
+            "open_cpu": open_cpu,
+            "open_rate_per_s": _r(opened / open_cpu["wall_s"]) if open_cpu["wall_s"] else None,
+            "compression": self.compression or "none",
+        }
+        log(f"rss: {per_socket and round(per_socket, 1)} KiB per idle watcher; closing")
+        await close_all(idle + warm)
+        await asyncio.sleep(1.0)
+        return result
+
+    # -- d. connect storm --------------------------------------------------------------------
+
+    async def phase_connect(self) -> dict[str, Any]:
+        a = self.args
+        times: list[float] = []
+        rounds = []
+        errors: list[str] = []
+        cpu_reports = []
+        self.start_profiler("connect", a.connect_rounds * 1.5)
+        for r in range(a.connect_rounds):
+            with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
+                results = await asyncio.gather(
+                    *(
+                        open_socket(self.spectator_url, self.compression)
+                        for _ in range(a.connect_clients)
+                    ),
+                    return_exceptions=True,
+                )
+            cpu_reports.append(cpu.report())
+            ok = [s for s in results if isinstance(s, Socket)]
+            errors += [f"{type(e).__name__}: {e}" for e in results if isinstance(e, BaseException)]
+            round_times = [s.connect_s for s in ok]
+            times += round_times
+            rounds.append(summary_ms(round_times))
+            log(
+                f"connect round {r + 1}: p50 {rounds[-1]['p50_ms']} ms, "
+                f"p99 {rounds[-1]['p99_ms']} ms, {len(results) - len(ok)} failed"
+            )
+            await close_all(ok)
+            await asyncio.sleep(0.5)
+        result = {
+            "clients_per_round": a.connect_clients,
+            "rounds": rounds,
+            "all": summary_ms(times),
+            "errors": len(errors),
+            "error_samples": errors[:5],
+            "cpu_per_round": cpu_reports,
+        }
+        self.wait_profilers()
+        return result
+
+    # -- c. fan-out to many watchers ---------------------------------------------------------
+
+    async def phase_fanout(self) -> dict[str, Any]:
+        a = self.args
+        log(f"fanout: opening {a.fanout_watchers} spectators")
+        watchers, errors = await open_many(
+            self.spectator_url, a.fanout_watchers, a.open_concurrency, self.compression
+        )
+        logs: list[list[tuple[float, str | bytes]]] = [[] for _ in watchers]
+        close_codes: Counter[Any] = Counter()
+
+        async def watch(sock: Socket, into: list[tuple[float, str | bytes]]) -> None:
+            try:
+                async for raw in sock.ws:
+                    into.append((time.perf_counter(), raw))
+            except ConnectionClosed as closed:
+                close_codes[closed.rcvd.code if closed.rcvd else None] += 1
+
+        readers = [asyncio.create_task(watch(s, lg)) for s, lg in zip(watchers, logs, strict=True)]
+        bidder = await self.bidder(a.bidders + 1)
+        await asyncio.sleep(a.settle)
+        sent: dict[Decimal, float] = {}
+        replies = Counter()
+        bidder_rtt: list[float] = []
+        rows_before = await self.bid_rows()
+        log(
+            f"fanout: {a.fanout_bids} bids, {a.fanout_gap * 1000:.0f} ms apart, "
+            f"to {len(watchers)} watchers"
+        )
+        self.start_profiler("fanout", a.fanout_bids * (a.fanout_gap + 0.05) + 1)
+        with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
+            for _ in range(a.fanout_bids):
+                amount = bidder.price + 10
+                started = time.perf_counter()
+                kind, rtt, text = await bidder.bid(amount)
+                replies[kind] += 1
+                if kind == "accepted":
+                    sent[amount] = started
+                    bidder_rtt.append(rtt)
+                else:
+                    log(f"fanout: bid {amount} {kind} {text}")
+                await asyncio.sleep(a.fanout_gap)
+            # Let the last deliveries land.
+            deadline = time.perf_counter() + 5
+            while time.perf_counter() < deadline:
+                if all(sum(1 for _, r in lg if '"new_bid"' in str(r)) >= len(sent) for lg in logs):
+                    break
+                await asyncio.sleep(0.1)
+        cpu_report = cpu.report()
+        self.wait_profilers()
+        latencies: list[float] = []
+        first_delivery: list[float] = []
+        last_delivery: list[float] = []
+        per_bid: dict[Decimal, list[float]] = {amt: [] for amt in sent}
+        checks = []
+        other_messages: Counter[str] = Counter()
+        expected = sorted(sent)
+        for lg in logs:
+            amounts = []
+            for at, raw in lg:
+                message = _decode(raw)
+                if message.get("type") != "new_bid":
+                    other_messages[str(message.get("type"))] += 1
+                    continue
+                amount = Decimal(message["data"]["amount"])
+                amounts.append(amount)
+                if amount in sent:
+                    latency = at - sent[amount]
+                    latencies.append(latency)
+                    per_bid[amount].append(latency)
+            checks.append(stream_check(amounts, expected))
+        for values in per_bid.values():
+            if values:
+                first_delivery.append(min(values))
+                last_delivery.append(max(values))
+        for t in readers:
+            t.cancel()
+        await bidder.close()
+        await close_all(watchers)
+        rows_after = await self.bid_rows()
+        self.accepted_by_phase["fanout"] = replies["accepted"]
+        await asyncio.sleep(1.0)
+        return {
+            "watchers": len(watchers),
+            "open_errors": len(errors),
+            "open_error_samples": errors[:5],
+            "bids_sent": a.fanout_bids,
+            "bid_replies": dict(replies),
+            "db_rows_added": rows_after - rows_before,
+            "deliveries_expected": len(watchers) * len(sent),
+            "deliveries": summary_ms(latencies),
+            "first_watcher_per_bid": summary_ms(first_delivery),
+            "last_watcher_per_bid": summary_ms(last_delivery),
+            "bidder_own_new_bid": summary_ms(bidder_rtt),
+            "stream_check": merge_checks(checks),
+            "other_messages": dict(other_messages),
+            "watcher_close_codes": {str(k): v for k, v in close_codes.items()},
+            "cpu": cpu_report,
+        }
+
+    # -- a. race on one hot auction ----------------------------------------------------------
+
+    async def phase_race(self) -> dict[str, Any]:
+        a = self.args
+        log(f"race: connecting {a.bidders} bidders")
+        bidders = await asyncio.gather(*(self.bidder(i) for i in range(a.bidders)))
+        await asyncio.sleep(a.settle)
+        conn = await self.db()
+        start_id = await conn.fetchval("SELECT coalesce(max(id), 0) FROM bid")
+        rng = random.Random(a.seed)
+        outcomes: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        accepted_latency: list[float] = []
+        rejected_latency: list[float] = []
+        accepted_amounts: list[Decimal] = []
+        waits: Counter[str] = Counter()
+        samples = 0
+
+        async def race(b: Bidder, deadline: float) -> None:
+            while time.perf_counter() < deadline:
+                amount = b.price + rng.randint(1, 50)
+                kind, took, text = await b.bid(amount)
+                outcomes[kind] += 1
+                if kind == "accepted":
+                    accepted_latency.append(took)
+                    accepted_amounts.append(amount)
+                elif kind == "rejected":
+                    rejected_latency.append(took)
+                    reasons[re.sub(r"[0-9.]+$", "X", text)] += 1
+                else:
+                    break  # timeout or closed: a finding, reported below
+
+        holder_idle_ms: list[float] = []
+        holder_xact_ms: list[float] = []
+        holder_last_query: Counter[str] = Counter()
+
+        async def sample_waits(stop: asyncio.Event) -> None:
+            """pg_stat_activity every 50 ms: what the sessions of this database are doing, and
+            what the row-lock holder (the one 'idle in transaction' while others queue on the
+            auction row) last ran and how long it has been waiting for the app since."""
+            nonlocal samples
+            probe = await self.db()
+            try:
+                while not stop.is_set():
+                    rows = await probe.fetch(
+                        "SELECT state, wait_event_type, wait_event, "
+                        "regexp_replace(left(query, 48), '\\s+', ' ', 'g') AS q, "
+                        "extract(epoch FROM clock_timestamp() - state_change) * 1000 AS idle_ms, "
+                        "extract(epoch FROM clock_timestamp() - xact_start) * 1000 AS xact_ms "
+                        "FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                    samples += 1
+                    for row in rows:
+                        if row["state"] == "idle":
+                            continue
+                        key = (
+                            f"{row['state']}|{row['wait_event_type'] or 'CPU'}:"
+                            f"{row['wait_event'] or '-'}"
+                        )
+                        waits[key] += 1
+                        if row["state"] == "idle in transaction":
+                            holder_last_query[row["q"].strip()] += 1
+                            holder_idle_ms.append(float(row["idle_ms"]) / 1000)
+                            holder_xact_ms.append(float(row["xact_ms"]) / 1000)
+                    await asyncio.sleep(0.05)
+            finally:
+                await probe.close()
+
+        log(f"race: {a.bidders} bidders for {a.race_seconds:.0f} s")
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_waits(stop))
+        self.start_profiler("race", a.race_seconds)
+        with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
+            started = time.perf_counter()
+            deadline = started + a.race_seconds
+            await asyncio.gather(*(race(b, deadline) for b in bidders))
+            elapsed = time.perf_counter() - started
+        cpu_report = cpu.report()
+        stop.set()
+        await sampler
+        self.wait_profilers()
+        accepted = outcomes["accepted"]
+        attempts = sum(outcomes.values())
+        # Every bidder socket is also a watcher: wait until each has seen every accepted bid.
+        expected = sorted(accepted_amounts)
+        drain_deadline = time.perf_counter() + 5
+        while time.perf_counter() < drain_deadline:
+            if all(len(b.seen) >= len(expected) for b in bidders):
+                break
+            await asyncio.sleep(0.1)
+        checks = [stream_check([amt for _, amt, _ in b.seen], expected) for b in bidders]
+        close_codes = Counter(b.close_code for b in bidders if b.close_code is not None)
+        unexpected = [m for b in bidders for m in b.unexpected]
+        db_rows = await conn.fetchval(
+            "SELECT count(*) FROM bid WHERE auction = $1 AND id > $2",
+            self.fixture.auction_id,
+            start_id,
+        )
+        db_amounts = [
+            Decimal(r["amount"])
+            for r in await conn.fetch(
+                "SELECT amount FROM bid WHERE auction = $1 AND id > $2 ORDER BY id",
+                self.fixture.auction_id,
+                start_id,
+            )
+        ]
+        await conn.close()
+        for b in bidders:
+            await b.close()
+        self.accepted_by_phase["race"] = accepted
+        total_samples = max(1, samples)
+        return {
+            "bidders": a.bidders,
+            "seconds": round(elapsed, 2),
+            "attempts": attempts,
+            "accepted": accepted,
+            "outcomes": dict(outcomes),
+            "rejection_reasons": dict(reasons),
+            "accepted_per_s": _r(accepted / elapsed),
+            "attempts_per_s": _r(attempts / elapsed),
+            "accepted_reply": summary_ms(accepted_latency),
+            "rejected_reply": summary_ms(rejected_latency),
+            "db_rows_added": db_rows,
+            "db_rows_match_accepted": db_rows == accepted,
+            "db_amounts_match_client": db_amounts == expected,
+            "db_amounts_strictly_increasing_by_id": all(x < y for x, y in pairwise(db_amounts)),
+            "stream_check_all_bidders": merge_checks(checks),
+            "unexpected_messages": len(unexpected),
+            "unexpected_samples": unexpected[:5],
+            "bidder_close_codes": {str(k): v for k, v in close_codes.items()},
+            "pg_activity_avg_sessions": {
+                k: round(v / total_samples, 2) for k, v in waits.most_common(12)
+            },
+            "pg_idle_in_transaction": {
+                "last_query": dict(holder_last_query.most_common(8)),
+                "waiting_for_app_ms": summary_ms(holder_idle_ms),
+                "transaction_age_ms": summary_ms(holder_xact_ms),
+            },
+            "cpu": cpu_report,
+        }
+
+    # -- b. single-bidder latency ------------------------------------------------------------
+
+    async def phase_latency(self) -> dict[str, Any]:
+        a = self.args
+        bidder = await self.bidder(a.bidders)
+        await asyncio.sleep(0.2)
+        outcomes: Counter[str] = Counter()
+        latencies: list[float] = []
+        log(f"latency: {a.latency_bids} sequential bids from one bidder")
+        self.start_profiler("latency", a.latency_bids * 0.02 + 1)
+        with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
+            for _ in range(a.latency_bids):
+                kind, took, text = await bidder.bid(bidder.price + 1)
+                outcomes[kind] += 1
+                if kind == "accepted":
+                    latencies.append(took)
+                elif kind != "rejected":
+                    log(f"latency: {kind} {text}")
+                    break
+        cpu_report = cpu.report()
+        self.wait_profilers()
+        await bidder.close()
+        self.accepted_by_phase["latency"] = outcomes["accepted"]
+        return {
+            "bids": a.latency_bids,
+            "outcomes": dict(outcomes),
+            "own_new_bid": summary_ms(latencies),
+            "unexpected_messages": bidder.unexpected[:5],
+            "cpu": cpu_report,
+        }
+
+    # -- final database consistency ----------------------------------------------------------
+
+    async def verify_database(self) -> dict[str, Any]:
+        conn = await self.db()
+        try:
+            auction = await conn.fetchrow(
+                "SELECT current_price, bid_count FROM auction WHERE id = $1",
+                self.fixture.auction_id,
+            )
+            stats = await conn.fetchrow(
+                "SELECT count(*) AS n, max(amount) AS top, "
+                "count(*) FILTER (WHERE is_winning) AS winning, "
+                "count(DISTINCT amount) AS distinct_amounts FROM bid WHERE auction = $1",
+                self.fixture.auction_id,
+            )
+            winning = await conn.fetchrow(
+                "SELECT amount FROM bid WHERE auction = $1 AND is_winning", self.fixture.auction_id
+            )
+            # Every bid that took the lead from someone else owes that someone an outbid notice.
+            outbid_expected = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT bidder, lag(bidder) OVER (ORDER BY id) AS prev "
+                "FROM bid WHERE auction = $1) t WHERE prev IS NOT NULL AND prev <> bidder",
+                self.fixture.auction_id,
+            )
+            notifications = await conn.fetchval(
+                "SELECT count(*) FROM notification WHERE auction = $1 "
+                "AND notification_type = 'bid_outbid'",
+                self.fixture.auction_id,
+            )
+            outbox = await conn.fetchval("SELECT count(*) FROM outbox_email")
+            indexes = [
+                r["indexdef"]
+                for r in await conn.fetch("SELECT indexdef FROM pg_indexes WHERE tablename = 'bid'")
+            ]
+        finally:
+            await conn.close()
+        accepted = sum(self.accepted_by_phase.values())
+        result = {
+            "bid_rows": stats["n"],
+            "accepted_seen_by_clients": accepted,
+            "rows_match_accepted": stats["n"] == accepted,
+            "auction_current_price": str(auction["current_price"]),
+            "max_bid_amount": str(stats["top"]) if stats["top"] is not None else None,
+            "current_price_is_max_bid": stats["n"] == 0 or auction["current_price"] == stats["top"],
+            "auction_bid_count": auction["bid_count"],
+            "bid_count_matches_rows": auction["bid_count"] == stats["n"],
+            "winning_bids": stats["winning"],
+            "exactly_one_winning": stats["winning"] == (1 if stats["n"] else 0),
+            "winning_is_max": winning is None or winning["amount"] == stats["top"],
+            "amounts_distinct": stats["distinct_amounts"] == stats["n"],
+            "outbid_notifications": notifications,
+            "outbid_expected": outbid_expected,
+            "outbox_emails": outbox,
+            "bid_table_indexes": indexes,
+        }
+        result["ok"] = (
+            all(
+                result[k]
+                for k in (
+                    "rows_match_accepted",
+                    "current_price_is_max_bid",
+                    "bid_count_matches_rows",
+                    "exactly_one_winning",
+                    "winning_is_max",
+                    "amounts_distinct",
+                )
+            )
+            and notifications == outbid_expected
+            and outbox == outbid_expected
+        )
+        return result
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def scan_server_log(text: str) -> dict[str, Any]:
+    lines = text.splitlines()
+    interesting = [
+        line
+        for line in lines
+        if re.search(
+            r"Traceback|ERROR|CRITICAL|WARNING|Exception|never arrived|Late event"
+            r"|Too slow|Task was destroyed|Unclosed|exception",
+            line,
+        )
+    ]
+    return {
+        "lines": len(lines),
+        "tracebacks": sum("Traceback" in line for line in lines),
+        "suspicious_lines": len(interesting),
+        "suspicious_samples": list(dict.fromkeys(interesting))[:15],
+    }
+
+
+def verdict(key: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    op, target = TARGETS[key]
+    ok = value >= target if op == ">=" else value < target
+    return "PASS" if ok else "FAIL"
+
+
+def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str | None]]:
+    rows: list[tuple[str, str, str, str, str | None]] = []
+
+    def add(label: str, value: Any, unit: str, key: str | None, note: str = "") -> None:
+        text = "—" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value)
+        target = ""
+        if key:
+            op, t = TARGETS[key]
+            target = f"{op} {t:g} {unit}".replace("<", "<").strip()
+        rows.append(
+            (
+                label,
+                f"{text} {unit}".strip(),
+                target,
+                verdict(key, value) if key else "",
+                note or None,
+            )
+        )
+
+    if race := results.get("race"):
+        add(
+            "a. accepted bids/s (50 racing)",
+            race["accepted_per_s"],
+            "/s",
+            "race_accepted_per_s",
+            f"{race['accepted']} accepted of {race['attempts']}",
+        )
+        add("a. attempts/s (incl. rejected)", race["attempts_per_s"], "/s", None)
+        add("a. reply p99 under race (accepted)", race["accepted_reply"]["p99_ms"], "ms", None)
+    if lat := results.get("latency"):
+        add("b. bid -> own new_bid p50", lat["own_new_bid"]["p50_ms"], "ms", None)
+        add("b. bid -> own new_bid p99", lat["own_new_bid"]["p99_ms"], "ms", "bid_latency_p99_ms")
+    if fan := results.get("fanout"):
+        d = fan["deliveries"]
+        add(f"c. fan-out to {fan['watchers']} p50", d["p50_ms"], "ms", None)
+        add(
+            f"c. fan-out to {fan['watchers']} p99",
+            d["p99_ms"],
+            "ms",
+            "fanout_p99_ms",
+            f"max {d['max_ms']} ms; {d['n']}/{fan['deliveries_expected']} delivered",
+        )
+    if con := results.get("connect"):
+        c = con["all"]
+        add(f"d. {con['clients_per_round']} connects -> status p50", c["p50_ms"], "ms", None)
+        add(
+            f"d. {con['clients_per_round']} connects -> status p99",
+            c["p99_ms"],
+            "ms",
+            "connect_p99_ms",
+            f"max {c['max_ms']} ms over {len(con['rounds'])} rounds",
+        )
+    if rss := results.get("rss"):
+        add(
+            "e. RSS per idle watcher",
+            rss["rss_per_watcher_kib"],
+            "KiB",
+            "rss_per_watcher_kib",
+            f"{rss['watchers_opened']} sockets, +{rss['rss_delta_kib']} KiB, "
+            f"deflate={rss['compression']}",
+        )
+    return rows
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = headline(results)
+    width = [max(len(r[i]) for r in rows) for i in range(4)] if rows else [0] * 4
+    print()
+    print("=" * 100)
+    print("MadeInPK Live WebSocket benchmark —", results["meta"]["started"])
+    print("=" * 100)
+    for label, value, target, ok, note in rows:
+        print(
+            f"{label:<{width[0]}}  {value:>{width[1]}}  {target:<{width[2]}}  {ok:<4}"
+            + (f"  ({note})" if note else "")
+        )
+    print("-" * 100)
+    if db := results.get("database"):
+        print(
+            f"database consistency: {'OK' if db['ok'] else 'PROBLEM'} — {db['bid_rows']} bids, "
+            f"current_price {db['auction_current_price']} (max bid {db['max_bid_amount']}), "
+            f"{db['winning_bids']} winning, outbid notices {db['outbid_notifications']}"
+            f"/{db['outbid_expected']}"
+        )
+    for phase in ("fanout", "race"):
+        if phase in results:
+            key = "stream_check" if phase == "fanout" else "stream_check_all_bidders"
+            print(f"{phase} stream check: {results[phase][key]}")
+    for phase in ("rss", "connect", "fanout", "race", "latency"):
+        if phase in results:
+            cpu = (
+                results[phase].get("cpu")
+                or results[phase].get("open_cpu")
+                or (results[phase].get("cpu_per_round") or [None])[-1]
+            )
+            if cpu:
+                print(
+                    f"cpu during {phase}: {cpu['cpu_pct_of_one_core']} "
+                    f"(machine busy {cpu['machine_busy_pct']}%)"
+                )
+    if race := results.get("race"):
+        print(f"race: pg sessions by state/wait (avg active): {race['pg_activity_avg_sessions']}")
+    s = results.get("server_log", {})
+    print(
+        f"server log: {s.get('lines')} lines, {s.get('tracebacks')} tracebacks, "
+        f"{s.get('suspicious_lines')} suspicious lines (see {results['meta']['server_log']})"
+    )
+    for line in s.get("suspicious_samples", [])[:8]:
+        print(f"    {line[:160]}")
+    for err in results.get("errors", []):
+        print(f"ERROR: {err}")
+    print("=" * 100)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma list, run in this order (default {','.join(PHASES)})",
+    )
+    p.add_argument("--workers", type=int, default=2, help="server app processes (default 2)")
+    p.add_argument("--bidders", type=int, default=50, help="a. racing bidders (default 50)")
+    p.add_argument("--race-seconds", type=float, default=10.0, help="a. race length (10)")
+    p.add_argument("--latency-bids", type=int, default=300, help="b. sequential bids (300)")
+    p.add_argument("--fanout-watchers", type=int, default=1000, help="c. spectators (1000)")
+    p.add_argument("--fanout-bids", type=int, default=20, help="c. bids fanned out (20)")
+    p.add_argument("--fanout-gap", type=float, default=0.2, help="c. seconds between bids (0.2)")
+    p.add_argument("--connect-clients", type=int, default=200, help="d. simultaneous (200)")
+    p.add_argument("--connect-rounds", type=int, default=3, help="d. rounds (3)")
+    p.add_argument("--rss-watchers", type=int, default=2000, help="e. idle spectators (2000)")
+    p.add_argument(
+        "--rss-warmup",
+        type=int,
+        default=200,
+        help="e. spectators kept open before the 'before' reading (200)",
+    )
+    p.add_argument(
+        "--open-concurrency",
+        type=int,
+        default=200,
+        help="connects in flight when opening many sockets (200)",
+    )
+    p.add_argument("--settle", type=float, default=2.0, help="seconds to settle (2)")
+    p.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="do not offer permessage-deflate (browsers do offer it)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed for bid increments")
+    p.add_argument("--server-log", default="/tmp/bench-server.log")
+    p.add_argument(
+        "--py-spy",
+        choices=list(PHASES),
+        default=None,
+        help="record the server workers with py-spy during this phase\n"
+        "(raw collapsed stacks in /tmp/bench-pyspy/<phase>-<pid>.txt)",
+    )
+    p.add_argument("--py-spy-idle", action="store_true", help="include idle samples")
+    p.add_argument("--py-spy-bin", default="py-spy")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=20.0,
+        help="wait up to this many seconds for other CPU load to stop (20)",
+    )
+    p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
+    return p.parse_args(argv)
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def machine_busy_pct(interval: float = 1.0) -> float:
+    def read() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            parts = [int(x) for x in f.readline().split()[1:]]
+        return sum(parts), parts[3] + parts[4]
+
+    total0, idle0 = read()
+    time.sleep(interval)
+    total1, idle1 = read()
+    return round(100 * (1 - (idle1 - idle0) / max(1, total1 - total0)), 1)
+
+
+async def wait_quiet(limit: float) -> float:
+    """Other work on this machine (a test run, a build) skews every figure: wait a little for
+    it to finish, then go anyway and record how busy the machine was."""
+    deadline = time.monotonic() + limit
+    busy = await asyncio.to_thread(machine_busy_pct)
+    while busy > 25 and time.monotonic() < deadline:
+        log(f"machine {busy}% busy with other work; waiting (up to {limit:.0f} s)")
+        await asyncio.sleep(4)
+        busy = await asyncio.to_thread(machine_busy_pct)
+    if busy > 25:
+        log(f"warning: machine still {busy}% busy before the run; figures will suffer")
+    return busy
+
+
+async def cleanup_redis(queue: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{queue}*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+async def main(args: argparse.Namespace) -> int:
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise SystemExit(f"unknown phases: {sorted(unknown)}")
+    fd_limit = raise_fd_limit()
+    machine_busy = await wait_quiet(args.wait_quiet)
+    needed = max(args.rss_watchers + args.rss_warmup, args.fanout_watchers) * 2 + 200
+    if fd_limit[0] < needed:
+        log(f"warning: RLIMIT_NOFILE {fd_limit[0]} may be too low for {needed} sockets")
+    tag = secrets.token_hex(4)
+    db_name = f"bench_{tag}"
+    db_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
+    scratch = Path(f"/tmp/bench-{tag}")
+    scratch.mkdir(parents=True, exist_ok=True)
+    queue = f"bench-{tag}"
+    # Redis pub/sub channels ignore the database number, so "auction:1" would be shared with any
+    # other app on this Redis (tests, a dev server). A random, 9-digit auction id keeps us apart.
+    auction_id = random.SystemRandom().randint(100_000_000, 999_999_999)
+    env = base_env(db_url, scratch, queue)
+    env["PORT"] = str(free_port())
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "meta": {
+            "started": started.isoformat(timespec="seconds"),
+            "database": db_name,
+            "auction_id": auction_id,
+            "port": int(env["PORT"]),
+            "workers": args.workers,
+            "cpus": os.cpu_count(),
+            "fd_limit": fd_limit,
+            "machine_busy_pct_at_start": machine_busy,
+            "server_log": args.server_log,
+            "args": vars(args),
+            "python": sys.version.split()[0],
+        },
+        "errors": [],
+    }
+    server: Server | None = None
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{db_name}"')
+        log(f"database {db_name} created; migrating")
+        migrate = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "madeinpk", "migrate"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+        fixture = await create_data(env, args.bidders + 2, auction_id)
+        log(f"data: auction {auction_id}, {len(fixture.bidders)} bidders with tokens")
+        server = Server(env, args.workers, Path(args.server_log))
+        server.start()
+        await server.wait_ready()
+        results["meta"]["server_pids"] = server.worker_pids()
+        log(
+            f"server up on port {server.port}: supervisor {server.proc.pid}, "  # type: ignore[union-attr]
+            f"children {server.worker_pids()}"
+        )
+        bench = Bench(args, server, fixture, db_url)
+        for phase in phases:
+            try:
+                results[phase] = await getattr(bench, f"phase_{phase}")()
+            except Exception as exc:  # keep going: one broken phase should not hide the others
+                import traceback
+
+                results["errors"].append(f"{phase}: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+        results["database"] = await bench.verify_database()
+    except Exception as exc:
+        results["errors"].append(f"setup: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if server is not None:
+            server.stop()
+            results["server_log"] = scan_server_log(server.log_text())
+        if not args.keep_db:
+            with contextlib.suppress(Exception):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+                log(f"database {db_name} dropped")
+        await admin.close()
+        with contextlib.suppress(Exception):
+            await cleanup_redis(queue)
+        results["meta"]["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        out = RESULTS_DIR / f"ws_bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+        out.write_text(json.dumps(results, indent=2, default=str))
+        if any(k in results for k in PHASES):
+            print_table(results)
+        log(f"results written to {out}")
+    return 1 if results["errors"] or not results.get("database", {}).get("ok", False) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
