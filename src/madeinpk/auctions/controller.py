@@ -30,13 +30,12 @@ _BID_STATUS = {
 
 def _rest_amount(data: BidAmount) -> Decimal:
     """REST takes a JSON number or a numeric string (the contract's money rule)."""
-    if not bytes(data.amount):
+    if data.amount is msgspec.UNSET:
         raise field_error("amount", "This field is required.")
     try:
-        raw = msgspec.json.decode(bytes(data.amount))
-        return parse_amount(raw)
-    except (InvalidAmount, msgspec.DecodeError) as exc:
-        raise field_error("amount", str(exc) or "A valid number is required.") from None
+        return parse_amount(data.amount)
+    except InvalidAmount as exc:
+        raise field_error("amount", str(exc)) from None
 
 
 class BidController(Controller):

@@ -4,6 +4,7 @@ and the REST bid. Money fields are 2-dp strings; datetimes encode as UTC with ``
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
 import msgspec
 
@@ -117,7 +118,14 @@ class Pong(msgspec.Struct, tag="pong", tag_field="type"):
 
 
 class BidAmount(msgspec.Struct):
-    amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    # Any JSON value reaches the money parser, which answers every bad one with a field error.
+    amount: Annotated[
+        Any,
+        msgspec.Meta(
+            description="Bid amount: a JSON number or numeric string, > 0, at most 2 decimals",
+            examples=[3000.0],
+        ),
+    ] = msgspec.UNSET
 
 
 class Bid(msgspec.Struct):
