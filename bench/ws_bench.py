@@ -162,14 +162,13 @@ class CpuMeter:
         self.server_pid = server_pid
         self.start_wall = 0.0
         self.start: dict[int, tuple[str, int, int]] = {}
-        self.start_total = (0, 0)
+        self.start_total: list[int] = []
 
     @staticmethod
-    def _system() -> tuple[int, int]:
+    def _system() -> list[int]:
+        """The machine's cpu line: user nice system idle iowait irq softirq steal ..."""
         with open("/proc/stat") as f:
-            parts = [int(x) for x in f.readline().split()[1:]]
-        idle = parts[3] + parts[4]
-        return sum(parts), idle
+            return [int(x) for x in f.readline().split()[1:]]
 
     def __enter__(self) -> CpuMeter:
         self.start_wall = time.perf_counter()
@@ -201,15 +200,20 @@ class CpuMeter:
             else:
                 group = "other"
             groups[group] += used
-        total, idle = self._system()
-        busy = (total - self.start_total[0]) - (idle - self.start_total[1])
-        all_ticks = max(1, total - self.start_total[0])
+        now = self._system()
+        delta = [b - a for a, b in zip(self.start_total, now, strict=False)]
+        all_ticks = max(1, sum(delta))
+        busy = all_ticks - delta[3] - delta[4]
+        names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
         return {
             "wall_s": round(wall, 2),
             "cpu_pct_of_one_core": {
                 g: round(100 * t / CLK_TCK / wall, 1) for g, t in groups.most_common()
             },
             "machine_busy_pct": round(100 * busy / all_ticks, 1),
+            "machine_pct": {
+                n: round(100 * d / all_ticks, 1) for n, d in zip(names, delta, strict=False) if d
+            },
         }
 
 
@@ -614,7 +618,7 @@ class Bench:
             return
         out = Path("/tmp/bench-pyspy")
         out.mkdir(exist_ok=True)
-        for pid in self.server.worker_pids():
+        for pid in [*self.server.worker_pids(), os.getpid()]:  # and the load generator
             cmd = [
                 self.args.py_spy_bin,
                 "record",
@@ -627,7 +631,7 @@ class Bench:
                 "--format",
                 "raw",
                 "--output",
-                str(out / f"{phase}-{pid}.txt"),
+                str(out / f"{phase}-{'bench-' if pid == os.getpid() else ''}{pid}.txt"),
                 "--nonblocking",
             ]
             if self.args.py_spy_idle:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -119,8 +120,14 @@ class SmtpInbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.refuse_next = 0  # answer this many deliveries with a temporary failure
+        self.refused = 0
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refused += 1
+            return "451 4.3.0 Mailbox busy, try again later"
         content = envelope.content if isinstance(envelope.content, bytes) else b""
         self.messages.append(message_from_bytes(content, policy=email_policy.default))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
@@ -155,6 +162,7 @@ def smtp_server() -> Iterator[tuple[SmtpInbox, int]]:
 @pytest.fixture
 def inbox(smtp_server: tuple[SmtpInbox, int]) -> SmtpInbox:
     smtp_server[0].messages.clear()
+    smtp_server[0].refuse_next = smtp_server[0].refused = 0
     return smtp_server[0]
 
 
@@ -234,7 +242,7 @@ def task_worker(test_env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        worker.kill()
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker's children too
         worker.wait(timeout=10)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from madeinpk.accounts.tables import AuthToken, Role, SellerProfile, UserProfile
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
-from madeinpk.notifications.tables import Notification
+from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox
 from tests.factories import UserHandle, make_auction, make_user
@@ -422,6 +422,23 @@ async def test_outbid_notification_and_email(
     assert not await Notification.exists().where(
         (Notification.user == rival.id) & (Notification.notification_type == "bid_outbid")
     )
+
+
+async def test_outbid_email_is_retried_after_an_smtp_failure(
+    live_server: LiveServer, auction: int, buyer: UserHandle, inbox: SmtpInbox
+) -> None:
+    rival = await make_user(live_server.settings)
+    inbox.refuse_next = 2
+    async with watch(live_server.url, auction, buyer.token) as first:
+        assert (await first.bid(2600))["type"] == "new_bid"
+    async with watch(live_server.url, auction, rival.token) as second:
+        assert (await second.bid(2700))["type"] == "new_bid"
+    [email] = await inbox.wait_for(buyer.email)
+    assert inbox.refused == 2
+    assert email["Subject"] == "You have been outbid on Handwoven Pashmina Shawl"
+    outbox = await OutboxEmail.select().where(OutboxEmail.to_address == buyer.email)
+    assert len(outbox) == 1 and outbox[0]["sent_at"] is not None and outbox[0]["attempts"] == 3
+    assert "451" in outbox[0]["last_error"]
 
 
 async def test_no_notification_when_outbidding_yourself(
