@@ -20,6 +20,10 @@ from tests.sockets import watch
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("task_worker")]
 
 
+def server_args(port: int) -> list[str]:
+    return ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+
+
 def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -28,13 +32,8 @@ def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             "uvicorn",
             "--factory",
             "madeinpk.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],  # fmt: skip
+            *server_args(port),
+        ],
         env={**os.environ, **env, "PORT": str(port)},
         start_new_session=True,
     )
