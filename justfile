@@ -22,9 +22,9 @@ seed:
 createsuperuser:
     uv run madeinpk createsuperuser
 
-# Taskiq worker: runs notification and auction-ending tasks (production topology, needs REDIS_URL).
-worker:
-    @echo "The Taskiq worker arrives with the auction-lifecycle issue; in the embedded topology tasks run inside 'just serve'." && exit 1
+# Taskiq worker: delivers emails (production topology, needs REDIS_URL; embedded, tasks run in `serve`).
+worker *ARGS:
+    uv run taskiq worker madeinpk.broker:broker {{ARGS}}
 
 # Taskiq scheduler: exactly one per deployment (production topology, needs REDIS_URL).
 scheduler:
