@@ -45,7 +45,12 @@ from typing import Any
 import asyncpg
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.frames import Close, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -456,16 +461,124 @@ async def open_socket(url: str, compression: str | None, limit_s: float = 30.0) 
     return Socket(ws, first["data"], elapsed)
 
 
+class Spectator(asyncio.Protocol):
+    """A watcher without a token, on the ``websockets`` library's Sans-I/O ``ClientProtocol``
+    (same handshake, same permessage-deflate offer as ``websockets.connect``).
+
+    ``data_received`` takes the time before anything else. With ``defer`` set it then only keeps
+    the bytes, so when a bid reaches 1,000 sockets at once each is stamped within microseconds of
+    being read, instead of after every other socket's frame parsing and inflating (which costs
+    the one-process load generator ~50 us per message, i.e. tens of ms over 1,000 watchers).
+    ``replay()`` parses the kept bytes afterwards; each message keeps its bytes' arrival time.
+    """
+
+    def __init__(self, url: str, compression: str | None) -> None:
+        extensions = enable_client_permessage_deflate(None) if compression == "deflate" else None
+        self.proto = ClientProtocol(parse_uri(url), extensions=extensions, max_size=2**20)
+        loop = asyncio.get_running_loop()
+        self.first: asyncio.Future[float] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.defer = False
+        self.chunks: list[tuple[float, bytes]] = []
+        self.messages: list[tuple[float, str]] = []
+        self.close_code: int | None = None
+        self.status: dict[str, Any] = {}
+        self.connect_s = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.proto.send_request(self.proto.connect())
+        self._write()
+
+    def _write(self) -> None:
+        assert self.transport is not None
+        for data in self.proto.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        if self.defer:
+            self.chunks.append((now, data))
+        else:
+            self._feed(now, data)
+
+    def _feed(self, at: float, data: bytes) -> None:
+        self.proto.receive_data(data)
+        for event in self.proto.events_received():
+            if isinstance(event, Response):
+                if self.proto.handshake_exc is not None and not self.first.done():
+                    self.first.set_exception(self.proto.handshake_exc)
+            elif event.opcode is Opcode.TEXT:
+                self.messages.append((at, event.data.decode()))
+                if not self.first.done():
+                    self.first.set_result(at)
+            elif event.opcode is Opcode.CLOSE:
+                self.close_code = Close.parse(event.data).code if event.data else 1005
+        self._write()
+
+    def replay(self) -> None:
+        chunks, self.chunks = self.chunks, []
+        for at, data in chunks:
+            self._feed(at, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.first.done():
+            self.first.set_exception(
+                ConnectionError(f"closed before a first message (code {self.close_code})")
+            )
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    async def close(self) -> None:
+        self.defer = False
+        self.replay()
+        if self.transport is None or self.transport.is_closing():
+            return
+        with contextlib.suppress(Exception):
+            self.proto.send_close(1000)
+            self._write()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.lost), 3)
+        except TimeoutError:
+            self.transport.abort()
+
+
+async def open_spectator(
+    host: str, port: int, url: str, compression: str | None, limit_s: float = 30.0
+) -> Spectator:
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    _, spectator = await asyncio.wait_for(
+        loop.create_connection(lambda: Spectator(url, compression), host, port), limit_s
+    )
+    try:
+        at = await asyncio.wait_for(asyncio.shield(spectator.first), limit_s)
+        first = _decode(spectator.messages[0][1])
+        if first.get("type") != "auction_status":
+            raise RuntimeError(f"first message was not auction_status: {first}")
+    except BaseException:
+        if spectator.transport is not None:
+            spectator.transport.abort()
+        raise
+    spectator.connect_s = at - started
+    spectator.status = first["data"]
+    return spectator
+
+
 async def open_many(
-    url: str, n: int, concurrency: int, compression: str | None
-) -> tuple[list[Socket], list[str]]:
+    host: str, port: int, url: str, n: int, concurrency: int, compression: str | None
+) -> tuple[list[Spectator], list[str]]:
     gate = asyncio.Semaphore(concurrency)
     errors: list[str] = []
 
-    async def one() -> Socket | None:
+    async def one() -> Spectator | None:
         async with gate:
             try:
-                return await open_socket(url, compression)
+                return await open_spectator(host, port, url, compression)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return None
@@ -474,10 +587,9 @@ async def open_many(
     return [s for s in results if s is not None], errors
 
 
-async def close_all(sockets: list[Any]) -> None:
-    wss = [s.ws if isinstance(s, Socket) else s for s in sockets]
-    for i in range(0, len(wss), 500):
-        await asyncio.gather(*(ws.close() for ws in wss[i : i + 500]), return_exceptions=True)
+async def close_all(sockets: list[Spectator]) -> None:
+    for i in range(0, len(sockets), 500):
+        await asyncio.gather(*(s.close() for s in sockets[i : i + 500]), return_exceptions=True)
 
 
 class Bidder:
@@ -601,6 +713,21 @@ class Bench:
         username, token = self.fixture.bidders[index]
         return Bidder(await open_socket(self.token_url(token), self.compression), username)
 
+    async def open_many(self, n: int) -> tuple[list[Spectator], list[str]]:
+        return await open_many(
+            "127.0.0.1",
+            self.server.port,
+            self.spectator_url,
+            n,
+            self.args.open_concurrency,
+            self.compression,
+        )
+
+    async def spectator(self) -> Spectator:
+        return await open_spectator(
+            "127.0.0.1", self.server.port, self.spectator_url, self.compression
+        )
+
     async def db(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.db_url)
 
@@ -652,18 +779,14 @@ class Bench:
     async def phase_rss(self) -> dict[str, Any]:
         a = self.args
         log(f"rss: warming up with {a.rss_warmup} open spectators (pools grow to their max)")
-        warm, warm_errors = await open_many(
-            self.spectator_url, a.rss_warmup, a.open_concurrency, self.compression
-        )
+        warm, warm_errors = await self.open_many(a.rss_warmup)
         await asyncio.sleep(a.settle)
         before = self.server.workers_rss_kib()
         fds_before = {pid: socket_fds(pid) for pid in before}
         log(f"rss: opening {a.rss_watchers} idle spectators")
         self.start_profiler("rss", 3)
         with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
-            idle, errors = await open_many(
-                self.spectator_url, a.rss_watchers, a.open_concurrency, self.compression
-            )
+            idle, errors = await self.open_many(a.rss_watchers)
         open_cpu = cpu.report()
         self.wait_profilers()
         await asyncio.sleep(a.settle)
@@ -686,6 +809,11 @@ class Bench:
             },
             "open_cpu": open_cpu,
             "open_rate_per_s": _r(opened / open_cpu["wall_s"]) if open_cpu["wall_s"] else None,
+            "server_cpu_ms_per_connect": _r(
+                open_cpu["cpu_pct_of_one_core"].get("server", 0) * 10 * open_cpu["wall_s"] / opened
+                if opened
+                else None
+            ),
             "compression": self.compression or "none",
         }
         log(f"rss: {per_socket and round(per_socket, 1)} KiB per idle watcher; closing")
@@ -705,14 +833,11 @@ class Bench:
         for r in range(a.connect_rounds):
             with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
                 results = await asyncio.gather(
-                    *(
-                        open_socket(self.spectator_url, self.compression)
-                        for _ in range(a.connect_clients)
-                    ),
+                    *(self.spectator() for _ in range(a.connect_clients)),
                     return_exceptions=True,
                 )
             cpu_reports.append(cpu.report())
-            ok = [s for s in results if isinstance(s, Socket)]
+            ok = [s for s in results if isinstance(s, Spectator)]
             errors += [f"{type(e).__name__}: {e}" for e in results if isinstance(e, BaseException)]
             round_times = [s.connect_s for s in ok]
             times += round_times
@@ -739,24 +864,14 @@ class Bench:
     async def phase_fanout(self) -> dict[str, Any]:
         a = self.args
         log(f"fanout: opening {a.fanout_watchers} spectators")
-        watchers, errors = await open_many(
-            self.spectator_url, a.fanout_watchers, a.open_concurrency, self.compression
-        )
-        logs: list[list[tuple[float, str | bytes]]] = [[] for _ in watchers]
-        close_codes: Counter[Any] = Counter()
-
-        async def watch(sock: Socket, into: list[tuple[float, str | bytes]]) -> None:
-            try:
-                async for raw in sock.ws:
-                    into.append((time.perf_counter(), raw))
-            except ConnectionClosed as closed:
-                close_codes[closed.rcvd.code if closed.rcvd else None] += 1
-
-        readers = [asyncio.create_task(watch(s, lg)) for s, lg in zip(watchers, logs, strict=True)]
+        watchers, errors = await self.open_many(a.fanout_watchers)
         bidder = await self.bidder(a.bidders + 1)
         await asyncio.sleep(a.settle)
+        for w in watchers:
+            w.messages.clear()  # keep the auction_status out of the stream check
+            w.defer = True  # from here on: stamp and keep bytes, parse afterwards
         sent: dict[Decimal, float] = {}
-        replies = Counter()
+        replies: Counter[str] = Counter()
         bidder_rtt: list[float] = []
         rows_before = await self.bid_rows()
         log(
@@ -776,14 +891,18 @@ class Bench:
                 else:
                     log(f"fanout: bid {amount} {kind} {text}")
                 await asyncio.sleep(a.fanout_gap)
-            # Let the last deliveries land.
-            deadline = time.perf_counter() + 5
-            while time.perf_counter() < deadline:
-                if all(sum(1 for _, r in lg if '"new_bid"' in str(r)) >= len(sent) for lg in logs):
-                    break
-                await asyncio.sleep(0.1)
         cpu_report = cpu.report()
         self.wait_profilers()
+        # Parse what arrived; give stragglers a few more seconds (parsing live from now on).
+        deadline = time.perf_counter() + 5
+        while True:
+            for w in watchers:
+                w.defer = False
+                w.replay()
+            counts = [sum('"new_bid"' in text for _, text in w.messages) for w in watchers]
+            if min(counts, default=0) >= len(sent) or time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.2)
         latencies: list[float] = []
         first_delivery: list[float] = []
         last_delivery: list[float] = []
@@ -791,9 +910,9 @@ class Bench:
         checks = []
         other_messages: Counter[str] = Counter()
         expected = sorted(sent)
-        for lg in logs:
+        for w in watchers:
             amounts = []
-            for at, raw in lg:
+            for at, raw in w.messages:
                 message = _decode(raw)
                 if message.get("type") != "new_bid":
                     other_messages[str(message.get("type"))] += 1
@@ -809,8 +928,7 @@ class Bench:
             if values:
                 first_delivery.append(min(values))
                 last_delivery.append(max(values))
-        for t in readers:
-            t.cancel()
+        close_codes = Counter(w.close_code for w in watchers if w.close_code is not None)
         await bidder.close()
         await close_all(watchers)
         rows_after = await self.bid_rows()
@@ -828,6 +946,12 @@ class Bench:
             "first_watcher_per_bid": summary_ms(first_delivery),
             "last_watcher_per_bid": summary_ms(last_delivery),
             "bidder_own_new_bid": summary_ms(bidder_rtt),
+            "server_cpu_us_per_delivery": _r(
+                cpu_report["cpu_pct_of_one_core"].get("server", 0)
+                * 10_000
+                * cpu_report["wall_s"]
+                / max(1, len(latencies))
+            ),
             "stream_check": merge_checks(checks),
             "other_messages": dict(other_messages),
             "watcher_close_codes": {str(k): v for k, v in close_codes.items()},
@@ -869,36 +993,49 @@ class Bench:
         holder_idle_ms: list[float] = []
         holder_xact_ms: list[float] = []
         holder_last_query: Counter[str] = Counter()
+        holder_state: Counter[str] = Counter()
 
         async def sample_waits(stop: asyncio.Event) -> None:
-            """pg_stat_activity every 50 ms: what the sessions of this database are doing, and
-            what the row-lock holder (the one 'idle in transaction' while others queue on the
-            auction row) last ran and how long it has been waiting for the app since."""
+            """pg_stat_activity every 50 ms: what this database's sessions are doing, and who
+            holds the auction row that the others queue on (what it last ran, whether it is
+            waiting for the app, and how old its transaction is)."""
             nonlocal samples
             probe = await self.db()
             try:
                 while not stop.is_set():
                     rows = await probe.fetch(
-                        "SELECT state, wait_event_type, wait_event, "
+                        "SELECT pid, state, wait_event_type, wait_event, "
                         "regexp_replace(left(query, 48), '\\s+', ' ', 'g') AS q, "
                         "extract(epoch FROM clock_timestamp() - state_change) * 1000 AS idle_ms, "
-                        "extract(epoch FROM clock_timestamp() - xact_start) * 1000 AS xact_ms "
+                        "extract(epoch FROM clock_timestamp() - xact_start) * 1000 AS xact_ms, "
+                        "CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END "
+                        "AS blockers "
                         "FROM pg_stat_activity WHERE datname = current_database() "
                         "AND pid <> pg_backend_pid()"
                     )
                     samples += 1
+                    by_pid = {row["pid"]: row for row in rows}
+                    blockers = {pid for row in rows for pid in (row["blockers"] or [])}
                     for row in rows:
                         if row["state"] == "idle":
                             continue
-                        key = (
+                        waits[
                             f"{row['state']}|{row['wait_event_type'] or 'CPU'}:"
                             f"{row['wait_event'] or '-'}"
-                        )
-                        waits[key] += 1
-                        if row["state"] == "idle in transaction":
-                            holder_last_query[row["q"].strip()] += 1
-                            holder_idle_ms.append(float(row["idle_ms"]) / 1000)
+                        ] += 1
+                    for pid in blockers:
+                        row = by_pid.get(pid)
+                        if row is None or row["wait_event_type"] == "Lock":
+                            continue  # not in this database, or itself queued (tuple lock)
+                        state = row["state"]
+                        if state == "active":
+                            state += f" ({row['wait_event_type'] or 'CPU'})"
+                        holder_state[state] += 1
+                        holder_last_query[f"{state}: {row['q'].strip()}"] += 1
+                        if row["xact_ms"] is not None:
                             holder_xact_ms.append(float(row["xact_ms"]) / 1000)
+                        if row["state"] == "idle in transaction":
+                            holder_idle_ms.append(float(row["idle_ms"]) / 1000)
                     await asyncio.sleep(0.05)
             finally:
                 await probe.close()
@@ -968,11 +1105,18 @@ class Bench:
             "pg_activity_avg_sessions": {
                 k: round(v / total_samples, 2) for k, v in waits.most_common(12)
             },
-            "pg_idle_in_transaction": {
-                "last_query": dict(holder_last_query.most_common(8)),
-                "waiting_for_app_ms": summary_ms(holder_idle_ms),
+            "pg_row_lock_holder": {
+                "samples_with_a_queue": sum(holder_state.values()),
+                "state": dict(holder_state.most_common()),
+                "state_and_last_query": dict(holder_last_query.most_common(10)),
+                "idle_in_transaction_for_ms": summary_ms(holder_idle_ms),
                 "transaction_age_ms": summary_ms(holder_xact_ms),
             },
+            "server_cpu_ms_per_attempt": _r(
+                cpu_report["cpu_pct_of_one_core"].get("server", 0) * 10 * elapsed / attempts
+                if attempts
+                else None
+            ),
             "cpu": cpu_report,
         }
 
@@ -1003,6 +1147,12 @@ class Bench:
             "bids": a.latency_bids,
             "outcomes": dict(outcomes),
             "own_new_bid": summary_ms(latencies),
+            "server_cpu_ms_per_bid": _r(
+                cpu_report["cpu_pct_of_one_core"].get("server", 0)
+                * 10
+                * cpu_report["wall_s"]
+                / max(1, sum(outcomes.values()))
+            ),
             "unexpected_messages": bidder.unexpected[:5],
             "cpu": cpu_report,
         }
@@ -1214,6 +1364,20 @@ def print_table(results: dict[str, Any]) -> None:
                 )
     if race := results.get("race"):
         print(f"race: pg sessions by state/wait (avg active): {race['pg_activity_avg_sessions']}")
+        holder = race["pg_row_lock_holder"]
+        print(
+            f"race: auction-row holder state: {holder['state']}, transaction age "
+            f"p50 {holder['transaction_age_ms']['p50_ms']} ms"
+        )
+    derived = {
+        "race server CPU ms/attempt": results.get("race", {}).get("server_cpu_ms_per_attempt"),
+        "latency server CPU ms/bid": results.get("latency", {}).get("server_cpu_ms_per_bid"),
+        "fanout server CPU us/delivery": results.get("fanout", {}).get(
+            "server_cpu_us_per_delivery"
+        ),
+        "rss server CPU ms/connect": results.get("rss", {}).get("server_cpu_ms_per_connect"),
+    }
+    print("cost: " + ", ".join(f"{k} {v}" for k, v in derived.items() if v is not None))
     s = results.get("server_log", {})
     print(
         f"server log: {s.get('lines')} lines, {s.get('tracebacks')} tracebacks, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,11 +27,13 @@ from madeinpk.auctions.events import AuctionEvents
 from madeinpk.auctions.live import LiveAuctions
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.socket import auction_socket
-from madeinpk.broker import broker, use_settings
+from madeinpk.broker import broker, use_app_context
 from madeinpk.catalog.controller import CategoryController
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import EXCEPTION_HANDLERS
 from madeinpk.media import MEDIA_URL
+from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.scheduling import run_embedded_scheduler
 from madeinpk.settings import Settings
 
 
@@ -55,11 +58,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with database_lifespan(engine, settings):
-            use_settings(settings)
+            use_app_context(settings, auction_events)
             await broker.startup()
+            # Embedded, the scheduler lives here too; in production it is its own process.
+            scheduler_task = (
+                asyncio.create_task(run_embedded_scheduler()) if settings.embedded else None
+            )
             try:
                 yield
             finally:
+                if scheduler_task is not None:
+                    scheduler_task.cancel()
                 await broker.shutdown()
 
     def provide_settings() -> Settings:
@@ -76,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             CategoryController,
             BidController,
+            OrderController,
+            FeedbackController,
             auction_socket,
             create_static_files_router(
                 path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"

@@ -3,14 +3,21 @@ crash), in-process on the embedded default. ``taskiq worker madeinpk.broker:brok
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
 from madeinpk.settings import Settings
 
-TASK_MODULES = ["madeinpk.notifications.tasks"]
+if TYPE_CHECKING:
+    from madeinpk.auctions.events import AuctionEvents
+
+TASK_MODULES = [
+    "madeinpk.notifications.tasks",
+    "madeinpk.auctions.tasks",
+    "madeinpk.orders.tasks",
+]
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
@@ -36,30 +43,49 @@ async def _worker_startup(state: TaskiqState) -> None:
     bound the database and handed over its settings, and nothing must be rebound."""
     if getattr(state, "settings", None) is not None:
         return
+    from litestar.channels import ChannelsPlugin
+
+    from madeinpk.app import channels_backend
+    from madeinpk.auctions.events import AuctionEvents
     from madeinpk.database import build_engine, database_lifespan
 
     settings = Settings.from_env()
     state.settings = settings
     state.database = database_lifespan(build_engine(settings), settings)
     await state.database.__aenter__()
+    # Events from a worker reach every app process through the same Redis channels.
+    state.channels = ChannelsPlugin(
+        backend=channels_backend(settings), arbitrary_channels_allowed=True
+    )
+    await state.channels.__aenter__()
+    state.auction_events = AuctionEvents(state.channels)
 
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
 async def _worker_shutdown(state: TaskiqState) -> None:
-    database = getattr(state, "database", None)
-    if database is not None:
-        state.database = None
-        await database.__aexit__(None, None, None)
+    for name in ("channels", "database"):
+        resource = getattr(state, name, None)
+        if resource is not None:
+            setattr(state, name, None)
+            await resource.__aexit__(None, None, None)
 
 
-def use_settings(settings: Settings) -> None:
-    """In the app process the broker's tasks use the app's settings (tests pass their own)."""
+def use_app_context(settings: Settings, events: AuctionEvents) -> None:
+    """In the app process (embedded), tasks use the app's settings and its channels."""
     broker.state.settings = settings
+    broker.state.auction_events = events
 
 
 def task_settings(state: Any) -> Settings:
     settings = getattr(state, "settings", None)
     return settings if isinstance(settings, Settings) else Settings.from_env()
+
+
+def task_events(state: Any) -> AuctionEvents:
+    events = getattr(state, "auction_events", None)
+    if events is None:
+        raise RuntimeError("No auction events publisher: the worker did not start up")
+    return events
 
 
 def _import_tasks() -> None:

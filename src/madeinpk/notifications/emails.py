@@ -32,3 +32,76 @@ Thank you for using MadeInPK!
 """
     ),
 )
+
+
+AUCTION_WON = EmailTemplate(
+    subject=Template("You won the auction for $product"),
+    body=Template(
+        """Dear $username,
+
+Congratulations! You won the auction for $product with a bid of Rs. $amount.
+
+Your order number is $order_number. Please complete payment within $hours hours:
+$payment_url
+
+If payment is not received by the deadline the order is cancelled and counted as a missed payment.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
+AUCTION_LOST = EmailTemplate(
+    subject=Template("The auction for $product has ended"),
+    body=Template(
+        """Dear $username,
+
+The auction for $product has ended. The winning bid was Rs. $amount.
+
+Thank you for bidding. Many more handmade pieces are waiting for you on MadeInPK.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
+AUCTION_ENDED_SELLER = EmailTemplate(
+    subject=Template("Your auction for $product has ended"),
+    body=Template(
+        """Dear $username,
+
+$outcome
+
+Thank you for selling on MadeInPK!
+"""
+    ),
+)
+
+PAYMENT_RECEIVED = EmailTemplate(
+    subject=Template("Payment received for order $order_number"),
+    body=Template(
+        """Dear $username,
+
+Payment of Rs. $amount for order $order_number ($product) has been received.
+
+$next_step
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
+ACCOUNT_BLOCKED = EmailTemplate(
+    subject=Template("Your MadeInPK account has been blocked"),
+    body=Template(
+        """Dear $username,
+
+Your account has been blocked due to $count failed payments.
+
+You can still sign in and read your orders, but you can no longer bid. Contact MadeInPK
+support if you believe this is a mistake.
+
+MadeInPK
+"""
+    ),
+)

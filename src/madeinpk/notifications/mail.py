@@ -52,6 +52,22 @@ async def deliver(outbox_id: int, settings: Settings) -> bool:
     return True
 
 
+async def unsent_email_ids(limit: int = 200) -> list[int]:
+    """Unsent emails that nobody is working on: never claimed for a while, or claimed long ago."""
+    now = utc_now()
+    rows = (
+        await OutboxEmail.select(OutboxEmail.id)
+        .where(
+            OutboxEmail.sent_at.is_null()
+            & (OutboxEmail.created_at < now - CLAIM_TIMEOUT)
+            & (OutboxEmail.claimed_at.is_null() | (OutboxEmail.claimed_at < now - CLAIM_TIMEOUT))
+        )
+        .order_by(OutboxEmail.created_at)
+        .limit(limit)
+    )
+    return [r["id"] for r in rows]
+
+
 async def _send(to_address: str, subject: str, body: str, settings: Settings) -> None:
     if settings.smtp is None:
         logger.info(

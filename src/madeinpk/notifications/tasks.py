@@ -9,7 +9,7 @@ from typing import Annotated
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.broker import broker, task_settings
-from madeinpk.notifications.mail import deliver
+from madeinpk.notifications.mail import deliver, unsent_email_ids
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +33,17 @@ async def send_email(outbox_id: int, context: Annotated[Context, TaskiqDepends()
             if attempt + 1 < SEND_ATTEMPTS:
                 await asyncio.sleep(delay)
     return False
+
+
+@broker.task(task_name="madeinpk.sweep_outbox", schedule=[{"interval": 30}])
+async def sweep_outbox(context: Annotated[Context, TaskiqDepends()]) -> int:
+    """Re-send what every retry gave up on (or what a dead worker held). The claim in
+    ``deliver`` keeps this from ever sending an email twice."""
+    settings = task_settings(context.state)
+    sent = 0
+    for outbox_id in await unsent_email_ids():
+        try:
+            sent += await deliver(outbox_id, settings)
+        except Exception as exc:
+            logger.warning("Email %s still failing: %s", outbox_id, exc)
+    return sent

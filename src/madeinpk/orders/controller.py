@@ -1,0 +1,193 @@
+"""``/api/orders/…`` and ``/api/feedbacks/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from piccolo.columns.combination import Where
+
+from madeinpk.accounts.auth import Account, current_account, requires_account
+from madeinpk.accounts.schemas import Message
+from madeinpk.accounts.tables import Address as AddressRow
+from madeinpk.http_errors import NotFound, field_error
+from madeinpk.money import format_money
+from madeinpk.notifications.tasks import send_email
+from madeinpk.orders import feedback, service
+from madeinpk.orders.schemas import Address, Feedback, FeedbackCreate, Order
+from madeinpk.orders.tables import Order as OrderRow
+from madeinpk.orders.tables import OrderStatus
+from madeinpk.pagination import Page, PageRequest
+from madeinpk.settings import Settings
+
+AnyRequest = Request[Any, Any, Any]
+PAID_OR_LATER = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
+ORDER_COLUMNS = (
+    *OrderRow.all_columns(),
+    OrderRow.product.name.as_alias("product_name"),
+    OrderRow.buyer.username.as_alias("buyer_username"),
+    OrderRow.seller.username.as_alias("seller_username"),
+)
+
+
+async def _addresses(ids: set[int]) -> dict[int, Address]:
+    if not ids:
+        return {}
+    rows = await AddressRow.select(
+        AddressRow.all_columns(),
+        AddressRow.city.name.as_alias("city_name"),
+        AddressRow.city.province.name.as_alias("province_name"),
+    ).where(AddressRow.id.is_in(list(ids)))
+    return {
+        r["id"]: Address(
+            id=r["id"],
+            street_address=r["street_address"],
+            city=r["city"],
+            city_name=r["city_name"],
+            province_name=r["province_name"],
+            postal_code=r["postal_code"],
+            is_default=bool(r["is_default"]),
+        )
+        for r in rows
+    }
+
+
+def _order_body(
+    row: dict[str, Any], viewer: Account, addresses: dict[int, Address], settings: Settings
+) -> Order:
+    # The seller sees where to ship only once the order is paid; the buyer always sees it.
+    shows_address = viewer.id == row["buyer"] or row["status"] in PAID_OR_LATER or viewer.is_admin
+    address_id = row["shipping_address"]
+    return Order(
+        id=row["id"],
+        order_number=row["order_number"],
+        buyer=row["buyer"],
+        buyer_username=row["buyer_username"],
+        seller=row["seller"],
+        seller_username=row["seller_username"],
+        product=row["product"],
+        product_name=row["product_name"],
+        order_type=row["order_type"],
+        quantity=row["quantity"],
+        unit_price=format_money(row["unit_price"]),
+        total_amount=format_money(row["total_amount"]),
+        platform_fee=format_money(row["platform_fee"]),
+        seller_amount=format_money(row["seller_amount"]),
+        shipping_address=address_id,
+        shipping_address_detail=addresses.get(address_id) if shows_address and address_id else None,
+        status=row["status"],
+        payment_url=service.payment_url(settings, row["order_number"]),
+        payment_deadline=row["payment_deadline"],
+        created_at=row["created_at"],
+        paid_at=row["paid_at"],
+        shipped_at=row["shipped_at"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+def _visible_to(account: Account) -> Where | Any:
+    return (OrderRow.buyer == account.id) | (OrderRow.seller == account.id)
+
+
+class OrderController(Controller):
+    path = "/api/orders"
+    tags = ["orders"]
+    guards = [requires_account]
+
+    @get("/", operation_id="ListOrders")
+    async def list_orders(
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        role: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
+        page_size: FromQuery[str | None] = None,
+    ) -> Page[Order]:
+        account = current_account(request)
+        paging = PageRequest.from_query(page, page_size)
+        if role not in (None, "", "buyer", "seller"):
+            raise field_error(
+                "role", f'Select a valid choice. "{role}" is not one of buyer, seller.'
+            )
+        where = {
+            "buyer": OrderRow.buyer == account.id,
+            "seller": OrderRow.seller == account.id,
+        }.get(role or "", _visible_to(account))
+        if status:
+            if status not in {s.value for s in OrderStatus}:
+                raise field_error(
+                    "status",
+                    f'Select a valid choice. "{status}" is not one of the available choices.',
+                )
+            where = where & (OrderRow.status == status)
+        count = await OrderRow.count().where(where)
+        rows = (
+            await OrderRow.select(*ORDER_COLUMNS)
+            .where(where)
+            .order_by(OrderRow.created_at, ascending=False)
+            .order_by(OrderRow.id, ascending=False)
+            .offset(paging.offset)
+            .limit(paging.size)
+        )
+        addresses = await _addresses({r["shipping_address"] for r in rows if r["shipping_address"]})
+        results = [_order_body(r, account, addresses, settings) for r in rows]
+        return paging.build(request, count, results)
+
+    @get("/{order_id:int}/", operation_id="GetOrder")
+    async def get_order(
+        self, request: AnyRequest, order_id: FromPath[int], settings: NamedDependency[Settings]
+    ) -> Order:
+        account = current_account(request)
+        row = await OrderRow.select(*ORDER_COLUMNS).where(OrderRow.id == order_id).first()
+        if row is None or (
+            account.id not in (row["buyer"], row["seller"]) and not account.is_admin
+        ):
+            raise NotFound()
+        addresses = await _addresses(
+            {row["shipping_address"]} if row["shipping_address"] else set()
+        )
+        return _order_body(row, account, addresses, settings)
+
+    @post(
+        "/{order_id:int}/confirm_payment/", status_code=HTTP_200_OK, operation_id="ConfirmPayment"
+    )
+    async def confirm_payment(self, request: AnyRequest, order_id: FromPath[int]) -> Message:
+        for email_id in await service.confirm_payment(order_id, current_account(request)):
+            await send_email.kiq(email_id)
+        return Message(message="Payment confirmed")
+
+    @post("/{order_id:int}/mark_shipped/", status_code=HTTP_200_OK, operation_id="MarkShipped")
+    async def mark_shipped(self, request: AnyRequest, order_id: FromPath[int]) -> Message:
+        await service.mark_shipped(order_id, current_account(request))
+        return Message(message="Order marked as shipped")
+
+
+class FeedbackController(Controller):
+    path = "/api/feedbacks"
+    tags = ["feedback"]
+
+    @post(
+        "/", status_code=HTTP_201_CREATED, guards=[requires_account], operation_id="CreateFeedback"
+    )
+    async def create(self, request: AnyRequest, data: JSONBody[FeedbackCreate]) -> Feedback:
+        row = await feedback.create_feedback(current_account(request), data)
+        return Feedback(
+            id=row["id"],
+            order=row["order"],
+            buyer=row["buyer"],
+            buyer_username=row["buyer_username"],
+            seller=row["seller"],
+            seller_rating=row["seller_rating"],
+            platform_rating=row["platform_rating"],
+            communication_rating=row["communication_rating"],
+            shipping_speed_rating=row["shipping_speed_rating"],
+            seller_comment=row["seller_comment"],
+            platform_comment=row["platform_comment"],
+            product_as_described=bool(row["product_as_described"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )

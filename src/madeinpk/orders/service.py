@@ -1,0 +1,270 @@
+"""Orders: what a won auction becomes, how it is paid and shipped, and what a missed payment costs.
+
+Every state change is one conditional UPDATE on the order's current status, so a double click, a
+retried task or two workers can only ever move an order once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from piccolo.apps.user.tables import BaseUser
+
+from madeinpk.accounts.auth import Account
+from madeinpk.accounts.tables import Address, UserProfile
+from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.catalog.tables import Product
+from madeinpk.database import write_transaction
+from madeinpk.http_errors import BusinessError, NotFound
+from madeinpk.money import CENT, format_money
+from madeinpk.notifications.emails import ACCOUNT_BLOCKED, PAYMENT_RECEIVED
+from madeinpk.notifications.service import notify, queue_email
+from madeinpk.notifications.tables import NotificationType
+from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
+from madeinpk.settings import Settings
+from madeinpk.timestamps import utc_now
+
+
+def new_order_number() -> str:
+    return "AUC-" + secrets.token_hex(6).upper()
+
+
+def payment_url(settings: Settings, order_number: str) -> str:
+    return f"{settings.site_url}/orders/{order_number}/pay/"
+
+
+def split_amount(total: Decimal, fee_rate: Decimal) -> tuple[Decimal, Decimal]:
+    """(platform fee, seller amount), the fee rounded half-up to the cent."""
+    fee = (total * fee_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return fee, total - fee
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    id: int
+    order_number: str
+    payment_url: str
+    payment_deadline: datetime
+
+
+async def create_auction_order(
+    *,
+    auction_id: int,
+    product_id: int,
+    buyer_id: int,
+    seller_id: int,
+    amount: Decimal,
+    ended_at: datetime,
+    settings: Settings,
+) -> NewOrder:
+    """Inside the ending transaction. A winner without an address still gets an order."""
+    fee, seller_amount = split_amount(amount, settings.platform_fee)
+    address = (
+        await Address.select(Address.id)
+        .where((Address.user == buyer_id) & (Address.is_default == True))  # noqa: E712
+        .first()
+    )
+    number = new_order_number()
+    deadline = ended_at + timedelta(hours=settings.payment_deadline_hours)
+    rows = await Order.insert(
+        Order(
+            order_number=number,
+            buyer=buyer_id,
+            seller=seller_id,
+            product=product_id,
+            auction=auction_id,
+            unit_price=amount,
+            total_amount=amount,
+            platform_fee=fee,
+            seller_amount=seller_amount,
+            shipping_address=address["id"] if address else None,
+            status=OrderStatus.pending_payment.value,
+            payment_deadline=deadline,
+            created_at=utc_now(),
+        )
+    ).returning(Order.id)
+    return NewOrder(rows[0]["id"], number, payment_url(settings, number), deadline)
+
+
+async def _order(order_id: int) -> dict[str, Any]:
+    row = (
+        await Order.select(
+            Order.all_columns(),
+            Order.product.name.as_alias("product_name"),
+            Order.buyer.username.as_alias("buyer_username"),
+            Order.buyer.email.as_alias("buyer_email"),
+            Order.seller.username.as_alias("seller_username"),
+            Order.seller.email.as_alias("seller_email"),
+        )
+        .where(Order.id == order_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def confirm_payment(order_id: int, account: Account) -> list[int]:
+    """The seller (or an admin) records that the money arrived. Returns the queued email ids."""
+    order = await _order(order_id)
+    if account.id != order["seller"] and not account.is_admin:
+        if account.id == order["buyer"]:
+            raise BusinessError("Only the seller can confirm payment", 403)
+        raise NotFound()
+    now = utc_now()
+    async with write_transaction():
+        moved = (
+            await Order.update({Order.status: OrderStatus.paid.value, Order.paid_at: now})
+            .where((Order.id == order_id) & (Order.status == OrderStatus.pending_payment.value))
+            .returning(Order.id)
+        )
+        if not moved:
+            raise BusinessError("Only orders awaiting payment can be confirmed")
+        if order["auction"] is not None:
+            await Auction.update(
+                {Auction.status: AuctionStatus.completed.value, Auction.updated_at: now}
+            ).where(Auction.id == order["auction"])
+        amount = format_money(order["total_amount"])
+        emails = []
+        for role, user_id, username, email, next_step in (
+            ("buyer", order["buyer"], order["buyer_username"], order["buyer_email"],
+             "The seller will ship your item soon; you will be told when it is on its way."),
+            ("seller", order["seller"], order["seller_username"], order["seller_email"],
+             "Please ship the item and mark the order as shipped."),
+        ):  # fmt: skip
+            await notify(
+                user_id,
+                NotificationType.payment_received,
+                "Payment received",
+                f"Payment of Rs. {amount} for order {order['order_number']} has been received.",
+                order_id=order_id,
+                auction_id=order["auction"],
+            )
+            subject, body = PAYMENT_RECEIVED.render(
+                username=username,
+                amount=amount,
+                order_number=order["order_number"],
+                product=order["product_name"],
+                next_step=next_step,
+            )
+            email_id = await queue_email(
+                f"payment_received:{order_id}:{role}", email, subject, body
+            )
+            if email_id is not None:
+                emails.append(email_id)
+    return emails
+
+
+async def mark_shipped(order_id: int, account: Account) -> None:
+    order = await _order(order_id)
+    if account.id != order["seller"]:
+        if account.id == order["buyer"] or account.is_admin:
+            raise BusinessError("Only seller can mark as shipped", 403)
+        raise NotFound()
+    now = utc_now()
+    async with write_transaction():
+        moved = (
+            await Order.update({Order.status: OrderStatus.shipped.value, Order.shipped_at: now})
+            .where((Order.id == order_id) & (Order.status == OrderStatus.paid.value))
+            .returning(Order.id)
+        )
+        if not moved:
+            raise BusinessError("Order must be paid first")
+        await notify(
+            order["buyer"],
+            NotificationType.order_shipped,
+            "Your order has shipped",
+            f"Order {order['order_number']} ({order['product_name']}) is on its way.",
+            order_id=order_id,
+            auction_id=order["auction"],
+        )
+
+
+async def overdue_order_ids(limit: int = 500) -> list[int]:
+    rows = (
+        await Order.select(Order.id)
+        .where(
+            (Order.status == OrderStatus.pending_payment.value)
+            & (Order.payment_deadline <= utc_now())
+        )
+        .order_by(Order.payment_deadline)
+        .limit(limit)
+    )
+    return [r["id"] for r in rows]
+
+
+async def expire_order(order_id: int, settings: Settings) -> list[int]:
+    """A missed deadline: the order fails, the auction is cancelled, the buyer's count goes up,
+    and at ``MAX_FAILED_PAYMENTS`` the buyer is blocked, all in one transaction. Returns the
+    queued email ids (none when another worker got there first)."""
+    now = utc_now()
+    async with write_transaction():
+        moved = (
+            await Order.update({Order.status: OrderStatus.payment_failed.value})
+            .where(
+                (Order.id == order_id)
+                & (Order.status == OrderStatus.pending_payment.value)
+                & (Order.payment_deadline <= now)
+            )
+            .returning(Order.buyer, Order.auction, Order.order_number, Order.product)
+        )
+        if not moved:
+            return []
+        order = moved[0]
+        if order["auction"] is not None:
+            await Auction.update(
+                {Auction.status: AuctionStatus.cancelled.value, Auction.updated_at: now}
+            ).where(Auction.id == order["auction"])
+        await PaymentViolation.insert(
+            PaymentViolation(
+                user=order["buyer"],
+                order=order_id,
+                reason=f"Payment for order {order['order_number']} not received by the deadline",
+                created_at=now,
+            )
+        )
+        counted = (
+            await UserProfile.update(
+                {UserProfile.failed_payment_count: UserProfile.failed_payment_count + 1}
+            )
+            .where(UserProfile.user == order["buyer"])
+            .returning(UserProfile.failed_payment_count, UserProfile.is_blocked)
+        )
+        product = await Product.select(Product.name).where(Product.id == order["product"]).first()
+        await notify(
+            order["buyer"],
+            NotificationType.general,
+            "Payment deadline missed",
+            f"Order {order['order_number']} ({product['name'] if product else 'your item'}) "
+            "was cancelled because payment was not received in time.",
+            order_id=order_id,
+            auction_id=order["auction"],
+        )
+        if not counted:
+            return []
+        count = counted[0]["failed_payment_count"]
+        if count < settings.max_failed_payments or counted[0]["is_blocked"]:
+            return []
+        await UserProfile.update({UserProfile.is_blocked: True}).where(
+            UserProfile.user == order["buyer"]
+        )
+        # The count is the one this transaction just saved, not a re-read.
+        await notify(
+            order["buyer"],
+            NotificationType.account_blocked,
+            "Account Blocked",
+            f"Your account has been blocked due to {count} failed payments.",
+        )
+        user = (
+            await BaseUser.select(BaseUser.username, BaseUser.email)
+            .where(BaseUser.id == order["buyer"])
+            .first()
+        )
+        assert user is not None
+        subject, body = ACCOUNT_BLOCKED.render(username=user["username"], count=str(count))
+        email_id = await queue_email(f"account_blocked:{order_id}", user["email"], subject, body)
+        return [email_id] if email_id is not None else []
