@@ -26,6 +26,7 @@ import random
 import re
 import resource
 import secrets
+import shlex
 import signal
 import socket
 import statistics
@@ -357,15 +358,22 @@ async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fi
 
 
 class Server:
-    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int, log_path: Path, command: str | None = None
+    ) -> None:
         self.env, self.workers, self.log_path = env, workers, log_path
+        self.command = (
+            shlex.split(command.replace("{workers}", str(workers)))
+            if command
+            else [sys.executable, "-m", "madeinpk", "serve", "--workers", str(workers)]
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = int(env["PORT"])
 
     def start(self) -> None:
         self.log_file = open(self.log_path, "wb")  # closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "madeinpk", "serve", "--workers", str(self.workers)],
+            self.command,
             cwd=ROOT,
             env=self.env,
             stdout=self.log_file,
@@ -485,6 +493,7 @@ class Spectator(asyncio.Protocol):
         self.close_code: int | None = None
         self.status: dict[str, Any] = {}
         self.connect_s = 0.0
+        self.deflate = False  # negotiated, once the handshake is done
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -512,6 +521,7 @@ class Spectator(asyncio.Protocol):
             if isinstance(event, Response):
                 if self.proto.handshake_exc is not None and not self.first.done():
                     self.first.set_exception(self.proto.handshake_exc)
+                self.deflate = any(e.name == "permessage-deflate" for e in self.proto.extensions)
             elif event.opcode is Opcode.TEXT:
                 self.messages.append((at, event.data.decode()))
                 if not self.first.done():
@@ -709,6 +719,11 @@ class Bench:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def compression_label(self, sockets: list[Spectator]) -> str:
+        offered = "deflate offered" if self.compression else "deflate not offered"
+        agreed = sum(s.deflate for s in sockets)
+        return f"{offered}, negotiated on {agreed}/{len(sockets)}"
+
     async def bidder(self, index: int) -> Bidder:
         username, token = self.fixture.bidders[index]
         return Bidder(await open_socket(self.token_url(token), self.compression), username)
@@ -814,7 +829,7 @@ class Bench:
                 if opened
                 else None
             ),
-            "compression": self.compression or "none",
+            "compression": self.compression_label(idle),
         }
         log(f"rss: {per_socket and round(per_socket, 1)} KiB per idle watcher; closing")
         await close_all(idle + warm)
@@ -936,6 +951,7 @@ class Bench:
         await asyncio.sleep(1.0)
         return {
             "watchers": len(watchers),
+            "compression": self.compression_label(watchers),
             "open_errors": len(errors),
             "open_error_samples": errors[:5],
             "bids_sent": a.fanout_bids,
@@ -1302,7 +1318,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str | No
             d["p99_ms"],
             "ms",
             "fanout_p99_ms",
-            f"max {d['max_ms']} ms; {d['n']}/{fan['deliveries_expected']} delivered",
+            f"max {d['max_ms']} ms; {d['n']}/{fan['deliveries_expected']} delivered; "
+            f"{fan['compression']}",
         )
     if con := results.get("connect"):
         c = con["all"]
@@ -1320,8 +1337,7 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str, str, str | No
             rss["rss_per_watcher_kib"],
             "KiB",
             "rss_per_watcher_kib",
-            f"{rss['watchers_opened']} sockets, +{rss['rss_delta_kib']} KiB, "
-            f"deflate={rss['compression']}",
+            f"{rss['watchers_opened']} sockets, +{rss['rss_delta_kib']} KiB, {rss['compression']}",
         )
     return rows
 
@@ -1447,8 +1463,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=20.0,
         help="wait up to this many seconds for other CPU load to stop (20)",
     )
+    p.add_argument(
+        "--serve-cmd",
+        default=None,
+        help="run the server with this command instead of 'python -m madeinpk serve --workers N'\n"
+        "({workers} is replaced; same environment): to try a fix without editing src/",
+    )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
     return p.parse_args(argv)
+
+
+def git_state() -> dict[str, Any]:
+    """Which code was measured: src/ may be mid-edit while the benchmark runs."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "dirty_src": git("status", "--short", "--", "src", "piccolo_migrations").splitlines(),
+    }
 
 
 def raise_fd_limit() -> tuple[int, int]:
@@ -1532,6 +1571,8 @@ async def main(args: argparse.Namespace) -> int:
             "server_log": args.server_log,
             "args": vars(args),
             "python": sys.version.split()[0],
+            "git": git_state(),
+            "serve_cmd": args.serve_cmd or f"python -m madeinpk serve --workers {args.workers}",
         },
         "errors": [],
     }
@@ -1552,7 +1593,7 @@ async def main(args: argparse.Namespace) -> int:
             raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
         fixture = await create_data(env, args.bidders + 2, auction_id)
         log(f"data: auction {auction_id}, {len(fixture.bidders)} bidders with tokens")
-        server = Server(env, args.workers, Path(args.server_log))
+        server = Server(env, args.workers, Path(args.server_log), args.serve_cmd)
         server.start()
         await server.wait_ready()
         results["meta"]["server_pids"] = server.worker_pids()

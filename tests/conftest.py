@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -180,6 +181,8 @@ def test_env(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_server[1]),
         "TASK_QUEUE": os.environ["TASK_QUEUE"],
+        # One public URL for the app, workers and scheduler: links in emails must agree.
+        "SITE_URL": "https://madeinpk.test",
     }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
@@ -227,23 +230,77 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     await task
 
 
+class TaskProcess:
+    """A real ``taskiq`` process (worker or scheduler) that a test may stop and start again.
+
+    ``start`` returns once the process logs ``ready`` (taskiq's own startup line), so a test's
+    clock does not start while Python is still importing."""
+
+    def __init__(self, env: dict[str, str], log: Path, ready: str, *args: str) -> None:
+        self.env = {**os.environ, **env}
+        self.args = [sys.executable, "-m", "taskiq", *args]
+        self.log, self.ready = log, ready
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.process is None
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, stdout=output, stderr=output, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while self.ready not in self.log.read_text(errors="replace")[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.args} did not start; see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGKILL, as a crash would: the whole group, the worker's children too."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+
 @pytest.fixture(scope="session")
-def task_worker(test_env: dict[str, str]) -> Iterator[None]:
+def task_worker(test_env: dict[str, str]) -> Iterator[TaskProcess | None]:
     """On the production topology tasks go through Redis to a real ``taskiq worker`` process;
-    embedded, they run inside the app and no worker is needed."""
+    embedded, they run inside the app and there is no worker (None)."""
+    if "REDIS_URL" not in test_env:
+        yield None
+        return
+    log = Path(test_env["MEDIA_ROOT"]).parent / "worker.log"
+    worker = TaskProcess(
+        test_env, log, "Listening started.", "worker", "madeinpk.broker:broker", "--workers", "1"
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def task_scheduler(test_env: dict[str, str]) -> Iterator[None]:
+    """Exactly one ``taskiq scheduler`` on the production topology, re-reading every second."""
     if "REDIS_URL" not in test_env:
         yield
         return
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "taskiq", "worker", "madeinpk.broker:broker", "--workers", "1"],
-        env={**os.environ, **test_env},
-        start_new_session=True,
+    scheduler = TaskProcess(
+        test_env,
+        Path(test_env["MEDIA_ROOT"]).parent / "scheduler.log",
+        "Startup completed.",
+        "scheduler",
+        "madeinpk.scheduling:scheduler",
+        "--update-interval",
+        "1",
     )
+    scheduler.start()
     try:
         yield
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker's children too
-        worker.wait(timeout=10)
+        scheduler.stop()
 
 
 def assert_bound_to(settings: Settings) -> None:

@@ -65,7 +65,7 @@ _CLOSE = """
 def _close_query(auction_id: int) -> tuple[str, list[object]]:
     now = utc_now()
     if isinstance(Auction._meta.db, PostgresEngine):
-        return _CLOSE % "clock_timestamp()", [now, auction_id]
+        return _CLOSE % "statement_timestamp()", [now, auction_id]
     return _CLOSE % "{}", [now, auction_id, now]
 
 

@@ -40,7 +40,7 @@ from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
-from madeinpk.timestamps import utc_now
+from madeinpk.timestamps import as_utc, utc_now
 
 LATEST_BIDS = 5
 
@@ -74,8 +74,9 @@ class PlacedBid:
     outbid_email_id: int | None
 
 
-# Both engines understand this; only "now" differs. PostgreSQL's clock_timestamp() is the
-# database clock at this statement; SQLite is embedded, so its clock is this process's.
+# Both engines understand this; only "now" differs. On PostgreSQL it is the database clock when
+# the statement began (the same value in WHERE and RETURNING, so a bid's time is the instant it
+# was judged by); SQLite is embedded, so its clock is this process's.
 _ACCEPT_BID = """
     UPDATE auction
     SET current_price = {amount}, bid_count = bid_count + 1, updated_at = {updated_at}
@@ -90,13 +91,13 @@ _ACCEPT_BID = """
       AND NOT EXISTS (
           SELECT 1 FROM product WHERE product.id = auction.product AND product.seller = {bidder}
       )
-    RETURNING bid_count, product
+    RETURNING bid_count, product, {now} AS accepted_at
 """
 
 
 def _now_sql() -> tuple[str, list[Any]]:
     if isinstance(Auction._meta.db, PostgresEngine):
-        return "clock_timestamp()", []
+        return "statement_timestamp()", []
     return "{}", [utc_now()]
 
 
@@ -144,6 +145,9 @@ async def _accept_bid(auction_id: int, bidder: Account, amount: Decimal) -> Plac
         if not accepted:
             raise await _rejection(auction_id, bidder, amount)
         seq, product_id = accepted[0]["bid_count"], accepted[0]["product"]
+        bid_time = accepted[0]["accepted_at"]
+        if isinstance(bid_time, str):  # SQLite hands raw SQL values back as text
+            bid_time = as_utc(datetime.fromisoformat(bid_time))
         previous = (
             await Bid.update({Bid.is_winning: False})
             .where(
@@ -151,7 +155,6 @@ async def _accept_bid(auction_id: int, bidder: Account, amount: Decimal) -> Plac
             )
             .returning(Bid.bidder)
         )
-        bid_time = utc_now()
         inserted = await Bid.insert(
             Bid(
                 auction=auction_id,

@@ -197,10 +197,10 @@ async def overdue_order_ids(limit: int = 500) -> list[int]:
     return [r["id"] for r in rows]
 
 
-async def expire_order(order_id: int, settings: Settings) -> list[int]:
+async def expire_order(order_id: int, settings: Settings) -> list[int] | None:
     """A missed deadline: the order fails, the auction is cancelled, the buyer's count goes up,
     and at ``MAX_FAILED_PAYMENTS`` the buyer is blocked, all in one transaction. Returns the
-    queued email ids (none when another worker got there first)."""
+    queued email ids, or None when another worker got there first."""
     now = utc_now()
     async with write_transaction():
         moved = (
@@ -213,7 +213,7 @@ async def expire_order(order_id: int, settings: Settings) -> list[int]:
             .returning(Order.buyer, Order.auction, Order.order_number, Order.product)
         )
         if not moved:
-            return []
+            return None
         order = moved[0]
         if order["auction"] is not None:
             await Auction.update(
@@ -268,3 +268,19 @@ async def expire_order(order_id: int, settings: Settings) -> list[int]:
         subject, body = ACCOUNT_BLOCKED.render(username=user["username"], count=str(count))
         email_id = await queue_email(f"account_blocked:{order_id}", user["email"], subject, body)
         return [email_id] if email_id is not None else []
+
+
+async def expire_overdue_orders(settings: Settings) -> int:
+    """Expire every order past its deadline; then hand the emails to workers. Returns how many
+    this call expired (another worker's share is not counted twice)."""
+    from madeinpk.notifications.tasks import send_email
+
+    expired = 0
+    for order_id in await overdue_order_ids():
+        outcome = await expire_order(order_id, settings)
+        if outcome is None:
+            continue
+        expired += 1
+        for email_id in outcome:
+            await send_email.kiq(email_id)
+    return expired

@@ -1,0 +1,457 @@
+"""Auction lifecycle with the real scheduler and worker (Redis topology) or in-process (embedded):
+ending on the second, winners and orders, payment deadlines, blocking, and the emails."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from piccolo.testing.model_builder import ModelBuilder
+
+from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+from madeinpk.auctions.lifecycle import finish_auction
+from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
+from madeinpk.broker import broker, task_events
+from madeinpk.notifications.tables import Notification, OutboxEmail
+from madeinpk.orders.service import expire_overdue_orders
+from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
+from madeinpk.scheduling import schedule_auction_end
+from madeinpk.timestamps import utc_now
+from tests.conftest import LiveServer, SmtpInbox, TaskProcess
+from tests.factories import PASSWORD, UserHandle, make_auction, make_user
+from tests.sockets import watch
+
+pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
+
+ORDER_NUMBER = re.compile(r"^AUC-[0-9A-F]{12}$")
+
+
+@pytest.fixture
+async def seller(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings, role=Role.seller)
+
+
+@pytest.fixture
+async def buyer(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings)
+
+
+@pytest.fixture
+async def rival(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings)
+
+
+async def bid(client: httpx.AsyncClient, auction_id: int, user: UserHandle, amount: object) -> int:
+    response = await client.post(
+        f"/api/auctions/{auction_id}/place_bid/", json={"amount": amount}, headers=user.auth
+    )
+    return response.status_code
+
+
+async def end_time_of(auction_id: int) -> datetime:
+    row = await Auction.select(Auction.end_time).where(Auction.id == auction_id).first()
+    assert row is not None
+    end: datetime = row["end_time"]
+    return end
+
+
+async def wait_for_status(auction_id: int, status: str, seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while True:
+            row = await Auction.select(Auction.status).where(Auction.id == auction_id).first()
+            if row is not None and row["status"] == status:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def notifications_of(user: UserHandle) -> dict[str, tuple[str, str]]:
+    rows = await Notification.select().where(Notification.user == user.id)
+    return {r["notification_type"]: (r["title"], r["message"]) for r in rows}
+
+
+# --- ending ----------------------------------------------------------------------------------
+
+
+async def test_auction_ends_on_the_second_with_winner_order_and_emails(
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    inbox: SmtpInbox,
+    seller: UserHandle,
+    buyer: UserHandle,
+    rival: UserHandle,
+) -> None:
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=3))
+    end_time = await end_time_of(auction_id)
+    await schedule_auction_end(auction_id, end_time)
+    assert await bid(client, auction_id, rival, 2600) == 201
+    assert await bid(client, auction_id, buyer, 2700) == 201
+    async with watch(live_server.url, auction_id) as watcher:
+        message = await watcher.receive(seconds=10)
+        received_at = utc_now()
+    assert message["type"] == "auction_ended"
+    lateness = (received_at - end_time).total_seconds()
+    assert 0 <= lateness < 1.5, f"auction_ended arrived {lateness:.2f}s after the end time"
+    assert message["data"] == {
+        "auction_id": auction_id,
+        "winner": buyer.username,
+        "final_price": "2700.00",
+        "status": "ended",
+        "product_name": "Handwoven Pashmina Shawl",
+        "message": f"Auction ended. Winner: {buyer.username} at Rs. 2700.00",
+    }
+
+    auction = await Auction.select().where(Auction.id == auction_id).first()
+    assert auction is not None and auction["status"] == "ended" and auction["winner"] == buyer.id
+    [order] = await Order.select().where(Order.auction == auction_id)
+    assert ORDER_NUMBER.match(order["order_number"])
+    assert (order["buyer"], order["seller"], order["status"]) == (
+        buyer.id,
+        seller.id,
+        "pending_payment",
+    )
+    assert [f"{order[k]:.2f}" for k in ("total_amount", "platform_fee", "seller_amount")] == [
+        "2700.00",
+        "54.00",
+        "2646.00",
+    ]
+    assert order["payment_deadline"] == end_time + timedelta(hours=24)
+    assert order["shipping_address"] is None  # no address yet: still an order
+
+    payment_url = f"{live_server.settings.site_url}/orders/{order['order_number']}/pay/"
+    assert (await notifications_of(buyer))["auction_won"] == (
+        "Congratulations! You won the auction",
+        "You won the auction for Handwoven Pashmina Shawl. Please complete payment within "
+        f"24 hours: {payment_url}",
+    )
+    assert (await notifications_of(rival))["auction_lost"] == (
+        "Auction ended",
+        "The auction for Handwoven Pashmina Shawl has ended. The winning bid was Rs. 2700.00.",
+    )
+    assert (await notifications_of(seller))["auction_ended"] == (
+        "Your auction has ended",
+        f"Your auction for Handwoven Pashmina Shawl has ended. Winner: {buyer.username}",
+    )
+    [won] = await inbox.wait_for(buyer.email)
+    assert won["Subject"] == "You won the auction for Handwoven Pashmina Shawl"
+    assert payment_url in won.get_content()
+    rival_mail = await inbox.wait_for(rival.email, 2)  # outbid, then lost
+    assert sorted(m["Subject"] for m in rival_mail) == [
+        "The auction for Handwoven Pashmina Shawl has ended",
+        "You have been outbid on Handwoven Pashmina Shawl",
+    ]
+    [ended] = await inbox.wait_for(seller.email)
+    assert ended["Subject"] == "Your auction for Handwoven Pashmina Shawl has ended"
+    await asyncio.sleep(2.5)  # a sweep or two later: still exactly one of each
+    assert (
+        len(inbox.to(buyer.email)),
+        len(inbox.to(rival.email)),
+        len(inbox.to(seller.email)),
+    ) == (
+        1,
+        2,
+        1,
+    )
+    assert await Order.count().where(Order.auction == auction_id) == 1
+
+
+async def test_auction_without_bids_ends_cleanly(
+    live_server: LiveServer, inbox: SmtpInbox, seller: UserHandle
+) -> None:
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=2))
+    await schedule_auction_end(auction_id, await end_time_of(auction_id))
+    async with watch(live_server.url, auction_id) as watcher:
+        message = await watcher.receive(seconds=10)
+    assert message["data"] == {
+        "auction_id": auction_id,
+        "winner": None,
+        "final_price": "2500.00",
+        "status": "ended",
+        "product_name": "Handwoven Pashmina Shawl",
+        "message": "Auction ended with no bids.",
+    }
+    assert await Order.count() == 0
+    auction = await Auction.select().where(Auction.id == auction_id).first()
+    assert auction is not None and auction["status"] == "ended" and auction["winner"] is None
+    assert (await notifications_of(seller))["auction_ended"] == (
+        "Your auction has ended",
+        "Your auction for Handwoven Pashmina Shawl has ended with no bids.",
+    )
+    await inbox.wait_for(seller.email)
+
+
+async def test_ending_is_idempotent(
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    inbox: SmtpInbox,
+    seller: UserHandle,
+    buyer: UserHandle,
+    rival: UserHandle,
+) -> None:
+    from madeinpk.auctions.tasks import end_auction as end_auction_task
+
+    auction_id = await make_auction(seller)
+    assert await bid(client, auction_id, rival, 2600) == 201
+    assert await bid(client, auction_id, buyer, 2700) == 201
+    await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
+        Auction.id == auction_id
+    )
+    settings, events = live_server.settings, task_events(broker.state)
+    results = await asyncio.gather(
+        *(finish_auction(auction_id, settings, events) for _ in range(4))
+    )
+    await end_auction_task.kiq(auction_id)  # the scheduled task arriving late: a no-op
+    await end_auction_task.kiq(auction_id)
+    assert sum(results) <= 1  # exactly one caller ends it (the sweep may have won the race)
+    await wait_for_status(auction_id, "ended", 10)
+    await inbox.wait_for(buyer.email)
+    await asyncio.sleep(1)
+    assert await Order.count().where(Order.auction == auction_id) == 1
+    keys = [r["dedupe_key"] for r in await OutboxEmail.select(OutboxEmail.dedupe_key)]
+    assert sorted(k for k in keys if not k.startswith("outbid:")) == [
+        f"auction_ended:{auction_id}",
+        f"auction_lost:{auction_id}:{rival.id}",
+        f"auction_won:{auction_id}",
+    ]
+    assert len(keys) == 4  # and the one outbid email from the bidding
+    assert len(inbox.to(buyer.email)) == 1
+    assert await Notification.count().where(Notification.notification_type == "auction_won") == 1
+
+
+async def test_bid_racing_the_end_is_accepted_before_or_refused(
+    live_server: LiveServer, client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    bidders = [await make_user(live_server.settings) for _ in range(4)]
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=1.5))
+    end_time = await end_time_of(auction_id)
+    await schedule_auction_end(auction_id, end_time)
+    outcomes: list[tuple[int, int]] = []
+
+    async def hammer(user: UserHandle, offset: int) -> None:
+        amount = 3000 + offset
+        deadline = end_time + timedelta(seconds=0.7)
+        while utc_now() < deadline:
+            amount += 10
+            outcomes.append((amount, await bid(client, auction_id, user, amount)))
+
+    await asyncio.gather(*(hammer(user, index) for index, user in enumerate(bidders)))
+    assert {status for _, status in outcomes} <= {201, 400, 429}  # 429: the per-user rate limit
+    assert any(status == 201 for _, status in outcomes) and any(s == 400 for _, s in outcomes)
+    await wait_for_status(auction_id, "ended", 10)
+    bids = await Bid.select(Bid.amount, Bid.bid_time, Bid.bidder).where(Bid.auction == auction_id)
+    assert bids and all(b["bid_time"] < end_time for b in bids), "no bid accepted after the end"
+    top = max(bids, key=lambda b: Decimal(str(b["amount"])))
+    [order] = await Order.select().where(Order.auction == auction_id)
+    assert order["buyer"] == top["bidder"]
+    assert Decimal(str(order["total_amount"])) == Decimal(str(top["amount"]))
+
+
+async def test_a_lost_schedule_is_caught_by_the_sweep(seller: UserHandle) -> None:
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=1))  # never scheduled
+    await wait_for_status(auction_id, "ended", 8)
+
+
+@pytest.mark.postgres_only
+async def test_killed_worker_restarted_still_ends_the_auction(
+    seller: UserHandle, task_worker: TaskProcess | None
+) -> None:
+    assert task_worker is not None
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=2))
+    await schedule_auction_end(auction_id, await end_time_of(auction_id))
+    task_worker.stop()
+    try:
+        await asyncio.sleep(3.5)
+        row = await Auction.select(Auction.status).where(Auction.id == auction_id).first()
+        assert row is not None and row["status"] == "active", "nothing ends it without a worker"
+    finally:
+        task_worker.start()
+    await wait_for_status(auction_id, "ended", 20)
+
+
+# --- orders and payment ----------------------------------------------------------------------
+
+
+async def make_order(
+    seller: UserHandle,
+    buyer: UserHandle,
+    *,
+    status: OrderStatus = OrderStatus.pending_payment,
+    deadline_in: timedelta = timedelta(hours=24),
+) -> int:
+    auction_id = await make_auction(seller, status=AuctionStatus.ended, ends_in=-timedelta(hours=1))
+    product = await Auction.select(Auction.product).where(Auction.id == auction_id).first()
+    assert product is not None
+    order = await ModelBuilder.build(
+        Order,
+        defaults={
+            Order.order_number: f"AUC-{auction_id:012X}"[-16:],
+            Order.buyer: buyer.id,
+            Order.seller: seller.id,
+            Order.product: product["product"],
+            Order.auction: auction_id,
+            Order.order_type: "auction",
+            Order.quantity: 1,
+            Order.unit_price: Decimal("3000.00"),
+            Order.total_amount: Decimal("3000.00"),
+            Order.platform_fee: Decimal("60.00"),
+            Order.seller_amount: Decimal("2940.00"),
+            Order.shipping_address: None,
+            Order.status: status.value,
+            Order.payment_deadline: utc_now() + deadline_in,
+            Order.paid_at: None,
+            Order.shipped_at: None,
+            Order.delivered_at: None,
+        },
+    )
+    return int(order.id)
+
+
+async def test_missed_deadlines_block_the_buyer_at_the_third(
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    inbox: SmtpInbox,
+    seller: UserHandle,
+    buyer: UserHandle,
+) -> None:
+    orders = [await make_order(seller, buyer, deadline_in=-timedelta(minutes=1)) for _ in range(3)]
+    still_open = await make_order(seller, buyer)
+    assert await expire_overdue_orders(live_server.settings) == 3
+    assert await expire_overdue_orders(live_server.settings) == 0  # idempotent
+
+    rows = await Order.select(Order.id, Order.status, Order.auction).where(Order.id.is_in(orders))
+    assert {r["status"] for r in rows} == {"payment_failed"}
+    auctions = await Auction.select(Auction.status).where(
+        Auction.id.is_in([r["auction"] for r in rows])
+    )
+    assert {a["status"] for a in auctions} == {"cancelled"}
+    assert await PaymentViolation.count().where(PaymentViolation.user == buyer.id) == 3
+    untouched = await Order.select(Order.status).where(Order.id == still_open).first()
+    assert untouched is not None and untouched["status"] == "pending_payment"
+    profile = await UserProfile.select().where(UserProfile.user == buyer.id).first()
+    assert profile is not None
+    assert (profile["failed_payment_count"], profile["is_blocked"]) == (3, True)
+    assert (await notifications_of(buyer))["account_blocked"] == (
+        "Account Blocked",
+        "Your account has been blocked due to 3 failed payments.",
+    )
+    [email] = await inbox.wait_for(buyer.email)
+    assert email["Subject"] == "Your MadeInPK account has been blocked"
+    assert "due to 3 failed payments" in email.get_content()
+
+    # Blocked: no bidding over REST or the socket, and no logging in.
+    auction_id = await make_auction(seller)
+    response = await client.post(
+        f"/api/auctions/{auction_id}/place_bid/", json={"amount": 3000}, headers=buyer.auth
+    )
+    assert (response.status_code, response.json()) == (403, {"error": "Your account is blocked"})
+    async with watch(live_server.url, auction_id, buyer.token) as ws:
+        assert await ws.bid(3000) == {"type": "error", "message": "Your account is blocked"}
+    login = await client.post("/api/auth/login/", json={"email": buyer.email, "password": PASSWORD})
+    assert (login.status_code, login.json()) == (403, {"error": "Your account is blocked"})
+
+
+async def test_two_misses_do_not_block(
+    live_server: LiveServer, seller: UserHandle, buyer: UserHandle
+) -> None:
+    for _ in range(2):
+        await make_order(seller, buyer, deadline_in=-timedelta(minutes=1))
+    assert await expire_overdue_orders(live_server.settings) == 2
+    profile = await UserProfile.select().where(UserProfile.user == buyer.id).first()
+    assert profile is not None
+    assert (profile["failed_payment_count"], profile["is_blocked"]) == (2, False)
+    assert "account_blocked" not in await notifications_of(buyer)
+
+
+async def test_confirm_payment_and_mark_shipped_rules(
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    inbox: SmtpInbox,
+    seller: UserHandle,
+    buyer: UserHandle,
+) -> None:
+    order_id = await make_order(seller, buyer)
+    url = f"/api/orders/{order_id}"
+    stranger = await make_user(live_server.settings)
+
+    early = await client.post(f"{url}/mark_shipped/", headers=seller.auth)
+    assert (early.status_code, early.json()) == (400, {"error": "Order must be paid first"})
+    by_buyer = await client.post(f"{url}/confirm_payment/", headers=buyer.auth)
+    assert by_buyer.status_code == 403
+    by_stranger = await client.post(f"{url}/confirm_payment/", headers=stranger.auth)
+    assert by_stranger.status_code == 404
+
+    confirmed = await client.post(f"{url}/confirm_payment/", headers=seller.auth)
+    assert confirmed.status_code == 200
+    order = (await client.get(f"{url}/", headers=buyer.auth)).json()
+    assert order["status"] == "paid" and order["paid_at"].endswith("Z")
+    auction = await Auction.select(Auction.status).where(Auction.id == order["product"]).first()
+    completed = (
+        await Auction.select(Auction.status).where(Auction.product == order["product"]).first()
+    )
+    assert completed is not None and completed["status"] == "completed"
+    assert auction is None or auction["status"] in {s.value for s in AuctionStatus}
+    for user in (buyer, seller):
+        title, message = (await notifications_of(user))["payment_received"]
+        assert title == "Payment received" and order["order_number"] in message
+        [email] = await inbox.wait_for(user.email)
+        assert email["Subject"] == f"Payment received for order {order['order_number']}"
+    again = await client.post(f"{url}/confirm_payment/", headers=seller.auth)
+    assert (again.status_code, again.json()) == (
+        400,
+        {"error": "Only orders awaiting payment can be confirmed"},
+    )
+
+    not_seller = await client.post(f"{url}/mark_shipped/", headers=buyer.auth)
+    assert (not_seller.status_code, not_seller.json()) == (
+        403,
+        {"error": "Only seller can mark as shipped"},
+    )
+    shipped = await client.post(f"{url}/mark_shipped/", headers=seller.auth)
+    assert (shipped.status_code, shipped.json()) == (200, {"message": "Order marked as shipped"})
+    assert (await client.get(f"{url}/", headers=seller.auth)).json()["status"] == "shipped"
+    assert "order_shipped" in await notifications_of(buyer)
+
+
+async def test_feedback_opens_once_shipped(
+    live_server: LiveServer, client: httpx.AsyncClient, seller: UserHandle, buyer: UserHandle
+) -> None:
+    order_id = await make_order(seller, buyer, status=OrderStatus.paid)
+    body = {
+        "order_id": order_id,
+        "seller_rating": 4,
+        "platform_rating": 5,
+        "communication_rating": 5,
+        "shipping_speed_rating": 3,
+        "seller_comment": "Beautiful shawl, packed with care.",
+    }
+    too_early = await client.post("/api/feedbacks/", json=body, headers=buyer.auth)
+    assert (too_early.status_code, too_early.json()) == (
+        400,
+        {"error": "Order must be shipped before feedback"},
+    )
+    assert (
+        await client.post(f"/api/orders/{order_id}/mark_shipped/", headers=seller.auth)
+    ).status_code == 200
+    not_buyer = await client.post("/api/feedbacks/", json=body, headers=seller.auth)
+    assert (not_buyer.status_code, not_buyer.json()) == (
+        400,
+        {"error": "Order not found or you are not the buyer"},
+    )
+    bad = await client.post(
+        "/api/feedbacks/", json={**body, "seller_rating": 6}, headers=buyer.auth
+    )
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"seller_rating": ["Ensure this value is between 1 and 5."]},
+    )
+    created = await client.post("/api/feedbacks/", json=body, headers=buyer.auth)
+    assert created.status_code == 201, created.text
+    assert created.json()["seller_rating"] == 4 and created.json()["product_as_described"] is True
+    again = await client.post("/api/feedbacks/", json=body, headers=buyer.auth)
+    assert (again.status_code, again.json()) == (400, {"error": "Feedback already submitted"})
+    profile = await SellerProfile.select().where(SellerProfile.user == seller.id).first()
+    assert profile is not None
+    assert (f"{profile['average_rating']:.2f}", profile["total_feedbacks"]) == ("4.00", 1)
