@@ -22,13 +22,15 @@ seed:
 createsuperuser:
     uv run madeinpk createsuperuser
 
-# Taskiq worker: delivers emails (production topology, needs REDIS_URL; embedded, tasks run in `serve`).
+# Taskiq worker: emails, auction endings, payment deadlines (production topology, needs
+# REDIS_URL; embedded, tasks run inside `serve`). Run as many as you like.
 worker *ARGS:
     uv run taskiq worker madeinpk.broker:broker {{ARGS}}
 
-# Taskiq scheduler: exactly one per deployment (production topology, needs REDIS_URL).
+# Taskiq scheduler: EXACTLY ONE per deployment (production topology, needs REDIS_URL). The
+# 1-second update interval matters: taskiq's 60-second default would end auctions a minute late.
 scheduler:
-    @echo "The Taskiq scheduler arrives with the auction-lifecycle issue; in the embedded topology it runs inside 'just serve'." && exit 1
+    uv run taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1
 
 # Format and lint.
 lint:
