@@ -10,6 +10,7 @@ DB = build_engine(Settings.from_env())
 APP_REGISTRY = AppRegistry(
     apps=[
         "piccolo.apps.user.piccolo_app",
+        "piccolo_api.session_auth.piccolo_app",  # sessions of the admin panel
         "madeinpk.piccolo_app",
     ]
 )

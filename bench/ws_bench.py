@@ -8,9 +8,11 @@ Run by hand from the project root (not a pytest test)::
 
 It creates a throw-away PostgreSQL database, migrates it, writes one hot auction and its bidders
 straight through Piccolo, starts ``python -m madeinpk serve --workers 2`` (Redis channels, no
-debug) in its own process group, measures five figures with the ``websockets`` client from this
-one asyncio process, prints a table, writes ``bench/results/ws_bench-<timestamp>.json``, and then
-kills the server and drops the database, also when something fails.
+debug) in its own process group, measures five figures with the ``websockets`` library from
+this one asyncio process (bidders on its asyncio client, spectators on its Sans-I/O protocol so
+that 1,000 of them can be timestamped as bytes arrive), prints a table, writes
+``bench/results/ws_bench-<timestamp>.json``, and then kills the server and drops the database,
+also when something fails.
 
 See ``bench/README.md`` for what each figure means and its target.
 """
@@ -886,6 +888,7 @@ class Bench:
             w.messages.clear()  # keep the auction_status out of the stream check
             w.defer = True  # from here on: stamp and keep bytes, parse afterwards
         sent: dict[Decimal, float] = {}
+        sent_wall: dict[Decimal, str] = {}
         replies: Counter[str] = Counter()
         bidder_rtt: list[float] = []
         rows_before = await self.bid_rows()
@@ -898,10 +901,12 @@ class Bench:
             for _ in range(a.fanout_bids):
                 amount = bidder.price + 10
                 started = time.perf_counter()
+                started_wall = datetime.now(UTC).isoformat(timespec="milliseconds")
                 kind, rtt, text = await bidder.bid(amount)
                 replies[kind] += 1
                 if kind == "accepted":
                     sent[amount] = started
+                    sent_wall[amount] = started_wall
                     bidder_rtt.append(rtt)
                 else:
                     log(f"fanout: bid {amount} {kind} {text}")
@@ -939,10 +944,20 @@ class Bench:
                     latencies.append(latency)
                     per_bid[amount].append(latency)
             checks.append(stream_check(amounts, expected))
-        for values in per_bid.values():
+        timeline = []
+        for amount, values in per_bid.items():
             if values:
                 first_delivery.append(min(values))
                 last_delivery.append(max(values))
+                timeline.append(
+                    {
+                        "sent_at": sent_wall[amount],
+                        "amount": str(amount),
+                        "first_ms": round(min(values) * 1000, 1),
+                        "p50_ms": round(pct(values, 50) * 1000, 1),  # type: ignore[operator]
+                        "last_ms": round(max(values) * 1000, 1),
+                    }
+                )
         close_codes = Counter(w.close_code for w in watchers if w.close_code is not None)
         await bidder.close()
         await close_all(watchers)
@@ -962,6 +977,7 @@ class Bench:
             "first_watcher_per_bid": summary_ms(first_delivery),
             "last_watcher_per_bid": summary_ms(last_delivery),
             "bidder_own_new_bid": summary_ms(bidder_rtt),
+            "per_bid": timeline,
             "server_cpu_us_per_delivery": _r(
                 cpu_report["cpu_pct_of_one_core"].get("server", 0)
                 * 10_000

@@ -20,19 +20,34 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from madeinpk.accounts.address_controller import (
+    AddressController,
+    CityController,
+    ProvinceController,
+)
 from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
-from madeinpk.auctions.controller import BidController
+from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.admin import admin_handler
+from madeinpk.auctions.controller import AuctionController, seller_statistics
 from madeinpk.auctions.events import AuctionEvents
 from madeinpk.auctions.live import LiveAuctions
 from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
 from madeinpk.broker import broker, use_app_context
-from madeinpk.catalog.controller import CategoryController
+from madeinpk.catalog.controller import CategoryController, ProductController
+from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.database import build_engine, database_lifespan
-from madeinpk.http_errors import EXCEPTION_HANDLERS
+from madeinpk.http_errors import (
+    EXCEPTION_HANDLERS,
+    document_error_bodies,
+    reject_impossible_ids,
+)
 from madeinpk.media import MEDIA_URL
+from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.request_bodies import component_schemas
 from madeinpk.scheduling import run_embedded_scheduler
 from madeinpk.settings import Settings
 
@@ -80,14 +95,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_bid_rate_limiter() -> BidRateLimiter:
         return bid_rate_limiter
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AccountController,
             CategoryController,
-            BidController,
+            ProductController,
+            AuctionController,
+            seller_statistics,
             OrderController,
             FeedbackController,
+            SellerProfileController,
+            SellerController,
+            NotificationController,
+            AddressController,
+            ProvinceController,
+            CityController,
             auction_socket,
+            admin_handler(settings),
             create_static_files_router(
                 path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"
             ),
@@ -110,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=reject_impossible_ids,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(
             title="MadeInPK Live",
@@ -120,6 +145,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         lifespan=[lifespan],
         # Expected errors are answers, not incidents; the 500 handler logs real failures itself.
-        logging_config=LoggingConfig(log_exceptions="never"),
+        logging_config=LoggingConfig(
+            log_exceptions="never",
+            # The scheduler announces every 2-second sweep at INFO; keep warnings and errors.
+            loggers={"taskiq": {"level": "WARNING", "propagate": True}},
+        ),
         debug=settings.debug,
     )
+    # Bodies read by ``read_body`` (JSON or multipart) are documented by hand: their operations
+    # refer to these components, which Litestar cannot derive from a handler signature.
+    openapi = app.openapi_schema
+    document_error_bodies(openapi)
+    components = openapi.components
+    components.schemas = {
+        **(components.schemas or {}),
+        **component_schemas(
+            AuctionCreate, AuctionCreateForm, ProductCreate, ProductCreateForm, ImageUpload
+        ),
+    }
+    return app

@@ -17,11 +17,15 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
+from piccolo_api.session_auth.tables import SessionsBase
 
 from madeinpk.piccolo_app import APP_CONFIG
 from madeinpk.settings import Settings
 
-ALL_TABLES: list[type[Table]] = [BaseUser, *APP_CONFIG.table_classes]
+# Piccolo's own tables first (users; the admin panel's sessions), then the project's.
+MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
+
+ALL_TABLES: list[type[Table]] = [BaseUser, SessionsBase, *APP_CONFIG.table_classes]
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -70,3 +74,11 @@ def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+def contains_ignoring_case(column: Any, text: str) -> Any:
+    """``?search=``: ILIKE on PostgreSQL; SQLite's LIKE already ignores (ASCII) case."""
+    pattern = f"%{text}%"
+    if isinstance(column._meta.table._meta.db, SQLiteEngine):
+        return column.like(pattern)
+    return column.ilike(pattern)

@@ -19,6 +19,14 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,21 @@ class FieldErrors(ApiError):
         super().__init__(dict(errors), 400)
 
 
+class FieldErrorCollector:
+    """Collects every field error of a body so the client can show them all at once, as DRF
+    does, then raises them together."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def check(self) -> None:
+        if self.errors:
+            raise FieldErrors(self.errors)
+
+
 def field_error(field: str, message: str) -> FieldErrors:
     return FieldErrors({field: [message]})
 
@@ -83,6 +106,15 @@ class NotAuthenticated(ApiError):
 class PermissionDenied(ApiError):
     def __init__(self) -> None:
         super().__init__({"detail": PERMISSION_DENIED}, 403)
+
+
+def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
+    """A path id beyond the serial range names nothing: 404, before any query overflows."""
+    from madeinpk.database import MAX_ID
+
+    for value in request.path_params.values():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            raise NotFound()
 
 
 def _respond(
@@ -166,3 +198,36 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: _http_error,
     HTTP_500_INTERNAL_SERVER_ERROR: _server_error,
 }
+
+
+ERROR_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    title="ErrorBody",
+    description=(
+        'DRF-style error: {"detail": "…"} for protocol errors, {"error": "…"} for business '
+        'rules, or {"field": ["message", …]} (whole-body problems under "non_field_errors")'
+    ),
+    additional_properties=Schema(
+        one_of=[
+            Schema(type=OpenAPIType.STRING),
+            Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+        ]
+    ),
+)
+
+
+def document_error_bodies(openapi: OpenAPI) -> None:
+    """Litestar documents its own error shape; the API answers DRF bodies, so say that."""
+    openapi.components.schemas = {**(openapi.components.schemas or {}), "ErrorBody": ERROR_BODY}
+    for path_item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(path_item, method, None)
+            if operation is None or not operation.responses:
+                continue
+            for code, response in operation.responses.items():
+                if code.startswith(("4", "5")) and isinstance(response, OpenAPIResponse):
+                    response.content = {
+                        "application/json": OpenAPIMediaType(
+                            schema=Reference("#/components/schemas/ErrorBody")
+                        )
+                    }

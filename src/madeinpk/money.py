@@ -38,8 +38,9 @@ def parse_amount(raw: object) -> Decimal:
         raise InvalidAmount("A valid number is required.")
     if number <= 0:
         raise InvalidAmount("Ensure this value is greater than 0.")
+    # Size first: quantizing an enormous number raises instead of answering.
+    if number >= MAX_AMOUNT + CENT:
+        raise InvalidAmount("Ensure that there are no more than 10 digits in total.")
     if number != number.quantize(CENT):
         raise InvalidAmount("Ensure that there are no more than 2 decimal places.")
-    if number > MAX_AMOUNT:
-        raise InvalidAmount("Ensure that there are no more than 10 digits in total.")
     return number.quantize(CENT)

@@ -66,6 +66,10 @@ async def schedule_auction_end(auction_id: int, end_time: datetime) -> None:
     )
 
 
+async def cancel_auction_end(auction_id: int) -> None:
+    await schedule_source.delete_schedule(_end_schedule_id(auction_id))
+
+
 async def run_embedded_scheduler() -> None:
     """The scheduler loop inside the app process: schedules re-read every second."""
     await run_scheduler_task(

@@ -21,7 +21,7 @@ from madeinpk.accounts.schemas import (
 from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrors
+from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.tables import Order, OrderStatus
@@ -36,21 +36,7 @@ USERNAME_TAKEN = "A user with that username already exists."
 EMAIL_TAKEN = "user with this email already exists."
 
 
-class _Errors:
-    """Collects every field error so the client can show them all at once, as DRF does."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(message)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise FieldErrors(self.errors)
-
-
-def _check_username(errors: _Errors, username: str) -> None:
+def _check_username(errors: FieldErrorCollector, username: str) -> None:
     if not username:
         errors.add("username", "This field may not be blank.")
     elif len(username) > 100:
@@ -63,14 +49,14 @@ def _check_username(errors: _Errors, username: str) -> None:
         )
 
 
-def _check_email(errors: _Errors, email: str) -> None:
+def _check_email(errors: FieldErrorCollector, email: str) -> None:
     if not email:
         errors.add("email", "This field may not be blank.")
     elif len(email) > 254 or not EMAIL.match(email):
         errors.add("email", "Enter a valid email address.")
 
 
-def _check_length(errors: _Errors, field: str, value: str, limit: int) -> None:
+def _check_length(errors: FieldErrorCollector, field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         errors.add(field, f"Ensure this field has no more than {limit} characters.")
 
@@ -95,7 +81,7 @@ def _hash_password(password: str) -> str:
 
 async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, str]:
     username, email = data.username.strip(), data.email.strip()
-    errors = _Errors()
+    errors = FieldErrorCollector()
     _check_username(errors, username)
     _check_email(errors, email)
     if not data.password:
@@ -110,14 +96,14 @@ async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, 
     _check_length(errors, "first_name", data.first_name, 150)
     _check_length(errors, "last_name", data.last_name, 150)
     _check_length(errors, "phone_number", data.phone_number, 20)
-    errors.raise_if_any()
+    errors.check()
     if data.password != data.password_confirm:
         raise FieldErrors({"non_field_errors": ["Passwords do not match"]})
     if await _username_taken(username):
         errors.add("username", USERNAME_TAKEN)
     if await _email_taken(email):
         errors.add("email", EMAIL_TAKEN)
-    errors.raise_if_any()
+    errors.check()
 
     # ~0.15 s of CPU: run it off the event loop so no socket in this process stalls.
     password_hash = await asyncio.to_thread(_hash_password, data.password)
@@ -171,12 +157,12 @@ def _password_matches(password: str, stored: str) -> bool:
 
 
 async def login(data: LoginRequest, settings: Settings) -> tuple[Account, str]:
-    errors = _Errors()
+    errors = FieldErrorCollector()
     if not data.email.strip():
         errors.add("email", "This field may not be blank.")
     if not data.password:
         errors.add("password", "This field may not be blank.")
-    errors.raise_if_any()
+    errors.check()
     row = (
         await BaseUser.select(BaseUser.id, BaseUser.password, BaseUser.active)
         .where(WhereRaw("lower(email) = lower({})", data.email.strip()))
@@ -200,7 +186,7 @@ async def login(data: LoginRequest, settings: Settings) -> tuple[Account, str]:
 
 
 async def update_profile(account: Account, data: ProfileUpdate) -> Account:
-    errors = _Errors()
+    errors = FieldErrorCollector()
     user_changes: dict[Any, Any] = {}
     profile_changes: dict[Any, Any] = {}
     if isinstance(data.username, str):
@@ -226,7 +212,7 @@ async def update_profile(account: Account, data: ProfileUpdate) -> Account:
         profile_changes[UserProfile.phone_number] = data.phone_number
     if data.profile_picture is None:
         profile_changes[UserProfile.profile_picture] = ""
-    errors.raise_if_any()
+    errors.check()
     try:
         async with write_transaction():
             if user_changes:
@@ -285,11 +271,11 @@ def average_rating(profile: dict[str, Any] | None) -> Decimal | None:
 async def become_seller(account: Account, data: BecomeSellerRequest) -> Account:
     if account.is_seller:
         raise FieldErrors({"non_field_errors": ["You already have seller capabilities"]})
-    errors = _Errors()
+    errors = FieldErrorCollector()
     _check_length(errors, "brand_name", data.brand_name, 200)
     _check_length(errors, "business_phone", data.business_phone, 20)
     _check_length(errors, "website", data.website, 200)
-    errors.raise_if_any()
+    errors.check()
     now = utc_now()
     async with write_transaction():
         await _ensure_profile(account)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from madeinpk.catalog.schemas import Product
+
 # --- client → server -----------------------------------------------------------------------
 
 
@@ -135,3 +137,70 @@ class Bid(msgspec.Struct):
     amount: str
     bid_time: datetime
     is_winning: bool
+
+
+class OrderInfo(msgspec.Struct):
+    order_id: int
+    order_number: str
+    status: str
+    payment_url: str
+    total_amount: str
+    seller_amount: str
+    payment_deadline: datetime
+
+
+class Auction(msgspec.Struct):
+    id: int
+    product: Product
+    starting_price: str
+    current_price: str
+    start_time: datetime
+    end_time: datetime
+    created_at: datetime
+    status: str
+    winner: int | None
+    winner_username: str | None
+    winner_email: str | None  # only to the seller
+    latest_bids: list[Bid]
+    total_bids: int
+    time_remaining: int  # seconds until end_time while active and started, else 0
+    winning_bid_amount: str | None
+    order_info: OrderInfo | None  # to the seller once ended
+
+
+class AuctionCreate(msgspec.Struct):
+    """JSON creation from an own product without a listing."""
+
+    product_id: Any = msgspec.UNSET
+    starting_price: Any = msgspec.UNSET
+    start_time: Any = msgspec.UNSET
+    end_time: Any = msgspec.UNSET
+
+
+class AuctionCreateForm(msgspec.Struct):
+    """Multipart creation in one step: product, images and auction together."""
+
+    name: str
+    description: str
+    condition: str
+    starting_price: str
+    start_time: str
+    end_time: str
+    category: int | None = None
+    images: list[bytes] = msgspec.field(default_factory=list)
+
+
+class AuctionUpdate(msgspec.Struct):
+    starting_price: Any = msgspec.UNSET
+    start_time: Any = msgspec.UNSET
+    end_time: Any = msgspec.UNSET
+
+
+class SellerStatistics(msgspec.Struct):
+    total_sales: int
+    total_orders: int
+    pending_orders: int
+    total_revenue: str
+    current_month_earnings: str
+    total_products: int
+    active_auctions: int

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
-from litestar.params import FromPath, FromQuery
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from madeinpk.accounts.auth import current_account, requires_account, requires_seller
+from madeinpk.accounts.schemas import Message
 from madeinpk.catalog import service
-from madeinpk.catalog.schemas import Category
+from madeinpk.catalog.products import product_bodies, product_body
+from madeinpk.catalog.schemas import Category, Product, ProductUpdate
 from madeinpk.http_errors import NotFound
 from madeinpk.pagination import Page, PageRequest
+from madeinpk.request_bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.scheduling import cancel_auction_end
+from madeinpk.settings import Settings
+
+AnyRequest = Request[Any, Any, Any]
 
 
 class CategoryController(Controller):
@@ -20,7 +31,7 @@ class CategoryController(Controller):
     @get("/", operation_id="ListCategories")
     async def list_categories(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         page: FromQuery[str | None] = None,
         page_size: FromQuery[str | None] = None,
     ) -> Page[Category]:
@@ -34,3 +45,128 @@ class CategoryController(Controller):
         if found is None:
             raise NotFound()
         return found
+
+
+def _viewer_base(request: AnyRequest) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def _product(request: AnyRequest, product_id: int) -> Product:
+    body = await product_body(product_id, _viewer_base(request))
+    if body is None:
+        raise NotFound()
+    return body
+
+
+async def _update_product(request: AnyRequest, product_id: int, data: ProductUpdate) -> Product:
+    """PUT and PATCH alike update what is sent; owner only, while nobody has bid."""
+    fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    await service.update_product(current_account(request), product_id, fields)
+    return await _product(request, product_id)
+
+
+class ProductController(Controller):
+    path = "/api/products"
+    tags = ["catalogue"]
+
+    @get("/", operation_id="ListProducts")
+    async def list_products(
+        self,
+        request: AnyRequest,
+        seller: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        condition: FromQuery[str | None] = None,
+        search: FromQuery[str | None] = None,
+        ordering: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
+        page_size: FromQuery[str | None] = None,
+    ) -> Page[Product]:
+        paging = PageRequest.from_query(page, page_size)
+        conditions = service.product_filters(
+            seller=seller, category=category, condition=condition, search=search
+        )
+        count, rows = await service.list_products(conditions, ordering, paging.offset, paging.size)
+        return paging.build(request, count, await product_bodies(rows, _viewer_base(request)))
+
+    @get("/{product_id:int}/", operation_id="GetProduct")
+    async def get_product(self, request: AnyRequest, product_id: FromPath[int]) -> Product:
+        return await _product(request, product_id)
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        guards=[requires_seller],
+        operation_id="CreateProduct",
+        operation_class=json_or_form("ProductCreate", "ProductCreateForm"),
+        request_max_body_size=UPLOAD_LIMIT,
+    )
+    async def create_product(
+        self, request: AnyRequest, settings: NamedDependency[Settings]
+    ) -> Product:
+        body = await read_body(request)
+        product_id = await service.create_product(
+            current_account(request), body.fields, body.files.get("images", []), settings
+        )
+        return await _product(request, product_id)
+
+    @patch("/{product_id:int}/", guards=[requires_account], operation_id="UpdateProduct")
+    async def update_product(
+        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+    ) -> Product:
+        return await _update_product(request, product_id, data)
+
+    @put("/{product_id:int}/", guards=[requires_account], operation_id="ReplaceProduct")
+    async def replace_product(
+        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+    ) -> Product:
+        return await _update_product(request, product_id, data)
+
+    @delete(
+        "/{product_id:int}/",
+        status_code=HTTP_204_NO_CONTENT,
+        guards=[requires_account],
+        operation_id="DeleteProduct",
+    )
+    async def delete_product(
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        settings: NamedDependency[Settings],
+    ) -> None:
+        """Also how the React client deletes an auction: the product goes, and its listing."""
+        auction_id = await service.delete_product(current_account(request), product_id, settings)
+        if auction_id is not None:
+            await cancel_auction_end(auction_id)
+
+    @post(
+        "/{product_id:int}/add_image/",
+        status_code=HTTP_201_CREATED,
+        guards=[requires_account],
+        operation_id="AddProductImage",
+        request_max_body_size=UPLOAD_LIMIT,
+        operation_class=form_only("ImageUpload"),
+    )
+    async def add_image(
+        self, request: AnyRequest, product_id: FromPath[int], settings: NamedDependency[Settings]
+    ) -> Product:
+        """Multipart with one file part ``image``."""
+        body = await read_body(request)
+        files = body.files.get("image", [])[:1]
+        await service.add_image(current_account(request), product_id, files, settings)
+        return await _product(request, product_id)
+
+    @delete(
+        "/{product_id:int}/delete_image/{image_id:int}/",
+        status_code=HTTP_200_OK,
+        guards=[requires_account],
+        operation_id="DeleteProductImage",
+    )
+    async def delete_image(
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        image_id: FromPath[int],
+        settings: NamedDependency[Settings],
+    ) -> Message:
+        await service.delete_image(current_account(request), product_id, image_id, settings)
+        return Message(message="Image deleted successfully")

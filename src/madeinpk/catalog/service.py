@@ -5,8 +5,24 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from madeinpk.accounts.auth import Account
+from madeinpk.auctions.tables import Auction
+from madeinpk.catalog.products import PRODUCT_COLUMNS
 from madeinpk.catalog.schemas import Category as CategoryBody
-from madeinpk.catalog.tables import Category
+from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
+from madeinpk.database import MAX_ID, contains_ignoring_case, write_transaction
+from madeinpk.http_errors import (
+    REQUIRED,
+    BusinessError,
+    FieldErrorCollector,
+    FieldErrors,
+    NotFound,
+    PermissionDenied,
+    field_error,
+)
+from madeinpk.media import MAX_IMAGES, InvalidImage, MediaWriter, delete_media
+from madeinpk.settings import Settings
+from madeinpk.timestamps import utc_now
 
 
 async def _category_tree() -> tuple[dict[int, dict[str, Any]], dict[int | None, list[int]]]:
@@ -41,3 +57,263 @@ async def root_categories(offset: int, limit: int) -> tuple[int, list[CategoryBo
 async def category(category_id: int) -> CategoryBody | None:
     by_id, children = await _category_tree()
     return _body(category_id, by_id, children) if category_id in by_id else None
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+def parse_product(
+    errors: FieldErrorCollector, form: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
+    """Validated product fields from JSON or a form; ``partial`` leaves absent ones out."""
+    values: dict[str, Any] = {}
+    for field, limit in (("name", 200), ("description", 5000)):
+        raw = form.get(field)
+        if raw is None:
+            if not partial:
+                errors.add(field, REQUIRED)
+            continue
+        text = str(raw).strip()
+        if not text:
+            errors.add(field, "This field may not be blank.")
+        elif len(text) > limit:
+            errors.add(field, f"Ensure this field has no more than {limit} characters.")
+        values[field] = text
+    condition = form.get("condition")
+    if condition is not None:
+        if condition not in {c.value for c in Condition}:
+            errors.add("condition", f'"{condition}" is not a valid choice.')
+        values["condition"] = condition
+    elif not partial:
+        values["condition"] = Condition.new.value
+    category = form.get("category")
+    if category not in (None, ""):
+        text = str(category)
+        if not text.isdigit() or int(text) > MAX_ID:
+            errors.add("category", "A valid integer is required.")
+        else:
+            values["category"] = int(text)
+    elif "category" in form:
+        values["category"] = None
+    return values
+
+
+async def check_category(errors: FieldErrorCollector, values: dict[str, Any]) -> None:
+    category = values.get("category")
+    if category is not None and not await Category.exists().where(Category.id == category):
+        errors.add("category", f'Invalid pk "{category}" - object does not exist.')
+
+
+def check_images(errors: FieldErrorCollector, images: list[bytes], *, required: bool) -> None:
+    if required and not images:
+        errors.add("images", "At least one image is required.")
+    if len(images) > MAX_IMAGES:
+        errors.add("images", f"At most {MAX_IMAGES} images.")
+
+
+async def insert_product(
+    account: Account, values: dict[str, Any], images: list[bytes], media: MediaWriter
+) -> int:
+    """Inside the caller's transaction; image files are written through ``media``."""
+    now = utc_now()
+    rows = await Product.insert(
+        Product(
+            seller=account.id,
+            category=values.get("category"),
+            name=values["name"],
+            description=values.get("description", ""),
+            condition=values["condition"],
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(Product.id)
+    product_id = int(rows[0]["id"])
+    for index, data in enumerate(images):
+        await ProductImage.insert(
+            ProductImage(
+                product=product_id,
+                image=media.save_image(data, "products"),
+                is_primary=index == 0,
+                display_order=index,
+            )
+        )
+    return product_id
+
+
+def parse_id_filter(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise field_error(name, "A valid integer is required.")
+    if int(value) > MAX_ID:
+        raise field_error(name, f"Ensure this value is less than or equal to {MAX_ID}.")
+    return int(value)
+
+
+PRODUCT_ORDERINGS = {"created_at": Product.created_at, "name": Product.name}
+
+_DELETE_UNBID_PRODUCT = """
+    DELETE FROM product
+    WHERE id = {} AND NOT EXISTS (
+        SELECT 1 FROM auction WHERE auction.product = product.id AND auction.bid_count > 0
+    )
+    RETURNING id
+"""
+
+
+def product_filters(
+    *, seller: str | None, category: str | None, condition: str | None, search: str | None
+) -> list[Any]:
+    conditions: list[Any] = []
+    for name, value, column in (
+        ("seller", seller, Product.seller),
+        ("category", category, Product.category),
+    ):
+        if value not in (None, ""):
+            conditions.append(column == parse_id_filter(name, value))
+    if condition:
+        if condition not in {c.value for c in Condition}:
+            raise field_error(
+                "condition",
+                f'Select a valid choice. "{condition}" is not one of the available choices.',
+            )
+        conditions.append(Product.condition == condition)
+    if search and search.strip():
+        text = search.strip()
+        conditions.append(
+            contains_ignoring_case(Product.name, text)
+            | contains_ignoring_case(Product.description, text)
+        )
+    return conditions
+
+
+async def list_products(
+    conditions: list[Any], ordering: str | None, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    name = (ordering or "").strip()
+    column = PRODUCT_ORDERINGS.get(name.lstrip("-"))
+    ascending = column is not None and not name.startswith("-")
+    column = column if column is not None else Product.created_at
+    count_query, query = Product.count(), Product.select(*PRODUCT_COLUMNS)
+    for condition in conditions:
+        count_query, query = count_query.where(condition), query.where(condition)
+    rows = (
+        await query.order_by(column, ascending=ascending)
+        .order_by(Product.id, ascending=ascending)
+        .offset(offset)
+        .limit(limit)
+    )
+    return await count_query, rows
+
+
+async def _own_product(
+    account: Account, product_id: int, forbidden: str | None = None
+) -> dict[str, Any]:
+    row = await Product.select(Product.id, Product.seller).where(Product.id == product_id).first()
+    if row is None:
+        raise NotFound()
+    if row["seller"] != account.id:
+        if forbidden:
+            raise BusinessError(forbidden, 403)
+        raise PermissionDenied()
+    return row
+
+
+async def _has_bids(product_id: int) -> bool:
+    return await Auction.exists().where((Auction.product == product_id) & (Auction.bid_count > 0))
+
+
+async def create_product(
+    account: Account, fields: dict[str, Any], images: list[bytes], settings: Settings
+) -> int:
+    errors = FieldErrorCollector()
+    values = parse_product(errors, fields)
+    check_images(errors, images, required=False)
+    await check_category(errors, values)
+    errors.check()
+    media = MediaWriter(settings.media_root)
+    try:
+        async with write_transaction():
+            return await insert_product(account, values, images, media)
+    except InvalidImage as exc:
+        media.discard()
+        raise FieldErrors({"images": [str(exc)]}) from None
+    except BaseException:
+        media.discard()
+        raise
+
+
+async def update_product(account: Account, product_id: int, fields: dict[str, Any]) -> None:
+    await _own_product(account, product_id)
+    if await _has_bids(product_id):
+        raise BusinessError("Cannot edit a product whose auction has bids")
+    errors = FieldErrorCollector()
+    values = parse_product(errors, fields, partial=True)
+    await check_category(errors, values)
+    errors.check()
+    if values:
+        changes = {getattr(Product, name): value for name, value in values.items()}
+        changes[Product.updated_at] = utc_now()
+        await Product.update(changes).where(Product.id == product_id)
+
+
+async def delete_product(account: Account, product_id: int, settings: Settings) -> int | None:
+    """Delete a product (and its auction) while nobody has bid. Returns the auction id it had."""
+    await _own_product(account, product_id)
+    auction = await Auction.select(Auction.id).where(Auction.product == product_id).first()
+    images = await ProductImage.select(ProductImage.image).where(ProductImage.product == product_id)
+    if not await Product.raw(_DELETE_UNBID_PRODUCT, product_id):
+        raise BusinessError("Cannot delete a product whose auction has bids")
+    for image in images:
+        delete_media(settings.media_root, image["image"])
+    return auction["id"] if auction else None
+
+
+async def add_image(
+    account: Account, product_id: int, files: list[bytes], settings: Settings
+) -> None:
+    await _own_product(account, product_id, "You can only add images to your own products")
+    if not files:
+        raise BusinessError("No image file provided")
+    media = MediaWriter(settings.media_root)
+    try:
+        async with write_transaction():
+            existing = await ProductImage.count().where(ProductImage.product == product_id)
+            if existing >= MAX_IMAGES:
+                raise BusinessError(f"A product can have at most {MAX_IMAGES} images")
+            await ProductImage.insert(
+                ProductImage(
+                    product=product_id,
+                    image=media.save_image(files[0], "products"),
+                    is_primary=existing == 0,
+                    display_order=existing,
+                )
+            )
+    except InvalidImage as exc:
+        media.discard()
+        raise FieldErrors({"image": [str(exc)]}) from None
+    except BaseException:
+        media.discard()
+        raise
+
+
+async def delete_image(
+    account: Account, product_id: int, image_id: int, settings: Settings
+) -> None:
+    await _own_product(account, product_id, "You can only delete images from your own products")
+    async with write_transaction():
+        images = (
+            await ProductImage.select()
+            .where(ProductImage.product == product_id)
+            .order_by(ProductImage.display_order)
+        )
+        target = next((i for i in images if i["id"] == image_id), None)
+        if target is None:
+            raise BusinessError("Image not found", 404)
+        if len(images) == 1:
+            raise BusinessError("Product must have at least one image")
+        await ProductImage.delete().where(ProductImage.id == image_id)
+        if target["is_primary"]:
+            successor = next(i for i in images if i["id"] != image_id)
+            await ProductImage.update({ProductImage.is_primary: True}).where(
+                ProductImage.id == successor["id"]
+            )
+    delete_media(settings.media_root, target["image"])

@@ -1,6 +1,9 @@
-"""Creating in-app notifications; every domain goes through here so the shapes stay uniform."""
+"""In-app notifications: every domain creates them through here so the shapes stay uniform, and
+the notifications API reads and updates them through here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.timestamps import utc_now
@@ -48,3 +51,79 @@ async def queue_email(dedupe_key: str, to_address: str, subject: str, body: str)
         .returning(OutboxEmail.id)
     )
     return rows[0]["id"] if rows else None
+
+
+# --- the reader's side: every query is scoped to its owner, so "not yours" is "not found" ------
+
+NOTIFICATION_TYPES = frozenset(t.value for t in NotificationType)
+MAX_ID = 2**31 - 1  # ids are 32-bit serials: a larger number names no row (and must not reach SQL)
+
+
+def _own(user_id: int, notification_id: int) -> Any:
+    """The user's notification with this id; an id out of range matches nothing."""
+    if not 0 < notification_id <= MAX_ID:
+        notification_id = 0
+    return (Notification.id == notification_id) & (Notification.user == user_id)
+
+
+async def list_notifications(
+    user_id: int,
+    *,
+    is_read: bool | None,
+    notification_type: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """The user's notifications, newest first, optionally filtered."""
+    where: Any = Notification.user == user_id
+    if is_read is not None:
+        where &= Notification.is_read == is_read
+    if notification_type is not None:
+        where &= Notification.notification_type == notification_type
+    count = await Notification.count().where(where)
+    rows = (
+        await Notification.select()
+        .where(where)
+        .order_by(Notification.created_at, ascending=False)
+        .order_by(Notification.id, ascending=False)
+        .offset(offset)
+        .limit(limit)
+    )
+    return count, rows
+
+
+async def get_notification(user_id: int, notification_id: int) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = (
+        await Notification.select().where(_own(user_id, notification_id)).first()
+    )
+    return row
+
+
+async def mark_read(user_id: int, notification_id: int) -> bool:
+    """False when there is no such notification of this user."""
+    rows = (
+        await Notification.update({Notification.is_read: True})
+        .where(_own(user_id, notification_id))
+        .returning(Notification.id)
+    )
+    return bool(rows)
+
+
+async def mark_all_read(user_id: int) -> None:
+    await Notification.update({Notification.is_read: True}).where(
+        (Notification.user == user_id) & (Notification.is_read == False)  # noqa: E712
+    )
+
+
+async def unread_count(user_id: int) -> int:
+    return await Notification.count().where(
+        (Notification.user == user_id) & (Notification.is_read == False)  # noqa: E712
+    )
+
+
+async def delete_notification(user_id: int, notification_id: int) -> bool:
+    """False when there is no such notification of this user."""
+    rows = (
+        await Notification.delete().where(_own(user_id, notification_id)).returning(Notification.id)
+    )
+    return bool(rows)

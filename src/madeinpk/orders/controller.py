@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -17,7 +17,15 @@ from madeinpk.http_errors import NotFound, field_error
 from madeinpk.money import format_money
 from madeinpk.notifications.tasks import send_email
 from madeinpk.orders import feedback, service
-from madeinpk.orders.schemas import Address, Feedback, FeedbackCreate, Order
+from madeinpk.orders.schemas import (
+    Address,
+    Feedback,
+    FeedbackCreate,
+    FeedbackUpdate,
+    Order,
+    SellerStats,
+    feedback_body,
+)
 from madeinpk.orders.tables import Order as OrderRow
 from madeinpk.orders.tables import OrderStatus
 from madeinpk.pagination import Page, PageRequest
@@ -174,20 +182,37 @@ class FeedbackController(Controller):
         "/", status_code=HTTP_201_CREATED, guards=[requires_account], operation_id="CreateFeedback"
     )
     async def create(self, request: AnyRequest, data: JSONBody[FeedbackCreate]) -> Feedback:
-        row = await feedback.create_feedback(current_account(request), data)
-        return Feedback(
-            id=row["id"],
-            order=row["order"],
-            buyer=row["buyer"],
-            buyer_username=row["buyer_username"],
-            seller=row["seller"],
-            seller_rating=row["seller_rating"],
-            platform_rating=row["platform_rating"],
-            communication_rating=row["communication_rating"],
-            shipping_speed_rating=row["shipping_speed_rating"],
-            seller_comment=row["seller_comment"],
-            platform_comment=row["platform_comment"],
-            product_as_described=bool(row["product_as_described"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return feedback_body(await feedback.create_feedback(current_account(request), data))
+
+    @get("/", operation_id="ListFeedback")
+    async def list_feedback(
+        self,
+        request: AnyRequest,
+        seller: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
+        page_size: FromQuery[str | None] = None,
+    ) -> Page[Feedback]:
+        seller_id = feedback.parse_id("seller", seller)
+        paging = PageRequest.from_query(page, page_size)
+        count, rows = await feedback.list_feedback(seller_id, paging.offset, paging.size)
+        return paging.build(request, count, [feedback_body(r) for r in rows])
+
+    # Declared before the ``{feedback_id:int}`` routes, and not an int anyway: never captured.
+    @get("/seller_stats/", operation_id="SellerFeedbackStats")
+    async def seller_stats(self, seller_id: FromQuery[str | None] = None) -> SellerStats:
+        return await feedback.seller_stats(feedback.require_id("seller_id", seller_id))
+
+    @get("/{feedback_id:int}/", operation_id="GetFeedback")
+    async def get_feedback(self, feedback_id: FromPath[int]) -> Feedback:
+        return feedback_body(await feedback.get_feedback(feedback_id))
+
+    @patch("/{feedback_id:int}/", guards=[requires_account], operation_id="UpdateFeedback")
+    async def update_feedback(
+        self, request: AnyRequest, feedback_id: FromPath[int], data: JSONBody[FeedbackUpdate]
+    ) -> Feedback:
+        row = await feedback.update_feedback(current_account(request), feedback_id, data)
+        return feedback_body(row)
+
+    @delete("/{feedback_id:int}/", guards=[requires_account], operation_id="DeleteFeedback")
+    async def delete_feedback(self, request: AnyRequest, feedback_id: FromPath[int]) -> None:
+        await feedback.delete_feedback(current_account(request), feedback_id)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 class Address(msgspec.Struct):
@@ -69,3 +71,45 @@ class Feedback(msgspec.Struct):
     product_as_described: bool
     created_at: datetime
     updated_at: datetime
+
+
+class FeedbackUpdate(msgspec.Struct):
+    """PATCH: any of the four ratings, the comments and ``product_as_described``. ``order_id``
+    and the parties are not fields here, so they cannot be changed (unknown keys are ignored)."""
+
+    seller_rating: int | UnsetType = UNSET
+    platform_rating: int | UnsetType = UNSET
+    communication_rating: int | UnsetType = UNSET
+    shipping_speed_rating: int | UnsetType = UNSET
+    seller_comment: str | UnsetType = UNSET
+    platform_comment: str | UnsetType = UNSET
+    product_as_described: bool | UnsetType = UNSET
+
+
+class SellerStats(msgspec.Struct):
+    """Averages rounded to 2 dp, the percentage to 1 dp; all null while there is no feedback."""
+
+    total_feedbacks: int
+    average_seller_rating: float | None
+    average_communication: float | None
+    average_shipping: float | None
+    product_as_described_percent: float | None
+
+
+def feedback_body(row: dict[str, Any]) -> Feedback:
+    return Feedback(
+        id=row["id"],
+        order=row["order"],
+        buyer=row["buyer"],
+        buyer_username=row["buyer_username"],
+        seller=row["seller"],
+        seller_rating=row["seller_rating"],
+        platform_rating=row["platform_rating"],
+        communication_rating=row["communication_rating"],
+        shipping_speed_rating=row["shipping_speed_rating"],
+        seller_comment=row["seller_comment"],
+        platform_comment=row["platform_comment"],
+        product_as_described=bool(row["product_as_described"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

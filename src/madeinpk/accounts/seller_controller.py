@@ -1,0 +1,71 @@
+"""``/api/seller-profiles/…`` and the public ``/api/sellers/{user_id}/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from madeinpk.accounts import sellers
+from madeinpk.accounts.auth import current_account, requires_account
+from madeinpk.accounts.schemas import Message, SellerProfile
+from madeinpk.accounts.seller_schemas import PublicSeller, SellerProfileUpdate
+from madeinpk.pagination import Page, PageRequest
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class SellerProfileController(Controller):
+    path = "/api/seller-profiles"
+    tags = ["sellers"]
+    guards = [requires_account]
+
+    @get("/", operation_id="ListSellerProfiles")
+    async def list_profiles(
+        self,
+        request: AnyRequest,
+        page: FromQuery[str | None] = None,
+        page_size: FromQuery[str | None] = None,
+    ) -> Page[SellerProfile]:
+        paging = PageRequest.from_query(page, page_size)
+        count, results = await sellers.list_profiles(
+            current_account(request), paging.offset, paging.size
+        )
+        return paging.build(request, count, results)
+
+    @get("/{profile_id:int}/", operation_id="GetSellerProfile")
+    async def get_profile(self, request: AnyRequest, profile_id: FromPath[int]) -> SellerProfile:
+        return await sellers.get_profile(current_account(request), profile_id)
+
+    @patch("/{profile_id:int}/", operation_id="UpdateSellerProfile")
+    async def update_profile(
+        self, request: AnyRequest, profile_id: FromPath[int], data: JSONBody[SellerProfileUpdate]
+    ) -> SellerProfile:
+        return await sellers.update_profile(current_account(request), profile_id, data)
+
+    @put("/{profile_id:int}/", operation_id="ReplaceSellerProfile")
+    async def replace_profile(
+        self, request: AnyRequest, profile_id: FromPath[int], data: JSONBody[SellerProfileUpdate]
+    ) -> SellerProfile:
+        return await sellers.update_profile(current_account(request), profile_id, data)
+
+    @post("/{profile_id:int}/verify/", status_code=HTTP_200_OK, operation_id="VerifySeller")
+    async def verify(self, request: AnyRequest, profile_id: FromPath[int]) -> Message:
+        await sellers.set_verified(current_account(request), profile_id, True)
+        return Message(message="Seller verified successfully")
+
+    @post("/{profile_id:int}/unverify/", status_code=HTTP_200_OK, operation_id="UnverifySeller")
+    async def unverify(self, request: AnyRequest, profile_id: FromPath[int]) -> Message:
+        await sellers.set_verified(current_account(request), profile_id, False)
+        return Message(message="Seller unverified")
+
+
+class SellerController(Controller):
+    path = "/api/sellers"
+    tags = ["sellers"]
+
+    @get("/{user_id:int}/", operation_id="GetPublicSeller")
+    async def get_seller(self, user_id: FromPath[int]) -> PublicSeller:
+        return await sellers.public_seller(user_id)

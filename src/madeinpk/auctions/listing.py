@@ -1,0 +1,216 @@
+"""Reading auctions for REST: filters, search, ordering, and the full Auction body.
+
+A page costs a fixed number of queries: the rows (with product, seller and winner joined), then
+images, seller profiles, the five latest bids of each (one window query) and, for a seller,
+their orders.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from piccolo.columns.combination import And, Where
+
+from madeinpk.accounts.auth import Account
+from madeinpk.auctions.schemas import Auction as AuctionBody
+from madeinpk.auctions.schemas import Bid, OrderInfo
+from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.catalog.products import product_bodies
+from madeinpk.catalog.service import parse_id_filter
+from madeinpk.database import contains_ignoring_case
+from madeinpk.http_errors import field_error
+from madeinpk.money import format_money
+from madeinpk.orders.service import payment_url
+from madeinpk.orders.tables import Order
+from madeinpk.settings import Settings
+from madeinpk.timestamps import as_utc, utc_now
+
+AUCTION_COLUMNS = (
+    *Auction.all_columns(),
+    Auction.product.id.as_alias("p_id"),
+    Auction.product.seller.as_alias("p_seller"),
+    Auction.product.seller.username.as_alias("p_seller_username"),
+    Auction.product.category.as_alias("p_category"),
+    Auction.product.category.name.as_alias("p_category_name"),
+    Auction.product.name.as_alias("p_name"),
+    Auction.product.description.as_alias("p_description"),
+    Auction.product.condition.as_alias("p_condition"),
+    Auction.product.created_at.as_alias("p_created_at"),
+    Auction.product.updated_at.as_alias("p_updated_at"),
+    Auction.winner.username.as_alias("winner_username"),
+    Auction.winner.email.as_alias("winner_email"),
+)
+ORDERINGS = {
+    "end_time": Auction.end_time,
+    "current_price": Auction.current_price,
+    "created_at": Auction.created_at,
+}
+
+_LATEST_BIDS = """
+    SELECT id, auction, bidder, bidder_username, amount, bid_time, is_winning FROM (
+        SELECT b.id, b.auction, b.bidder, u.username AS bidder_username, b.amount, b.bid_time,
+               b.is_winning,
+               ROW_NUMBER() OVER (PARTITION BY b.auction ORDER BY b.bid_time DESC, b.id DESC) AS n
+        FROM bid b JOIN piccolo_user u ON u.id = b.bidder
+        WHERE b.auction IN ({ids})
+    ) ranked
+    WHERE n <= 5
+    ORDER BY auction, bid_time DESC, id DESC
+"""
+
+
+def _id_filter(name: str, value: str | None) -> int | None:
+    return parse_id_filter(name, value) if value not in (None, "") else None
+
+
+def auction_filters(
+    account: Account | None,
+    *,
+    status: str | None,
+    seller: str | None,
+    category: str | None,
+    my_auctions: str | None,
+    search: str | None,
+) -> list[Where | And]:
+    conditions: list[Any] = []
+    if status:
+        if status not in {s.value for s in AuctionStatus}:
+            raise field_error(
+                "status", f'Select a valid choice. "{status}" is not one of the available choices.'
+            )
+        conditions.append(Auction.status == status)
+        if status == AuctionStatus.active.value:  # accepting bids right now
+            now = utc_now()
+            conditions += [Auction.start_time <= now, Auction.end_time > now]
+    if (seller_id := _id_filter("seller", seller)) is not None:
+        conditions.append(Auction.product.seller == seller_id)
+    if (category_id := _id_filter("category", category)) is not None:
+        conditions.append(Auction.product.category == category_id)
+    if my_auctions and my_auctions.lower() in ("true", "1") and account is not None:
+        conditions.append(Auction.product.seller == account.id)
+    if search and search.strip():
+        text = search.strip()
+        conditions.append(
+            contains_ignoring_case(Auction.product.name, text)
+            | contains_ignoring_case(Auction.product.description, text)
+        )
+    return conditions
+
+
+def ordering(value: str | None) -> tuple[Any, bool]:
+    """``field`` or ``-field`` over the allowed fields; anything else: newest first."""
+    name = (value or "").strip()
+    descending = name.startswith("-")
+    column = ORDERINGS.get(name.lstrip("-"))
+    return (column, not descending) if column is not None else (Auction.created_at, False)
+
+
+def _time(value: Any) -> datetime:
+    return as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else value
+
+
+async def auction_bodies(
+    rows: list[dict[str, Any]], viewer: Account | None, base_url: str, settings: Settings
+) -> list[AuctionBody]:
+    if not rows:
+        return []
+    product_rows = [
+        {
+            "id": r["p_id"],
+            "seller": r["p_seller"],
+            "seller_username": r["p_seller_username"],
+            "category": r["p_category"],
+            "category_name": r["p_category_name"],
+            "name": r["p_name"],
+            "description": r["p_description"],
+            "condition": r["p_condition"],
+            "created_at": r["p_created_at"],
+            "updated_at": r["p_updated_at"],
+        }
+        for r in rows
+    ]
+    products = {p.id: p for p in await product_bodies(product_rows, base_url)}
+    ids = [r["id"] for r in rows]
+    bids: dict[int, list[Bid]] = defaultdict(list)
+    for b in await Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids):
+        bids[b["auction"]].append(
+            Bid(
+                id=b["id"],
+                bidder=b["bidder"],
+                bidder_username=b["bidder_username"],
+                amount=format_money(b["amount"]),
+                bid_time=_time(b["bid_time"]),
+                is_winning=bool(b["is_winning"]),
+            )
+        )
+    orders: dict[int, dict[str, Any]] = {}
+    if viewer is not None:
+        own_ended = [
+            r["id"] for r in rows if r["p_seller"] == viewer.id and r["status"] != "active"
+        ]
+        if own_ended:
+            for o in await Order.select().where(Order.auction.is_in(own_ended)):
+                orders[o["auction"]] = o
+    now = utc_now()
+    bodies = []
+    for r in rows:
+        is_seller = viewer is not None and viewer.id == r["p_seller"]
+        running = r["status"] == AuctionStatus.active.value and r["start_time"] <= now
+        order = orders.get(r["id"]) if is_seller else None
+        bodies.append(
+            AuctionBody(
+                id=r["id"],
+                product=products[r["p_id"]],
+                starting_price=format_money(r["starting_price"]),
+                current_price=format_money(r["current_price"]),
+                start_time=r["start_time"],
+                end_time=r["end_time"],
+                created_at=r["created_at"],
+                status=r["status"],
+                winner=r["winner"],
+                winner_username=r["winner_username"],
+                winner_email=r["winner_email"] if is_seller else None,
+                latest_bids=bids.get(r["id"], []),
+                total_bids=r["bid_count"],
+                time_remaining=max(0, int((r["end_time"] - now).total_seconds())) if running else 0,
+                winning_bid_amount=format_money(r["current_price"]) if r["bid_count"] else None,
+                order_info=(
+                    OrderInfo(
+                        order_id=order["id"],
+                        order_number=order["order_number"],
+                        status=order["status"],
+                        payment_url=payment_url(settings, order["order_number"]),
+                        total_amount=format_money(order["total_amount"]),
+                        seller_amount=format_money(order["seller_amount"]),
+                        payment_deadline=order["payment_deadline"],
+                    )
+                    if order
+                    else None
+                ),
+            )
+        )
+    return bodies
+
+
+async def list_auctions(
+    conditions: list[Any], order_by: tuple[Any, bool], offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    count_query = Auction.count()
+    query = Auction.select(*AUCTION_COLUMNS)
+    for condition in conditions:
+        count_query = count_query.where(condition)
+        query = query.where(condition)
+    column, ascending = order_by
+    rows = (
+        await query.order_by(column, ascending=ascending)
+        .order_by(Auction.id, ascending=ascending)
+        .offset(offset)
+        .limit(limit)
+    )
+    return await count_query, rows
+
+
+async def auction_row(auction_id: int) -> dict[str, Any] | None:
+    return await Auction.select(*AUCTION_COLUMNS).where(Auction.id == auction_id).first()

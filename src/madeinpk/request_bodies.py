@@ -1,0 +1,141 @@
+"""Bodies that may arrive as JSON or as a multipart form (the React client sends both).
+
+Litestar picks a body parser from the handler's declared type; these endpoints take either, so
+they read the request here and their OpenAPI entry documents both media types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import UploadFile
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
+
+from madeinpk.http_errors import ApiError
+
+UPLOAD_LIMIT = 60 * 1024 * 1024  # ten 5 MB images and the form around them
+
+
+@dataclass
+class Body:
+    fields: dict[str, Any]
+    files: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+class MalformedBody(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__({"detail": detail}, 400)
+
+
+async def read_body(request: Request[Any, Any, Any]) -> Body:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()
+        fields: dict[str, Any] = {}
+        files: dict[str, list[bytes]] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.setdefault(name, []).append(await value.read())
+            else:
+                fields[name] = value
+        return Body(fields, files)
+    raw = await request.body()
+    if not raw:
+        return Body({})
+    try:
+        decoded = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"JSON parse error - {exc}") from None
+    if not isinstance(decoded, dict):
+        raise MalformedBody(
+            "Invalid data. Expected a dictionary, but got list."
+            if isinstance(decoded, list)
+            else "Invalid data. Expected a dictionary."
+        )
+    return Body(decoded)
+
+
+def json_or_form(json_schema: str, form_schema: str) -> type[Operation]:
+    """An OpenAPI operation whose body is either the JSON or the multipart component."""
+
+    @dataclass
+    class JsonOrFormOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                content={
+                    "application/json": OpenAPIMediaType(
+                        schema=Reference(f"#/components/schemas/{json_schema}")
+                    ),
+                    "multipart/form-data": OpenAPIMediaType(
+                        schema=Reference(f"#/components/schemas/{form_schema}")
+                    ),
+                },
+            )
+
+    return JsonOrFormOperation
+
+
+def form_only(form_schema: str) -> type[Operation]:
+    """An OpenAPI operation whose body is the multipart component ``form_schema``."""
+
+    @dataclass
+    class FormOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                content={
+                    "multipart/form-data": OpenAPIMediaType(
+                        schema=Reference(f"#/components/schemas/{form_schema}")
+                    )
+                },
+            )
+
+    return FormOperation
+
+
+_SCHEMA_KEYS = {
+    "title": "title", "description": "description", "format": "format", "default": "default",
+    "required": "required", "minimum": "minimum", "maximum": "maximum", "minLength": "min_length",
+    "maxLength": "max_length", "examples": "examples", "enum": "enum",
+}  # fmt: skip
+
+
+def _schema(node: dict[str, Any]) -> Schema | Reference:
+    if "$ref" in node:
+        return Reference(ref=node["$ref"])
+    kwargs: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "type":
+            kwargs["type"] = (
+                OpenAPIType(value) if isinstance(value, str) else [OpenAPIType(v) for v in value]
+            )
+        elif key == "properties":
+            kwargs["properties"] = {name: _schema(sub) for name, sub in value.items()}
+        elif key == "items":
+            kwargs["items"] = _schema(value)
+        elif key == "anyOf":
+            kwargs["any_of"] = [_schema(sub) for sub in value]
+        elif key == "contentEncoding":  # msgspec's bytes: an uploaded file in a form
+            kwargs["format"] = "binary"
+        elif key in _SCHEMA_KEYS:
+            kwargs[_SCHEMA_KEYS[key]] = value
+    return Schema(**kwargs)
+
+
+def component_schemas(*structs: type[msgspec.Struct]) -> dict[str, Schema | Reference]:
+    """OpenAPI components for bodies no handler declares (they are read by ``read_body``)."""
+    _, components = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}"
+    )
+    return {name: _schema(node) for name, node in components.items()}
