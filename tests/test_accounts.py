@@ -348,3 +348,37 @@ async def test_method_not_allowed_body(client: httpx.AsyncClient) -> None:
     response = await client.delete("/api/auth/login/")
     assert response.status_code == 405
     assert response.json() == {"detail": 'Method "DELETE" not allowed.'}
+
+
+async def test_profile_picture_upload_over_multipart(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    from tests.test_auctions_api import jpeg
+
+    user = await make_user(live_server.settings)
+    fake = await client.patch(
+        "/api/auth/profile/",
+        headers=user.auth,
+        files={"profile_picture": ("me.jpg", b"not an image", "image/jpeg")},
+    )
+    assert fake.status_code == 400 and list(fake.json()) == ["profile_picture"]
+    response = await client.patch(
+        "/api/auth/profile/",
+        headers=user.auth,
+        data={"first_name": "Sana"},
+        files={"profile_picture": ("me.jpg", jpeg(), "image/jpeg")},
+    )
+    assert response.status_code == 200, response.text
+    profile = response.json()
+    assert profile["first_name"] == "Sana"
+    assert profile["profile_picture"].startswith("/media/profiles/")
+    assert profile["profile_picture_url"] == f"{live_server.url}{profile['profile_picture']}"
+    served = await client.get(profile["profile_picture_url"])
+    assert served.status_code == 200 and served.content[:2] == b"\xff\xd8"
+    cleared = await client.patch(
+        "/api/auth/profile/", headers=user.auth, json={"profile_picture": None}
+    )
+    assert cleared.json()["profile_picture"] is None
+    assert (await client.get(profile["profile_picture_url"])).status_code == 404  # file removed
+    wrong_type = await client.patch("/api/auth/profile/", headers=user.auth, json={"first_name": 5})
+    assert wrong_type.status_code == 400 and list(wrong_type.json()) == ["first_name"]

@@ -297,3 +297,37 @@ async def test_seller_statistics(
     }
     assert (await client.get("/api/seller/statistics/", headers=buyer.auth)).status_code == 403
     assert (await client.get("/api/seller/statistics/")).status_code == 401
+
+
+async def test_order_info_and_winner_email_only_for_the_seller(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle, buyer: UserHandle
+) -> None:
+    from madeinpk.auctions.lifecycle import end_auction
+
+    auction_id = await make_auction(seller)
+    bid = await client.post(
+        f"/api/auctions/{auction_id}/place_bid/", json={"amount": 2600}, headers=buyer.auth
+    )
+    assert bid.status_code == 201
+    await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
+        Auction.id == auction_id
+    )
+    await end_auction(auction_id, live_server.settings)
+    as_seller = (await client.get(f"/api/auctions/{auction_id}/", headers=seller.auth)).json()
+    assert as_seller["status"] == "ended" and as_seller["time_remaining"] == 0
+    assert (as_seller["winner"], as_seller["winner_username"]) == (buyer.id, buyer.username)
+    assert as_seller["winner_email"] == buyer.email
+    info = as_seller["order_info"]
+    assert set(info) == {
+        "order_id", "order_number", "status", "payment_url", "total_amount", "seller_amount",
+        "payment_deadline",
+    }  # fmt: skip
+    assert (info["status"], info["total_amount"], info["seller_amount"]) == (
+        "pending_payment",
+        "2600.00",
+        "2548.00",
+    )
+    for viewer in ({}, buyer.auth):
+        other = (await client.get(f"/api/auctions/{auction_id}/", headers=viewer)).json()
+        assert other["winner_email"] is None and other["order_info"] is None
+        assert other["winner_username"] == buyer.username

@@ -27,6 +27,7 @@ from madeinpk.accounts.address_controller import (
 )
 from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
+from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
 from madeinpk.admin import admin_handler
 from madeinpk.auctions.controller import AuctionController, seller_statistics
@@ -160,7 +161,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     components.schemas = {
         **(components.schemas or {}),
         **component_schemas(
-            AuctionCreate, AuctionCreateForm, ProductCreate, ProductCreateForm, ImageUpload
+            AuctionCreate,
+            AuctionCreateForm,
+            ProductCreate,
+            ProductCreateForm,
+            ImageUpload,
+            ProfileUpdate,
+            ProfileUpdateForm,
         ),
     }
     return app

@@ -7,7 +7,7 @@ they read the request here and their OpenAPI entry documents both media types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -21,7 +21,9 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from madeinpk.http_errors import ApiError
+from madeinpk.http_errors import ApiError, FieldErrors
+
+T = TypeVar("T")
 
 UPLOAD_LIMIT = 60 * 1024 * 1024  # ten 5 MB images and the form around them
 
@@ -63,6 +65,16 @@ async def read_body(request: Request[Any, Any, Any]) -> Body:
             else "Invalid data. Expected a dictionary."
         )
     return Body(decoded)
+
+
+def to_struct(fields: dict[str, Any], struct: type[T]) -> T:
+    """Convert decoded fields to a request Struct; a wrong type is a DRF field error."""
+    try:
+        return msgspec.convert(fields, struct, strict=False)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$.")
+        field = where.split("`")[0].split(".")[0].split("[")[0] or "non_field_errors"
+        raise FieldErrors({field: [message]}) from None
 
 
 def json_or_form(json_schema: str, form_schema: str) -> type[Operation]:

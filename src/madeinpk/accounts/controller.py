@@ -25,6 +25,7 @@ from madeinpk.accounts.schemas import (
     user_body,
 )
 from madeinpk.accounts.tokens import revoke_token
+from madeinpk.request_bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
 from madeinpk.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -64,15 +65,29 @@ class AccountController(Controller):
     async def profile(self, request: AnyRequest) -> Profile:
         return await _profile(request)
 
-    @put("/profile/", guards=[requires_account], operation_id="ReplaceProfile")
-    async def replace_profile(self, request: AnyRequest, data: JSONBody[ProfileUpdate]) -> Profile:
-        await service.update_profile(current_account(request), data)
-        return await _profile(request)
+    @put(
+        "/profile/",
+        guards=[requires_account],
+        operation_id="ReplaceProfile",
+        operation_class=json_or_form("ProfileUpdate", "ProfileUpdateForm"),
+        request_max_body_size=UPLOAD_LIMIT,
+    )
+    async def replace_profile(
+        self, request: AnyRequest, settings: NamedDependency[Settings]
+    ) -> Profile:
+        return await _update_profile(request, settings)
 
-    @patch("/profile/", guards=[requires_account], operation_id="UpdateProfile")
-    async def update_profile(self, request: AnyRequest, data: JSONBody[ProfileUpdate]) -> Profile:
-        await service.update_profile(current_account(request), data)
-        return await _profile(request)
+    @patch(
+        "/profile/",
+        guards=[requires_account],
+        operation_id="UpdateProfile",
+        operation_class=json_or_form("ProfileUpdate", "ProfileUpdateForm"),
+        request_max_body_size=UPLOAD_LIMIT,
+    )
+    async def update_profile(
+        self, request: AnyRequest, settings: NamedDependency[Settings]
+    ) -> Profile:
+        return await _update_profile(request, settings)
 
     @get("/become-seller/", guards=[requires_account], operation_id="BecomeSellerStatus")
     async def become_seller_status(self, request: AnyRequest) -> BecomeSellerStatus:
@@ -108,6 +123,16 @@ class AccountController(Controller):
             user=user_body(account, base_url(request)),
             seller_profile=seller_profile_body(profile),
         )
+
+
+async def _update_profile(request: AnyRequest, settings: Settings) -> Profile:
+    """PUT and PATCH both update what is sent (JSON, or multipart with a picture file)."""
+    body = await read_body(request)
+    pictures = body.files.get("profile_picture", [])
+    data = to_struct(body.fields, ProfileUpdate)
+    account = current_account(request)
+    await service.update_profile(account, data, settings, pictures[0] if pictures else None)
+    return await _profile(request)
 
 
 async def _profile(request: AnyRequest) -> Profile:

@@ -42,6 +42,17 @@ class ProfileUpdate(msgspec.Struct):
     profile_picture: None | UnsetType = UNSET  # null removes the picture
 
 
+class ProfileUpdateForm(msgspec.Struct):
+    """Multipart profile update: the same fields, and a picture file."""
+
+    username: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    first_name: str | UnsetType = UNSET
+    last_name: str | UnsetType = UNSET
+    phone_number: str | UnsetType = UNSET
+    profile_picture: bytes | UnsetType = UNSET
+
+
 class BecomeSellerRequest(msgspec.Struct):
     brand_name: str = ""
     biography: str = ""

@@ -22,6 +22,7 @@ from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProf
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
+from madeinpk.media import InvalidImage, MediaWriter, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.tables import Order, OrderStatus
@@ -185,7 +186,9 @@ async def login(data: LoginRequest, settings: Settings) -> tuple[Account, str]:
     return account, await issue_token(account.id, settings)
 
 
-async def update_profile(account: Account, data: ProfileUpdate) -> Account:
+async def update_profile(
+    account: Account, data: ProfileUpdate, settings: Settings, picture: bytes | None = None
+) -> Account:
     errors = FieldErrorCollector()
     user_changes: dict[Any, Any] = {}
     profile_changes: dict[Any, Any] = {}
@@ -213,6 +216,12 @@ async def update_profile(account: Account, data: ProfileUpdate) -> Account:
     if data.profile_picture is None:
         profile_changes[UserProfile.profile_picture] = ""
     errors.check()
+    media = MediaWriter(settings.media_root)
+    try:
+        if picture is not None:
+            profile_changes[UserProfile.profile_picture] = media.save_image(picture, "profiles")
+    except InvalidImage as exc:
+        raise FieldErrors({"profile_picture": [str(exc)]}) from None
     try:
         async with write_transaction():
             if user_changes:
@@ -221,11 +230,14 @@ async def update_profile(account: Account, data: ProfileUpdate) -> Account:
                 await _ensure_profile(account)
                 await UserProfile.update(profile_changes).where(UserProfile.user == account.id)
     except Exception as exc:
+        media.discard()
         if not is_unique_violation(exc):
             raise
         raise FieldErrors(
             {"non_field_errors": ["That username or email is already taken."]}
         ) from None
+    if UserProfile.profile_picture in profile_changes:
+        delete_media(settings.media_root, account.profile_picture)  # the one replaced
     updated = await load_account(account.id)
     assert updated is not None
     return updated

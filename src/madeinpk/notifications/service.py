@@ -56,13 +56,9 @@ async def queue_email(dedupe_key: str, to_address: str, subject: str, body: str)
 # --- the reader's side: every query is scoped to its owner, so "not yours" is "not found" ------
 
 NOTIFICATION_TYPES = frozenset(t.value for t in NotificationType)
-MAX_ID = 2**31 - 1  # ids are 32-bit serials: a larger number names no row (and must not reach SQL)
 
 
 def _own(user_id: int, notification_id: int) -> Any:
-    """The user's notification with this id; an id out of range matches nothing."""
-    if not 0 < notification_id <= MAX_ID:
-        notification_id = 0
     return (Notification.id == notification_id) & (Notification.user == user_id)
 
 
