@@ -171,7 +171,9 @@ async def test_invalid_or_expired_token_closes_4401(
         assert await ws.closed_with() == (4401, "Invalid token")
 
 
-@pytest.mark.parametrize("auction_id", ["999999", "abc", "1.5", "-1", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "auction_id", ["999999", "abc", "1.5", "-1", "99999999999999999999", "²", "4294967296"]
+)
 async def test_unknown_auction_sends_error_and_closes_4404(
     live_server: LiveServer, auction_id: str
 ) -> None:

@@ -331,3 +331,13 @@ async def test_order_info_and_winner_email_only_for_the_seller(
         other = (await client.get(f"/api/auctions/{auction_id}/", headers=viewer)).json()
         assert other["winner_email"] is None and other["order_info"] is None
         assert other["winner_username"] == buyer.username
+
+
+@pytest.mark.parametrize(
+    "query", ["page=²", "page_size=²", "seller=²", "category=٣", "page=-1", "seller=99999999999"]
+)
+async def test_odd_digits_in_query_values_are_client_errors(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    response = await client.get(f"/api/auctions/?{query}")
+    assert response.status_code in (200, 400, 404), response.text

@@ -43,11 +43,11 @@ class PageRequest:
         """As DRF: a bad page number is a 404, a bad page size falls back to the default."""
         number = 1
         if page not in (None, ""):
-            if not page.isdigit() or int(page) < 1:
+            if not (page.isascii() and page.isdigit()) or int(page) < 1:
                 raise InvalidPage()
             number = int(page)
         size = DEFAULT_PAGE_SIZE
-        if page_size and page_size.isdigit() and int(page_size) > 0:
+        if page_size and page_size.isascii() and page_size.isdigit() and int(page_size) > 0:
             size = min(int(page_size), MAX_PAGE_SIZE)
         return cls(number=number, size=size)
 

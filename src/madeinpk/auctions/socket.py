@@ -50,7 +50,9 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     if token and account is None:
         raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
     raw_id = str(socket.path_params["auction_id"])
-    auction_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 10 else None
+    auction_id = (
+        int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 10 else None
+    )
     if auction_id is not None and auction_id > MAX_ID:
         auction_id = None
     if auction_id is None:

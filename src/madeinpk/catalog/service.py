@@ -89,7 +89,7 @@ def parse_product(
     category = form.get("category")
     if category not in (None, ""):
         text = str(category)
-        if not text.isdigit() or int(text) > MAX_ID:
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
             errors.add("category", "A valid integer is required.")
         else:
             values["category"] = int(text)
@@ -141,7 +141,7 @@ async def insert_product(
 
 
 def parse_id_filter(name: str, value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise field_error(name, "A valid integer is required.")
     if int(value) > MAX_ID:
         raise field_error(name, f"Ensure this value is less than or equal to {MAX_ID}.")
