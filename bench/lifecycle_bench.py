@@ -778,6 +778,20 @@ async def scenario_a(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
     return result
 
 
+async def sample_lock_waits(conn: asyncpg.Connection, db_name: str) -> list[tuple[str, str]]:
+    """(waiting statement, statement of the session it waits for), for sessions waiting on a
+    lock: who queues behind whom."""
+    rows = await conn.fetch(
+        "SELECT left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70), "
+        "left(regexp_replace(coalesce(b.query, ''), '\\s+', ' ', 'g'), 70) "
+        "FROM pg_stat_activity w "
+        "LEFT JOIN pg_stat_activity b ON b.pid = (pg_blocking_pids(w.pid))[1] "
+        "WHERE w.datname = $1 AND w.wait_event_type = 'Lock'",
+        db_name,
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
 async def sample_pg(conn: asyncpg.Connection, db_name: str) -> list[tuple[str, str, str, int]]:
     rows = await conn.fetch(
         "SELECT coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''), "
@@ -860,6 +874,7 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
     cpu.begin()
     series: list[tuple[float, int]] = []
     pg_samples: Counter[tuple[str, str, str]] = Counter()
+    lock_waits: Counter[tuple[str, str]] = Counter()
     pg_n = 0
     sql = "SELECT count(*) FROM auction WHERE id = ANY($1) AND status = 'ended'"
     done_at = None
@@ -869,6 +884,8 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
         series.append((round(t, 3), count))
         for state, wtype, wevent, c in await sample_pg(ctx.conn, ctx.db_name):
             pg_samples[(state, wtype, wevent)] += c
+        for pair in await sample_lock_waits(ctx.conn, ctx.db_name):
+            lock_waits[pair] += 1
         pg_n += 1
         if pg_n % 5 == 1:
             max_clients = max(max_clients, (await redis.info("clients"))["connected_clients"])
@@ -942,6 +959,9 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
             f"{s or '-'}/{wt or '-'}/{we or '-'}": round(c / pg_n, 2)
             for (s, wt, we), c in pg_samples.most_common(8)
         },
+        "lock_waits_sampled": [
+            {"waiting": w, "behind": b, "samples": c} for (w, b), c in lock_waits.most_common(6)
+        ],
         "breakdown": breakdown(ctx, specs, sched_from, worker_from, db_end),
         "py_spy_files": pyspy_files,
         "loadavg_after": loadavg(),
@@ -1230,6 +1250,8 @@ def print_table(results: dict[str, Any]) -> None:
             f"max clients {b['redis_max_connected_clients']}"
         )
         print(f"{'':>7} postgres sessions (avg): {b['pg_sessions_avg']}")
+        for lw in b["lock_waits_sampled"][:3]:
+            print(f"{'':>7} lock wait x{lw['samples']}: {lw['waiting']!r} behind {lw['behind']!r}")
         print(
             f"{'':>7} task executions: {b['breakdown']['task_executions']}; "
             f"ended by sweep before its task was sent: "
@@ -1290,7 +1312,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--wait-quiet",
         type=float,
-        default=15.0,
+        default=3.0,
         help="before each run, wait up to this long for other CPU load to calm down",
     )
     p.add_argument(

@@ -29,6 +29,7 @@ import re
 import resource
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -1641,6 +1642,7 @@ async def main(args: argparse.Namespace) -> int:
         await admin.close()
         with contextlib.suppress(Exception):
             await cleanup_redis(queue)
+        shutil.rmtree(scratch, ignore_errors=True)
         results["meta"]["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         out = RESULTS_DIR / f"ws_bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"

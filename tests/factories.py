@@ -17,6 +17,7 @@ from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product, ProductImage
+from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -146,3 +147,45 @@ async def make_auction(
         },
     )
     return int(auction.id)
+
+
+PAID_OR_LATER = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered)
+SHIPPED_OR_LATER = (OrderStatus.shipped, OrderStatus.delivered)
+DAY = timedelta(hours=24)
+
+
+async def make_order(
+    seller: UserHandle,
+    buyer: UserHandle,
+    *,
+    status: OrderStatus = OrderStatus.pending_payment,
+    deadline_in: timedelta = DAY,
+) -> int:
+    """An auction order of ``buyer`` from ``seller`` in the given state."""
+    now = utc_now()
+    auction_id = await make_auction(seller, status=AuctionStatus.ended, ends_in=-timedelta(hours=1))
+    product = await Auction.select(Auction.product).where(Auction.id == auction_id).first()
+    assert product is not None
+    order = await ModelBuilder.build(
+        Order,
+        defaults={
+            Order.order_number: f"AUC-{auction_id:012X}"[-16:],
+            Order.buyer: buyer.id,
+            Order.seller: seller.id,
+            Order.product: product["product"],
+            Order.auction: auction_id,
+            Order.order_type: "auction",
+            Order.quantity: 1,
+            Order.unit_price: Decimal("3000.00"),
+            Order.total_amount: Decimal("3000.00"),
+            Order.platform_fee: Decimal("60.00"),
+            Order.seller_amount: Decimal("2940.00"),
+            Order.shipping_address: None,
+            Order.status: status.value,
+            Order.payment_deadline: now + deadline_in,
+            Order.paid_at: now if status in PAID_OR_LATER else None,
+            Order.shipped_at: now if status in SHIPPED_OR_LATER else None,
+            Order.delivered_at: None,
+        },
+    )
+    return int(order.id)

@@ -4,20 +4,16 @@ author-only edits and deletes, the seller rating kept in step, and ``seller_stat
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from piccolo.testing.model_builder import ModelBuilder
 
 from madeinpk.accounts.tables import Role, SellerProfile
-from madeinpk.auctions.tables import Auction, AuctionStatus
-from madeinpk.orders.tables import Feedback, Order, OrderStatus
-from madeinpk.timestamps import utc_now
+from madeinpk.orders.tables import Feedback, OrderStatus
 from tests.conftest import LiveServer
-from tests.factories import UserHandle, make_auction, make_user
+from tests.factories import UserHandle, make_order, make_user
 
 FEEDBACK_FIELDS: dict[str, type] = {
     "id": int,
@@ -63,34 +59,7 @@ async def stranger(live_server: LiveServer) -> UserHandle:
 
 
 async def shipped_order(seller: UserHandle, buyer: UserHandle) -> int:
-    """An auction order of ``buyer`` from ``seller`` that has shipped (as test_lifecycle does)."""
-    auction_id = await make_auction(seller, status=AuctionStatus.ended, ends_in=-timedelta(hours=1))
-    product = await Auction.select(Auction.product).where(Auction.id == auction_id).first()
-    assert product is not None
-    now = utc_now()
-    order = await ModelBuilder.build(
-        Order,
-        defaults={
-            Order.order_number: f"AUC-{auction_id:012X}"[-16:],
-            Order.buyer: buyer.id,
-            Order.seller: seller.id,
-            Order.product: product["product"],
-            Order.auction: auction_id,
-            Order.order_type: "auction",
-            Order.quantity: 1,
-            Order.unit_price: Decimal("3000.00"),
-            Order.total_amount: Decimal("3000.00"),
-            Order.platform_fee: Decimal("60.00"),
-            Order.seller_amount: Decimal("2940.00"),
-            Order.shipping_address: None,
-            Order.status: OrderStatus.shipped.value,
-            Order.payment_deadline: now + timedelta(hours=24),
-            Order.paid_at: now,
-            Order.shipped_at: now,
-            Order.delivered_at: None,
-        },
-    )
-    return int(order.id)
+    return await make_order(seller, buyer, status=OrderStatus.shipped)
 
 
 def ratings(seller: int, communication: int, shipping: int, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from piccolo.testing.model_builder import ModelBuilder
 
 from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
 from madeinpk.auctions.lifecycle import finish_auction
@@ -22,7 +21,7 @@ from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
 from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
-from tests.factories import PASSWORD, UserHandle, make_auction, make_user
+from tests.factories import PASSWORD, UserHandle, make_auction, make_order, make_user
 from tests.sockets import watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
@@ -272,41 +271,6 @@ async def test_killed_worker_restarted_still_ends_the_auction(
 
 
 # --- orders and payment ----------------------------------------------------------------------
-
-
-async def make_order(
-    seller: UserHandle,
-    buyer: UserHandle,
-    *,
-    status: OrderStatus = OrderStatus.pending_payment,
-    deadline_in: timedelta = timedelta(hours=24),
-) -> int:
-    auction_id = await make_auction(seller, status=AuctionStatus.ended, ends_in=-timedelta(hours=1))
-    product = await Auction.select(Auction.product).where(Auction.id == auction_id).first()
-    assert product is not None
-    order = await ModelBuilder.build(
-        Order,
-        defaults={
-            Order.order_number: f"AUC-{auction_id:012X}"[-16:],
-            Order.buyer: buyer.id,
-            Order.seller: seller.id,
-            Order.product: product["product"],
-            Order.auction: auction_id,
-            Order.order_type: "auction",
-            Order.quantity: 1,
-            Order.unit_price: Decimal("3000.00"),
-            Order.total_amount: Decimal("3000.00"),
-            Order.platform_fee: Decimal("60.00"),
-            Order.seller_amount: Decimal("2940.00"),
-            Order.shipping_address: None,
-            Order.status: status.value,
-            Order.payment_deadline: utc_now() + deadline_in,
-            Order.paid_at: None,
-            Order.shipped_at: None,
-            Order.delivered_at: None,
-        },
-    )
-    return int(order.id)
 
 
 async def test_missed_deadlines_block_the_buyer_at_the_third(
