@@ -3,7 +3,7 @@
 
 Run by hand from the project root (not a pytest test)::
 
-    uv run python bench/lifecycle_bench.py             # everything, about 2.5 minutes
+    uv run python bench/lifecycle_bench.py             # everything, about 3 minutes
     uv run python bench/lifecycle_bench.py --help      # counts, worker variants, profiling
 
 It creates a throw-away PostgreSQL database, migrates it with ``python -m madeinpk migrate``,

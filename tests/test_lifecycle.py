@@ -94,6 +94,7 @@ async def test_auction_ends_on_the_second_with_winner_order_and_emails(
     assert message["type"] == "auction_ended"
     lateness = (received_at - end_time).total_seconds()
     assert 0 <= lateness < 1.5, f"auction_ended arrived {lateness:.2f}s after the end time"
+    print(f"auction_ended {lateness * 1000:.0f} ms after the end time")
     assert message["data"] == {
         "auction_id": auction_id,
         "winner": buyer.username,

@@ -54,6 +54,11 @@ def _end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
 
 
+# The scheduler fires up to one tick (1 s) late and never early, so the one-off is set a tick
+# ahead and the task itself waits for the exact end time: endings land within milliseconds.
+FIRE_AHEAD = timedelta(seconds=1.5)
+
+
 async def schedule_auction_end(auction_id: int, end_time: datetime) -> None:
     """Schedule (or move) an auction's ending. The sweep is the safety net if this is lost."""
     from madeinpk.auctions.tasks import end_auction
@@ -62,7 +67,7 @@ async def schedule_auction_end(auction_id: int, end_time: datetime) -> None:
     await (
         end_auction.kicker()
         .with_schedule_id(_end_schedule_id(auction_id))
-        .schedule_by_time(schedule_source, end_time, auction_id)
+        .schedule_by_time(schedule_source, end_time - FIRE_AHEAD, auction_id)
     )
 
 

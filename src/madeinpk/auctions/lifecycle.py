@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from piccolo.apps.user.tables import BaseUser
@@ -197,6 +198,15 @@ async def _queue(key: str, to: str, subject: str, body: str) -> int:
     # The auction moved to "ended" in this very transaction, so no email for it exists yet.
     assert email_id is not None, key
     return email_id
+
+
+async def end_time_if_active(auction_id: int) -> datetime | None:
+    row = (
+        await Auction.select(Auction.end_time)
+        .where((Auction.id == auction_id) & (Auction.status == AuctionStatus.active.value))
+        .first()
+    )
+    return row["end_time"] if row else None
 
 
 async def due_auction_ids(limit: int = 1000) -> list[int]:

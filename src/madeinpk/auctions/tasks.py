@@ -7,18 +7,38 @@ from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
 
-from madeinpk.auctions.lifecycle import due_auction_ids, finish_auction
+from madeinpk.auctions.lifecycle import due_auction_ids, end_time_if_active, finish_auction
 from madeinpk.broker import broker, task_events, task_settings
+from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
 SWEEP_CONCURRENCY = 8
 
 
+# How long a task fired ahead of the end may wait for it; a later end was rescheduled, and the
+# new schedule (or the sweep) will end it.
+MAX_WAIT_SECONDS = 5.0
+CLOCK_RETRIES = 10  # the database clock decides; allow this worker's to run a little ahead
+
+
 @broker.task(task_name="madeinpk.end_auction")
 async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends()]) -> bool:
-    return await finish_auction(
-        auction_id, task_settings(context.state), task_events(context.state)
-    )
+    """Fired shortly before the end time: wait for it, then end the auction."""
+    settings, events = task_settings(context.state), task_events(context.state)
+    end_time = await end_time_if_active(auction_id)
+    if end_time is None:
+        return False
+    wait = (end_time - utc_now()).total_seconds()
+    if wait > MAX_WAIT_SECONDS:
+        return False
+    await asyncio.sleep(max(0.0, wait))
+    for _ in range(CLOCK_RETRIES):
+        if await finish_auction(auction_id, settings, events):
+            return True
+        if await end_time_if_active(auction_id) is None:
+            return False  # someone else ended it
+        await asyncio.sleep(0.05)
+    return False
 
 
 @broker.task(task_name="madeinpk.sweep_auctions", schedule=[{"interval": SWEEP_SECONDS}])
