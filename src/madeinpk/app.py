@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -62,8 +64,31 @@ def channels_backend(settings: Settings) -> ChannelsBackend:
     return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
 
 
+class RedactTokens(logging.Filter):
+    """Login keys travel in ``?token=`` on sockets (browsers cannot set headers there); keep
+    them out of the access log."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    _redact_access_log()
     engine = build_engine(settings)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)

@@ -113,6 +113,9 @@ def serve(workers: int, reload: bool) -> None:
         reload=reload,
         proxy_headers=True,
         ws_max_size=64 * 1024,  # the protocol's frames are tiny; refuse megabyte ones early
+        # ~150-byte frames gain nothing from compression, which costs 36 KiB per socket and
+        # CPU on every fan-out (measured in bench/ws_bench.py).
+        ws_per_message_deflate=False,
     )
 
 

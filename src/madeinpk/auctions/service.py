@@ -138,12 +138,27 @@ async def place_bid(
     return placed
 
 
+class _NotAccepted(Exception):
+    """Leaves the transaction at once: a refused UPDATE may still hold the auction's row lock
+    (PostgreSQL locks a row it waited for before re-checking it), and every other bidder on a
+    hot auction queues behind that lock until this transaction ends."""
+
+
 async def _accept_bid(auction_id: int, bidder: Account, amount: Decimal) -> PlacedBid:
     sql, args = _accept_query(auction_id, bidder.id, amount)
+    try:
+        return await _accept_in_transaction(sql, args, auction_id, bidder, amount)
+    except _NotAccepted:
+        raise await _rejection(auction_id, bidder, amount) from None
+
+
+async def _accept_in_transaction(
+    sql: str, args: list[Any], auction_id: int, bidder: Account, amount: Decimal
+) -> PlacedBid:
     async with write_transaction():
         accepted = await Auction.raw(sql, *args)
         if not accepted:
-            raise await _rejection(auction_id, bidder, amount)
+            raise _NotAccepted
         seq, product_id = accepted[0]["bid_count"], accepted[0]["product"]
         bid_time = accepted[0]["accepted_at"]
         if isinstance(bid_time, str):  # SQLite hands raw SQL values back as text

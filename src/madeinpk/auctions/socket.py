@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.schemas import AuctionStatus, ClientMessage, Error, PlaceBid, Pong
 from madeinpk.money import InvalidAmount, parse_amount
+
+logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 4096
 MAX_ID = 2**31 - 1  # serial primary keys
@@ -132,3 +135,7 @@ async def auction_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
         await service.place_bid(connection.auction_id, connection.account, amount, events)
     except service.BidRejected as rejected:
         await _send(socket, Error(message=rejected.message))
+    except Exception:
+        # Never leak internals, never drop the watcher; but an operator must hear about it.
+        logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
+        await _send(socket, Error(message="Your bid could not be processed, please try again"))
