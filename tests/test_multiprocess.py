@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,6 +73,32 @@ async def apps(app_processes: list[str], live_server: LiveServer) -> AsyncIterat
     for url in app_processes:
         await wait_until_up(url)
     yield app_processes
+
+
+async def test_first_watchers_of_many_auctions_at_once_all_get_events(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    """A freshly started process, several auctions' first watchers connecting at the same
+    instant (as after a deploy): every one of them must get its auction's events."""
+    first, _ = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auctions = [await make_auction(seller) for _ in range(6)]
+    async with contextlib.AsyncExitStack() as stack:
+        watchers = await asyncio.gather(
+            *(stack.enter_async_context(watch(first, a)) for a in auctions)
+        )
+        async with httpx.AsyncClient(base_url=first) as http:
+            for auction_id in auctions:
+                response = await http.post(
+                    f"/api/auctions/{auction_id}/place_bid/",
+                    json={"amount": 3000},
+                    headers=buyer.auth,
+                )
+                assert response.status_code == 201
+        for watcher in watchers:
+            event = await watcher.receive()
+            assert event["type"] == "new_bid" and event["data"]["amount"] == "3000.00"
 
 
 async def test_bids_on_one_process_reach_watchers_on_both(

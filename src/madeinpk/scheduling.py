@@ -54,9 +54,10 @@ def _end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
 
 
-# The scheduler fires up to one tick (1 s) late and never early, so the one-off is set a tick
-# ahead and the task itself waits for the exact end time: endings land within milliseconds.
-FIRE_AHEAD = timedelta(seconds=1.5)
+# The scheduler fires up to a tick late and never early, and the Redis source files one-offs by
+# minute (a minute's appear once it has begun), so the one-off is set 2.5 s ahead and the task
+# itself waits for the exact end time: endings land within milliseconds.
+FIRE_AHEAD = timedelta(seconds=2.5)
 
 
 async def schedule_auction_end(auction_id: int, end_time: datetime) -> None:

@@ -106,7 +106,10 @@ class AuctionRoom:
         self.consumer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        self.subscriber = await self.hub.channels.subscribe(auction_channel(self.auction_id))
+        # redis-py's pub/sub connects lazily and without a lock: first subscriptions made at
+        # the same moment each open a connection, and all but one are never read.
+        async with self.hub.subscription_lock:
+            self.subscriber = await self.hub.channels.subscribe(auction_channel(self.auction_id))
         self.consumer = asyncio.create_task(self._consume(self.subscriber))
         self.subscribed.set()
 
@@ -184,7 +187,8 @@ class AuctionRoom:
         if self.consumer is not None:
             self.consumer.cancel()
         if self.subscriber is not None:
-            await self.hub.channels.unsubscribe(self.subscriber)
+            async with self.hub.subscription_lock:
+                await self.hub.channels.unsubscribe(self.subscriber)
 
 
 class LiveAuctions:
@@ -197,6 +201,7 @@ class LiveAuctions:
         self.max_backlog = max_backlog
         self.gap_timeout = gap_timeout
         self.rooms: dict[int, AuctionRoom] = {}
+        self.subscription_lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
 
     def close_later(self, watcher: Watcher, code: int, reason: str) -> None:
