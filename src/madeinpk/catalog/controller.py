@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.accounts.auth import current_account, requires_account, requires_seller
+from madeinpk.accounts.controller import base_url
 from madeinpk.accounts.schemas import Message
 from madeinpk.catalog import service
 from madeinpk.catalog.products import product_bodies, product_body
@@ -47,12 +48,8 @@ class CategoryController(Controller):
         return found
 
 
-def _viewer_base(request: AnyRequest) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 async def _product(request: AnyRequest, product_id: int) -> Product:
-    body = await product_body(product_id, _viewer_base(request))
+    body = await product_body(product_id, base_url(request))
     if body is None:
         raise NotFound()
     return body
@@ -86,7 +83,7 @@ class ProductController(Controller):
             seller=seller, category=category, condition=condition, search=search
         )
         count, rows = await service.list_products(conditions, ordering, paging.offset, paging.size)
-        return paging.build(request, count, await product_bodies(rows, _viewer_base(request)))
+        return paging.build(request, count, await product_bodies(rows, base_url(request)))
 
     @get("/{product_id:int}/", operation_id="GetProduct")
     async def get_product(self, request: AnyRequest, product_id: FromPath[int]) -> Product:
