@@ -50,6 +50,7 @@ from madeinpk.http_errors import (
 from madeinpk.media import MEDIA_URL
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas
 from madeinpk.scheduling import run_embedded_scheduler
 from madeinpk.settings import Settings
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CityController,
             auction_socket,
             admin_handler(settings),
+            *page_routes(),
             create_static_files_router(
                 path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"
             ),
@@ -156,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
-                exclude=["^/schema", "^/media/", "^/admin"],
+                exclude=["^/schema", "^/media/", "^/admin", "^/static/"],
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,0 +1,30 @@
+"""The small live-auction web page served by the app itself (static files, no build step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import MediaType, Router, get
+from litestar.params import FromPath
+from litestar.response import Response
+from litestar.static_files import create_static_files_router
+
+WEB = Path(__file__).parent / "web"
+
+
+def page_routes() -> list[Router | object]:
+    index = (WEB / "index.html").read_text()
+    auction = (WEB / "auction.html").read_text()
+
+    @get("/", include_in_schema=False, media_type=MediaType.HTML)
+    async def list_page() -> Response[str]:
+        return Response(index, media_type=MediaType.HTML)
+
+    @get("/auction/{auction_id:int}", include_in_schema=False, media_type=MediaType.HTML)
+    async def auction_page(auction_id: FromPath[int]) -> Response[str]:
+        return Response(auction, media_type=MediaType.HTML)
+
+    static = create_static_files_router(
+        path="/static", directories=[WEB], name="web", include_in_schema=False
+    )
+    return [list_page, auction_page, static]

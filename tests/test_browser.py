@@ -1,0 +1,193 @@
+"""The live auction page in a real browser (Debian's Chromium driven by Playwright), against the
+app in a real uvicorn server; the restart test runs it in a process of its own to kill.
+
+On the embedded topology only one app process may serve an auction (its channels are in
+memory), so the other tests use the suite's server rather than a second process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from madeinpk.accounts.tables import Role
+from tests.conftest import LiveServer, free_port
+from tests.factories import UserHandle, make_auction, make_user
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.usefixtures("task_worker", "task_scheduler"),
+]
+
+
+class WebServer:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "madeinpk.app:create_app",
+             "--port", str(self.port), "--log-level", "warning"],
+            env=self.env,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/api/categories/")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError("the web server did not start")
+
+
+@pytest.fixture(scope="module")
+def web_server(test_env: dict[str, str]) -> Iterator[WebServer]:
+    server = WebServer(test_env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+async def web(web_server: WebServer, live_server: LiveServer) -> WebServer:
+    if web_server.process is None:
+        web_server.start()
+    await web_server.ready()
+    return web_server
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def open_page(
+    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
+) -> Page:
+    context = await browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    if user is not None:
+        await context.add_init_script(f"localStorage.setItem('authToken', '{user.token}')")
+    page = await context.new_page()
+    await page.goto(f"{base_url}/auction/{auction_id}")
+    await expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
+    return page
+
+
+async def bid(page: Page, amount: str) -> None:
+    await page.fill("#bid-amount", amount)
+    await page.click("#bid-button")
+
+
+async def test_bids_appear_on_every_page_and_errors_stay_local(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    first = await make_user(live_server.settings)
+    second = await make_user(live_server.settings)
+    auction_id = await make_auction(seller, images=1)
+    page_one = await open_page(browser, live_server.url, auction_id, first)
+    page_two = await open_page(browser, live_server.url, auction_id, second)
+    spectator = await open_page(browser, live_server.url, auction_id, None)
+
+    await expect(page_one.locator("#current-price")).to_have_text("PKR 2,500.00")
+    await bid(page_one, "3000")
+    for page in (page_one, page_two, spectator):
+        await expect(page.locator("#current-price")).to_have_text("PKR 3,000.00", timeout=1000)
+        await expect(page.locator("#latest-bids li").first).to_contain_text(first.username)
+        await expect(page.locator("#total-bids")).to_have_text("1")
+
+    await bid(page_two, "2000")
+    await expect(page_two.locator("#error")).to_have_text(
+        "Bid must be higher than current price of 3000.00", timeout=1000
+    )
+    await expect(page_one.locator("#error")).to_be_hidden()
+    await expect(spectator.locator("#error")).to_be_hidden()
+
+    await expect(spectator.locator("#bid-button")).to_be_disabled()
+    await expect(spectator.locator("#bid-hint")).to_contain_text("spectator")
+    await expect(page_one.locator("#bid-amount")).to_have_attribute("min", "3000.01")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page_one.screenshot(path=ARTIFACTS / "live-auction.png", full_page=True)
+
+
+async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: LiveServer) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    winner = await make_user(live_server.settings)
+    rival = await make_user(live_server.settings)
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=6))
+    pages = [await open_page(browser, live_server.url, auction_id, u) for u in (winner, rival)]
+    await bid(pages[0], "2600")
+    await expect(pages[1].locator("#current-price")).to_have_text("PKR 2,600.00", timeout=1000)
+    for page in pages:
+        banner = page.locator("#ended")
+        await expect(banner).to_be_visible(timeout=15_000)
+        await expect(banner).to_contain_text(f"Winner: {winner.username}")
+        await expect(banner).to_contain_text("PKR 2,600.00")
+
+
+async def test_the_page_reconnects_after_a_restart_with_current_data(
+    browser: Browser, web: WebServer, live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    page = await open_page(browser, web.url, auction_id, None)
+    web.kill()
+    await expect(page.locator("#connection")).to_have_text("Disconnected", timeout=5000)
+    web.start()
+    await web.ready()
+    async with httpx.AsyncClient(base_url=web.url) as http:  # a bid the page did not see live
+        response = await http.post(
+            f"/api/auctions/{auction_id}/place_bid/", json={"amount": 4321}, headers=buyer.auth
+        )
+        assert response.status_code == 201
+    await expect(page.locator("#connection")).to_have_text("Live", timeout=20_000)
+    await expect(page.locator("#current-price")).to_have_text("PKR 4,321.00", timeout=5000)
+
+
+async def test_the_list_page_links_to_live_auctions(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    auction_id = await make_auction(seller, images=1, name="Sindhi Ajrak")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(live_server.url + "/")
+    card = page.locator(f"a[href='/auction/{auction_id}']")
+    await expect(card).to_contain_text("Sindhi Ajrak")
+    await expect(card).to_contain_text("PKR 2,500.00")
+    await expect(page.locator("#login-form")).to_be_visible()
