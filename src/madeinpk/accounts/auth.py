@@ -14,9 +14,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from madeinpk.accounts.tables import SELLER_ROLES, AuthToken, Role
 from madeinpk.accounts.tokens import hash_key
 from madeinpk.http_errors import (
-    BLOCKED,
     INVALID_TOKEN,
-    BusinessError,
     NotAuthenticated,
     PermissionDenied,
 )
@@ -139,14 +137,3 @@ def requires_account(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 def requires_seller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_account(connection).is_seller:
         raise PermissionDenied()
-
-
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not current_account(connection).is_admin:
-        raise PermissionDenied()
-
-
-def ensure_not_blocked(account: Account) -> None:
-    """Blocked accounts keep read access; anything that buys or bids stops here."""
-    if account.is_blocked:
-        raise BusinessError(BLOCKED, 403)

@@ -240,7 +240,3 @@ class LiveAuctions:
         if not room.watchers and self.rooms.get(watcher.auction_id) is room:
             del self.rooms[watcher.auction_id]
             await room.close()
-
-    @property
-    def watcher_count(self) -> int:
-        return sum(len(room.watchers) for room in self.rooms.values())
