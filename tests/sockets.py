@@ -12,14 +12,23 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 
+def error(message: str, code: str) -> dict[str, Any]:
+    """An ``error`` frame as a test compares it (``server_time`` is checked and set aside)."""
+    return {"type": "error", "message": message, "code": code}
+
+
 class Watch:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
+        self.acks: list[dict[str, Any]] = []  # the bid_accepted answers to this socket's bids
 
     async def receive(self, seconds: float = 5) -> dict[str, Any]:
+        """The next message, with its ``server_time`` checked (a UTC ``Z`` time) and removed."""
         raw = await asyncio.wait_for(self.connection.recv(), seconds)
         assert isinstance(raw, str), "the server sends text frames"
         message: dict[str, Any] = json.loads(raw)
+        server_time = message.pop("server_time", None)
+        assert isinstance(server_time, str) and server_time.endswith("Z"), message
         return message
 
     async def send(self, payload: object) -> None:
@@ -27,10 +36,22 @@ class Watch:
             payload if isinstance(payload, str | bytes) else json.dumps(payload)
         )
 
-    async def bid(self, amount: object) -> dict[str, Any]:
-        """Send a bid and return the reply meant for this socket (its new_bid or an error)."""
-        await self.send({"type": "place_bid", "amount": amount})
-        return await self.receive()
+    async def bid(self, amount: object, bid_id: str | None = None) -> dict[str, Any]:
+        """Send a bid and return the reply meant for this socket: its ``new_bid`` (whose
+        ``bid_accepted``, which the server sends right after it, is checked and kept in
+        ``acks``) or an ``error``."""
+        payload: dict[str, Any] = {"type": "place_bid", "amount": amount}
+        if bid_id is not None:
+            payload["bid_id"] = bid_id
+        await self.send(payload)
+        reply = await self.receive()
+        if reply["type"] == "new_bid":
+            ack = await self.receive()
+            assert ack["type"] == "bid_accepted", ack
+            assert ack["data"]["seq"] == reply["data"]["seq"], (reply, ack)
+            assert ack["data"]["amount"] == reply["data"]["amount"], (reply, ack)
+            self.acks.append(ack)
+        return reply
 
     async def silent(self, seconds: float = 0.3) -> bool:
         try:

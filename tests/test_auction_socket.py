@@ -14,7 +14,7 @@ from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox
 from tests.factories import UserHandle, make_auction, make_user
-from tests.sockets import watch
+from tests.sockets import error, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker")
 
@@ -63,14 +63,16 @@ async def test_auction_status_has_every_documented_field(
     async with watch(live_server.url, auction_id, buyer.token) as ws:
         for amount in (2600, 2700, 2800, 2900, 3000, 3100):
             assert (await ws.bid(amount))["type"] == "new_bid"
-    async with watch(live_server.url, auction_id, snapshot=False) as ws:
+    async with watch(live_server.url, auction_id, buyer.token, snapshot=False) as ws:
         message = await ws.receive()
     assert set(message) == {"type", "data"} and message["type"] == "auction_status"
     data = message["data"]
     assert set(data) == {
         "auction_id", "product", "seller", "starting_price", "current_price", "start_time",
         "end_time", "status", "is_active", "winner", "total_bids", "latest_bids",
+        "seq", "server_time",  # additions of auction-engine.md
     }  # fmt: skip
+    assert data["seq"] == 6 and data["server_time"].endswith("Z")
     assert data["auction_id"] == auction_id
     product = data["product"]
     assert set(product) == {"id", "name", "description", "condition", "category", "images"}
@@ -110,10 +112,12 @@ async def test_auction_status_has_every_documented_field(
     )
 
 
-async def test_seller_without_profile_still_has_every_seller_field(live_server: LiveServer) -> None:
+async def test_seller_without_profile_still_has_every_seller_field(
+    live_server: LiveServer, buyer: UserHandle
+) -> None:
     seller = await make_user(live_server.settings, role=Role.buyer)  # no seller profile row
     auction_id = await make_auction(seller)
-    async with watch(live_server.url, auction_id, snapshot=False) as ws:
+    async with watch(live_server.url, auction_id, buyer.token, snapshot=False) as ws:
         data = (await ws.receive())["data"]
     assert data["seller"] == {
         "id": seller.id,
@@ -127,6 +131,16 @@ async def test_seller_without_profile_still_has_every_seller_field(live_server: 
     }
     assert data["product"]["images"] == [] and data["product"]["category"] is None
     assert data["latest_bids"] == [] and data["total_bids"] == 0
+
+
+async def test_anonymous_spectators_do_not_get_the_seller_email(
+    live_server: LiveServer, auction: int, seller: UserHandle
+) -> None:
+    """The REST contract keeps seller emails private; signed-in watchers keep the field."""
+    async with watch(live_server.url, auction, snapshot=False) as ws:
+        data = (await ws.receive())["data"]
+    assert data["seller"]["email"] is None
+    assert data["seller"]["username"] == seller.username
 
 
 async def test_ended_auction_shows_winner_and_inactive(
@@ -150,10 +164,9 @@ async def test_spectator_watches_but_cannot_bid(
         watch(live_server.url, auction) as spectator,
         watch(live_server.url, auction, buyer.token) as bidder,
     ):
-        assert await spectator.bid(3000) == {
-            "type": "error",
-            "message": "You must be authenticated to place a bid",
-        }
+        assert await spectator.bid(3000) == error(
+            "You must be authenticated to place a bid", "unauthenticated"
+        )
         assert (await bidder.bid(3000))["type"] == "new_bid"
         seen = await spectator.receive()
         assert seen["type"] == "new_bid" and seen["data"]["bidder"] == buyer.username
@@ -178,7 +191,7 @@ async def test_unknown_auction_sends_error_and_closes_4404(
     live_server: LiveServer, auction_id: str
 ) -> None:
     async with watch(live_server.url, auction_id, snapshot=False) as ws:
-        assert await ws.receive() == {"type": "error", "message": "Auction not found"}
+        assert await ws.receive() == error("Auction not found", "not_found")
         assert await ws.closed_with() == (4404, "Auction not found")
 
 
@@ -196,7 +209,25 @@ async def test_new_bid_reaches_every_watcher(
     ):
         reply = await bidder.bid(3000)
         assert reply["type"] == "new_bid"
-        assert set(reply["data"]) == {"bidder", "amount", "time", "current_price"}
+        assert set(reply["data"]) == {
+            "bidder", "amount", "time", "current_price",
+            "seq", "auto", "total_bids", "min_next_bid",  # additions of auction-engine.md
+        }  # fmt: skip
+        assert reply["data"]["seq"] == 1 and reply["data"]["total_bids"] == 1
+        assert reply["data"]["auto"] is False and reply["data"]["min_next_bid"] == "3000.01"
+        assert bidder.acks == [
+            {
+                "type": "bid_accepted",
+                "data": {
+                    "bid_id": None,
+                    "amount": "3000.00",
+                    "max_amount": None,
+                    "is_leading": True,
+                    "current_price": "3000.00",
+                    "seq": 1,
+                },
+            }
+        ]
         assert reply["data"]["bidder"] == buyer.username
         assert reply["data"]["amount"] == reply["data"]["current_price"] == "3000.00"
         assert reply["data"]["time"].endswith("Z")
@@ -211,15 +242,13 @@ async def test_bid_must_beat_current_price(
 ) -> None:
     async with watch(live_server.url, auction, buyer.token) as ws:
         for amount in (2500, 2499.99, 1):
-            assert await ws.bid(amount) == {
-                "type": "error",
-                "message": "Bid must be higher than current price of 2500.00",
-            }
+            assert await ws.bid(amount) == error(
+                "Bid must be higher than current price of 2500.00", "too_low"
+            )
         assert (await ws.bid(2875))["type"] == "new_bid"
-        assert await ws.bid(2875) == {
-            "type": "error",
-            "message": "Bid must be higher than current price of 2875.00",
-        }
+        assert await ws.bid(2875) == error(
+            "Bid must be higher than current price of 2875.00", "too_low"
+        )
     assert await state(auction) == (Decimal("2875.00"), 1, 1)
 
 
@@ -243,14 +272,14 @@ async def test_inactive_auction_refuses_bids(
 ) -> None:
     auction_id = await make_auction(seller, status=status, starts_in=starts_in, ends_in=ends_in)
     async with watch(live_server.url, auction_id, buyer.token) as ws:
-        assert await ws.bid(99999) == {"type": "error", "message": "Auction is not active"}
+        assert await ws.bid(99999) == error("Auction is not active", "not_active")
     assert await state(auction_id) == (Decimal("2500.00"), 0, 0)
 
 
 async def test_blocked_user_cannot_bid(live_server: LiveServer, auction: int) -> None:
     blocked = await make_user(live_server.settings, is_blocked=True)
     async with watch(live_server.url, auction, blocked.token) as ws:
-        assert await ws.bid(3000) == {"type": "error", "message": "Your account is blocked"}
+        assert await ws.bid(3000) == error("Your account is blocked", "blocked")
 
 
 async def test_user_blocked_after_connecting_cannot_bid(
@@ -258,7 +287,7 @@ async def test_user_blocked_after_connecting_cannot_bid(
 ) -> None:
     async with watch(live_server.url, auction, buyer.token) as ws:
         await UserProfile.update({UserProfile.is_blocked: True}).where(UserProfile.user == buyer.id)
-        assert await ws.bid(3000) == {"type": "error", "message": "Your account is blocked"}
+        assert await ws.bid(3000) == error("Your account is blocked", "blocked")
     assert await state(auction) == (Decimal("2500.00"), 0, 0)
 
 
@@ -266,23 +295,20 @@ async def test_seller_cannot_bid_on_own_auction(
     live_server: LiveServer, auction: int, seller: UserHandle
 ) -> None:
     async with watch(live_server.url, auction, seller.token) as ws:
-        assert await ws.bid(3000) == {
-            "type": "error",
-            "message": "You cannot bid on your own auction",
-        }
+        assert await ws.bid(3000) == error("You cannot bid on your own auction", "own_auction")
 
 
 async def test_checks_run_in_the_documented_order(live_server: LiveServer) -> None:
-    """Not active beats blocked beats own auction beats too low."""
+    """Blocked beats not active beats own auction beats too low (auction-engine.md § 3)."""
     blocked_seller = await make_user(live_server.settings, role=Role.seller, is_blocked=True)
     ended = await make_auction(blocked_seller, status=AuctionStatus.ended)
-    active = await make_auction(blocked_seller)
     async with watch(live_server.url, ended, blocked_seller.token) as ws:
-        assert (await ws.bid(1))["message"] == "Auction is not active"
-    async with watch(live_server.url, active, blocked_seller.token) as ws:
         assert (await ws.bid(1))["message"] == "Your account is blocked"
     seller = await make_user(live_server.settings, role=Role.seller)
+    own_ended = await make_auction(seller, status=AuctionStatus.ended)
     own = await make_auction(seller)
+    async with watch(live_server.url, own_ended, seller.token) as ws:
+        assert (await ws.bid(1))["message"] == "Auction is not active"
     async with watch(live_server.url, own, seller.token) as ws:
         assert (await ws.bid(1))["message"] == "You cannot bid on your own auction"
 
@@ -350,7 +376,7 @@ async def test_malformed_frames_get_an_error_not_a_crash(
 ) -> None:
     async with watch(live_server.url, auction, buyer.token) as ws:
         await ws.send(frame)
-        assert await ws.receive() == {"type": "error", "message": message}
+        assert await ws.receive() == error(message, "invalid_message")
         assert (await ws.bid(3000))["type"] == "new_bid"
 
 
@@ -375,9 +401,13 @@ async def test_rate_limit(live_server: LiveServer, auction: int, buyer: UserHand
     async with watch(live_server.url, auction, buyer.token) as ws:
         for step in range(limit * 2):
             await ws.send({"type": "place_bid", "amount": 3000 + step})
-        replies = [await ws.receive() for _ in range(limit * 2)]
-    limited = [r for r in replies if r == {"type": "error", "message": "Too many bids, slow down"}]
-    accepted = [r for r in replies if r["type"] == "new_bid"]
+        replies: list[dict[str, object]] = []  # one answer per bid: an error or bid_accepted
+        while len(replies) < limit * 2:
+            message = await ws.receive()
+            if message["type"] != "new_bid":
+                replies.append(message)
+    limited = [r for r in replies if r == error("Too many bids, slow down", "rate_limited")]
+    accepted = [r for r in replies if r["type"] == "bid_accepted"]
     assert limited, "bids beyond the limit are refused"
     assert len(accepted) + len(limited) == limit * 2
     assert len(accepted) <= 2 * limit  # at most two one-second windows were touched
@@ -438,7 +468,11 @@ async def test_outbid_email_is_retried_after_an_smtp_failure(
     [email] = await inbox.wait_for(buyer.email)
     assert inbox.refused == 2
     assert email["Subject"] == "You have been outbid on Handwoven Pashmina Shawl"
-    outbox = await OutboxEmail.select().where(OutboxEmail.to_address == buyer.email)
+    for _ in range(100):  # the sender marks the row sent just after SMTP accepted it
+        outbox = await OutboxEmail.select().where(OutboxEmail.to_address == buyer.email)
+        if outbox and outbox[0]["sent_at"] is not None:
+            break
+        await asyncio.sleep(0.05)
     assert len(outbox) == 1 and outbox[0]["sent_at"] is not None and outbox[0]["attempts"] == 3
     assert "451" in outbox[0]["last_error"]
 

@@ -1,14 +1,16 @@
 """A stampede: many bidders at once over WebSocket and REST, on one auction.
 
 Whatever interleaving happens, the database and the broadcast must agree: the price is the
-highest accepted bid, exactly one bid is winning and it is that one, and every accepted bid
-reaches a watcher exactly once, in increasing order.
+highest accepted bid, exactly one bid is winning and it is that one, every accepted bid reaches
+a watcher exactly once, in increasing order and numbered 1, 2, 3 …, and the stored bid times
+agree with the amounts (sorted by time, the amounts strictly increase).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 from decimal import Decimal
 
 import httpx
@@ -33,16 +35,15 @@ async def bid_over_socket(
     async with watch(server.url, auction_id, bidder.token) as ws:
         for amount in amounts:
             await ws.send({"type": "place_bid", "amount": float(amount)})
-            # Other bidders' new_bid events arrive too; wait for the reply to *this* bid.
+            # Every bidder's new_bid events arrive too; wait for the answer to *this* bid.
             while True:
                 message = await ws.receive(seconds=30)
                 if message["type"] == "error":
                     assert message["message"].startswith("Bid must be higher"), message
+                    assert message["code"] == "too_low"
                     break
-                if (
-                    message["data"]["bidder"] == bidder.username
-                    and Decimal(message["data"]["amount"]) == amount
-                ):
+                if message["type"] == "bid_accepted":
+                    assert Decimal(message["data"]["amount"]) == amount
                     accepted.append(amount)
                     break
     return accepted
@@ -91,14 +92,20 @@ async def test_stampede_over_socket_and_rest(
         )
         accepted = sorted(a for result in results for a in result)
         assert accepted, "some bids must win the race"
-        seen = []
+        seen, numbers = [], []
         while len(seen) < len(accepted):
             message = await spectator.receive(seconds=10)
             assert message["type"] == "new_bid"
             seen.append(Decimal(message["data"]["amount"]))
+            numbers.append(message["data"]["seq"])
         assert await spectator.silent(0.5)
 
     assert seen == accepted, "every accepted bid broadcast once, in increasing order"
+    assert numbers == list(range(1, len(accepted) + 1)), "seq 1, 2, 3 … without gaps"
+    history = (await client.get(f"/api/auctions/{auction_id}/bids/")).json()
+    by_time = sorted(history, key=lambda b: (datetime.fromisoformat(b["bid_time"]), b["id"]))
+    amounts = [Decimal(b["amount"]) for b in by_time]
+    assert amounts == accepted, "sorted by time, the stored amounts strictly increase"
     auction = (
         await Auction.select(Auction.current_price, Auction.bid_count)
         .where(Auction.id == auction_id)

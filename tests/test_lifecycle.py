@@ -14,7 +14,7 @@ import pytest
 from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
 from madeinpk.auctions.lifecycle import finish_auction
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
-from madeinpk.broker import broker, task_events
+from madeinpk.broker import broker, task_effects
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
@@ -22,7 +22,7 @@ from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
 from tests.factories import PASSWORD, UserHandle, make_auction, make_order, make_user
-from tests.sockets import watch
+from tests.sockets import error, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
@@ -102,6 +102,8 @@ async def test_auction_ends_on_the_second_with_winner_order_and_emails(
         "status": "ended",
         "product_name": "Handwoven Pashmina Shawl",
         "message": f"Auction ended. Winner: {buyer.username} at Rs. 2700.00",
+        "seq": 3,  # after the two bids: it can never overtake them
+        "reserve_met": None,
     }
 
     auction = await Auction.select().where(Auction.id == auction_id).first()
@@ -172,6 +174,8 @@ async def test_auction_without_bids_ends_cleanly(
         "status": "ended",
         "product_name": "Handwoven Pashmina Shawl",
         "message": "Auction ended with no bids.",
+        "seq": 1,
+        "reserve_met": None,
     }
     assert await Order.count() == 0
     auction = await Auction.select().where(Auction.id == auction_id).first()
@@ -199,9 +203,9 @@ async def test_ending_is_idempotent(
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id == auction_id
     )
-    settings, events = live_server.settings, task_events(broker.state)
+    settings, effects = live_server.settings, task_effects(broker.state)
     results = await asyncio.gather(
-        *(finish_auction(auction_id, settings, events) for _ in range(4))
+        *(finish_auction(auction_id, settings, effects) for _ in range(4))
     )
     await end_auction_task.kiq(auction_id)  # the scheduled task arriving late: a no-op
     await end_auction_task.kiq(auction_id)
@@ -283,8 +287,10 @@ async def test_missed_deadlines_block_the_buyer_at_the_third(
 ) -> None:
     orders = [await make_order(seller, buyer, deadline_in=-timedelta(minutes=1)) for _ in range(3)]
     still_open = await make_order(seller, buyer)
-    assert await expire_overdue_orders(live_server.settings) == 3
-    assert await expire_overdue_orders(live_server.settings) == 0  # idempotent
+    assert await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 3
+    assert (
+        await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 0
+    )  # idempotent
 
     rows = await Order.select(Order.id, Order.status, Order.auction).where(Order.id.is_in(orders))
     assert {r["status"] for r in rows} == {"payment_failed"}
@@ -313,7 +319,7 @@ async def test_missed_deadlines_block_the_buyer_at_the_third(
     )
     assert (response.status_code, response.json()) == (403, {"error": "Your account is blocked"})
     async with watch(live_server.url, auction_id, buyer.token) as ws:
-        assert await ws.bid(3000) == {"type": "error", "message": "Your account is blocked"}
+        assert await ws.bid(3000) == error("Your account is blocked", "blocked")
     login = await client.post("/api/auth/login/", json={"email": buyer.email, "password": PASSWORD})
     assert (login.status_code, login.json()) == (403, {"error": "Your account is blocked"})
 
@@ -323,7 +329,7 @@ async def test_two_misses_do_not_block(
 ) -> None:
     for _ in range(2):
         await make_order(seller, buyer, deadline_in=-timedelta(minutes=1))
-    assert await expire_overdue_orders(live_server.settings) == 2
+    assert await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 2
     profile = await UserProfile.select().where(UserProfile.user == buyer.id).first()
     assert profile is not None
     assert (profile["failed_payment_count"], profile["is_blocked"]) == (2, False)

@@ -96,12 +96,30 @@ async def test_a_slow_watcher_is_closed_1013_and_does_not_hold_up_others() -> No
     assert slow_watcher not in room.watchers and fast_watcher in room.watchers
 
 
-async def test_unsequenced_events_go_straight_through() -> None:
+async def test_an_answer_follows_the_event_it_answers() -> None:
+    """``bid_accepted`` reaches the bidder after its own ``new_bid``, whichever comes first."""
     socket = FakeSocket()
     room, [watcher] = room_with(socket)
     room.start_at(3)
     watcher.ready(3)
+    watcher.reply_after(5, "accepted 5")  # the commit answered before the broadcast arrived
     room.receive(5, "bid 5")  # waiting for 4
-    room.receive(None, "auction ended")
     await settle()
-    assert socket.sent == ["auction ended"]
+    assert socket.sent == []
+    room.receive(4, "bid 4")
+    await settle()
+    assert socket.sent == ["bid 4", "bid 5", "accepted 5"]
+    watcher.reply_after(5, "again 5")  # the event is out already: straight through
+    await settle()
+    assert socket.sent[-1] == "again 5"
+
+
+async def test_an_answer_whose_event_never_comes_is_sent_anyway(monkeypatch: Any) -> None:
+    monkeypatch.setattr("madeinpk.auctions.live.REPLY_WAIT", 0.05)
+    socket = FakeSocket()
+    room, [watcher] = room_with(socket)
+    room.start_at(0)
+    watcher.ready(0)
+    watcher.reply_after(1, "accepted 1")  # its publish was lost
+    await asyncio.sleep(0.1)
+    assert socket.sent == ["accepted 1"]

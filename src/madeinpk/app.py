@@ -10,9 +10,6 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.base import ChannelsBackend
-from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -32,8 +29,9 @@ from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
 from madeinpk.admin import admin_handler
+from madeinpk.after_commit import Effects
+from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController, seller_statistics
-from madeinpk.auctions.events import AuctionEvents
 from madeinpk.auctions.live import LiveAuctions
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
@@ -41,6 +39,7 @@ from madeinpk.auctions.socket import auction_socket
 from madeinpk.broker import broker, use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
+from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import (
     EXCEPTION_HANDLERS,
@@ -52,17 +51,8 @@ from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas
-from madeinpk.scheduling import run_embedded_scheduler
+from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
-
-
-def channels_backend(settings: Settings) -> ChannelsBackend:
-    """Redis pub/sub reaches every app process; memory is enough for the single embedded one."""
-    if settings.redis_url is None:
-        return MemoryChannelsBackend()
-    from redis.asyncio import Redis
-
-    return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
 
 
 class RedactTokens(logging.Filter):
@@ -93,14 +83,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = build_engine(settings)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
-    live = LiveAuctions(channels)
-    auction_events = AuctionEvents(channels)
+    live = LiveAuctions(channels, channel_prefix=settings.channel_prefix)
+    effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
+    bid_desk = BidDesk(effects)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with database_lifespan(engine, settings):
-            use_app_context(settings, auction_events)
+            use_app_context(settings, effects)
             await broker.startup()
             # Embedded, the scheduler lives here too; in production it is its own process.
             scheduler_task = (
@@ -109,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             try:
                 yield
             finally:
+                await bid_desk.drain()
+                await effects.drain()
                 if scheduler_task is not None:
                     scheduler_task.cancel()
                 await broker.shutdown()
@@ -116,8 +109,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
-    def provide_auction_events() -> AuctionEvents:
-        return auction_events
+    def provide_effects() -> Effects:
+        return effects
+
+    def provide_bid_desk() -> BidDesk:
+        return bid_desk
 
     def provide_bid_rate_limiter() -> BidRateLimiter:
         return bid_rate_limiter
@@ -146,15 +142,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
-            "auction_events": Provide(provide_auction_events, sync_to_thread=False, use_cache=True),
+            "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
+            "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(
                 provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
             ),
         },
         plugins=[channels],
-        state=State(
-            {"live": live, "auction_events": auction_events, "bid_rate_limiter": bid_rate_limiter}
-        ),
+        state=State({"live": live, "bid_desk": bid_desk, "bid_rate_limiter": bid_rate_limiter}),
         middleware=[
             DefineMiddleware(
                 TokenAuthenticationMiddleware,

@@ -3,15 +3,18 @@ crash), in-process on the embedded default. ``taskiq worker madeinpk.broker:brok
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
+from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
+from madeinpk.after_commit import Effects
+from madeinpk.channels_backend import channels_backend
+from madeinpk.database import build_engine, database_lifespan
+from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
-
-if TYPE_CHECKING:
-    from madeinpk.auctions.events import AuctionEvents
 
 TASK_MODULES = [
     "madeinpk.notifications.tasks",
@@ -43,12 +46,6 @@ async def _worker_startup(state: TaskiqState) -> None:
     bound the database and handed over its settings, and nothing must be rebound."""
     if getattr(state, "settings", None) is not None:
         return
-    from litestar.channels import ChannelsPlugin
-
-    from madeinpk.app import channels_backend
-    from madeinpk.auctions.events import AuctionEvents
-    from madeinpk.database import build_engine, database_lifespan
-
     settings = Settings.from_env()
     state.settings = settings
     state.database = database_lifespan(build_engine(settings), settings)
@@ -58,7 +55,9 @@ async def _worker_startup(state: TaskiqState) -> None:
         backend=channels_backend(settings), arbitrary_channels_allowed=True
     )
     await state.channels.__aenter__()
-    state.auction_events = AuctionEvents(state.channels)
+    state.effects = Effects(
+        state.channels, settings.channel_prefix, broker, build_schedule_source(settings)
+    )
 
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
@@ -70,10 +69,10 @@ async def _worker_shutdown(state: TaskiqState) -> None:
             await resource.__aexit__(None, None, None)
 
 
-def use_app_context(settings: Settings, events: AuctionEvents) -> None:
+def use_app_context(settings: Settings, effects: Effects) -> None:
     """In the app process (embedded), tasks use the app's settings and its channels."""
     broker.state.settings = settings
-    broker.state.auction_events = events
+    broker.state.effects = effects
 
 
 def task_settings(state: Any) -> Settings:
@@ -81,16 +80,14 @@ def task_settings(state: Any) -> Settings:
     return settings if isinstance(settings, Settings) else Settings.from_env()
 
 
-def task_events(state: Any) -> AuctionEvents:
-    events = getattr(state, "auction_events", None)
-    if events is None:
-        raise RuntimeError("No auction events publisher: the worker did not start up")
-    return events
+def task_effects(state: Any) -> Effects:
+    effects = getattr(state, "effects", None)
+    if effects is None:
+        raise RuntimeError("No post-commit effects: the worker did not start up")
+    return effects
 
 
 def _import_tasks() -> None:
-    import importlib
-
     for module in TASK_MODULES:
         importlib.import_module(module)
 

@@ -88,6 +88,11 @@ class Settings:
     task_queue: str
 
     @property
+    def channel_prefix(self) -> str:
+        """Namespaces pub/sub channels (which ignore the Redis database number) per deployment."""
+        return self.task_queue
+
+    @property
     def embedded(self) -> bool:
         """No Redis: channels, the task broker and the scheduler all live in this process."""
         return self.redis_url is None

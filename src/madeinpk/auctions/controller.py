@@ -1,22 +1,25 @@
 """``/api/auctions/…`` and ``/api/seller/statistics/``: translation only; rules live in the
-auction services (``service`` for bids, ``selling`` for the seller's side, ``listing`` to read)."""
+auction services (``bidding`` for bids, ``selling`` for the seller's side, ``listing`` to read)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.accounts.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.accounts.controller import base_url
-from madeinpk.auctions import listing, selling, service
-from madeinpk.auctions.events import AuctionEvents
+from madeinpk.after_commit import Effects
+from madeinpk.auctions import listing, selling
+from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.rules import Accepted, Bidder, Reason
 from madeinpk.auctions.schemas import (
     Auction,
     AuctionCreate,
@@ -31,16 +34,28 @@ from madeinpk.http_errors import BusinessError, NotFound, field_error
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.pagination import Page, PageRequest
 from madeinpk.request_bodies import UPLOAD_LIMIT, json_or_form, read_body
-from madeinpk.scheduling import cancel_auction_end, schedule_auction_end
 from madeinpk.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
 
+# How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
 _BID_STATUS = {
-    service.Rejection.not_active: 400,
-    service.Rejection.blocked: 403,
-    service.Rejection.own_auction: 400,
+    Reason.not_active: 400,
+    Reason.blocked: 403,
+    Reason.own_auction: 400,
+    Reason.idempotency_conflict: 422,
+    Reason.internal: 503,
 }
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Safe retries: 1-64 characters of A-Z a-z 0-9 _ -. A repeat gets the first "
+        "answer again and changes nothing (for 24 hours).",
+    ),
+]
 
 
 def _rest_amount(data: BidAmount) -> Decimal:
@@ -67,12 +82,22 @@ async def auction_body(request: AnyRequest, auction_id: int, settings: Settings)
 
 
 async def _update_auction(
-    request: AnyRequest, auction_id: int, data: AuctionUpdate, settings: Settings
+    request: AnyRequest, auction_id: int, data: AuctionUpdate, settings: Settings, effects: Effects
 ) -> Auction:
     """Seller only, while nobody has bid; moving the end time moves the scheduled ending."""
-    terms = await selling.update_auction(current_account(request), auction_id, data)
-    await schedule_auction_end(auction_id, terms.end_time)
+    await selling.update_auction(current_account(request), auction_id, data, effects)
     return await auction_body(request, auction_id, settings)
+
+
+def _bid_answer(account: Account, outcome: Accepted) -> Bid:
+    return Bid(
+        id=outcome.bid_id,
+        bidder=account.id,
+        bidder_username=account.username,
+        amount=format_money(outcome.amount),
+        bid_time=outcome.time,
+        is_winning=outcome.is_leading,
+    )
 
 
 class AuctionController(Controller):
@@ -124,7 +149,10 @@ class AuctionController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def create_auction(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        effects: NamedDependency[Effects],
     ) -> Auction:
         """JSON with ``product_id`` (an own product without a listing), or multipart in one step:
         ``name, description, category, condition, images`` plus the auction fields."""
@@ -132,17 +160,12 @@ class AuctionController(Controller):
         body = await read_body(request)
         if body.files or "product_id" not in body.fields:
             auction_id = await selling.create_with_product(
-                account, body.fields, body.files.get("images", []), settings
+                account, body.fields, body.files.get("images", []), settings, effects
             )
         else:
             auction_id = await selling.create_from_product(
-                account, msgspec.convert(body.fields, AuctionCreate, strict=False)
+                account, msgspec.convert(body.fields, AuctionCreate, strict=False), effects
             )
-        row = (
-            await AuctionRow.select(AuctionRow.end_time).where(AuctionRow.id == auction_id).first()
-        )
-        assert row is not None
-        await schedule_auction_end(auction_id, row["end_time"])
         return await auction_body(request, auction_id, settings)
 
     @patch("/{auction_id:int}/", guards=[requires_account], operation_id="UpdateAuction")
@@ -152,8 +175,9 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings)
+        return await _update_auction(request, auction_id, data, settings, effects)
 
     @put("/{auction_id:int}/", guards=[requires_account], operation_id="ReplaceAuction")
     async def replace_auction(
@@ -162,8 +186,9 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings)
+        return await _update_auction(request, auction_id, data, settings, effects)
 
     @delete(
         "/{auction_id:int}/",
@@ -171,9 +196,10 @@ class AuctionController(Controller):
         guards=[requires_account],
         operation_id="DeleteAuction",
     )
-    async def delete_auction(self, request: AnyRequest, auction_id: FromPath[int]) -> None:
-        await selling.delete_auction(current_account(request), auction_id)
-        await cancel_auction_end(auction_id)
+    async def delete_auction(
+        self, request: AnyRequest, auction_id: FromPath[int], effects: NamedDependency[Effects]
+    ) -> None:
+        await selling.delete_auction(current_account(request), auction_id, effects)
 
     @post(
         "/{auction_id:int}/place_bid/",
@@ -186,29 +212,27 @@ class AuctionController(Controller):
         request: AnyRequest,
         auction_id: FromPath[int],
         data: JSONBody[BidAmount],
-        auction_events: NamedDependency[AuctionEvents],
+        bid_desk: NamedDependency[BidDesk],
         bid_rate_limiter: NamedDependency[BidRateLimiter],
-    ) -> Bid:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Bid]:
         account = current_account(request)
+        if idempotency_key is not None and not KEY_PATTERN.fullmatch(idempotency_key):
+            raise BusinessError(
+                "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
+            )
         amount = _rest_amount(data)
         if not bid_rate_limiter.allow(account.id):
             raise BusinessError("Too many bids, slow down", 429)
-        try:
-            placed = await service.place_bid(auction_id, account, amount, auction_events)
-        except service.BidRejected as rejected:
-            if rejected.reason is service.Rejection.not_found:
-                raise NotFound() from None
-            if rejected.reason is service.Rejection.too_low:
-                raise field_error("amount", rejected.message) from None
-            raise BusinessError(rejected.message, _BID_STATUS[rejected.reason]) from None
-        return Bid(
-            id=placed.id,
-            bidder=account.id,
-            bidder_username=account.username,
-            amount=format_money(placed.amount),
-            bid_time=placed.time,
-            is_winning=True,
-        )
+        bidder = Bidder(account.id, account.username, account.email)
+        outcome = await bid_desk.place(BidRequest(auction_id, bidder, amount, idempotency_key))
+        if isinstance(outcome, Accepted):
+            return Response(_bid_answer(account, outcome), status_code=HTTP_201_CREATED)
+        if outcome.reason is Reason.not_found:
+            raise NotFound()
+        if outcome.reason is Reason.too_low:
+            raise field_error("amount", outcome.message)
+        raise BusinessError(outcome.message, _BID_STATUS[outcome.reason])
 
     @get("/{auction_id:int}/bids/", operation_id="ListBids")
     async def bids(self, auction_id: FromPath[int]) -> list[Bid]:

@@ -1,60 +1,77 @@
-"""The one publisher of auction events to the channels plugin (Redis pub/sub in production).
+"""Auction events on the wire: how each broadcast frame is built, named and carried.
 
-A channel message is a header line with the bid's sequence number in its auction, then the
-JSON frame exactly as watchers receive it. Each event is encoded once, whoever watches it.
+A channel message is a header line with the event's ``seq`` in its auction, then the JSON frame
+exactly as watchers receive it, so a process can order events without decoding them. Each event
+is encoded once, whoever watches it, and stored as it was sent (``auction_event``) for replay.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from decimal import Decimal
 
 import msgspec
-from litestar.channels import ChannelsPlugin
 
+from madeinpk.auctions.rules import NewBidEvent
 from madeinpk.auctions.schemas import AuctionEnded, AuctionEndedData, NewBid, NewBidData
 from madeinpk.money import format_money
+from madeinpk.timestamps import utc_now
 
-if TYPE_CHECKING:
-    from madeinpk.auctions.service import PlacedBid
-
-_encoder = msgspec.json.Encoder()
-NO_SEQUENCE = b"-"
+_encoder = msgspec.json.Encoder(decimal_format="string")
 
 
-def auction_channel(auction_id: int) -> str:
-    return f"auction:{auction_id}"
+def auction_channel(prefix: str, auction_id: int) -> str:
+    """Pub/sub ignores Redis database numbers: the prefix keeps deployments (and test runs)
+    that share a Redis from hearing each other's auctions."""
+    return f"{prefix}:auction:{auction_id}"
 
 
-def encode_frame(seq: int | None, message: msgspec.Struct) -> bytes:
-    header = str(seq).encode() if seq is not None else NO_SEQUENCE
-    return header + b"\n" + _encoder.encode(message)
+def encode(message: msgspec.Struct) -> bytes:
+    return _encoder.encode(message)
 
 
-def decode_frame(raw: bytes) -> tuple[int | None, str]:
+def frame(seq: int, payload: bytes) -> bytes:
+    return str(seq).encode() + b"\n" + payload
+
+
+def decode_frame(raw: bytes) -> tuple[int, bytes]:
     header, _, payload = raw.partition(b"\n")
-    return (None if header == NO_SEQUENCE else int(header)), payload.decode()
+    return int(header), payload
 
 
-def new_bid_frame(bid: PlacedBid) -> bytes:
-    amount = format_money(bid.amount)
+def new_bid_payload(event: NewBidEvent) -> bytes:
+    amount = format_money(event.amount)
     data = NewBidData(
-        bidder=bid.bidder_username, amount=amount, time=bid.time, current_price=amount
+        bidder=event.bidder,
+        amount=amount,
+        time=event.time,
+        current_price=amount,
+        seq=event.seq,
+        auto=event.auto,
+        total_bids=event.total_bids,
+        min_next_bid=format_money(event.min_next_bid),
     )
-    return encode_frame(bid.seq, NewBid(data=data))
+    return encode(NewBid(data=data, server_time=utc_now()))
 
 
-def auction_ended_frame(data: AuctionEndedData) -> bytes:
-    return encode_frame(None, AuctionEnded(data=data))
-
-
-class AuctionEvents:
-    """Publishes through the app's channels plugin; other processes publish the same frames."""
-
-    def __init__(self, channels: ChannelsPlugin) -> None:
-        self._channels = channels
-
-    def new_bid(self, bid: PlacedBid) -> None:
-        self._channels.publish(new_bid_frame(bid), [auction_channel(bid.auction_id)])
-
-    def auction_ended(self, data: AuctionEndedData) -> None:
-        self._channels.publish(auction_ended_frame(data), [auction_channel(data.auction_id)])
+def auction_ended_payload(
+    auction_id: int,
+    seq: int,
+    winner: str | None,
+    final_price: Decimal,
+    product_name: str,
+) -> bytes:
+    price = format_money(final_price)
+    data = AuctionEndedData(
+        auction_id=auction_id,
+        winner=winner,
+        final_price=price,
+        status="ended",
+        product_name=product_name,
+        message=(
+            f"Auction ended. Winner: {winner} at Rs. {price}"
+            if winner
+            else "Auction ended with no bids."
+        ),
+        seq=seq,
+    )
+    return encode(AuctionEnded(data=data, server_time=utc_now()))

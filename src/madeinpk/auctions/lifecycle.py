@@ -1,9 +1,11 @@
 """Ending auctions: exactly once, whoever runs it (the scheduled task, the sweep, two workers).
 
 The state change is one conditional UPDATE (``active`` → ``ended`` only if the end time has
-passed by the database clock). The winner is then read in a fresh statement, so a bid that
-committed while the UPDATE waited for the row is seen. The order, the notifications and the
-emails are written in the same transaction; the ``auction_ended`` event goes out after commit.
+passed by the database clock), which also takes the auction's next event number, so
+``auction_ended`` can never overtake a bid. The winner is then read in a fresh statement, so a
+bid that committed while the UPDATE waited for the row is seen. The order, the notifications,
+the emails and the event are written in the same transaction; the event is broadcast and the
+emails handed over after commit.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from decimal import Decimal
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 
-from madeinpk.auctions.events import AuctionEvents
-from madeinpk.auctions.schemas import AuctionEndedData
-from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
+from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.events import auction_ended_payload
+from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
 from madeinpk.money import format_money, to_money
@@ -35,31 +37,22 @@ logger = logging.getLogger(__name__)
 @dataclass(slots=True)
 class EndedAuction:
     auction_id: int
+    seq: int
     product_name: str
     winner: str | None
     final_price: Decimal
     email_ids: list[int] = field(default_factory=list)
 
-    def event(self) -> AuctionEndedData:
-        price = format_money(self.final_price)
-        return AuctionEndedData(
-            auction_id=self.auction_id,
-            winner=self.winner,
-            final_price=price,
-            status=AuctionStatus.ended.value,
-            product_name=self.product_name,
-            message=(
-                f"Auction ended. Winner: {self.winner} at Rs. {price}"
-                if self.winner
-                else "Auction ended with no bids."
-            ),
+    def payload(self) -> bytes:
+        return auction_ended_payload(
+            self.auction_id, self.seq, self.winner, self.final_price, self.product_name
         )
 
 
 _CLOSE = """
-    UPDATE auction SET status = 'ended', updated_at = {}
+    UPDATE auction SET status = 'ended', seq = seq + 1, updated_at = {}
     WHERE id = {} AND status = 'active' AND end_time <= %s
-    RETURNING id, product, current_price, end_time
+    RETURNING id, product, current_price, end_time, seq
 """
 
 
@@ -77,94 +70,107 @@ async def end_auction(auction_id: int, settings: Settings) -> EndedAuction | Non
         closed = await Auction.raw(sql, *args)
         if not closed:
             return None
-        row = closed[0]
-        product = (
-            await Product.select(
-                Product.name,
-                Product.seller,
-                Product.seller.username.as_alias("seller_username"),
-                Product.seller.email.as_alias("seller_email"),
+        ended = await _settle(auction_id, closed[0], settings)
+        await AuctionEvent.insert(
+            AuctionEvent(
+                auction=auction_id,
+                seq=ended.seq,
+                payload=ended.payload().decode(),
+                created_at=utc_now(),
             )
-            .where(Product.id == row["product"])
-            .first()
         )
-        assert product is not None
-        top = (
-            await Bid.select(Bid.bidder, Bid.amount, Bid.bidder.username.as_alias("username"))
-            .where(Bid.auction == auction_id)
-            .order_by(Bid.amount, ascending=False)
-            .order_by(Bid.id)
-            .first()
+    return ended
+
+
+async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -> EndedAuction:
+    """The winner, the order, the notifications and the emails of an auction just closed."""
+    product = (
+        await Product.select(
+            Product.name,
+            Product.seller,
+            Product.seller.username.as_alias("seller_username"),
+            Product.seller.email.as_alias("seller_email"),
         )
-        name = product["name"]
-        ended = EndedAuction(auction_id, name, None, to_money(row["current_price"]))
-        if top is None:
-            await _tell_seller(ended, product, f"Your auction for {name} has ended with no bids.")
-            return ended
-        amount = to_money(top["amount"])
-        ended.winner, ended.final_price = top["username"], amount
-        await Auction.update({Auction.winner: top["bidder"]}).where(Auction.id == auction_id)
-        order = await create_auction_order(
-            auction_id=auction_id,
-            product_id=row["product"],
-            buyer_id=top["bidder"],
-            seller_id=product["seller"],
-            amount=amount,
-            ended_at=row["end_time"],
-            settings=settings,
+        .where(Product.id == row["product"])
+        .first()
+    )
+    assert product is not None
+    top = (
+        await Bid.select(Bid.bidder, Bid.amount, Bid.bidder.username.as_alias("username"))
+        .where(Bid.auction == auction_id)
+        .order_by(Bid.amount, ascending=False)
+        .order_by(Bid.id)
+        .first()
+    )
+    name = product["name"]
+    seq = row["seq"]
+    assert isinstance(seq, int)
+    ended = EndedAuction(auction_id, seq, name, None, to_money(str(row["current_price"])))
+    if top is None:
+        await _tell_seller(ended, product, f"Your auction for {name} has ended with no bids.")
+        return ended
+    amount = to_money(top["amount"])
+    ended.winner, ended.final_price = top["username"], amount
+    await Auction.update({Auction.winner: top["bidder"]}).where(Auction.id == auction_id)
+    order = await create_auction_order(
+        auction_id=auction_id,
+        product_id=row["product"],
+        buyer_id=top["bidder"],
+        seller_id=product["seller"],
+        amount=amount,
+        ended_at=row["end_time"],
+        settings=settings,
+    )
+    price = format_money(amount)
+    winner = await BaseUser.select(BaseUser.email).where(BaseUser.id == top["bidder"]).first()
+    assert winner is not None
+    hours = settings.payment_deadline_hours
+    await notify(
+        top["bidder"],
+        NotificationType.auction_won,
+        "Congratulations! You won the auction",
+        f"You won the auction for {name}. Please complete payment within {hours} hours: "
+        f"{order.payment_url}",
+        auction_id=auction_id,
+        order_id=order.id,
+    )
+    subject, body = AUCTION_WON.render(
+        username=top["username"],
+        product=name,
+        amount=price,
+        order_number=order.order_number,
+        hours=str(hours),
+        payment_url=order.payment_url,
+    )
+    ended.email_ids.append(
+        await _queue(f"auction_won:{auction_id}", winner["email"], subject, body)
+    )
+    losers = (
+        await Bid.select(
+            Bid.bidder,
+            Bid.bidder.username.as_alias("username"),
+            Bid.bidder.email.as_alias("email"),
         )
-        price = format_money(amount)
-        winner = await BaseUser.select(BaseUser.email).where(BaseUser.id == top["bidder"]).first()
-        assert winner is not None
-        hours = settings.payment_deadline_hours
+        .where((Bid.auction == auction_id) & (Bid.bidder != top["bidder"]))
+        .distinct()
+    )
+    for loser in losers:
         await notify(
-            top["bidder"],
-            NotificationType.auction_won,
-            "Congratulations! You won the auction",
-            f"You won the auction for {name}. Please complete payment within {hours} hours: "
-            f"{order.payment_url}",
+            loser["bidder"],
+            NotificationType.auction_lost,
+            "Auction ended",
+            f"The auction for {name} has ended. The winning bid was Rs. {price}.",
             auction_id=auction_id,
-            order_id=order.id,
         )
-        subject, body = AUCTION_WON.render(
-            username=top["username"],
-            product=name,
-            amount=price,
-            order_number=order.order_number,
-            hours=str(hours),
-            payment_url=order.payment_url,
-        )
+        subject, body = AUCTION_LOST.render(username=loser["username"], product=name, amount=price)
         ended.email_ids.append(
-            await _queue(f"auction_won:{auction_id}", winner["email"], subject, body)
+            await _queue(
+                f"auction_lost:{auction_id}:{loser['bidder']}", loser["email"], subject, body
+            )
         )
-        losers = (
-            await Bid.select(
-                Bid.bidder,
-                Bid.bidder.username.as_alias("username"),
-                Bid.bidder.email.as_alias("email"),
-            )
-            .where((Bid.auction == auction_id) & (Bid.bidder != top["bidder"]))
-            .distinct()
-        )
-        for loser in losers:
-            await notify(
-                loser["bidder"],
-                NotificationType.auction_lost,
-                "Auction ended",
-                f"The auction for {name} has ended. The winning bid was Rs. {price}.",
-                auction_id=auction_id,
-            )
-            subject, body = AUCTION_LOST.render(
-                username=loser["username"], product=name, amount=price
-            )
-            ended.email_ids.append(
-                await _queue(
-                    f"auction_lost:{auction_id}:{loser['bidder']}", loser["email"], subject, body
-                )
-            )
-        await _tell_seller(
-            ended, product, f"Your auction for {name} has ended. Winner: {top['username']}"
-        )
+    await _tell_seller(
+        ended, product, f"Your auction for {name} has ended. Winner: {top['username']}"
+    )
     return ended
 
 
@@ -219,15 +225,14 @@ async def due_auction_ids(limit: int = 1000) -> list[int]:
     return [r["id"] for r in rows]
 
 
-async def finish_auction(auction_id: int, settings: Settings, events: AuctionEvents) -> bool:
+async def finish_auction(auction_id: int, settings: Settings, effects: Effects) -> bool:
     """End, then tell every watcher and hand the emails to workers. True if this call ended it."""
-    from madeinpk.notifications.tasks import send_email
-
     ended = await end_auction(auction_id, settings)
     if ended is None:
         return False
-    events.auction_ended(ended.event())
-    for email_id in ended.email_ids:
-        await send_email.kiq(email_id)
+    done = AfterCommit()
+    done.broadcast(auction_id, ended.seq, ended.payload())
+    done.send_emails(ended.email_ids)
+    effects.flush(done)
     logger.info("Auction %s ended (winner: %s)", auction_id, ended.winner)
     return True

@@ -5,11 +5,13 @@ watched auction and hands each event to that auction's watchers here. It adds wh
 does not give:
 
 - **order**: bids commit in database order but are published after commit, by whichever process
-  took them, so two events can cross on the way. Each carries its sequence number in the auction
-  (``auction.bid_count``), and the room releases them in that order, skipping a gap only after
-  ``gap_timeout`` (a publisher that died between commit and publish).
+  took them, so two events can cross on the way. Each carries its ``seq`` in the auction, and the
+  room releases them in that order, skipping a gap only after ``gap_timeout`` (a publisher that
+  died between commit and publish).
 - **no gap at connect**: a watcher joins *before* its snapshot is read, and then drops the events
   the snapshot already contains, so nothing falls between the two.
+- **answers after events**: a bidder's ``bid_accepted`` is held until its own ``new_bid`` has
+  been queued to it, so every client sees the broadcast first and the acknowledgement after.
 - **isolation**: each watcher has its own bounded backlog and is sent to by its own short-lived
   task; one slow socket never delays the others, and a watcher that falls ``max_backlog`` events
   behind is closed with 1013 rather than silently skipped.
@@ -30,19 +32,32 @@ from madeinpk.auctions.events import auction_channel, decode_frame
 logger = logging.getLogger(__name__)
 
 TRY_AGAIN_LATER = 1013
+# How long an answer waits for the event it follows before it is sent anyway (a lost publish).
+REPLY_WAIT = 1.0
 
 
 class Watcher:
     """One socket watching one auction."""
 
-    __slots__ = ("_backlog", "_sender", "auction_id", "closed", "min_seq", "socket")
+    __slots__ = (
+        "_backlog",
+        "_held",
+        "_sender",
+        "auction_id",
+        "closed",
+        "min_seq",
+        "queued_seq",
+        "socket",
+    )
 
     def __init__(self, auction_id: int, socket: WebSocket[Any, Any, Any]) -> None:
         self.auction_id = auction_id
         self.socket = socket
         self.min_seq: int | None = None  # set once the snapshot is sent; None means "hold"
+        self.queued_seq = 0  # the highest event seq this watcher has been given
         self.closed = False
         self._backlog: deque[tuple[int | None, str]] = deque()
+        self._held: list[tuple[int, str]] = []  # answers waiting for their event
         self._sender: asyncio.Task[None] | None = None
 
     def offer(self, seq: int | None, text: str, max_backlog: int) -> bool:
@@ -51,11 +66,34 @@ class Watcher:
         if len(self._backlog) >= max_backlog:
             return False
         self._backlog.append((seq, text))
+        if seq is not None and seq > self.queued_seq:
+            self.queued_seq = seq
+            self._release_held(seq)
         self._wake()
         return True
 
+    def reply_after(self, seq: int, text: str) -> None:
+        """Send ``text`` to this socket once event ``seq`` has been queued to it."""
+        if self.closed:
+            return
+        if seq <= max(self.queued_seq, self.min_seq or 0):
+            self._backlog.append((None, text))
+            self._wake()
+            return
+        self._held.append((seq, text))
+        asyncio.get_running_loop().call_later(REPLY_WAIT, self._release_held, seq)
+
+    def _release_held(self, upto: int) -> None:
+        ready = [text for seq, text in self._held if seq <= upto]
+        if not ready or self.closed:
+            return
+        self._held = [(seq, text) for seq, text in self._held if seq > upto]
+        self._backlog.extend((None, text) for text in ready)
+        self._wake()
+
     def ready(self, snapshot_seq: int) -> None:
         self.min_seq = snapshot_seq
+        self.queued_seq = max(self.queued_seq, snapshot_seq)
         self._wake()
 
     def _wake(self) -> None:
@@ -87,6 +125,7 @@ class Watcher:
     def stop(self) -> None:
         self.closed = True
         self._backlog.clear()
+        self._held.clear()
         if self._sender is not None:
             self._sender.cancel()
 
@@ -109,23 +148,24 @@ class AuctionRoom:
         # redis-py's pub/sub connects lazily and without a lock: first subscriptions made at
         # the same moment each open a connection, and all but one are never read.
         async with self.hub.subscription_lock:
-            self.subscriber = await self.hub.channels.subscribe(auction_channel(self.auction_id))
+            self.subscriber = await self.hub.channels.subscribe(
+                auction_channel(self.hub.channel_prefix, self.auction_id)
+            )
         self.consumer = asyncio.create_task(self._consume(self.subscriber))
         self.subscribed.set()
 
     async def _consume(self, subscriber: Subscriber) -> None:
         async for raw in subscriber.iter_events():
             try:
-                seq, text = decode_frame(raw)
+                seq, payload = decode_frame(raw)
+                text = payload.decode()
             except ValueError:
                 logger.warning("Dropping a malformed frame on auction %s", self.auction_id)
                 continue
             self.receive(seq, text)
 
-    def receive(self, seq: int | None, text: str) -> None:
-        if seq is None:
-            self._release(None, text)
-        elif self.expected is None or seq > self.expected:
+    def receive(self, seq: int, text: str) -> None:
+        if self.expected is None or seq > self.expected:
             self.pending[seq] = text
             self._schedule_gap_timeout()
         elif seq == self.expected:
@@ -195,9 +235,15 @@ class LiveAuctions:
     """The hub: rooms appear with their first watcher and go with their last."""
 
     def __init__(
-        self, channels: ChannelsPlugin, *, max_backlog: int = 256, gap_timeout: float = 0.5
+        self,
+        channels: ChannelsPlugin,
+        *,
+        channel_prefix: str = "madeinpk",
+        max_backlog: int = 256,
+        gap_timeout: float = 0.5,
     ) -> None:
         self.channels = channels
+        self.channel_prefix = channel_prefix
         self.max_backlog = max_backlog
         self.gap_timeout = gap_timeout
         self.rooms: dict[int, AuctionRoom] = {}

@@ -16,6 +16,8 @@ from madeinpk.catalog.schemas import Product
 class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
     # Kept raw: the exact number the client typed is checked, never rounded through a float.
     amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    # The client's idempotency key: a retry with the same key gets the first answer again.
+    bid_id: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
 class Ping(msgspec.Struct, tag="ping", tag_field="type"):
@@ -46,7 +48,7 @@ class ProductInfo(msgspec.Struct):
 class SellerInfo(msgspec.Struct):
     id: int
     username: str
-    email: str
+    email: str | None  # null for anonymous spectators
     brand_name: str
     biography: str
     is_verified: bool
@@ -78,10 +80,13 @@ class AuctionStatusData(msgspec.Struct):
     winner: WinnerInfo | None
     total_bids: int
     latest_bids: list[BidInfo]
+    seq: int  # the last event this state includes: live events continue from seq + 1
+    server_time: datetime
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
     data: AuctionStatusData
+    server_time: datetime
 
 
 class NewBidData(msgspec.Struct):
@@ -89,10 +94,15 @@ class NewBidData(msgspec.Struct):
     amount: str
     time: datetime
     current_price: str
+    seq: int
+    auto: bool
+    total_bids: int
+    min_next_bid: str
 
 
 class NewBid(msgspec.Struct, tag="new_bid", tag_field="type"):
     data: NewBidData
+    server_time: datetime
 
 
 class AuctionEndedData(msgspec.Struct):
@@ -102,18 +112,40 @@ class AuctionEndedData(msgspec.Struct):
     status: str
     product_name: str
     message: str
+    seq: int
+    reserve_met: bool | None = None
 
 
 class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
     data: AuctionEndedData
+    server_time: datetime
 
 
-class Error(msgspec.Struct, tag="error", tag_field="type"):
+class BidAcceptedData(msgspec.Struct):
+    bid_id: str | None
+    amount: str
+    max_amount: str | None
+    is_leading: bool
+    current_price: str
+    seq: int
+
+
+class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
+    """To the sender only: its bid is recorded (every watcher also gets the ``new_bid``)."""
+
+    data: BidAcceptedData
+    server_time: datetime
+
+
+class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
     message: str
+    code: str
+    server_time: datetime
+    bid_id: str | msgspec.UnsetType = msgspec.UNSET  # when the failed frame carried one
 
 
 class Pong(msgspec.Struct, tag="pong", tag_field="type"):
-    pass
+    server_time: datetime
 
 
 # --- REST --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from msgspec import UNSET
 
 from madeinpk.accounts.auth import Account
+from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate, SellerStatistics
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.service import check_category, check_images, insert_product, parse_product
@@ -106,7 +107,7 @@ async def _insert_auction(product_id: int, terms: Terms) -> int:
     return int(rows[0]["id"])
 
 
-async def create_from_product(account: Account, data: AuctionCreate) -> int:
+async def create_from_product(account: Account, data: AuctionCreate, effects: Effects) -> int:
     errors = FieldErrorCollector()
     product_id = data.product_id
     if product_id is UNSET or product_id is None:
@@ -125,15 +126,30 @@ async def create_from_product(account: Account, data: AuctionCreate) -> int:
         async with write_transaction():
             if await Auction.exists().where(Auction.product == product_id):
                 raise FieldErrors({"product_id": ["Product already has a listing"]})
-            return await _insert_auction(product_id, terms)
+            auction_id = await _insert_auction(product_id, terms)
     except Exception as exc:
         if is_unique_violation(exc):
             raise FieldErrors({"product_id": ["Product already has a listing"]}) from None
         raise
+    _schedule(effects, auction_id, terms.end_time)
+    return auction_id
+
+
+def _schedule(effects: Effects, auction_id: int, end_time: datetime | None) -> None:
+    done = AfterCommit()
+    if end_time is None:
+        done.cancel_ending(auction_id)
+    else:
+        done.schedule_ending(auction_id, end_time)
+    effects.flush(done)
 
 
 async def create_with_product(
-    account: Account, form: dict[str, Any], images: list[bytes], settings: Settings
+    account: Account,
+    form: dict[str, Any],
+    images: list[bytes],
+    settings: Settings,
+    effects: Effects,
 ) -> int:
     """The React client's one-step listing: product, images and auction, all or nothing."""
     errors = FieldErrorCollector()
@@ -152,13 +168,15 @@ async def create_with_product(
     try:
         async with write_transaction():
             product_id = await insert_product(account, values, images, media)
-            return await _insert_auction(product_id, terms)
+            auction_id = await _insert_auction(product_id, terms)
     except InvalidImage as exc:
         media.discard()
         raise FieldErrors({"images": [str(exc)]}) from None
     except BaseException:
         media.discard()
         raise
+    _schedule(effects, auction_id, terms.end_time)
+    return auction_id
 
 
 OWN_AUCTION_COLUMNS = (
@@ -182,8 +200,10 @@ async def _own_auction(account: Account, auction_id: int) -> dict[str, Any]:
     return row
 
 
-async def update_auction(account: Account, auction_id: int, data: AuctionUpdate) -> Terms:
-    """Change price or times while nobody has bid; returns the new terms (to reschedule)."""
+async def update_auction(
+    account: Account, auction_id: int, data: AuctionUpdate, effects: Effects
+) -> Terms:
+    """Change price or times while nobody has bid; the ending moves with the end time."""
     row = await _own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
@@ -215,10 +235,11 @@ async def update_auction(account: Account, auction_id: int, data: AuctionUpdate)
     )
     if not changed:
         raise BusinessError("Cannot edit an auction that has bids")
+    _schedule(effects, auction_id, terms.end_time)
     return terms
 
 
-async def delete_auction(account: Account, auction_id: int) -> None:
+async def delete_auction(account: Account, auction_id: int, effects: Effects) -> None:
     await _own_auction(account, auction_id)
     deleted = (
         await Auction.delete()
@@ -227,6 +248,7 @@ async def delete_auction(account: Account, auction_id: int) -> None:
     )
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
+    _schedule(effects, auction_id, None)
 
 
 async def seller_statistics(account: Account) -> SellerStatistics:

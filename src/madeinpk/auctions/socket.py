@@ -1,9 +1,11 @@
-"""``/ws/auction/{id}/``: the customer's WebSocket protocol. Translation only; rules live in
-``auctions.service`` and fan-out in ``auctions.live``."""
+"""``/ws/auction/{id}/``: the customer's WebSocket protocol, plus the engine's additions
+(``server_time``, ``seq``, ``bid_accepted``, ``error.code``, ``bid_id``). Translation only: bids
+go to ``auctions.bidding``, fan-out is ``auctions.live``."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,12 +17,22 @@ from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
 from madeinpk.accounts.auth import Account, resolve_token
-from madeinpk.auctions import service
-from madeinpk.auctions.events import AuctionEvents
+from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
-from madeinpk.auctions.schemas import AuctionStatus, ClientMessage, Error, PlaceBid, Pong
-from madeinpk.money import InvalidAmount, parse_amount
+from madeinpk.auctions.rules import Accepted, Bidder, Reason, refusal
+from madeinpk.auctions.schemas import (
+    AuctionStatus,
+    BidAccepted,
+    BidAcceptedData,
+    ClientMessage,
+    Error,
+    PlaceBid,
+    Pong,
+)
+from madeinpk.auctions.snapshot import auction_status
+from madeinpk.money import InvalidAmount, format_money, parse_amount
+from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +41,7 @@ MAX_ID = 2**31 - 1  # serial primary keys
 INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
 MESSAGE_TOO_BIG = 1009
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()
@@ -39,6 +52,15 @@ class Connection:
     auction_id: int
     account: Account | None  # None: a spectator, who may watch but not bid
     watcher: Watcher
+
+
+def _error(reason: Reason, message: str | None = None, bid_id: str | None = None) -> Error:
+    return Error(
+        message=message or refusal(reason).message,
+        code=reason.value,
+        server_time=utc_now(),
+        bid_id=bid_id if bid_id is not None else msgspec.UNSET,
+    )
 
 
 async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> None:
@@ -59,18 +81,18 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     if auction_id is not None and auction_id > MAX_ID:
         auction_id = None
     if auction_id is None:
-        await _send(socket, Error(message="Auction not found"))
+        await _send(socket, _error(Reason.not_found))
         raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
     live: LiveAuctions = socket.app.state.live
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
-        snapshot = await service.auction_status(auction_id)
+        snapshot = await auction_status(auction_id, show_seller_email=account is not None)
         if snapshot is None:
-            await _send(socket, Error(message="Auction not found"))
+            await _send(socket, _error(Reason.not_found))
             raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
-        await _send(socket, AuctionStatus(data=snapshot))
-        live.ready(watcher, snapshot.total_bids)
+        await _send(socket, AuctionStatus(data=snapshot, server_time=snapshot.server_time))
+        live.ready(watcher, snapshot.seq)
         socket.state.connection = Connection(auction_id, account, watcher)
         yield
     finally:
@@ -86,6 +108,20 @@ def _amount(message: PlaceBid) -> Decimal:
         return parse_amount(Decimal(raw.decode()))
     except (InvalidOperation, UnicodeDecodeError):
         raise InvalidAmount("Invalid bid amount") from None
+
+
+def _bid_id(message: PlaceBid) -> str | None:
+    """The optional key: absent or null is none; anything but a short safe string is invalid."""
+    raw = bytes(message.bid_id)
+    if not raw or raw == b"null":
+        return None
+    try:
+        key = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        key = None
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+        raise ValueError("Invalid bid_id: use 1-64 characters of A-Z a-z 0-9 _ -")
+    return key
 
 
 def _problem(data: str) -> str | None:
@@ -110,32 +146,60 @@ async def auction_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
     try:
         message = _decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        reply = _problem(data) or (
-            "Invalid bid amount" if "amount" in str(exc) else "Unknown message type"
-        )
-        await _send(socket, Error(message=reply))
+        problem = _problem(data)
+        if problem is None and "amount" in str(exc):
+            await _send(socket, _error(Reason.invalid_amount))
+        else:
+            await _send(socket, _error(Reason.invalid_message, problem or "Unknown message type"))
         return
     if not isinstance(message, PlaceBid):
-        await _send(socket, Pong())
+        await _send(socket, Pong(server_time=utc_now()))
         return
-    if connection.account is None:
-        await _send(socket, Error(message="You must be authenticated to place a bid"))
+    try:
+        bid_id = _bid_id(message)
+    except ValueError as exc:
+        await _send(socket, _error(Reason.invalid_message, str(exc)))
+        return
+    await _place_bid(socket, connection, message, bid_id)
+
+
+async def _place_bid(
+    socket: WebSocket[Any, Any, Any], connection: Connection, message: PlaceBid, bid_id: str | None
+) -> None:
+    account = connection.account
+    if account is None:
+        await _send(socket, _error(Reason.unauthenticated, bid_id=bid_id))
         return
     limiter: BidRateLimiter = socket.app.state.bid_rate_limiter
-    if not limiter.allow(connection.account.id):
-        await _send(socket, Error(message="Too many bids, slow down"))
+    if not limiter.allow(account.id):
+        await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
         return
     try:
         amount = _amount(message)
     except InvalidAmount:
-        await _send(socket, Error(message="Invalid bid amount"))
+        await _send(socket, _error(Reason.invalid_amount, bid_id=bid_id))
         return
-    events: AuctionEvents = socket.app.state.auction_events
+    desk: BidDesk = socket.app.state.bid_desk
+    bidder = Bidder(account.id, account.username, account.email)
     try:
-        await service.place_bid(connection.auction_id, connection.account, amount, events)
-    except service.BidRejected as rejected:
-        await _send(socket, Error(message=rejected.message))
+        outcome = await desk.place(BidRequest(connection.auction_id, bidder, amount, bid_id))
     except Exception:
         # Never leak internals, never drop the watcher; but an operator must hear about it.
         logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
-        await _send(socket, Error(message="Your bid could not be processed, please try again"))
+        await _send(socket, _error(Reason.internal, bid_id=bid_id))
+        return
+    if not isinstance(outcome, Accepted):
+        await _send(socket, _error(outcome.reason, outcome.message, bid_id))
+        return
+    accepted = BidAccepted(
+        data=BidAcceptedData(
+            bid_id=bid_id,
+            amount=format_money(outcome.amount),
+            max_amount=None,
+            is_leading=outcome.is_leading,
+            current_price=format_money(outcome.current_price),
+            seq=outcome.seq,
+        ),
+        server_time=utc_now(),
+    )
+    connection.watcher.reply_after(outcome.seq, _encoder.encode(accepted).decode())

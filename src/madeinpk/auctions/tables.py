@@ -1,12 +1,21 @@
-"""Auction tables. ``current_price`` is the only mutable price: bids move it with one conditional
-UPDATE, so it is the single point of serialisation for a hot auction."""
+"""Auction tables. The auction row is the single point of serialisation for a hot auction: every
+batch of bids takes it, decides against what it holds, and moves it once."""
 
 from __future__ import annotations
 
 from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import Boolean, ForeignKey, Integer, Numeric, OnDelete, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    Numeric,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 from madeinpk.catalog.tables import Product
@@ -23,9 +32,14 @@ class Auction(Table):
     product = ForeignKey(Product, unique=True, null=False, on_delete=OnDelete.cascade)
     starting_price = Numeric(digits=(10, 2))
     current_price = Numeric(digits=(10, 2))
-    # Bumped by the same conditional UPDATE that accepts a bid: the bid's sequence number in this
-    # auction, which lets every app process put events from other processes back in order.
     bid_count = Integer(default=0)
+    # The number of the last event broadcast for this auction (new_bid, auction_ended): watchers
+    # put events from every process back in this order, and replay from it.
+    seq = Integer(default=0)
+    # Who leads and when the last bid was stamped, kept on the row the bid path locks, so the
+    # decision reads nothing that another transaction could change under it.
+    leader = ForeignKey(BaseUser, null=True, on_delete=OnDelete.set_null)
+    last_bid_time = Timestamptz(null=True, default=None)
     start_time = Timestamptz()
     end_time = Timestamptz()
     status = Varchar(length=10, choices=AuctionStatus, default=AuctionStatus.active.value)
@@ -40,3 +54,27 @@ class Bid(Table):
     amount = Numeric(digits=(10, 2))
     bid_time = Timestamptz()
     is_winning = Boolean(default=False)
+    is_auto = Boolean(default=False)  # placed by a proxy on its owner's behalf
+    seq = Integer(default=0)  # the seq of this bid's new_bid event
+
+
+class AuctionEvent(Table, tablename="auction_event"):
+    """Every event broadcast for an auction, exactly as sent, committed with what caused it: the
+    record replay reads, and what a lost publish can be recovered from."""
+
+    auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
+    seq = Integer()
+    payload = Text()
+    created_at = Timestamptz()
+
+
+class BidRequest(Table, tablename="bid_request"):
+    """The first outcome of each keyed bid (``bid_id`` / ``Idempotency-Key``), so a retry gets
+    the same answer and changes nothing, whichever process it reaches."""
+
+    bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
+    key = Varchar(length=64)
+    auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
+    amount = Numeric(digits=(10, 2))
+    outcome = Text()
+    created_at = Timestamptz(index=True)

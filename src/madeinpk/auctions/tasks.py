@@ -8,7 +8,7 @@ from typing import Annotated
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.auctions.lifecycle import due_auction_ids, end_time_if_active, finish_auction
-from madeinpk.broker import broker, task_events, task_settings
+from madeinpk.broker import broker, task_effects, task_settings
 from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
@@ -24,7 +24,7 @@ CLOCK_RETRIES = 10  # the database clock decides; allow this worker's to run a l
 @broker.task(task_name="madeinpk.end_auction")
 async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends()]) -> bool:
     """Fired shortly before the end time: wait for it, then end the auction."""
-    settings, events = task_settings(context.state), task_events(context.state)
+    settings, effects = task_settings(context.state), task_effects(context.state)
     end_time = await end_time_if_active(auction_id)
     if end_time is None:
         return False
@@ -33,7 +33,7 @@ async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends
         return False
     await asyncio.sleep(max(0.0, wait))
     for _ in range(CLOCK_RETRIES):
-        if await finish_auction(auction_id, settings, events):
+        if await finish_auction(auction_id, settings, effects):
             return True
         if await end_time_if_active(auction_id) is None:
             return False  # someone else ended it
@@ -46,12 +46,12 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
     auction open for more than a couple of seconds. Ending is idempotent, so racing the
     scheduled task is harmless."""
-    settings, events = task_settings(context.state), task_events(context.state)
+    settings, effects = task_settings(context.state), task_effects(context.state)
     limit = asyncio.Semaphore(SWEEP_CONCURRENCY)
 
     async def finish(auction_id: int) -> bool:
         async with limit:
-            return await finish_auction(auction_id, settings, events)
+            return await finish_auction(auction_id, settings, effects)
 
     ended = 0
     while due := await due_auction_ids():

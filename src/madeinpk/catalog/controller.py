@@ -19,7 +19,6 @@ from madeinpk.catalog.schemas import Category, Product, ProductUpdate
 from madeinpk.http_errors import NotFound
 from madeinpk.pagination import Page, PageRequest
 from madeinpk.request_bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
-from madeinpk.scheduling import cancel_auction_end
 from madeinpk.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -130,10 +129,9 @@ class ProductController(Controller):
         product_id: FromPath[int],
         settings: NamedDependency[Settings],
     ) -> None:
-        """Also how the React client deletes an auction: the product goes, and its listing."""
-        auction_id = await service.delete_product(current_account(request), product_id, settings)
-        if auction_id is not None:
-            await cancel_auction_end(auction_id)
+        """Also how the React client deletes an auction: the product goes, and its listing. Its
+        scheduled ending, if any, finds no auction when it fires and does nothing."""
+        await service.delete_product(current_account(request), product_id, settings)
 
     @post(
         "/{product_id:int}/add_image/",

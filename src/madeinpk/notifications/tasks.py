@@ -35,6 +35,14 @@ async def send_email(outbox_id: int, context: Annotated[Context, TaskiqDepends()
     return False
 
 
+@broker.task(task_name="madeinpk.send_emails")
+async def send_emails(outbox_ids: list[int], context: Annotated[Context, TaskiqDepends()]) -> int:
+    """The emails one transaction queued (a batch of bids outbids several people): one task,
+    each email retried on its own."""
+    sent = await asyncio.gather(*(send_email(i, context) for i in outbox_ids))
+    return sum(sent)
+
+
 @broker.task(task_name="madeinpk.sweep_outbox", schedule=[{"interval": 30}])
 async def sweep_outbox(context: Annotated[Context, TaskiqDepends()]) -> int:
     """Re-send what every retry gave up on (or what a dead worker held). The claim in

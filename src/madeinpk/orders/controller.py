@@ -13,9 +13,9 @@ from piccolo.columns.combination import Where
 from madeinpk.accounts.auth import Account, current_account, requires_account
 from madeinpk.accounts.schemas import Message
 from madeinpk.accounts.tables import Address as AddressRow
+from madeinpk.after_commit import Effects
 from madeinpk.http_errors import NotFound, field_error
 from madeinpk.money import format_money
-from madeinpk.notifications.tasks import send_email
 from madeinpk.orders import feedback, service
 from madeinpk.orders.schemas import (
     Address,
@@ -163,9 +163,10 @@ class OrderController(Controller):
     @post(
         "/{order_id:int}/confirm_payment/", status_code=HTTP_200_OK, operation_id="ConfirmPayment"
     )
-    async def confirm_payment(self, request: AnyRequest, order_id: FromPath[int]) -> Message:
-        for email_id in await service.confirm_payment(order_id, current_account(request)):
-            await send_email.kiq(email_id)
+    async def confirm_payment(
+        self, request: AnyRequest, order_id: FromPath[int], effects: NamedDependency[Effects]
+    ) -> Message:
+        await service.confirm_payment(order_id, current_account(request), effects)
         return Message(message="Payment confirmed")
 
     @post("/{order_id:int}/mark_shipped/", status_code=HTTP_200_OK, operation_id="MarkShipped")

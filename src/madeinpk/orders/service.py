@@ -16,6 +16,7 @@ from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.auth import Account
 from madeinpk.accounts.tables import Address, UserProfile
+from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
@@ -108,8 +109,8 @@ async def _order(order_id: int) -> dict[str, Any]:
     return row
 
 
-async def confirm_payment(order_id: int, account: Account) -> list[int]:
-    """The seller (or an admin) records that the money arrived. Returns the queued email ids."""
+async def confirm_payment(order_id: int, account: Account, effects: Effects) -> None:
+    """The seller (or an admin) records that the money arrived; both sides are told."""
     order = await _order(order_id)
     if account.id != order["seller"] and not account.is_admin:
         if account.id == order["buyer"]:
@@ -156,7 +157,7 @@ async def confirm_payment(order_id: int, account: Account) -> list[int]:
             )
             if email_id is not None:
                 emails.append(email_id)
-    return emails
+    effects.flush(AfterCommit(email_ids=emails))
 
 
 async def mark_shipped(order_id: int, account: Account) -> None:
@@ -270,17 +271,14 @@ async def expire_order(order_id: int, settings: Settings) -> list[int] | None:
         return [email_id] if email_id is not None else []
 
 
-async def expire_overdue_orders(settings: Settings) -> int:
+async def expire_overdue_orders(settings: Settings, effects: Effects) -> int:
     """Expire every order past its deadline; then hand the emails to workers. Returns how many
     this call expired (another worker's share is not counted twice)."""
-    from madeinpk.notifications.tasks import send_email
-
     expired = 0
     for order_id in await overdue_order_ids():
         outcome = await expire_order(order_id, settings)
         if outcome is None:
             continue
         expired += 1
-        for email_id in outcome:
-            await send_email.kiq(email_id)
+        effects.flush(AfterCommit(email_ids=outcome))
     return expired

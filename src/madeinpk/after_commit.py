@@ -1,0 +1,132 @@
+"""Post-commit effects, with one owner: a transaction fills an ``AfterCommit`` with what it caused
+outside the database (events to broadcast, emails to send, endings to schedule), and ``Effects``
+acts on it only once the transaction has committed.
+
+Nothing here can turn a committed change into an error: every step is logged and left to its
+safety net when it fails (a watcher's replay or gap timer for a lost event, the outbox sweep for
+an email, the ending sweep for a schedule). Tasks are kicked by name, so nothing here imports a
+task module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from litestar.channels import ChannelsPlugin
+from taskiq import AsyncBroker, ScheduleSource
+from taskiq.kicker import AsyncKicker
+
+from madeinpk.auctions.events import auction_channel, frame
+
+logger = logging.getLogger(__name__)
+
+SEND_EMAILS_TASK = "madeinpk.send_emails"
+END_AUCTION_TASK = "madeinpk.end_auction"
+
+# The scheduler fires up to a tick late and never early, and the Redis source files one-offs by
+# minute, so an ending is scheduled this far ahead and the task waits for the exact end time.
+FIRE_AHEAD = timedelta(seconds=2.5)
+DRAIN_SECONDS = 5.0
+
+
+def end_schedule_id(auction_id: int) -> str:
+    return f"end-auction-{auction_id}"
+
+
+@dataclass(slots=True)
+class AfterCommit:
+    """What one transaction caused outside the database, in the order it happened."""
+
+    events: list[tuple[int, int, bytes]] = field(default_factory=list)  # auction, seq, payload
+    email_ids: list[int] = field(default_factory=list)
+    endings: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
+
+    def broadcast(self, auction_id: int, seq: int, payload: bytes) -> None:
+        self.events.append((auction_id, seq, payload))
+
+    def send_emails(self, email_ids: list[int]) -> None:
+        self.email_ids.extend(email_ids)
+
+    def schedule_ending(self, auction_id: int, end_time: datetime) -> None:
+        self.endings[auction_id] = end_time
+
+    def cancel_ending(self, auction_id: int) -> None:
+        self.endings[auction_id] = None
+
+
+class Effects:
+    """Carries out ``AfterCommit``s for one process (an app process or a worker)."""
+
+    def __init__(
+        self,
+        channels: ChannelsPlugin,
+        channel_prefix: str,
+        broker: AsyncBroker,
+        schedule_source: ScheduleSource,
+    ) -> None:
+        self.channels = channels
+        self.channel_prefix = channel_prefix
+        self.broker = broker
+        self.schedule_source = schedule_source
+        self._background: set[asyncio.Task[None]] = set()
+
+    def channel(self, auction_id: int) -> str:
+        return auction_channel(self.channel_prefix, auction_id)
+
+    def flush(self, done: AfterCommit) -> None:
+        """Broadcast at once (in order; publishing only queues), the rest in the background."""
+        for auction_id, seq, payload in done.events:
+            try:
+                self.channels.publish(frame(seq, payload), [self.channel(auction_id)])
+            except Exception:
+                logger.exception("Event %s of auction %s was not published", seq, auction_id)
+        if done.email_ids:
+            self._spawn(self._kick_emails(list(done.email_ids)))
+        for auction_id, end_time in done.endings.items():
+            self._spawn(self._reschedule(auction_id, end_time))
+
+    async def drain(self) -> None:
+        """Let background kicks finish (shutdown); whatever is still stuck is left to sweeps."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=DRAIN_SECONDS)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _kick_emails(self, email_ids: list[int]) -> None:
+        try:
+            await AsyncKicker(SEND_EMAILS_TASK, self.broker, {}).kiq(email_ids)
+        except Exception as exc:
+            # The emails wait in the outbox; its sweep sends them.
+            logger.warning(
+                "Emails %s not handed to a worker (%s); the outbox sweep will", email_ids, exc
+            )
+
+    async def _reschedule(self, auction_id: int, end_time: datetime | None) -> None:
+        try:
+            await reschedule_ending(self.broker, self.schedule_source, auction_id, end_time)
+        except Exception as exc:
+            logger.warning(
+                "Ending of auction %s not scheduled (%s); the sweep ends it", auction_id, exc
+            )
+
+
+async def reschedule_ending(
+    broker: AsyncBroker, source: ScheduleSource, auction_id: int, end_time: datetime | None
+) -> None:
+    """Schedule (or move, or with ``None`` cancel) an auction's one-off ending."""
+    schedule_id = end_schedule_id(auction_id)
+    await source.delete_schedule(schedule_id)
+    if end_time is not None:
+        await (
+            AsyncKicker(END_AUCTION_TASK, broker, {})
+            .with_schedule_id(schedule_id)
+            .schedule_by_time(source, end_time - FIRE_AHEAD, auction_id)
+        )

@@ -1,0 +1,225 @@
+"""The bidding rules as a pure function: no server, no database, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from madeinpk.auctions.rules import (
+    Accepted,
+    Attempt,
+    AuctionState,
+    Bidder,
+    Prior,
+    Reason,
+    Refused,
+    decide,
+    refusal,
+)
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SELLER = Bidder(1, "seller", "seller@example.pk")
+ALI = Bidder(2, "ali", "ali@example.pk")
+SARA = Bidder(3, "sara", "sara@example.pk")
+ZAIN = Bidder(4, "zain", "zain@example.pk")
+
+
+def auction(**changes: object) -> AuctionState:
+    state = AuctionState(
+        auction_id=7,
+        product_name="Handwoven Pashmina Shawl",
+        seller_id=SELLER.id,
+        status="active",
+        start_time=NOW - timedelta(hours=1),
+        end_time=NOW + timedelta(hours=1),
+        starting_price=Decimal("2500.00"),
+        current_price=Decimal("2500.00"),
+        bid_count=0,
+        seq=0,
+        leader=None,
+        last_bid_time=None,
+    )
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
+def bid(bidder: Bidder, amount: str, **extra: object) -> Attempt:
+    return Attempt(bidder, Decimal(amount), **extra)  # type: ignore[arg-type]
+
+
+def test_a_first_bid_above_the_start_is_recorded_and_broadcast() -> None:
+    decision = decide(auction(), [bid(ALI, "3000")], NOW)
+    [outcome] = decision.outcomes
+    assert outcome == Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW)
+    [recorded] = decision.bids
+    assert (recorded.bidder, recorded.amount, recorded.time, recorded.seq) == (
+        ALI,
+        Decimal("3000"),
+        NOW,
+        1,
+    )
+    [event] = decision.events
+    assert (event.seq, event.bidder, event.total_bids, event.min_next_bid) == (
+        1,
+        "ali",
+        1,
+        Decimal("3000.01"),
+    )
+    assert decision.after.current_price == Decimal("3000")
+    assert decision.after.leader == ALI and decision.after.seq == 1
+    assert decision.outbid == []  # nobody led before
+
+
+def test_refusals_use_the_customers_words_in_the_customers_order() -> None:
+    ended = auction(status="ended")
+    assert decide(ended, [bid(ALI, "1", blocked=True)], NOW).outcomes == [
+        Refused(Reason.blocked, "Your account is blocked")
+    ]
+    assert decide(ended, [bid(SELLER, "1")], NOW).outcomes == [
+        Refused(Reason.not_active, "Auction is not active")
+    ]
+    assert decide(auction(), [bid(SELLER, "1")], NOW).outcomes == [
+        Refused(Reason.own_auction, "You cannot bid on your own auction")
+    ]
+    assert decide(auction(), [bid(ALI, "2500")], NOW).outcomes == [
+        Refused(Reason.too_low, "Bid must be higher than current price of 2500.00")
+    ]
+
+
+def test_the_auction_is_open_only_between_start_and_end() -> None:
+    not_started = auction(start_time=NOW + timedelta(seconds=1))
+    at_the_end = auction(end_time=NOW)
+    for state in (not_started, at_the_end, auction(status="cancelled")):
+        [outcome] = decide(state, [bid(ALI, "9000")], NOW).outcomes
+        assert outcome == refusal(Reason.not_active)
+    assert isinstance(
+        decide(auction(end_time=NOW + timedelta(microseconds=1)), [bid(ALI, "9000")], NOW).outcomes[
+            0
+        ],
+        Accepted,
+    )
+
+
+def test_a_batch_is_decided_in_arrival_order_and_tells_each_loser() -> None:
+    state = auction(leader=ZAIN, current_price=Decimal("2600"), bid_count=1, seq=1)
+    decision = decide(
+        state,
+        [
+            bid(ALI, "2700"),
+            bid(SARA, "2650"),
+            bid(SARA, "2800"),
+            bid(ALI, "2800"),
+            bid(ALI, "2900"),
+        ],
+        NOW,
+    )
+    kinds = [type(o).__name__ for o in decision.outcomes]
+    assert kinds == ["Accepted", "Refused", "Accepted", "Refused", "Accepted"]
+    assert decision.outcomes[1] == refusal(Reason.too_low, Decimal("2700"))
+    assert decision.outcomes[3] == refusal(Reason.too_low, Decimal("2800"))
+    assert [(b.bidder.username, b.amount, b.seq) for b in decision.bids] == [
+        ("ali", Decimal("2700"), 2),
+        ("sara", Decimal("2800"), 3),
+        ("ali", Decimal("2900"), 4),
+    ]
+    assert [e.seq for e in decision.events] == [2, 3, 4]
+    assert [(o.bidder.username, o.price, o.seq) for o in decision.outbid] == [
+        ("zain", Decimal("2700"), 2),
+        ("ali", Decimal("2800"), 3),
+        ("sara", Decimal("2900"), 4),
+    ]
+    assert decision.after.bid_count == 4 and decision.after.leader == ALI
+
+
+def test_outbidding_yourself_tells_nobody() -> None:
+    decision = decide(auction(leader=ALI, current_price=Decimal("2600")), [bid(ALI, "2700")], NOW)
+    assert isinstance(decision.outcomes[0], Accepted) and decision.outbid == []
+
+
+def test_bid_times_never_go_back() -> None:
+    """The database clock may read earlier than the last bid's stamp (it was read before the lock
+    was granted, or another process stamped it): the new bid takes the later time."""
+    last = NOW + timedelta(milliseconds=3)
+    decision = decide(auction(last_bid_time=last), [bid(ALI, "3000"), bid(SARA, "3100")], NOW)
+    assert [b.time for b in decision.bids] == [last, last]
+    later = decide(auction(last_bid_time=NOW - timedelta(seconds=1)), [bid(ALI, "3000")], NOW)
+    assert later.bids[0].time == NOW
+
+
+def test_a_repeated_key_gets_the_first_outcome_and_changes_nothing() -> None:
+    first = Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW, bid_id=41)
+    prior = Prior(7, Decimal("3000"), first)
+    decision = decide(auction(), [bid(ALI, "3000", key="k1", prior=prior)], NOW)
+    assert decision.outcomes == [first] and not decision.changed
+    other_amount = decide(auction(), [bid(ALI, "3100", key="k1", prior=prior)], NOW)
+    assert other_amount.outcomes == [refusal(Reason.idempotency_conflict)]
+    other_auction = decide(auction(auction_id=8), [bid(ALI, "3000", key="k1", prior=prior)], NOW)
+    assert other_auction.outcomes == [refusal(Reason.idempotency_conflict)]
+    assert not other_amount.changed and not other_auction.changed
+
+
+def test_a_key_repeated_inside_one_batch_is_decided_once() -> None:
+    decision = decide(
+        auction(),
+        [
+            bid(ALI, "3000", key="k"),
+            bid(ALI, "3000", key="k"),
+            bid(ALI, "3100", key="k"),
+            bid(SARA, "3000", key="k"),  # keys belong to their bidder
+        ],
+        NOW,
+    )
+    first, again, conflict, other = decision.outcomes
+    assert isinstance(first, Accepted) and again == first
+    assert conflict == refusal(Reason.idempotency_conflict)
+    assert other == refusal(Reason.too_low, Decimal("3000"))
+    assert len(decision.bids) == 1
+
+
+def test_a_refused_key_is_refused_again() -> None:
+    decision = decide(auction(), [bid(ALI, "100", key="k"), bid(ALI, "100", key="k")], NOW)
+    assert decision.outcomes == [refusal(Reason.too_low, Decimal("2500.00"))] * 2
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+BIDDERS = [SELLER, ALI, SARA, ZAIN]
+amounts = st.integers(min_value=1, max_value=400_000).map(lambda cents: Decimal(cents) / 100)
+attempts = st.builds(
+    Attempt,
+    bidder=st.sampled_from(BIDDERS),
+    amount=amounts,
+    blocked=st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(attempts, max_size=12), max_size=8))
+def test_properties_of_any_sequence_of_batches(batches: list[list[Attempt]]) -> None:
+    state = auction()
+    accepted: list[Decimal] = []
+    last_winner: Bidder | None = None
+    for batch in batches:
+        decision = decide(state, batch, NOW)
+        assert len(decision.outcomes) == len(batch)
+        for attempt, outcome in zip(batch, decision.outcomes, strict=True):
+            if isinstance(outcome, Accepted):
+                assert outcome.amount == attempt.amount and not attempt.blocked
+                assert attempt.bidder != SELLER
+                accepted.append(outcome.amount)
+                last_winner = attempt.bidder
+        if not decision.changed:
+            assert decision.after == state  # refusals leave the state unchanged
+        assert [e.seq for e in decision.events] == list(
+            range(state.seq + 1, decision.after.seq + 1)
+        )
+        assert len(decision.bids) == len(decision.events) == decision.after.seq - state.seq
+        state = decision.after
+    # amounts strictly increase, the price is the highest accepted, one leader: the last winner
+    assert accepted == sorted(set(accepted))
+    assert state.current_price == (accepted[-1] if accepted else Decimal("2500.00"))
+    assert state.leader == last_winner
+    assert state.bid_count == state.seq == len(accepted)
