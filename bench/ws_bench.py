@@ -261,7 +261,11 @@ class Fixture:
 
 
 async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fixture:
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")})
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"):
+        if key in env:
+            os.environ[key] = env[key]
+        else:
+            os.environ.pop(key, None)
     from piccolo.apps.user.tables import BaseUser
 
     from madeinpk.accounts.tables import Role, SellerProfile, UserProfile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -17,11 +18,17 @@ logger = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=1)
 
 
-async def deliver(outbox_id: int, settings: Settings) -> bool:
-    """Send one queued email unless it was sent already or another sender holds it.
+@dataclass(slots=True)
+class Delivery:
+    sent: int = 0
+    failed: dict[int, Exception] = field(default_factory=dict)  # id -> why; still unsent
 
-    The claim is a conditional UPDATE, so two workers (or a retry racing a sweep) cannot both
-    send. Returns True when this call sent it; raises on an SMTP failure, leaving it unsent.
+
+async def deliver(outbox_ids: list[int], settings: Settings) -> Delivery:
+    """Send queued emails unless they were sent already or another sender holds them.
+
+    The claim is one conditional UPDATE for the whole batch, so two workers (or a retry racing
+    a sweep) cannot both send one email. A failed email is released, unsent, with its error.
     """
     now = utc_now()
     claimed = (
@@ -29,27 +36,31 @@ async def deliver(outbox_id: int, settings: Settings) -> bool:
             {OutboxEmail.claimed_at: now, OutboxEmail.attempts: OutboxEmail.attempts + 1}
         )
         .where(
-            (OutboxEmail.id == outbox_id)
+            OutboxEmail.id.is_in(outbox_ids)
             & OutboxEmail.sent_at.is_null()
             & (OutboxEmail.claimed_at.is_null() | (OutboxEmail.claimed_at < now - CLAIM_TIMEOUT))
         )
-        .returning(OutboxEmail.to_address, OutboxEmail.subject, OutboxEmail.body)
+        .returning(OutboxEmail.id, OutboxEmail.to_address, OutboxEmail.subject, OutboxEmail.body)
     )
-    if not claimed:
-        return False
-    row = claimed[0]
-    try:
-        await _send(row["to_address"], row["subject"], row["body"], settings)
-    except Exception as exc:
-        await OutboxEmail.update(
-            {
-                OutboxEmail.claimed_at: None,
-                OutboxEmail.last_error: f"{type(exc).__name__}: {exc}"[:1000],
-            }
-        ).where(OutboxEmail.id == outbox_id)
-        raise
-    await OutboxEmail.update({OutboxEmail.sent_at: utc_now()}).where(OutboxEmail.id == outbox_id)
-    return True
+    result = Delivery()
+    sent: list[int] = []
+    for row in claimed:
+        try:
+            await _send(row["to_address"], row["subject"], row["body"], settings)
+        except Exception as exc:
+            result.failed[row["id"]] = exc
+            await OutboxEmail.update(
+                {
+                    OutboxEmail.claimed_at: None,
+                    OutboxEmail.last_error: f"{type(exc).__name__}: {exc}"[:1000],
+                }
+            ).where(OutboxEmail.id == row["id"])
+        else:
+            sent.append(row["id"])
+    if sent:
+        await OutboxEmail.update({OutboxEmail.sent_at: utc_now()}).where(OutboxEmail.id.is_in(sent))
+    result.sent = len(sent)
+    return result
 
 
 async def unsent_email_ids(limit: int = 200) -> list[int]:

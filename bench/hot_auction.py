@@ -1,0 +1,319 @@
+#!/usr/bin/env python
+"""Hot-auction benchmark: bidders racing on one auction, against the database's own limit.
+
+Run by hand from the project root (not a test)::
+
+    uv run python bench/hot_auction.py                 # production topology, 1 app process
+    uv run python bench/hot_auction.py --workers 2     # 2 app processes behind one port
+    uv run python bench/hot_auction.py --embedded      # SQLite + in-memory, one process
+
+Each of ``--bidders`` WebSocket bidders bids its last seen price + 1..50 as soon as its previous
+bid is answered (``bid_accepted`` or ``error``), for ``--seconds``; the rate limit is off. One
+spectator records every broadcast. Before the race, ``../shared/bench/limits/pgbench_anchor.sh``
+measures what PostgreSQL commits per second for the minimal bid transaction on one hot row, so
+the figure and the limit come from the same run. Afterwards the database is checked: stored =
+broadcast, ``seq`` 1..n without gaps, exactly one winning bid, price = highest bid, and bids
+sorted by (time, id) strictly increasing in amount.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import pairwise
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.ws_bench import (
+    PG_ADMIN_DSN,
+    PRICE_IN_ERROR,
+    ROOT,
+    CpuMeter,
+    Server,
+    base_env,
+    create_data,
+    free_port,
+)
+
+ANCHOR = ROOT.parent / "shared" / "bench" / "limits" / "pgbench_anchor.sh"
+RESULTS_DIR = ROOT / "bench" / "results"
+_decode = msgspec.json.decode
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class Racer:
+    ws: ClientConnection
+    price: Decimal
+    answers: asyncio.Queue[tuple[str, float, dict[str, Any]]] = field(default_factory=asyncio.Queue)
+
+    async def read(self, seen: list[dict[str, Any]] | None = None) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                now = time.perf_counter()
+                message = _decode(raw)
+                kind = message["type"]
+                if kind == "new_bid":
+                    self.price = max(self.price, Decimal(message["data"]["amount"]))
+                    if seen is not None:
+                        seen.append(message["data"])
+                elif kind == "bid_accepted":
+                    self.price = max(self.price, Decimal(message["data"]["current_price"]))
+                    self.answers.put_nowait(("accepted", now, message))
+                elif kind == "error":
+                    if match := PRICE_IN_ERROR.search(message["message"]):
+                        self.price = max(self.price, Decimal(match.group(1)))
+                    self.answers.put_nowait((message.get("code", "error"), now, message))
+
+
+async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[str, Any]:
+    async def open_racer(token: str | None) -> Racer:
+        ws = await connect(f"{url}?token={token}" if token else url, compression=None)
+        status = _decode(await ws.recv())
+        return Racer(ws, Decimal(status["data"]["current_price"]))
+
+    racers = [await open_racer(t) for t in tokens[: args.bidders]]
+    spectator = await open_racer(None)
+    seen: list[dict[str, Any]] = []
+    readers = [asyncio.create_task(r.read()) for r in racers]
+    readers.append(asyncio.create_task(spectator.read(seen)))
+    outcomes: Counter[str] = Counter()
+    latency: list[float] = []
+    rng = random.Random(args.seed)
+
+    async def run(racer: Racer, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            amount = racer.price + rng.randint(1, 50)
+            sent = time.perf_counter()
+            await racer.ws.send(f'{{"type":"place_bid","amount":{amount:.2f}}}')
+            try:
+                kind, at, _ = await asyncio.wait_for(racer.answers.get(), 10)
+            except TimeoutError:
+                outcomes["timeout"] += 1
+                return
+            outcomes[kind] += 1
+            latency.append(at - sent)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(r, started + args.seconds) for r in racers))
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # the last broadcasts
+    for r in [*racers, spectator]:
+        await r.ws.close()
+    for reader in readers:
+        reader.cancel()
+    attempts = sum(outcomes.values())
+    return {
+        "seconds": round(elapsed, 2),
+        "attempts": attempts,
+        "outcomes": dict(outcomes),
+        "accepted_per_s": round(outcomes["accepted"] / elapsed, 1),
+        "attempts_per_s": round(attempts / elapsed, 1),
+        "answer_ms": {
+            "p50": round(1000 * (pct(latency, 0.5) or 0), 2),
+            "p99": round(1000 * (pct(latency, 0.99) or 0), 2),
+            "max": round(1000 * max(latency, default=0), 2),
+        },
+        "broadcast": seen,
+    }
+
+
+async def check_database(
+    db_url: str, auction_id: int, seen: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Anomalies: every one must be 0."""
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        path = db_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as db:
+            db.row_factory = sqlite3.Row
+            bids = [
+                dict(r) for r in db.execute("SELECT * FROM bid WHERE auction = ?", (auction_id,))
+            ]
+            auction = dict(
+                db.execute("SELECT * FROM auction WHERE id = ?", (auction_id,)).fetchone()
+            )
+    else:
+        conn = await asyncpg.connect(db_url)
+        try:
+            bids = [
+                dict(r)
+                for r in await conn.fetch("SELECT * FROM bid WHERE auction = $1", auction_id)
+            ]
+            auction = dict(await conn.fetchrow("SELECT * FROM auction WHERE id = $1", auction_id))
+        finally:
+            await conn.close()
+    money = lambda v: Decimal(str(v)).quantize(Decimal("0.01"))  # noqa: E731
+
+    def stamp(value: Any) -> datetime:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+    by_time = sorted(bids, key=lambda b: (stamp(b["bid_time"]), b["id"]))
+    amounts = [money(b["amount"]) for b in by_time]
+    broadcast = [(d["seq"], money(d["amount"])) for d in seen]
+    stored = sorted((b["seq"], money(b["amount"])) for b in bids)
+    return {
+        "bids": len(bids),
+        "stored_not_broadcast": len(set(stored) - set(broadcast)),
+        "broadcast_not_stored": len(set(broadcast) - set(stored)),
+        "broadcast_out_of_order": sum(1 for a, b in pairwise(broadcast) if b[0] != a[0] + 1),
+        "seq_gaps": int([s for s, _ in stored] != list(range(1, len(stored) + 1))),
+        "winning_bids_not_one": abs(sum(bool(b["is_winning"]) for b in bids) - 1) if bids else 0,
+        "price_not_max": int(bool(amounts) and money(auction["current_price"]) != max(amounts)),
+        "times_out_of_order": sum(1 for a, b in pairwise(amounts) if b <= a),
+    }
+
+
+def pgbench_limit(secs: int) -> dict[str, float]:
+    """tps of the minimal bid transaction with 1 and 8 clients (the database's limit)."""
+    out = subprocess.run(
+        ["bash", str(ANCHOR)],
+        env={**os.environ, "CLIENTS": "1 8", "SECS": str(secs), "SCRIPTS": "bid_minimal"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "bid_minimal":
+            result[f"clients_{parts[1]}"] = float(parts[2])
+    return result
+
+
+async def main(args: argparse.Namespace) -> int:
+    tag = secrets.token_hex(4)
+    scratch = Path(f"/tmp/hot-auction-{tag}")
+    scratch.mkdir(parents=True)
+    embedded = args.embedded
+    db_name = f"bench_{tag}"
+    db_url = (
+        f"sqlite:///{scratch / 'bench.sqlite3'}"
+        if embedded
+        else f"postgresql://postgres@127.0.0.1:5432/{db_name}"
+    )
+    env = base_env(db_url, scratch, f"bench-{tag}")
+    if embedded:
+        env.pop("REDIS_URL")
+    env["PORT"] = str(free_port())
+    auction_id = random.SystemRandom().randint(100_000_000, 999_999_999)
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "topology": "embedded (SQLite, memory)" if embedded else "production (PostgreSQL, Redis)",
+        "app_processes": args.workers,
+        "bidders": args.bidders,
+    }
+    if not embedded and not args.no_pgbench:
+        print("pgbench anchor …", flush=True)
+        results["pgbench_tps"] = pgbench_limit(args.pgbench_seconds)
+    admin = None if embedded else await asyncpg.connect(PG_ADMIN_DSN)
+    server = None
+    try:
+        if admin is not None:
+            await admin.execute(f'CREATE DATABASE "{db_name}"')
+        subprocess.run(
+            [sys.executable, "-m", "madeinpk", "migrate"], cwd=ROOT, env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        fixture = await create_data(env, args.bidders, auction_id)
+        server = Server(env, args.workers, scratch / "server.log")
+        server.start()
+        await server.wait_ready()
+        url = f"ws://127.0.0.1:{env['PORT']}/ws/auction/{auction_id}/"
+        print(f"race: {args.bidders} bidders, {args.seconds} s …", flush=True)
+        pids = [server.proc.pid, *server.worker_pids()] if args.profile else []  # type: ignore[union-attr]
+        profilers = [
+            subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "-d",
+                    str(int(args.seconds)),
+                    "-o",
+                    f"{args.profile}.{pid}.txt",
+                    "-p",
+                    str(pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid in pids
+        ]
+        with CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
+            figures = await race(args, url, [t for _, t in fixture.bidders])
+        results["cpu"] = cpu.report()
+        for profiler in profilers:
+            profiler.wait()
+        seen = figures.pop("broadcast")
+        results["race"] = figures
+        server_cpu = results["cpu"]["cpu_pct_of_one_core"].get("server", 0.0) / 100
+        results["server_cpu_ms_per_attempt"] = round(
+            1000 * server_cpu * figures["seconds"] / max(1, figures["attempts"]), 3
+        )
+        results["anomalies"] = await check_database(db_url, auction_id, seen)
+        if "pgbench_tps" in results:
+            best = max(results["pgbench_tps"].values())
+            results["ratio_to_pgbench"] = round(figures["accepted_per_s"] / best, 3)
+    finally:
+        if server is not None:
+            server.stop()
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            await admin.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS_DIR / f"hot_auction-{stamp}.json").write_text(json.dumps(results, indent=2))
+    bad = sum(v for k, v in results.get("anomalies", {}).items() if k != "bids")
+    return 1 if bad else 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=1, help="app processes")
+    parser.add_argument("--embedded", action="store_true", help="SQLite + memory, 1 process")
+    parser.add_argument("--bidders", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--no-pgbench", action="store_true")
+    parser.add_argument("--profile", help="py-spy raw stacks of the server to PATH.<pid>.txt")
+    args = parser.parse_args()
+    if args.embedded and args.workers != 1:
+        parser.error("the embedded topology is one process")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
