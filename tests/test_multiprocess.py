@@ -129,3 +129,33 @@ async def test_bids_on_one_process_reach_watchers_on_both(
             event = await ws.receive()
             assert event["type"] == "new_bid"
             assert (event["data"]["bidder"], event["data"]["amount"]) == (rival.username, "3100.00")
+
+
+async def test_a_retry_reaching_the_other_process_gets_the_first_answer(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    headers = {**buyer.auth, "Idempotency-Key": "retry-across-processes"}
+    async with httpx.AsyncClient() as http:
+        url = f"/api/auctions/{auction_id}/place_bid/"
+        answer = await http.post(first + url, json={"amount": 3000}, headers=headers)
+        retried = await http.post(second + url, json={"amount": 3000}, headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert (retried.status_code, retried.json()) == (201, answer.json())
+    async with watch(second, auction_id, buyer.token) as ws:
+        await ws.send({"type": "place_bid", "amount": 3000, "bid_id": "retry-across-processes"})
+        ack = await ws.receive()
+    assert ack["type"] == "bid_accepted" and ack["data"]["seq"] == 1
+    history = await http_get_json(first, f"/api/auctions/{auction_id}/bids/")
+    assert len(history) == 1
+
+
+async def http_get_json(base: str, path: str) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.get(path)
+    assert response.status_code == 200
+    data: list[dict[str, object]] = response.json()
+    return data
