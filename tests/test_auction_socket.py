@@ -62,7 +62,8 @@ async def test_auction_status_has_every_documented_field(
     ).where(SellerProfile.user == seller.id)
     async with watch(live_server.url, auction_id, buyer.token) as ws:
         for amount in (2600, 2700, 2800, 2900, 3000, 3100):
-            assert (await ws.bid(amount))["type"] == "new_bid"
+            reply = await ws.bid(amount)
+            assert reply["type"] == "new_bid", reply
     async with watch(live_server.url, auction_id, buyer.token, snapshot=False) as ws:
         message = await ws.receive()
     assert set(message) == {"type", "data"} and message["type"] == "auction_status"
@@ -482,7 +483,8 @@ async def test_no_notification_when_outbidding_yourself(
 ) -> None:
     async with watch(live_server.url, auction, buyer.token) as ws:
         for amount in (2600, 2700, 2800):
-            assert (await ws.bid(amount))["type"] == "new_bid"
+            reply = await ws.bid(amount)
+            assert reply["type"] == "new_bid", reply
     await asyncio.sleep(0.5)
     assert inbox.to(buyer.email) == []
     assert not await Notification.exists().where(Notification.notification_type == "bid_outbid")

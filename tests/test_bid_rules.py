@@ -14,6 +14,7 @@ from madeinpk.auctions.rules import (
     Attempt,
     AuctionState,
     Bidder,
+    Decision,
     Prior,
     Reason,
     Refused,
@@ -53,7 +54,7 @@ def bid(bidder: Bidder, amount: str, **extra: object) -> Attempt:
 def test_a_first_bid_above_the_start_is_recorded_and_broadcast() -> None:
     decision = decide(auction(), [bid(ALI, "3000")], NOW)
     [outcome] = decision.outcomes
-    assert outcome == Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW)
+    assert outcome == Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW, bid_seq=1)
     [recorded] = decision.bids
     assert (recorded.bidder, recorded.amount, recorded.time, recorded.seq) == (
         ALI,
@@ -150,8 +151,8 @@ def test_bid_times_never_go_back() -> None:
 
 
 def test_a_repeated_key_gets_the_first_outcome_and_changes_nothing() -> None:
-    first = Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW, bid_id=41)
-    prior = Prior(7, Decimal("3000"), first)
+    first = Accepted(Decimal("3000"), Decimal("3000"), True, 1, NOW, bid_seq=1, bid_id=41)
+    prior = Prior(7, Decimal("3000"), None, first)
     decision = decide(auction(), [bid(ALI, "3000", key="k1", prior=prior)], NOW)
     assert decision.outcomes == [first] and not decision.changed
     other_amount = decide(auction(), [bid(ALI, "3100", key="k1", prior=prior)], NOW)
@@ -223,3 +224,155 @@ def test_properties_of_any_sequence_of_batches(batches: list[list[Attempt]]) -> 
     assert state.current_price == (accepted[-1] if accepted else Decimal("2500.00"))
     assert state.leader == last_winner
     assert state.bid_count == state.seq == len(accepted)
+
+
+# --- increments, proxy bidding, soft close (auction-engine.md § 3) -----------------------------
+
+A = ALI
+B = SARA
+
+
+def with_proxies(**changes: object) -> AuctionState:
+    start = Decimal("1000.00")
+    return auction(
+        **{
+            "starting_price": start,
+            "current_price": start,
+            "min_increment": Decimal("100.00"),
+            **changes,
+        }
+    )
+
+
+def plain(decision: Decision) -> list[tuple[str, Decimal, bool]]:
+    return [(b.bidder.username, b.amount, b.is_auto) for b in decision.bids]
+
+
+def test_the_worked_example_step_by_step() -> None:
+    state = with_proxies()
+    steps = [
+        (bid(A, "1100", max_amount=Decimal("2000")), [("ali", 1100, False)], "1100", A, []),
+        (bid(B, "1200"), [("sara", 1200, False), ("ali", 1300, True)], "1300", A, ["sara"]),
+        (
+            bid(B, "1400", max_amount=Decimal("2500")),
+            [("ali", 2000, True), ("sara", 2100, False)],
+            "2100",
+            B,
+            ["ali"],
+        ),
+        (
+            bid(A, "2200", max_amount=Decimal("2500")),
+            [("ali", 2500, False), ("sara", 2500, True)],
+            "2500",
+            B,
+            ["ali"],
+        ),
+        (bid(B, "2600", max_amount=Decimal("3000")), [], "2500", B, []),
+    ]
+    for attempt, recorded, price, leader, told in steps:
+        decision = decide(state, [attempt], NOW)
+        assert plain(decision) == [(n, Decimal(a), auto) for n, a, auto in recorded]
+        assert decision.after.current_price == Decimal(price)
+        assert decision.after.leader == leader
+        assert [o.bidder.username for o in decision.outbid] == told
+        [outcome] = decision.outcomes
+        assert isinstance(outcome, Accepted)
+        state = decision.after
+    assert state.leader_max == Decimal("3000")
+    assert outcome.max_only and outcome.amount == outcome.current_price == Decimal("2500")
+    assert state.seq == state.bid_count == 7  # the maximum-only update broadcast nothing
+
+
+def test_the_bidder_who_is_outbid_at_once_hears_it_in_the_answer() -> None:
+    state = decide(with_proxies(), [bid(A, "1100", max_amount=Decimal("2000"))], NOW).after
+    [outcome] = decide(state, [bid(B, "1200")], NOW).outcomes
+    assert outcome == Accepted(
+        amount=Decimal("1200"),
+        current_price=Decimal("1300"),
+        is_leading=False,
+        seq=3,
+        time=NOW,
+        bid_seq=2,
+    )
+
+
+def test_increments_by_auction_and_by_price_band() -> None:
+    fixed = with_proxies()
+    assert decide(fixed, [bid(A, "1050")], NOW).outcomes == [
+        refusal(Reason.below_increment, Decimal("1100.00"))
+    ]
+    assert (
+        refusal(Reason.below_increment, Decimal("1100")).message == "Bid must be at least 1100.00"
+    )
+    assert decide(fixed, [bid(A, "1000")], NOW).outcomes == [
+        refusal(Reason.too_low, Decimal("1000.00"))
+    ]
+    table = ((Decimal(0), Decimal(10)), (Decimal(1000), Decimal(50)), (Decimal(5000), Decimal(100)))
+    banded = auction(current_price=Decimal("990"), increments=table)
+    assert banded.min_next_bid() == Decimal("1000")
+    after = decide(banded, [bid(A, "1000")], NOW).after
+    assert after.min_next_bid() == Decimal("1050")  # the band of the new price
+    assert decide(after, [bid(B, "1040")], NOW).outcomes == [
+        refusal(Reason.below_increment, Decimal("1050"))
+    ]
+    assert auction().min_next_bid() == Decimal("2500.01")  # no options: the customer's rule
+
+
+def test_a_maximum_below_the_amount_is_refused() -> None:
+    assert decide(with_proxies(), [bid(A, "1200", max_amount=Decimal("1100"))], NOW).outcomes == [
+        refusal(Reason.invalid_max_amount)
+    ]
+
+
+def test_soft_close_extends_the_end_after_a_late_bid() -> None:
+    late = NOW + timedelta(seconds=20)
+    state = auction(end_time=late, soft_close_seconds=60)
+    decision = decide(state, [bid(A, "3000"), bid(B, "3100")], NOW)
+    assert decision.after.end_time == NOW + timedelta(seconds=60)
+    kinds = [type(e).__name__ for e in decision.events]
+    assert kinds == ["NewBidEvent", "ExtendedEvent", "NewBidEvent"]
+    assert [e.seq for e in decision.events] == [1, 2, 3]
+    assert decision.extended
+    early = decide(auction(soft_close_seconds=60), [bid(A, "3000")], NOW)
+    assert not early.extended and len(early.events) == 1
+    after_the_old_end = decide(decision.after, [bid(A, "3200")], late + timedelta(seconds=5))
+    assert isinstance(after_the_old_end.outcomes[0], Accepted)  # the end in force counts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.sampled_from([A, B, ZAIN]),
+            st.integers(min_value=0, max_value=3),  # amount: min_next_bid + this many steps
+            st.one_of(st.none(), st.integers(min_value=0, max_value=3000)),  # max above amount
+        ),
+        max_size=15,
+    )
+)
+def test_proxy_resolution_properties(plan: list[tuple[Bidder, int, int | None]]) -> None:
+    state = with_proxies(min_increment=Decimal("10.00"))
+    maxima: dict[int, tuple[Decimal, int]] = {}  # bidder -> (effective maximum, when set)
+    at_min_next = True
+    for when, (bidder, steps, extra) in enumerate(plan):
+        amount = state.min_next_bid() + 10 * steps
+        at_min_next &= steps == 0 and extra is not None
+        ceiling = None if extra is None else amount + extra
+        decision = decide(state, [Attempt(bidder, amount, ceiling)], NOW)
+        if not isinstance(decision.outcomes[0], Accepted):
+            continue
+        effective = ceiling or amount
+        if effective > maxima.get(bidder.id, (Decimal(0), 0))[0]:
+            maxima[bidder.id] = (effective, when)
+        amounts = [b.amount for b in decision.bids]
+        assert amounts == sorted(amounts)  # never decrease in event order
+        state = decision.after
+        ranked = sorted(maxima.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+        highest = ranked[0][1][0]
+        assert state.current_price <= highest
+        if len(ranked) > 1:
+            assert state.current_price >= ranked[1][1][0]
+        assert state.leader is not None and state.leader.id == ranked[0][0]
+    if at_min_next and len(maxima) > 1:
+        first, second = sorted((m for m, _ in maxima.values()), reverse=True)[:2]
+        assert state.current_price == min(first, second + Decimal("10.00"))

@@ -40,7 +40,12 @@ async def test_rest_bid_returns_the_bid_and_reaches_watchers(
         response = await client.post(bid_url(auction), json={"amount": 3000.00}, headers=buyer.auth)
         assert response.status_code == 201, response.text
         bid = response.json()
-        assert set(bid) == {"id", "bidder", "bidder_username", "amount", "bid_time", "is_winning"}
+        assert set(bid) == {
+            "id", "bidder", "bidder_username", "amount", "bid_time", "is_winning",
+            "is_auto", "is_leading", "current_price",  # additions of auction-engine.md § 6
+        }  # fmt: skip
+        assert bid["is_auto"] is False and bid["is_leading"] is True
+        assert bid["current_price"] == "3000.00"
         assert bid["bidder"] == buyer.id and bid["bidder_username"] == buyer.username
         assert bid["amount"] == "3000.00" and bid["is_winning"] is True
         assert bid["bid_time"].endswith("Z")

@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
     live = LiveAuctions(channels, channel_prefix=settings.channel_prefix)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
-    bid_desk = BidDesk(effects)
+    bid_desk = BidDesk(effects, settings.bid_increments)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
 
     @asynccontextmanager

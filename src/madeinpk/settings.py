@@ -86,6 +86,9 @@ class Settings:
     bid_rate_limit: int
     token_ttl_days: int
     task_queue: str
+    # Site-wide bid steps by price band, (from price, step), ascending; empty: one paisa.
+    bid_increments: tuple[tuple[Decimal, Decimal], ...] = ()
+    soft_close_seconds: int = 0  # the default for new auctions; 0 = off
 
     @property
     def channel_prefix(self) -> str:
@@ -162,7 +165,32 @@ class Settings:
             bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
             token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
             task_queue=env.text("TASK_QUEUE", "madeinpk"),
+            bid_increments=_increments(env.optional("BID_INCREMENTS")),
+            soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
         )
+
+
+def _increments(raw: str | None) -> tuple[tuple[Decimal, Decimal], ...]:
+    """``BID_INCREMENTS``: ``FROM:STEP`` pairs, e.g. ``0:10,1000:50,5000:100``."""
+    if raw is None:
+        return ()
+    bands = []
+    for pair in raw.split(","):
+        start, sep, step = pair.strip().partition(":")
+        try:
+            band = (Decimal(start), Decimal(step))
+        except InvalidOperation:
+            band = None
+        if not sep or band is None or not band[0].is_finite() or not band[1].is_finite():
+            raise SettingsError(f"BID_INCREMENTS: expected FROM:STEP pairs, got {pair.strip()!r}")
+        if band[0] < 0 or band[1] <= 0 or band != tuple(v.quantize(Decimal("0.01")) for v in band):
+            raise SettingsError(
+                f"BID_INCREMENTS: {pair.strip()!r}: FROM must be >= 0 and STEP > 0, in paisa"
+            )
+        bands.append(band)
+    if [b[0] for b in bands] != sorted({b[0] for b in bands}):
+        raise SettingsError("BID_INCREMENTS: bands must be in increasing order of FROM")
+    return tuple(bands)
 
 
 class _Env:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,13 +22,14 @@ import msgspec
 from piccolo.engine.base import Engine
 
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.events import new_bid_payload
+from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.rules import (
     Accepted,
     Attempt,
     AuctionState,
     Bidder,
     Decision,
+    Increments,
     Outcome,
     Prior,
     Reason,
@@ -59,13 +60,17 @@ class BidRequest:
     bidder: Bidder
     amount: Decimal
     key: str | None = None
+    max_amount: Decimal | None = None
 
 
 class BidDesk:
     """One per process: a queue per auction, and at most one batch of it in flight."""
 
-    def __init__(self, effects: Effects, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, effects: Effects, increments: Increments = (), max_batch: int = MAX_BATCH
+    ) -> None:
         self.effects = effects
+        self.increments = increments
         self.max_batch = max_batch
         self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
@@ -91,7 +96,7 @@ class BidDesk:
                     self._queues[auction_id] = rest
                 requests = [request for request, _ in batch]
                 try:
-                    outcomes, done = await decide_batch(auction_id, requests)
+                    outcomes, done = await decide_batch(auction_id, requests, self.increments)
                 except Exception:
                     logger.exception("Bids on auction %s could not be decided", auction_id)
                     outcomes, done = [refusal(Reason.internal) for _ in batch], AfterCommit()
@@ -108,20 +113,20 @@ class _KeyRace(Exception):
 
 
 async def decide_batch(
-    auction_id: int, requests: list[BidRequest]
+    auction_id: int, requests: list[BidRequest], increments: Increments = ()
 ) -> tuple[list[Outcome], AfterCommit]:
     """Decide and record ``requests`` in one transaction; the events wait in the result."""
     for _ in range(KEY_RACE_RETRIES):
         done = AfterCommit()
         try:
-            return await _decide_in_transaction(auction_id, requests, done), done
+            return await _decide_in_transaction(auction_id, requests, increments, done), done
         except _KeyRace:
             continue
     raise RuntimeError(f"idempotency keys kept racing on auction {auction_id}")
 
 
 async def _decide_in_transaction(
-    auction_id: int, requests: list[BidRequest], done: AfterCommit
+    auction_id: int, requests: list[BidRequest], increments: Increments, done: AfterCommit
 ) -> list[Outcome]:
     engine: Engine = Auction._meta.db
     async with write_transaction() as transaction:
@@ -131,11 +136,13 @@ async def _decide_in_transaction(
         if locked is None:
             return [refusal(Reason.not_found) for _ in requests]
         state, now, blocked = locked
+        state = replace(state, increments=increments)
         priors = await _priors(db, requests, now) if any(r.key for r in requests) else {}
         attempts = [
             Attempt(
                 bidder=r.bidder,
                 amount=r.amount,
+                max_amount=r.max_amount,
                 blocked=r.bidder.id in blocked,
                 key=r.key,
                 prior=priors.get((r.bidder.id, r.key)) if r.key else None,
@@ -155,7 +162,8 @@ _LOCK_POSTGRES = """
                  WHERE "user" = ANY(:bidders) AND is_blocked) AS blocked
     FROM (
         SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
-               a.bid_count, a.seq, a.leader, a.last_bid_time,
+               a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
+               a.min_increment, a.reserve_price, a.soft_close_seconds,
                p.seller, p.name AS product_name
         FROM auction a JOIN product p ON p.id = a.product
         WHERE a.id = :auction
@@ -168,7 +176,8 @@ _LOCK_POSTGRES = """
 
 _STATE_SQLITE = """
     SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
-           a.bid_count, a.seq, a.leader, a.last_bid_time,
+           a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
+           a.min_increment, a.reserve_price, a.soft_close_seconds,
            p.seller, p.name AS product_name,
            u.username AS leader_username, u.email AS leader_email
     FROM auction a JOIN product p ON p.id = a.product
@@ -220,8 +229,16 @@ async def _lock(
         last_bid_time=(
             _timestamp(row["last_bid_time"]) if row["last_bid_time"] is not None else None
         ),
+        leader_max=_money(row["leader_max"]),
+        min_increment=_money(row["min_increment"]),
+        reserve_price=_money(row["reserve_price"]),
+        soft_close_seconds=row["soft_close_seconds"],
     )
     return state, now, blocked
+
+
+def _money(value: Any) -> Decimal | None:
+    return to_money(value) if value is not None else None
 
 
 async def _priors(
@@ -232,14 +249,17 @@ async def _priors(
     params: dict[str, Any] = {f"b{i}": b for i, (b, _) in enumerate(keyed)}
     params |= {f"k{i}": k for i, (_, k) in enumerate(keyed)}
     rows = await db.fetch(
-        f'SELECT bidder, "key", auction, amount, outcome FROM bid_request '
+        f'SELECT bidder, "key", auction, amount, max_amount, outcome FROM bid_request '
         f"WHERE created_at > :cutoff AND ({match})",
         cutoff=now - KEY_LIFETIME,
         **params,
     )
     return {
         (r["bidder"], r["key"]): Prior(
-            r["auction"], to_money(r["amount"]), _outcome_decoder.decode(r["outcome"])
+            r["auction"],
+            to_money(r["amount"]),
+            _money(r["max_amount"]),
+            _outcome_decoder.decode(r["outcome"]),
         )
         for r in rows
     }
@@ -254,14 +274,22 @@ async def _record(
     state, auction_id = decision.after, decision.after.auction_id
     await db.execute(
         "UPDATE auction SET current_price = :price, bid_count = :count, seq = :seq, "
-        "leader = :leader, last_bid_time = :time, updated_at = :time WHERE id = :auction",
+        "leader = :leader, leader_max = :leader_max, last_bid_time = :time, "
+        "end_time = :end_time, updated_at = :now WHERE id = :auction",
         price=state.current_price,
         count=state.bid_count,
         seq=state.seq,
         leader=state.leader.id if state.leader else None,
+        leader_max=state.leader_max,
         time=state.last_bid_time,
+        end_time=state.end_time,
+        now=now,
         auction=auction_id,
     )
+    if decision.extended:
+        done.schedule_ending(auction_id, state.end_time)
+    if not decision.bids:  # only a leader's raised maximum
+        return decision.outcomes
     await db.execute(
         "UPDATE bid SET is_winning = FALSE WHERE auction = :auction AND is_winning",
         auction=auction_id,
@@ -277,7 +305,7 @@ async def _record(
         "RETURNING id, seq",
     )
     bid_ids = {r["seq"]: r["id"] for r in inserted}
-    payloads = [(e.seq, new_bid_payload(e)) for e in decision.events]
+    payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
     await db.insert_rows(
         "auction_event",
         ("auction", "seq", "payload", "created_at"),
@@ -287,8 +315,8 @@ async def _record(
         done.broadcast(auction_id, seq, payload)
     await _tell_outbid(db, decision, bid_ids, done, now)
     return [
-        msgspec.structs.replace(o, bid_id=bid_ids[o.seq])
-        if isinstance(o, Accepted) and not o.bid_id
+        msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
+        if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
         else o
         for o in decision.outcomes
     ]
@@ -346,15 +374,24 @@ async def _remember_keys(
         slot = (attempt.bidder.id, attempt.key)
         if slot not in rows:
             encoded = _outcome_encoder.encode(outcome).decode()
-            rows[slot] = (attempt.bidder.id, attempt.key, auction_id, attempt.amount, encoded, now)
+            rows[slot] = (
+                attempt.bidder.id,
+                attempt.key,
+                auction_id,
+                attempt.amount,
+                attempt.max_amount,
+                encoded,
+                now,
+            )
     if not rows:
         return
     stored = await db.insert_rows(
         "bid_request",
-        ("bidder", "key", "auction", "amount", "outcome", "created_at"),
+        ("bidder", "key", "auction", "amount", "max_amount", "outcome", "created_at"),
         list(rows.values()),
         'ON CONFLICT (bidder, "key") DO UPDATE SET auction = excluded.auction, '
-        "amount = excluded.amount, outcome = excluded.outcome, "
+        "amount = excluded.amount, max_amount = excluded.max_amount, "
+        "outcome = excluded.outcome, "
         "created_at = excluded.created_at WHERE bid_request.created_at <= :cutoff "
         "RETURNING id",
         cutoff=now - KEY_LIFETIME,

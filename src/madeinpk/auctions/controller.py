@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.accounts.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.accounts.controller import base_url
@@ -26,6 +26,8 @@ from madeinpk.auctions.schemas import (
     AuctionUpdate,
     Bid,
     BidAmount,
+    MaximumUpdated,
+    PlacedBid,
     SellerStatistics,
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
@@ -58,14 +60,20 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _rest_amount(data: BidAmount) -> Decimal:
+def _rest_amount(data: BidAmount) -> tuple[Decimal, Decimal | None]:
     """REST takes a JSON number or a numeric string (the contract's money rule)."""
     if data.amount is msgspec.UNSET:
         raise field_error("amount", "This field is required.")
     try:
-        return parse_amount(data.amount)
+        amount = parse_amount(data.amount)
     except InvalidAmount as exc:
         raise field_error("amount", str(exc)) from None
+    if data.max_amount is msgspec.UNSET or data.max_amount is None:
+        return amount, None
+    try:
+        return amount, parse_amount(data.max_amount)
+    except InvalidAmount as exc:
+        raise field_error("max_amount", str(exc)) from None
 
 
 def _viewer(request: AnyRequest) -> Account | None:
@@ -89,15 +97,27 @@ async def _update_auction(
     return await auction_body(request, auction_id, settings)
 
 
-def _bid_answer(account: Account, outcome: Accepted) -> Bid:
-    return Bid(
+def _bid_answer(account: Account, outcome: Accepted) -> Response[PlacedBid | MaximumUpdated]:
+    if outcome.max_only:
+        assert outcome.max_amount is not None
+        body: PlacedBid | MaximumUpdated = MaximumUpdated(
+            message="Maximum bid updated",
+            max_amount=format_money(outcome.max_amount),
+            current_price=format_money(outcome.current_price),
+        )
+        return Response(body, status_code=HTTP_200_OK)
+    body = PlacedBid(
         id=outcome.bid_id,
         bidder=account.id,
         bidder_username=account.username,
         amount=format_money(outcome.amount),
         bid_time=outcome.time,
         is_winning=outcome.is_leading,
+        is_auto=False,
+        is_leading=outcome.is_leading,
+        current_price=format_money(outcome.current_price),
     )
+    return Response(body, status_code=HTTP_201_CREATED)
 
 
 class AuctionController(Controller):
@@ -215,23 +235,28 @@ class AuctionController(Controller):
         bid_desk: NamedDependency[BidDesk],
         bid_rate_limiter: NamedDependency[BidRateLimiter],
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[Bid]:
+    ) -> Response[PlacedBid | MaximumUpdated]:
+        """201 with the recorded bid; 200 when a leader only raised its maximum."""
         account = current_account(request)
         if idempotency_key is not None and not KEY_PATTERN.fullmatch(idempotency_key):
             raise BusinessError(
                 "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
             )
-        amount = _rest_amount(data)
+        amount, max_amount = _rest_amount(data)
         if not bid_rate_limiter.allow(account.id):
             raise BusinessError("Too many bids, slow down", 429)
         bidder = Bidder(account.id, account.username, account.email)
-        outcome = await bid_desk.place(BidRequest(auction_id, bidder, amount, idempotency_key))
+        outcome = await bid_desk.place(
+            BidRequest(auction_id, bidder, amount, idempotency_key, max_amount)
+        )
         if isinstance(outcome, Accepted):
-            return Response(_bid_answer(account, outcome), status_code=HTTP_201_CREATED)
+            return _bid_answer(account, outcome)
         if outcome.reason is Reason.not_found:
             raise NotFound()
-        if outcome.reason is Reason.too_low:
+        if outcome.reason in (Reason.too_low, Reason.below_increment):
             raise field_error("amount", outcome.message)
+        if outcome.reason is Reason.invalid_max_amount:
+            raise field_error("max_amount", outcome.message)
         raise BusinessError(outcome.message, _BID_STATUS[outcome.reason])
 
     @get("/{auction_id:int}/bids/", operation_id="ListBids")
@@ -254,6 +279,7 @@ class AuctionController(Controller):
                 amount=format_money(r["amount"]),
                 bid_time=r["bid_time"],
                 is_winning=bool(r["is_winning"]),
+                is_auto=bool(r["is_auto"]),
             )
             for r in rows
         ]

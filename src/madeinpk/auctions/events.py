@@ -11,8 +11,15 @@ from decimal import Decimal
 
 import msgspec
 
-from madeinpk.auctions.rules import NewBidEvent
-from madeinpk.auctions.schemas import AuctionEnded, AuctionEndedData, NewBid, NewBidData
+from madeinpk.auctions.rules import Event, ExtendedEvent, NewBidEvent
+from madeinpk.auctions.schemas import (
+    AuctionEnded,
+    AuctionEndedData,
+    AuctionExtended,
+    AuctionExtendedData,
+    NewBid,
+    NewBidData,
+)
 from madeinpk.money import format_money
 from madeinpk.timestamps import utc_now
 
@@ -38,6 +45,13 @@ def decode_frame(raw: bytes) -> tuple[int, bytes]:
     return int(header), payload
 
 
+def event_payload(auction_id: int, event: Event) -> bytes:
+    if isinstance(event, ExtendedEvent):
+        data = AuctionExtendedData(auction_id=auction_id, end_time=event.end_time, seq=event.seq)
+        return encode(AuctionExtended(data=data, server_time=utc_now()))
+    return new_bid_payload(event)
+
+
 def new_bid_payload(event: NewBidEvent) -> bytes:
     amount = format_money(event.amount)
     data = NewBidData(
@@ -59,6 +73,7 @@ def auction_ended_payload(
     winner: str | None,
     final_price: Decimal,
     product_name: str,
+    reserve_met: bool | None = None,
 ) -> bytes:
     price = format_money(final_price)
     data = AuctionEndedData(
@@ -73,5 +88,6 @@ def auction_ended_payload(
             else "Auction ended with no bids."
         ),
         seq=seq,
+        reserve_met=reserve_met,
     )
     return encode(AuctionEnded(data=data, server_time=utc_now()))

@@ -49,9 +49,9 @@ ORDERINGS = {
 }
 
 _LATEST_BIDS = """
-    SELECT id, auction, bidder, bidder_username, amount, bid_time, is_winning FROM (
+    SELECT id, auction, bidder, bidder_username, amount, bid_time, is_winning, is_auto FROM (
         SELECT b.id, b.auction, b.bidder, u.username AS bidder_username, b.amount, b.bid_time,
-               b.is_winning,
+               b.is_winning, b.is_auto,
                ROW_NUMBER() OVER (PARTITION BY b.auction ORDER BY b.bid_time DESC, b.id DESC) AS n
         FROM bid b JOIN piccolo_user u ON u.id = b.bidder
         WHERE b.auction IN ({ids})
@@ -143,6 +143,7 @@ async def auction_bodies(
                 amount=format_money(b["amount"]),
                 bid_time=_time(b["bid_time"]),
                 is_winning=bool(b["is_winning"]),
+                is_auto=bool(b["is_auto"]),
             )
         )
     orders: dict[int, dict[str, Any]] = {}

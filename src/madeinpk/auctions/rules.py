@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -28,7 +28,9 @@ class Reason(str, Enum):
     not_active = "not_active"
     own_auction = "own_auction"
     too_low = "too_low"
+    below_increment = "below_increment"
     invalid_amount = "invalid_amount"
+    invalid_max_amount = "invalid_max_amount"
     rate_limited = "rate_limited"
     invalid_message = "invalid_message"
     idempotency_conflict = "idempotency_conflict"
@@ -43,7 +45,9 @@ MESSAGES = {
     Reason.not_active: "Auction is not active",
     Reason.own_auction: "You cannot bid on your own auction",
     Reason.too_low: "Bid must be higher than current price of {price}",
+    Reason.below_increment: "Bid must be at least {price}",
     Reason.invalid_amount: "Invalid bid amount",
+    Reason.invalid_max_amount: "Maximum bid must be at least the bid amount",
     Reason.rate_limited: "Too many bids, slow down",
     Reason.idempotency_conflict: "Idempotency key reused with a different bid",
     Reason.internal: "Your bid could not be processed, please try again",
@@ -61,14 +65,19 @@ def refusal(reason: Reason, price: Decimal | None = None) -> Refused:
 
 
 class Accepted(msgspec.Struct, frozen=True, tag="accepted"):
-    """The bidder's recorded bid; ``bid_id`` is the stored row's id, filled in once written."""
+    """The bidder's recorded bid (``amount``, event ``bid_seq``; ``bid_id`` is the stored row,
+    filled in once written), or with ``max_only`` a leader's raised maximum and no bid.
+    ``current_price``, ``is_leading`` and ``seq`` are as this attempt's decision left them."""
 
     amount: Decimal
     current_price: Decimal
     is_leading: bool
     seq: int
     time: datetime
+    bid_seq: int = 0
     bid_id: int = 0
+    max_amount: Decimal | None = None
+    max_only: bool = False
 
 
 Outcome = Accepted | Refused
@@ -87,6 +96,7 @@ class Prior:
 
     auction_id: int
     amount: Decimal
+    max_amount: Decimal | None
     outcome: Outcome
 
 
@@ -94,9 +104,26 @@ class Prior:
 class Attempt:
     bidder: Bidder
     amount: Decimal
+    max_amount: Decimal | None = None  # a secret ceiling for automatic (proxy) bids
     blocked: bool = False
     key: str | None = None  # the client's idempotency key (``bid_id`` / ``Idempotency-Key``)
     prior: Prior | None = None
+
+
+# Price bands of the site-wide step (``BID_INCREMENTS``): from a price >= FROM the step is STEP.
+Increments = tuple[tuple[Decimal, Decimal], ...]
+
+
+def step_at(price: Decimal, fixed: Decimal | None, table: Increments) -> Decimal:
+    """The smallest step a bid must add at ``price``: the auction's own, else the site's band,
+    else one paisa (the customer's rule, "higher than the current price")."""
+    if fixed is not None:
+        return fixed
+    step = CENT
+    for start, band_step in table:
+        if price >= start:
+            step = band_step
+    return step
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,16 +140,35 @@ class AuctionState:
     seq: int
     leader: Bidder | None
     last_bid_time: datetime | None
+    leader_max: Decimal | None = None  # the leader's secret ceiling; never leaves the server
+    min_increment: Decimal | None = None
+    increments: Increments = ()
+    soft_close_seconds: int = 0
+    reserve_price: Decimal | None = None
 
     def is_open(self, now: datetime) -> bool:
         return self.status == "active" and self.start_time <= now < self.end_time
 
+    def step(self, price: Decimal) -> Decimal:
+        return step_at(price, self.min_increment, self.increments)
+
     def increment(self) -> Decimal:
-        """The smallest step a new bid must add to the price."""
-        return CENT
+        """The step in force now."""
+        return self.step(self.current_price)
 
     def min_next_bid(self) -> Decimal:
         return self.current_price + self.increment()
+
+    def standing_max(self) -> Decimal:
+        """M of the rules: the leader's maximum, or its leading amount when it set none."""
+        if self.leader is None:
+            return self.current_price
+        return max(self.leader_max or self.current_price, self.current_price)
+
+    def reserve_met(self) -> bool | None:
+        if self.reserve_price is None:
+            return None
+        return self.current_price >= self.reserve_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +192,17 @@ class NewBidEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendedEvent:
+    """Soft close: a late bid moved the end."""
+
+    seq: int
+    end_time: datetime
+
+
+Event = NewBidEvent | ExtendedEvent
+
+
+@dataclass(frozen=True, slots=True)
 class Outbid:
     """``bidder`` lost the lead to the bid with event number ``seq``, at ``price``."""
 
@@ -160,12 +217,17 @@ class Decision:
     after: AuctionState
     outcomes: list[Outcome]
     bids: list[RecordedBid] = field(default_factory=list)
-    events: list[NewBidEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     outbid: list[Outbid] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.bids)
+        """Anything to write: bids, or only a leader's raised maximum."""
+        return self.after != self.before
+
+    @property
+    def extended(self) -> bool:
+        return self.after.end_time != self.before.end_time
 
 
 def refuse_all(reason: Reason, attempts: Sequence[Attempt]) -> list[Outcome]:
@@ -173,22 +235,148 @@ def refuse_all(reason: Reason, attempts: Sequence[Attempt]) -> list[Outcome]:
 
 
 def _same_bid(prior: Prior, auction_id: int, attempt: Attempt) -> bool:
-    return prior.auction_id == auction_id and prior.amount == attempt.amount
+    return (
+        prior.auction_id == auction_id
+        and prior.amount == attempt.amount
+        and prior.max_amount == attempt.max_amount
+    )
+
+
+class _Book:
+    """One decision in progress: the state as it moves, and what it has recorded."""
+
+    def __init__(self, state: AuctionState, now: datetime) -> None:
+        self.state = state
+        self.stamp = max(now, state.last_bid_time) if state.last_bid_time is not None else now
+        self.bids: list[RecordedBid] = []
+        self.events: list[Event] = []
+        self.outbid: list[Outbid] = []
+
+    def record(
+        self, bidder: Bidder, amount: Decimal, leader_max: Decimal, auto: bool, notify: bool = True
+    ) -> int:
+        """A bid at ``amount``, leading as it is recorded; the one it displaced is told (unless
+        the lead comes straight back to it). Returns the bid's event number."""
+        state = self.state
+        if notify and state.leader is not None and state.leader.id != bidder.id:
+            self.outbid.append(Outbid(state.leader, amount, state.seq + 1))
+        seq, count = state.seq + 1, state.bid_count + 1
+        state = replace(
+            state,
+            current_price=amount,
+            bid_count=count,
+            seq=seq,
+            leader=bidder,
+            leader_max=leader_max,
+            last_bid_time=self.stamp,
+        )
+        self.bids.append(RecordedBid(bidder, amount, self.stamp, seq, auto))
+        self.events.append(
+            NewBidEvent(
+                seq=seq,
+                bidder=bidder.username,
+                amount=amount,
+                time=self.stamp,
+                auto=auto,
+                total_bids=count,
+                min_next_bid=state.min_next_bid(),
+            )
+        )
+        if state.soft_close_seconds and (
+            state.end_time - self.stamp < timedelta(seconds=state.soft_close_seconds)
+        ):
+            state = replace(
+                state,
+                end_time=self.stamp + timedelta(seconds=state.soft_close_seconds),
+                seq=seq + 1,
+            )
+            self.events.append(ExtendedEvent(seq + 1, state.end_time))
+        self.state = state
+        return seq
+
+    def lose(self, bidder: Bidder, amount: Decimal, answer: Decimal) -> int:
+        """X's bid at ``amount`` is recorded and the leader's proxy answers at ``answer`` at
+        once: X is outbid (told once), the leader and its maximum stay."""
+        leader, leader_max = self.state.leader, self.state.leader_max
+        assert leader is not None
+        seq = self.record(bidder, amount, amount, auto=False, notify=False)
+        self.record(leader, answer, leader_max or answer, auto=True)
+        return seq
+
+
+def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | None:
+    """The customer's checks, in the customer's order, then the amount."""
+    if attempt.blocked:
+        return refusal(Reason.blocked)
+    if not state.is_open(now):
+        return refusal(Reason.not_active)
+    if attempt.bidder.id == state.seller_id:
+        return refusal(Reason.own_auction)
+    if attempt.max_amount is not None and attempt.max_amount < attempt.amount:
+        return refusal(Reason.invalid_max_amount)
+    leader = state.leader
+    if attempt.max_amount is not None and leader is not None and leader.id == attempt.bidder.id:
+        return None  # a leader raising its maximum: the amount is not judged
+    if attempt.amount <= state.current_price:
+        return refusal(Reason.too_low, state.current_price)
+    if attempt.amount < state.min_next_bid():
+        return refusal(Reason.below_increment, state.min_next_bid())
+    return None
+
+
+def _place(book: _Book, attempt: Attempt) -> Accepted:
+    """Proxy bidding (auction-engine.md § 3); with no maxima anywhere, the plain rule."""
+    state, bidder = book.state, attempt.bidder
+    ceiling = attempt.max_amount or attempt.amount  # m
+    leader = state.leader
+    if leader is not None and leader.id == bidder.id:
+        if attempt.max_amount is not None:  # raise the maximum only: nothing is broadcast
+            raised = max(state.standing_max(), attempt.max_amount)
+            book.state = replace(state, leader_max=raised)
+            return Accepted(
+                amount=state.current_price,
+                current_price=state.current_price,
+                is_leading=True,
+                seq=state.seq,
+                time=book.stamp,
+                max_amount=raised,
+                max_only=True,
+            )
+        seq = book.record(bidder, attempt.amount, max(state.standing_max(), attempt.amount), False)
+        return _accepted(book, seq, attempt, attempt.amount)
+    standing = state.standing_max()  # M
+    if leader is None or ceiling > standing:  # X takes the lead
+        if leader is not None and standing > state.current_price:
+            book.record(leader, standing, standing, auto=True)
+        amount = max(attempt.amount, min(ceiling, standing + state.step(standing)))
+        seq = book.record(bidder, amount, ceiling, auto=False)
+        return _accepted(book, seq, attempt, amount)
+    answer = min(standing, ceiling + state.step(ceiling))  # L's proxy defends
+    seq = book.lose(bidder, ceiling, answer)
+    return _accepted(book, seq, attempt, ceiling)
+
+
+def _accepted(book: _Book, bid_seq: int, attempt: Attempt, amount: Decimal) -> Accepted:
+    state = book.state
+    return Accepted(
+        amount=amount,
+        current_price=state.current_price,
+        is_leading=state.leader is not None and state.leader.id == attempt.bidder.id,
+        seq=state.seq,
+        time=book.stamp,
+        bid_seq=bid_seq,
+        max_amount=attempt.max_amount,
+    )
 
 
 def decide(state: AuctionState, attempts: Sequence[Attempt], now: datetime) -> Decision:
     """Decide ``attempts`` (arrival order) against ``state`` at database time ``now``.
 
-    Checks run in the customer's order: not blocked, auction active, not the seller, then the
-    amount. Every accepted bid is stamped no earlier than the bid before it, so stored bids
-    sorted by time (then id) are in acceptance order. A refused attempt changes nothing.
+    Every accepted bid is stamped no earlier than the bid before it, so stored bids sorted by
+    time (then id) are in acceptance order. A refused attempt changes nothing.
     """
-    current = state
-    stamp = max(now, state.last_bid_time) if state.last_bid_time is not None else now
+    book = _Book(state, now)
     outcomes: list[Outcome] = []
-    bids: list[RecordedBid] = []
-    events: list[NewBidEvent] = []
-    outbid: list[Outbid] = []
     keyed: dict[tuple[int, str], Prior] = {}
     for attempt in attempts:
         prior = attempt.prior
@@ -198,50 +386,10 @@ def decide(state: AuctionState, attempts: Sequence[Attempt], now: datetime) -> D
             same = _same_bid(prior, state.auction_id, attempt)
             outcomes.append(prior.outcome if same else refusal(Reason.idempotency_conflict))
             continue
-        outcome: Outcome
-        if attempt.blocked:
-            outcome = refusal(Reason.blocked)
-        elif not current.is_open(now):
-            outcome = refusal(Reason.not_active)
-        elif attempt.bidder.id == current.seller_id:
-            outcome = refusal(Reason.own_auction)
-        elif attempt.amount < current.min_next_bid():
-            outcome = refusal(Reason.too_low, current.current_price)
-        else:
-            seq, count = current.seq + 1, current.bid_count + 1
-            bid = RecordedBid(attempt.bidder, attempt.amount, stamp, seq)
-            bids.append(bid)
-            if current.leader is not None and current.leader.id != attempt.bidder.id:
-                outbid.append(Outbid(current.leader, attempt.amount, seq))
-            current = replace(
-                current,
-                current_price=attempt.amount,
-                bid_count=count,
-                seq=seq,
-                leader=attempt.bidder,
-                last_bid_time=stamp,
-            )
-            events.append(
-                NewBidEvent(
-                    seq=seq,
-                    bidder=attempt.bidder.username,
-                    amount=attempt.amount,
-                    time=stamp,
-                    auto=False,
-                    total_bids=count,
-                    min_next_bid=current.min_next_bid(),
-                )
-            )
-            outcome = Accepted(
-                amount=attempt.amount,
-                current_price=attempt.amount,
-                is_leading=True,
-                seq=seq,
-                time=stamp,
-            )
+        outcome: Outcome = _check(book.state, attempt, now) or _place(book, attempt)
         outcomes.append(outcome)
         if attempt.key is not None:
             keyed[(attempt.bidder.id, attempt.key)] = Prior(
-                state.auction_id, attempt.amount, outcome
+                state.auction_id, attempt.amount, attempt.max_amount, outcome
             )
-    return Decision(state, current, outcomes, bids, events, outbid)
+    return Decision(state, book.state, outcomes, book.bids, book.events, book.outbid)

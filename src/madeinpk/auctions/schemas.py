@@ -18,6 +18,8 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
     amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     # The client's idempotency key: a retry with the same key gets the first answer again.
     bid_id: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    # A secret ceiling: the server bids for this bidder up to it (proxy bidding).
+    max_amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
 class Ping(msgspec.Struct, tag="ping", tag_field="type"):
@@ -121,6 +123,19 @@ class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
     server_time: datetime
 
 
+class AuctionExtendedData(msgspec.Struct):
+    auction_id: int
+    end_time: datetime
+    seq: int
+
+
+class AuctionExtended(msgspec.Struct, tag="auction_extended", tag_field="type"):
+    """Soft close: a late bid moved the end (broadcast right after that bid's ``new_bid``)."""
+
+    data: AuctionExtendedData
+    server_time: datetime
+
+
 class BidAcceptedData(msgspec.Struct):
     bid_id: str | None
     amount: str
@@ -160,6 +175,14 @@ class BidAmount(msgspec.Struct):
             examples=[3000.0],
         ),
     ] = msgspec.UNSET
+    max_amount: Annotated[
+        Any,
+        msgspec.Meta(
+            description="Optional secret maximum: the server bids for you up to it (proxy "
+            "bidding). At least the amount; the same money rules.",
+            examples=[4000.0],
+        ),
+    ] = msgspec.UNSET
 
 
 class Bid(msgspec.Struct):
@@ -169,6 +192,22 @@ class Bid(msgspec.Struct):
     amount: str
     bid_time: datetime
     is_winning: bool
+    is_auto: bool  # placed by a proxy on its owner's behalf
+
+
+class PlacedBid(Bid):
+    """The answer to ``place_bid``: the caller's recorded bid, and where the auction stands."""
+
+    is_leading: bool
+    current_price: str
+
+
+class MaximumUpdated(msgspec.Struct):
+    """The answer to a leader's ``place_bid`` with a higher ``max_amount``: no bid recorded."""
+
+    message: str
+    max_amount: str
+    current_price: str
 
 
 class OrderInfo(msgspec.Struct):

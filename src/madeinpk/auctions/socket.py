@@ -42,6 +42,7 @@ INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
 MESSAGE_TOO_BIG = 1009
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INVALID_MAX = "Invalid maximum bid amount"
 
 _decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()
@@ -99,9 +100,8 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
         await live.leave(watcher)
 
 
-def _amount(message: PlaceBid) -> Decimal:
+def _amount(raw: bytes) -> Decimal:
     """A JSON number only: strings, booleans, null and missing amounts are all invalid."""
-    raw = bytes(message.amount)
     if not raw or raw[:1] not in b"-0123456789":
         raise InvalidAmount("Invalid bid amount")
     try:
@@ -175,14 +175,22 @@ async def _place_bid(
         await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
         return
     try:
-        amount = _amount(message)
+        amount = _amount(bytes(message.amount))
     except InvalidAmount:
         await _send(socket, _error(Reason.invalid_amount, bid_id=bid_id))
+        return
+    raw_max = bytes(message.max_amount)
+    try:
+        max_amount = _amount(raw_max) if raw_max and raw_max != b"null" else None
+    except InvalidAmount:
+        await _send(socket, _error(Reason.invalid_max_amount, INVALID_MAX, bid_id))
         return
     desk: BidDesk = socket.app.state.bid_desk
     bidder = Bidder(account.id, account.username, account.email)
     try:
-        outcome = await desk.place(BidRequest(connection.auction_id, bidder, amount, bid_id))
+        outcome = await desk.place(
+            BidRequest(connection.auction_id, bidder, amount, bid_id, max_amount)
+        )
     except Exception:
         # Never leak internals, never drop the watcher; but an operator must hear about it.
         logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
@@ -195,7 +203,7 @@ async def _place_bid(
         data=BidAcceptedData(
             bid_id=bid_id,
             amount=format_money(outcome.amount),
-            max_amount=None,
+            max_amount=format_money(outcome.max_amount) if outcome.max_amount else None,
             is_leading=outcome.is_leading,
             current_price=format_money(outcome.current_price),
             seq=outcome.seq,

@@ -39,7 +39,12 @@ class Auction(Table):
     # Who leads and when the last bid was stamped, kept on the row the bid path locks, so the
     # decision reads nothing that another transaction could change under it.
     leader = ForeignKey(BaseUser, null=True, on_delete=OnDelete.set_null)
+    leader_max = Numeric(digits=(10, 2), null=True, default=None)  # secret: only to its owner
     last_bid_time = Timestamptz(null=True, default=None)
+    # The seller's options (auction-engine.md § 1); none set: the customer's plain rules.
+    min_increment = Numeric(digits=(10, 2), null=True, default=None)
+    reserve_price = Numeric(digits=(10, 2), null=True, default=None)  # secret: seller only
+    soft_close_seconds = Integer(default=0)
     start_time = Timestamptz()
     end_time = Timestamptz()
     status = Varchar(length=10, choices=AuctionStatus, default=AuctionStatus.active.value)
@@ -76,5 +81,6 @@ class BidRequest(Table, tablename="bid_request"):
     key = Varchar(length=64)
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
     amount = Numeric(digits=(10, 2))
+    max_amount = Numeric(digits=(10, 2), null=True, default=None)
     outcome = Text()
     created_at = Timestamptz(index=True)
