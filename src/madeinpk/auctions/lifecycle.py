@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.after_commit import AfterCommit, Effects
@@ -24,7 +23,12 @@ from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
 from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import AUCTION_ENDED_SELLER, AUCTION_LOST, AUCTION_WON
+from madeinpk.notifications.emails import (
+    AUCTION_ENDED_SELLER,
+    AUCTION_LOST,
+    AUCTION_WON,
+    RESERVE_NOT_MET,
+)
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.service import create_auction_order
@@ -41,18 +45,24 @@ class EndedAuction:
     product_name: str
     winner: str | None
     final_price: Decimal
+    reserve_met: bool | None = None
     email_ids: list[int] = field(default_factory=list)
 
     def payload(self) -> bytes:
         return auction_ended_payload(
-            self.auction_id, self.seq, self.winner, self.final_price, self.product_name
+            self.auction_id,
+            self.seq,
+            self.winner,
+            self.final_price,
+            self.product_name,
+            self.reserve_met,
         )
 
 
 _CLOSE = """
     UPDATE auction SET status = 'ended', seq = seq + 1, updated_at = {}
     WHERE id = {} AND status = 'active' AND end_time <= %s
-    RETURNING id, product, current_price, end_time, seq
+    RETURNING id, product, current_price, end_time, seq, reserve_price
 """
 
 
@@ -95,21 +105,32 @@ async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -
         .first()
     )
     assert product is not None
+    # The winning bid is the leader's latest (a proxy tie goes to the earlier maximum).
     top = (
-        await Bid.select(Bid.bidder, Bid.amount, Bid.bidder.username.as_alias("username"))
-        .where(Bid.auction == auction_id)
-        .order_by(Bid.amount, ascending=False)
-        .order_by(Bid.id)
+        await Bid.select(
+            Bid.bidder,
+            Bid.amount,
+            Bid.bidder.username.as_alias("username"),
+            Bid.bidder.email.as_alias("email"),
+        )
+        .where((Bid.auction == auction_id) & (Bid.is_winning == True))  # noqa: E712
         .first()
     )
     name = product["name"]
     seq = row["seq"]
     assert isinstance(seq, int)
     ended = EndedAuction(auction_id, seq, name, None, to_money(str(row["current_price"])))
+    reserve = row["reserve_price"]
+    if reserve is not None:
+        ended.reserve_met = top is not None and to_money(top["amount"]) >= to_money(reserve)
     if top is None:
         await _tell_seller(ended, product, f"Your auction for {name} has ended with no bids.")
         return ended
     amount = to_money(top["amount"])
+    if ended.reserve_met is False:
+        ended.final_price = amount
+        await _reserve_not_met(ended, product, top)
+        return ended
     ended.winner, ended.final_price = top["username"], amount
     await Auction.update({Auction.winner: top["bidder"]}).where(Auction.id == auction_id)
     order = await create_auction_order(
@@ -122,8 +143,6 @@ async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -
         settings=settings,
     )
     price = format_money(amount)
-    winner = await BaseUser.select(BaseUser.email).where(BaseUser.id == top["bidder"]).first()
-    assert winner is not None
     hours = settings.payment_deadline_hours
     await notify(
         top["bidder"],
@@ -142,9 +161,7 @@ async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -
         hours=str(hours),
         payment_url=order.payment_url,
     )
-    ended.email_ids.append(
-        await _queue(f"auction_won:{auction_id}", winner["email"], subject, body)
-    )
+    ended.email_ids.append(await _queue(f"auction_won:{auction_id}", top["email"], subject, body))
     losers = (
         await Bid.select(
             Bid.bidder,
@@ -174,6 +191,32 @@ async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -
     return ended
 
 
+async def _reserve_not_met(
+    ended: EndedAuction, product: dict[str, object], top: dict[str, object]
+) -> None:
+    """No sale: the seller and the highest bidder are told (auction-engine.md § 3)."""
+    name = ended.product_name
+    message = f"The auction for {name} has ended without a sale: the reserve price was not met."
+    bidder_id = top["bidder"]
+    assert isinstance(bidder_id, int)
+    await notify(
+        bidder_id,
+        NotificationType.auction_lost,
+        "Auction ended",
+        message,
+        auction_id=ended.auction_id,
+    )
+    subject, body = RESERVE_NOT_MET.render(username=str(top["username"]), message=message)
+    ended.email_ids.append(
+        await _queue(
+            f"auction_lost:{ended.auction_id}:{bidder_id}", str(top["email"]), subject, body
+        )
+    )
+    await _tell_seller(
+        ended, product, f"Your auction for {name} has ended. The reserve price was not met."
+    )
+
+
 async def _tell_seller(ended: EndedAuction, product: dict[str, object], message: str) -> None:
     seller_id = product["seller"]
     assert isinstance(seller_id, int)
@@ -185,7 +228,7 @@ async def _tell_seller(ended: EndedAuction, product: dict[str, object], message:
         auction_id=ended.auction_id,
     )
     outcome = message
-    if ended.winner:
+    if ended.winner and ended.reserve_met is not False:
         outcome += (
             f" at Rs. {format_money(ended.final_price)}. The buyer has been sent payment details."
         )

@@ -65,6 +65,20 @@ Thank you for using MadeInPK!
     ),
 )
 
+RESERVE_NOT_MET = EmailTemplate(
+    subject=Template("The auction you led has ended without a sale"),
+    body=Template(
+        """Dear $username,
+
+$message
+
+Thank you for bidding. Many more handmade pieces are waiting for you on MadeInPK.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
 AUCTION_ENDED_SELLER = EmailTemplate(
     subject=Template("Your auction for $product has ended"),
     body=Template(
