@@ -42,16 +42,12 @@ from madeinpk.broker import broker, use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.database import build_engine, database_lifespan
-from madeinpk.http_errors import (
-    EXCEPTION_HANDLERS,
-    document_error_bodies,
-    reject_impossible_ids,
-)
+from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.media import MEDIA_URL
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.pages import page_routes
-from madeinpk.request_bodies import component_schemas
+from madeinpk.request_bodies import component_schemas, screen_request
 from madeinpk.scheduling import run_embedded_scheduler
 from madeinpk.settings import Settings
 
@@ -162,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=reject_impossible_ids,
+        before_request=screen_request,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(
             title="MadeInPK Live",
