@@ -28,6 +28,7 @@ def test_embedded_defaults() -> None:
     assert settings.max_failed_payments == 3
     assert settings.platform_fee == Decimal("0.02")
     assert settings.bid_rate_limit == 10
+    assert settings.max_image_pixels == 40_000_000
 
 
 def test_production_values() -> None:
@@ -72,6 +73,7 @@ def test_production_values() -> None:
         ({"SMTP_HOST": "mail", "SMTP_PORT": "x"}, "SMTP_PORT: expected a whole number"),
         ({"SMTP_HOST": "mail", "SMTP_USE_TLS": "1", "SMTP_STARTTLS": "1"}, "choose one, not both"),
         ({"SITE_URL": "ftp://x"}, "SITE_URL: expected an http(s) URL"),
+        ({"MAX_IMAGE_PIXELS": "200000000"}, "MAX_IMAGE_PIXELS: must be between 10000 and"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

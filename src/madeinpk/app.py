@@ -20,7 +20,6 @@ from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
 
 from madeinpk.accounts.address_controller import (
     AddressController,
@@ -43,7 +42,7 @@ from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
-from madeinpk.media import MEDIA_URL
+from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.pages import page_routes
@@ -136,9 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_socket,
             admin_handler(settings),
             *page_routes(),
-            create_static_files_router(
-                path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"
-            ),
+            media_router(settings.media_root),
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),

@@ -86,6 +86,7 @@ class Settings:
     bid_rate_limit: int
     token_ttl_days: int
     task_queue: str
+    max_image_pixels: int
 
     @property
     def embedded(self) -> bool:
@@ -157,6 +158,10 @@ class Settings:
             bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
             token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
             task_queue=env.text("TASK_QUEUE", "madeinpk"),
+            # Pillow itself refuses images past ~179 megapixels (its decompression-bomb guard).
+            max_image_pixels=env.integer(
+                "MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000, maximum=150_000_000
+            ),
         )
 
 

@@ -22,7 +22,7 @@ from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProf
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
-from madeinpk.media import InvalidImage, MediaWriter, delete_media
+from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.tables import Order, OrderStatus
@@ -217,11 +217,12 @@ async def update_profile(
         profile_changes[UserProfile.profile_picture] = ""
     errors.check()
     media = MediaWriter(settings.media_root)
-    try:
-        if picture is not None:
-            profile_changes[UserProfile.profile_picture] = media.save_image(picture, "profiles")
-    except InvalidImage as exc:
-        raise FieldErrors({"profile_picture": [str(exc)]}) from None
+    if picture is not None:
+        try:
+            [image] = await clean_images([picture], settings.max_image_pixels)
+        except InvalidImage as exc:
+            raise FieldErrors({"profile_picture": [str(exc)]}) from None
+        profile_changes[UserProfile.profile_picture] = media.save_image(image, "profiles")
     try:
         async with write_transaction():
             if user_changes:
