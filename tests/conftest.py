@@ -181,6 +181,8 @@ def test_env(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_server[1]),
         "TASK_QUEUE": os.environ["TASK_QUEUE"],
+        # Counters the app keeps in Redis (login throttle) are this run's alone.
+        "REDIS_KEY_PREFIX": os.environ["TASK_QUEUE"],
         # One public URL for the app, workers and scheduler: links in emails must agree.
         "SITE_URL": "https://madeinpk.test",
     }

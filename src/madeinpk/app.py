@@ -28,6 +28,7 @@ from madeinpk.accounts.address_controller import (
 )
 from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
+from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
 from madeinpk.admin import admin_handler
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     live = LiveAuctions(channels)
     auction_events = AuctionEvents(channels)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
+    login_throttle = LoginThrottle.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -116,6 +118,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def provide_bid_rate_limiter() -> BidRateLimiter:
         return bid_rate_limiter
+
+    def provide_login_throttle() -> LoginThrottle:
+        return login_throttle
 
     app = Litestar(
         route_handlers=[
@@ -143,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "bid_rate_limiter": Provide(
                 provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
             ),
+            "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
         },
         plugins=[channels],
         state=State(
@@ -165,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
         ),
         lifespan=[lifespan],
+        on_shutdown=[login_throttle.close],
         # Expected errors are answers, not incidents; the 500 handler logs real failures itself.
         logging_config=LoggingConfig(
             log_exceptions="never",

@@ -87,6 +87,10 @@ class Settings:
     token_ttl_days: int
     task_queue: str
     max_image_pixels: int
+    login_failures_per_account: int
+    login_failures_per_ip: int
+    login_failure_window: int  # seconds
+    redis_key_prefix: str
 
     @property
     def embedded(self) -> bool:
@@ -162,6 +166,16 @@ class Settings:
             max_image_pixels=env.integer(
                 "MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000, maximum=150_000_000
             ),
+            login_failures_per_account=env.integer(
+                "LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000
+            ),
+            login_failures_per_ip=env.integer(
+                "LOGIN_FAILURES_PER_IP", 50, minimum=1, maximum=1_000_000
+            ),
+            login_failure_window=env.integer(
+                "LOGIN_FAILURE_WINDOW", 900, minimum=1, maximum=7 * 24 * 3600
+            ),
+            redis_key_prefix=env.text("REDIS_KEY_PREFIX", "madeinpk"),
         )
 
 

@@ -149,6 +149,13 @@ async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, 
     return account, token
 
 
+class InvalidCredentials(BusinessError):
+    """A wrong email or password: the one outcome the login throttle counts."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid credentials", 401)
+
+
 def _password_matches(password: str, stored: str) -> bool:
     try:
         _, iterations, salt, _ = BaseUser.split_stored_password(stored)
@@ -172,12 +179,12 @@ async def login(data: LoginRequest, settings: Settings) -> tuple[Account, str]:
     if row is None or len(data.password) > 128:
         # Hash anyway, so response time does not reveal which addresses have accounts.
         await asyncio.to_thread(_hash_password, data.password[:128])
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     if not await asyncio.to_thread(_password_matches, data.password, row["password"]):
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     account = await load_account(row["id"])
     if account is None or not row["active"]:
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     if account.is_blocked:
         raise BusinessError(BLOCKED, 403)
     await BaseUser.update({BaseUser.last_login: utc_now().replace(tzinfo=None)}).where(
