@@ -227,6 +227,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
             task.result()
         await asyncio.sleep(0.025)
     assert_bound_to(settings)
+    await empty_tables()  # migrations bring reference data; tests start from nothing
     yield LiveServer(url=f"http://127.0.0.1:{settings.port}", settings=settings)
     server.should_exit = True
     await task
@@ -325,8 +326,11 @@ async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts from empty tables (tests never depend on each other's rows)."""
     yield
-    if "live_server" not in request.fixturenames:
-        return
+    if "live_server" in request.fixturenames:
+        await empty_tables()
+
+
+async def empty_tables() -> None:
     engine = BaseUser._meta.db
     names = ", ".join(f'"{t._meta.tablename}"' for t in ALL_TABLES)
     if isinstance(engine, PostgresEngine):
