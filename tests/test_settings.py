@@ -28,6 +28,9 @@ def test_embedded_defaults() -> None:
     assert settings.max_failed_payments == 3
     assert settings.platform_fee == Decimal("0.02")
     assert settings.bid_rate_limit == 10
+    assert settings.max_image_pixels == 40_000_000
+    assert (settings.login_failures_per_account, settings.login_failures_per_ip) == (5, 50)
+    assert settings.login_failure_window == 900 and settings.redis_key_prefix == "madeinpk"
 
 
 def test_production_values() -> None:
@@ -72,6 +75,10 @@ def test_production_values() -> None:
         ({"SMTP_HOST": "mail", "SMTP_PORT": "x"}, "SMTP_PORT: expected a whole number"),
         ({"SMTP_HOST": "mail", "SMTP_USE_TLS": "1", "SMTP_STARTTLS": "1"}, "choose one, not both"),
         ({"SITE_URL": "ftp://x"}, "SITE_URL: expected an http(s) URL"),
+        ({"MAX_IMAGE_PIXELS": "200000000"}, "MAX_IMAGE_PIXELS: must be between 10000 and"),
+        ({"LOGIN_FAILURES_PER_ACCOUNT": "0"}, "LOGIN_FAILURES_PER_ACCOUNT: must be between 1"),
+        ({"LOGIN_FAILURES_PER_IP": "many"}, "LOGIN_FAILURES_PER_IP: expected a whole number"),
+        ({"LOGIN_FAILURE_WINDOW": "-5"}, "LOGIN_FAILURE_WINDOW: must be between 1"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -17,7 +17,6 @@ from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
 
 from madeinpk.accounts.address_controller import (
     AddressController,
@@ -26,6 +25,7 @@ from madeinpk.accounts.address_controller import (
 )
 from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
+from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
 from madeinpk.admin import admin_handler
@@ -41,16 +41,12 @@ from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
-from madeinpk.http_errors import (
-    EXCEPTION_HANDLERS,
-    document_error_bodies,
-    reject_impossible_ids,
-)
-from madeinpk.media import MEDIA_URL
+from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.pages import page_routes
-from madeinpk.request_bodies import component_schemas
+from madeinpk.request_bodies import component_schemas, screen_request
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
 
@@ -87,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     bid_desk = BidDesk(effects, settings.bid_increments)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
+    login_throttle = LoginThrottle.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -118,6 +115,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_bid_rate_limiter() -> BidRateLimiter:
         return bid_rate_limiter
 
+    def provide_login_throttle() -> LoginThrottle:
+        return login_throttle
+
     app = Litestar(
         route_handlers=[
             AccountController,
@@ -136,9 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_socket,
             admin_handler(settings),
             *page_routes(),
-            create_static_files_router(
-                path=MEDIA_URL.rstrip("/"), directories=[settings.media_root], name="media"
-            ),
+            media_router(settings.media_root),
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
@@ -147,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "bid_rate_limiter": Provide(
                 provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
             ),
+            "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
         },
         plugins=[channels],
         state=State({"live": live, "bid_desk": bid_desk, "bid_rate_limiter": bid_rate_limiter}),
@@ -157,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=reject_impossible_ids,
+        before_request=screen_request,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(
             title="MadeInPK Live",
@@ -167,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
         ),
         lifespan=[lifespan],
+        on_shutdown=[login_throttle.close],
         # Expected errors are answers, not incidents; the 500 handler logs real failures itself.
         logging_config=LoggingConfig(
             log_exceptions="never",

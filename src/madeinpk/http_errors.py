@@ -108,6 +108,21 @@ class PermissionDenied(ApiError):
         super().__init__({"detail": PERMISSION_DENIED}, 403)
 
 
+class Throttled(ApiError):
+    """429 in DRF's words, with ``Retry-After``: too many attempts, try again in ``wait`` s."""
+
+    def __init__(self, wait: int) -> None:
+        unit = "second" if wait == 1 else "seconds"
+        super().__init__(
+            {"detail": f"Request was throttled. Expected available in {wait} {unit}."}, 429
+        )
+        self.wait = wait
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.wait)}
+
+
 def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
     """A path id beyond the serial range names nothing: 404, before any query overflows."""
     from madeinpk.database import MAX_ID

@@ -27,11 +27,18 @@ def format_money(value: Decimal | float | int | str) -> str:
 
 
 def parse_amount(raw: object) -> Decimal:
-    """Parse client input (a JSON number or numeric string) without ever rounding it."""
+    """Parse client input (a JSON number or numeric string) without ever rounding it.
+
+    Strings must be plain ASCII: ``Decimal`` alone also reads other scripts' digits ("٤٠٠٠")
+    and digit separators ("4_000"), which no client means as an amount.
+    """
     if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
         raise InvalidAmount("A valid number is required.")
+    text = raw.strip() if isinstance(raw, str) else str(raw)
+    if not text.isascii() or "_" in text:
+        raise InvalidAmount("A valid number is required.")
     try:
-        number = Decimal(raw.strip() if isinstance(raw, str) else str(raw))
+        number = Decimal(text)
     except InvalidOperation:
         raise InvalidAmount("A valid number is required.") from None
     if not number.is_finite():

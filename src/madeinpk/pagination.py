@@ -17,6 +17,21 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+def page_size_from_query(raw: str | None) -> int:
+    """DRF's ``PageNumberPagination.get_page_size`` with ``max_page_size``, exactly: the value is
+    read with ``int()``; anything that is not a whole number, or is zero or negative, falls back
+    to the default (never an error), and a larger size than the maximum is clamped to it."""
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:  # not a number, or longer than Python's int-from-string limit
+        return DEFAULT_PAGE_SIZE
+    if size <= 0:
+        return DEFAULT_PAGE_SIZE
+    return min(size, MAX_PAGE_SIZE)
+
+
 class Page(msgspec.Struct, Generic[T]):
     count: int
     next: str | None
@@ -46,10 +61,7 @@ class PageRequest:
             if not (page.isascii() and page.isdigit()) or int(page) < 1:
                 raise InvalidPage()
             number = int(page)
-        size = DEFAULT_PAGE_SIZE
-        if page_size and page_size.isascii() and page_size.isdigit() and int(page_size) > 0:
-            size = min(int(page_size), MAX_PAGE_SIZE)
-        return cls(number=number, size=size)
+        return cls(number=number, size=page_size_from_query(page_size))
 
     def build(self, request: Request[Any, Any, Any], count: int, results: list[T]) -> Page[T]:
         if self.number > 1 and self.offset >= count:

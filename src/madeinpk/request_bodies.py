@@ -6,6 +6,7 @@ they read the request here and their OpenAPI entry documents both media types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from madeinpk.http_errors import ApiError, FieldErrors
+from madeinpk.http_errors import ApiError, FieldErrorCollector, FieldErrors, reject_impossible_ids
 
 T = TypeVar("T")
 
@@ -37,6 +38,75 @@ class Body:
 class MalformedBody(ApiError):
     def __init__(self, detail: str) -> None:
         super().__init__({"detail": detail}, 400)
+
+
+NULL_CHARACTERS = "Null characters are not allowed."
+FORM_ENCODINGS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def text_problem(text: str) -> str | None:
+    """Why the database cannot store ``text`` (DRF's wording), or None: PostgreSQL's text
+    types refuse NUL, and no UTF-8 can carry a lone surrogate (SQLite refuses those too)."""
+    if "\x00" in text:
+        return NULL_CHARACTERS
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"Surrogate characters are not allowed: U+{ord(text[exc.start]):X}."
+    return None
+
+
+def _first_problem(value: Any) -> str | None:
+    """The first unstorable text anywhere in a decoded value, keys included (iterative: JSON
+    may nest deeper than Python's recursion limit)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if problem := text_problem(item):
+                return problem
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
+
+
+def check_storable_text(items: Iterable[tuple[str, Any]]) -> None:
+    """400 field errors for every field whose name or value holds text the database cannot
+    store, instead of a driver error (a 500) when it reaches a query."""
+    errors = FieldErrorCollector()
+    for name, value in items:
+        problem = text_problem(name)
+        field_name = "non_field_errors" if problem else name
+        problem = problem or _first_problem(value)
+        if problem and problem not in errors.errors.get(field_name, []):
+            errors.add(field_name, problem)
+    errors.check()
+
+
+async def screen_request(request: Request[Any, Any, Any]) -> None:
+    """Every HTTP request, before its handler: impossible ids are 404s, and unstorable text in
+    the query string, a JSON body or a form is a field error. Checked here, in one place, so
+    no endpoint can forget it; the body is parsed once and Litestar reuses it."""
+    reject_impossible_ids(request)
+    check_storable_text(request.query_params.multi_items())
+    if request.headers.get("content-type", "").startswith(FORM_ENCODINGS):
+        try:
+            form = await request.form()
+        except (UnicodeDecodeError, LookupError):
+            raise MalformedBody("Multipart form parse error - a field is not valid text.") from None
+        check_storable_text((k, v) for k, v in form.multi_items() if isinstance(v, str))
+        return
+    if not await request.body():
+        return
+    try:
+        # Litestar decodes JSON bodies whatever the declared content type; so does read_body.
+        data = await request.json()
+    except Exception:  # not JSON: the handler answers that in its own words
+        return
+    check_storable_text(data.items() if isinstance(data, dict) else [("non_field_errors", data)])
 
 
 async def read_body(request: Request[Any, Any, Any]) -> Body:

@@ -86,6 +86,11 @@ class Settings:
     bid_rate_limit: int
     token_ttl_days: int
     task_queue: str
+    max_image_pixels: int
+    login_failures_per_account: int
+    login_failures_per_ip: int
+    login_failure_window: int  # seconds
+    redis_key_prefix: str
     # Site-wide bid steps by price band, (from price, step), ascending; empty: one paisa.
     bid_increments: tuple[tuple[Decimal, Decimal], ...] = ()
     soft_close_seconds: int = 0  # the default for new auctions; 0 = off
@@ -93,7 +98,7 @@ class Settings:
     @property
     def channel_prefix(self) -> str:
         """Namespaces pub/sub channels (which ignore the Redis database number) per deployment."""
-        return self.task_queue
+        return self.redis_key_prefix
 
     @property
     def embedded(self) -> bool:
@@ -165,6 +170,21 @@ class Settings:
             bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
             token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
             task_queue=env.text("TASK_QUEUE", "madeinpk"),
+            # Pillow itself refuses images past ~179 megapixels (its decompression-bomb guard).
+            max_image_pixels=env.integer(
+                "MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000, maximum=150_000_000
+            ),
+            login_failures_per_account=env.integer(
+                "LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000
+            ),
+            login_failures_per_ip=env.integer(
+                "LOGIN_FAILURES_PER_IP", 50, minimum=1, maximum=1_000_000
+            ),
+            login_failure_window=env.integer(
+                "LOGIN_FAILURE_WINDOW", 900, minimum=1, maximum=7 * 24 * 3600
+            ),
+            # Deployments sharing a Redis stay apart: counters, channels (queue: TASK_QUEUE).
+            redis_key_prefix=env.text("REDIS_KEY_PREFIX", env.text("TASK_QUEUE", "madeinpk")),
             bid_increments=_increments(env.optional("BID_INCREMENTS")),
             soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
         )

@@ -6,11 +6,13 @@ from typing import Any
 
 from litestar import Controller, Request, get, patch, post, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from madeinpk.accounts import service
 from madeinpk.accounts.auth import current_account, load_account, requires_account
+from madeinpk.accounts.login_throttle import LoginThrottle, client_address
 from madeinpk.accounts.schemas import (
     AuthResponse,
     BecomeSellerRequest,
@@ -49,11 +51,28 @@ class AccountController(Controller):
         account, token = await service.register(data, settings)
         return AuthResponse(user=user_body(account, base_url(request)), token=token)
 
-    @post("/login/", status_code=HTTP_200_OK, operation_id="Login")
+    @post(
+        "/login/",
+        status_code=HTTP_200_OK,
+        operation_id="Login",
+        responses={429: ResponseSpec(None, description="Too many failed logins; see Retry-After")},
+    )
     async def login(
-        self, request: AnyRequest, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        data: JSONBody[LoginRequest],
+        settings: NamedDependency[Settings],
+        login_throttle: NamedDependency[LoginThrottle],
     ) -> AuthResponse:
-        account, token = await service.login(data, settings)
+        attempt = await login_throttle.attempt(data.email, client_address(request))
+        try:
+            account, token = await service.login(data, settings)
+        except service.InvalidCredentials:
+            raise  # counted
+        except Exception:
+            await login_throttle.not_a_failure(attempt)
+            raise
+        await login_throttle.succeeded(attempt)
         return AuthResponse(user=user_body(account, base_url(request)), token=token)
 
     @post("/logout/", status_code=HTTP_200_OK, guards=[requires_account], operation_id="Logout")

@@ -22,7 +22,7 @@ from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProf
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
-from madeinpk.media import InvalidImage, MediaWriter, delete_media
+from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.tables import Order, OrderStatus
@@ -149,6 +149,13 @@ async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, 
     return account, token
 
 
+class InvalidCredentials(BusinessError):
+    """A wrong email or password: the one outcome the login throttle counts."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid credentials", 401)
+
+
 def _password_matches(password: str, stored: str) -> bool:
     try:
         _, iterations, salt, _ = BaseUser.split_stored_password(stored)
@@ -172,12 +179,12 @@ async def login(data: LoginRequest, settings: Settings) -> tuple[Account, str]:
     if row is None or len(data.password) > 128:
         # Hash anyway, so response time does not reveal which addresses have accounts.
         await asyncio.to_thread(_hash_password, data.password[:128])
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     if not await asyncio.to_thread(_password_matches, data.password, row["password"]):
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     account = await load_account(row["id"])
     if account is None or not row["active"]:
-        raise BusinessError("Invalid credentials", 401)
+        raise InvalidCredentials()
     if account.is_blocked:
         raise BusinessError(BLOCKED, 403)
     await BaseUser.update({BaseUser.last_login: utc_now().replace(tzinfo=None)}).where(
@@ -217,11 +224,12 @@ async def update_profile(
         profile_changes[UserProfile.profile_picture] = ""
     errors.check()
     media = MediaWriter(settings.media_root)
-    try:
-        if picture is not None:
-            profile_changes[UserProfile.profile_picture] = media.save_image(picture, "profiles")
-    except InvalidImage as exc:
-        raise FieldErrors({"profile_picture": [str(exc)]}) from None
+    if picture is not None:
+        try:
+            [image] = await clean_images([picture], settings.max_image_pixels)
+        except InvalidImage as exc:
+            raise FieldErrors({"profile_picture": [str(exc)]}) from None
+        profile_changes[UserProfile.profile_picture] = media.save_image(image, "profiles")
     try:
         async with write_transaction():
             if user_changes:

@@ -6,21 +6,27 @@ import time
 
 
 class BidRateLimiter:
-    """A fixed one-second window per user. It lives in the app process: with N app processes a
-    user who spreads bids over all of them could reach N times the limit."""
+    """A token bucket per user: ``per_second`` bids at once, refilled at ``per_second`` a
+    second, so a burst is cut off wherever it falls (a fixed one-second window lets twice the
+    limit through across its boundary). It lives in the app process: with N app processes a user
+    who spreads bids over all of them could reach N times the limit."""
 
     def __init__(self, per_second: int) -> None:
         self.per_second = per_second
-        self._windows: dict[int, tuple[int, int]] = {}  # user id -> (second, bids in it)
+        self._buckets: dict[int, tuple[float, float]] = {}  # user id -> (tokens, updated at)
 
     def allow(self, user_id: int) -> bool:
-        now = int(time.monotonic())
-        second, count = self._windows.get(user_id, (now, 0))
-        if second != now:
-            second, count = now, 0
-            if len(self._windows) > 10_000:  # forget users idle for a second or more
-                self._windows = {u: w for u, w in self._windows.items() if w[0] == now}
-        if count >= self.per_second:
+        now = time.monotonic()
+        tokens, updated = self._buckets.get(user_id, (float(self.per_second), now))
+        tokens = min(float(self.per_second), tokens + (now - updated) * self.per_second)
+        if len(self._buckets) > 10_000:  # forget users whose bucket is full again
+            self._buckets = {
+                u: b
+                for u, b in self._buckets.items()
+                if b[0] + (now - b[1]) * self.per_second < self.per_second
+            }
+        if tokens < 1:
+            self._buckets[user_id] = (tokens, now)
             return False
-        self._windows[user_id] = (second, count + 1)
+        self._buckets[user_id] = (tokens - 1, now)
         return True

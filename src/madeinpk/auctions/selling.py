@@ -17,7 +17,13 @@ from madeinpk.accounts.auth import Account
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate, SellerStatistics
 from madeinpk.auctions.tables import Auction, AuctionStatus
-from madeinpk.catalog.service import check_category, check_images, insert_product, parse_product
+from madeinpk.catalog.service import (
+    check_category,
+    check_images,
+    insert_product,
+    parse_product,
+    prepared_images,
+)
 from madeinpk.catalog.tables import Product
 from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http_errors import (
@@ -28,7 +34,7 @@ from madeinpk.http_errors import (
     NotFound,
     PermissionDenied,
 )
-from madeinpk.media import InvalidImage, MediaWriter
+from madeinpk.media import MediaWriter
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
@@ -164,14 +170,12 @@ async def create_with_product(
     await check_category(errors, values)
     errors.check()
     assert terms is not None
+    cleaned = await prepared_images(images, "images", settings)
     media = MediaWriter(settings.media_root)
     try:
         async with write_transaction():
-            product_id = await insert_product(account, values, images, media)
+            product_id = await insert_product(account, values, cleaned, media)
             auction_id = await _insert_auction(product_id, terms)
-    except InvalidImage as exc:
-        media.discard()
-        raise FieldErrors({"images": [str(exc)]}) from None
     except BaseException:
         media.discard()
         raise

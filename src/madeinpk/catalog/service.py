@@ -20,7 +20,14 @@ from madeinpk.http_errors import (
     PermissionDenied,
     field_error,
 )
-from madeinpk.media import MAX_IMAGES, InvalidImage, MediaWriter, delete_media
+from madeinpk.media import (
+    MAX_IMAGES,
+    CleanImage,
+    InvalidImage,
+    MediaWriter,
+    clean_images,
+    delete_media,
+)
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -111,8 +118,17 @@ def check_images(errors: FieldErrorCollector, images: list[bytes], *, required: 
         errors.add("images", f"At most {MAX_IMAGES} images.")
 
 
+async def prepared_images(files: list[bytes], field: str, settings: Settings) -> list[CleanImage]:
+    """Uploads checked and re-encoded before any transaction starts (so no lock is held while
+    pixels are decoded); a bad one is a field error and nothing is written."""
+    try:
+        return await clean_images(files, settings.max_image_pixels)
+    except InvalidImage as exc:
+        raise FieldErrors({field: [str(exc)]}) from None
+
+
 async def insert_product(
-    account: Account, values: dict[str, Any], images: list[bytes], media: MediaWriter
+    account: Account, values: dict[str, Any], images: list[CleanImage], media: MediaWriter
 ) -> int:
     """Inside the caller's transaction; image files are written through ``media``."""
     now = utc_now()
@@ -128,11 +144,11 @@ async def insert_product(
         )
     ).returning(Product.id)
     product_id = int(rows[0]["id"])
-    for index, data in enumerate(images):
+    for index, image in enumerate(images):
         await ProductImage.insert(
             ProductImage(
                 product=product_id,
-                image=media.save_image(data, "products"),
+                image=media.save_image(image, "products"),
                 is_primary=index == 0,
                 display_order=index,
             )
@@ -229,13 +245,11 @@ async def create_product(
     check_images(errors, images, required=False)
     await check_category(errors, values)
     errors.check()
+    cleaned = await prepared_images(images, "images", settings)
     media = MediaWriter(settings.media_root)
     try:
         async with write_transaction():
-            return await insert_product(account, values, images, media)
-    except InvalidImage as exc:
-        media.discard()
-        raise FieldErrors({"images": [str(exc)]}) from None
+            return await insert_product(account, values, cleaned, media)
     except BaseException:
         media.discard()
         raise
@@ -273,6 +287,7 @@ async def add_image(
     await _own_product(account, product_id, "You can only add images to your own products")
     if not files:
         raise BusinessError("No image file provided")
+    [image] = await prepared_images(files[:1], "image", settings)
     media = MediaWriter(settings.media_root)
     try:
         async with write_transaction():
@@ -282,14 +297,11 @@ async def add_image(
             await ProductImage.insert(
                 ProductImage(
                     product=product_id,
-                    image=media.save_image(files[0], "products"),
+                    image=media.save_image(image, "products"),
                     is_primary=existing == 0,
                     display_order=existing,
                 )
             )
-    except InvalidImage as exc:
-        media.discard()
-        raise FieldErrors({"image": [str(exc)]}) from None
     except BaseException:
         media.discard()
         raise
