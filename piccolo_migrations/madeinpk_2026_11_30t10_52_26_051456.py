@@ -47,9 +47,7 @@ DESCRIPTION = "bid engine: seq, leader, last bid time, is_auto, events, bid requ
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="madeinpk", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="madeinpk", description=DESCRIPTION)
 
     manager.add_table(
         class_name="BidRequest",

@@ -9,9 +9,7 @@ DESCRIPTION = "auction options (min_increment, reserve_price, soft_close_seconds
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="madeinpk", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="madeinpk", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="Auction",
