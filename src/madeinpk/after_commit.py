@@ -74,6 +74,10 @@ class Effects:
         self.broker = broker
         self.schedule_source = schedule_source
         self._background: set[asyncio.Task[None]] = set()
+        # Emails committed while a hand-over is on its way go in the next one: on a hot auction
+        # one task carries many batches' emails instead of one queue write per batch.
+        self._emails: list[int] = []
+        self._kicking = False
 
     def channel(self, auction_id: int) -> str:
         return auction_channel(self.channel_prefix, auction_id)
@@ -86,7 +90,10 @@ class Effects:
             except Exception:
                 logger.exception("Event %s of auction %s was not published", seq, auction_id)
         if done.email_ids:
-            self._spawn(self._kick_emails(list(done.email_ids)))
+            self._emails.extend(done.email_ids)
+            if not self._kicking:
+                self._kicking = True
+                self._spawn(self._kick_emails())
         for auction_id, end_time in done.endings.items():
             self._spawn(self._reschedule(auction_id, end_time))
 
@@ -100,14 +107,21 @@ class Effects:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _kick_emails(self, email_ids: list[int]) -> None:
+    async def _kick_emails(self) -> None:
         try:
-            await AsyncKicker(SEND_EMAILS_TASK, self.broker, {}).kiq(email_ids)
-        except Exception as exc:
-            # The emails wait in the outbox; its sweep sends them.
-            logger.warning(
-                "Emails %s not handed to a worker (%s); the outbox sweep will", email_ids, exc
-            )
+            while self._emails:
+                email_ids, self._emails = self._emails, []
+                try:
+                    await AsyncKicker(SEND_EMAILS_TASK, self.broker, {}).kiq(email_ids)
+                except Exception as exc:
+                    # The emails wait in the outbox; its sweep sends them.
+                    logger.warning(
+                        "Emails %s not handed to a worker (%s); the outbox sweep will",
+                        email_ids,
+                        exc,
+                    )
+        finally:
+            self._kicking = False
 
     async def _reschedule(self, auction_id: int, end_time: datetime | None) -> None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.table import Table
 
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -80,17 +81,58 @@ class Connection:
         else:
             await (await self._raw.execute(text, args)).close()
 
+    def insert_sql(
+        self,
+        table: type[Table],
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        suffix: str = "",
+        prefix: str = "r",
+    ) -> tuple[str, dict[str, Any]]:
+        """One ``INSERT`` of many rows (``suffix`` may add ``ON CONFLICT``/``RETURNING``).
+
+        On PostgreSQL the rows travel as one array per column (``unnest``), so the statement
+        text is the same for any number of rows and is prepared once per connection."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        into = f'INSERT INTO "{table._meta.tablename}" ({names})'
+        if self.postgres:
+            types = {c._meta.db_column_name: c.column_type for c in table._meta.columns}
+            arrays = ", ".join(f":{prefix}{i}::{types[c]}[]" for i, c in enumerate(columns))
+            by_column = {
+                f"{prefix}{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))
+            }
+            return f"{into} SELECT * FROM unnest({arrays}) {suffix}", by_column
+        values = rows_sql(columns, len(rows), prefix)
+        return f"{into} VALUES {values} {suffix}", rows_params(columns, rows, prefix)
+
     async def insert_rows(
         self,
-        table: str,
+        table: type[Table],
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         suffix: str = "",
         **params: Any,
     ) -> list[dict[str, Any]]:
-        """One ``INSERT`` of many rows; ``suffix`` may add ``ON CONFLICT``/``RETURNING``."""
         if not rows:
             return []
-        names = ", ".join(f'"{c}"' for c in columns)
-        sql = f'INSERT INTO "{table}" ({names}) VALUES {rows_sql(columns, len(rows))} {suffix}'
-        return await self.fetch(sql, **rows_params(columns, rows), **params)
+        sql, values = self.insert_sql(table, columns, rows, suffix)
+        return await self.fetch(sql, **values, **params)
+
+    async def together(
+        self, statements: Sequence[tuple[str, dict[str, Any]]], returning: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Independent writes (no two touching the same rows), as one round trip on PostgreSQL
+        (data-modifying CTEs); the rows ``RETURNING`` of statement ``returning``, if any. Their
+        parameter names must not clash."""
+        if self.postgres and len(statements) > 1:
+            ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
+            tail = f"SELECT * FROM w{returning}" if returning is not None else "SELECT 1"
+            params = {k: v for _, p in statements for k, v in p.items()}
+            rows = await self.fetch(f"WITH {ctes} {tail}", **params)
+            return rows if returning is not None else []
+        result: list[dict[str, Any]] = []
+        for i, (sql, params) in enumerate(statements):
+            rows = await self.fetch(sql, **params)
+            if i == returning:
+                result = rows
+        return result

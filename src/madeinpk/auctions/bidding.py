@@ -36,11 +36,13 @@ from madeinpk.auctions.rules import (
     decide,
     refusal,
 )
-from madeinpk.auctions.tables import Auction
+from madeinpk.auctions.tables import Auction, AuctionEvent
+from madeinpk.auctions.tables import Bid as BidRow
+from madeinpk.auctions.tables import BidRequest as BidRequestRow
 from madeinpk.database import write_transaction
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OUTBID
-from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.sql import Connection
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -268,35 +270,56 @@ async def _priors(
 async def _record(
     db: Connection, decision: Decision, done: AfterCommit, now: datetime
 ) -> list[Outcome]:
-    """Write what the decision lists; return the outcomes with the stored bids' ids."""
+    """Write what the decision lists; return the outcomes with the stored bids' ids.
+
+    Everything but the bids goes in one round trip on PostgreSQL; the bids follow, once the
+    previous winning bid is unflagged (the database allows one winning bid per auction)."""
     if not decision.changed:
         return decision.outcomes
     state, auction_id = decision.after, decision.after.auction_id
-    await db.execute(
-        "UPDATE auction SET current_price = :price, bid_count = :count, seq = :seq, "
-        "leader = :leader, leader_max = :leader_max, last_bid_time = :time, "
-        "end_time = :end_time, updated_at = :now WHERE id = :auction",
-        price=state.current_price,
-        count=state.bid_count,
-        seq=state.seq,
-        leader=state.leader.id if state.leader else None,
-        leader_max=state.leader_max,
-        time=state.last_bid_time,
-        end_time=state.end_time,
-        now=now,
-        auction=auction_id,
-    )
+    writes = [
+        (
+            "UPDATE auction SET current_price = :price, bid_count = :count, seq = :seq, "
+            "leader = :leader, leader_max = :leader_max, last_bid_time = :time, "
+            "end_time = :end_time, updated_at = :now WHERE id = :auction",
+            {
+                "price": state.current_price,
+                "count": state.bid_count,
+                "seq": state.seq,
+                "leader": state.leader.id if state.leader else None,
+                "leader_max": state.leader_max,
+                "time": state.last_bid_time,
+                "end_time": state.end_time,
+                "now": now,
+                "auction": auction_id,
+            },
+        )
+    ]
     if decision.extended:
         done.schedule_ending(auction_id, state.end_time)
     if not decision.bids:  # only a leader's raised maximum
+        await db.together(writes)
         return decision.outcomes
-    await db.execute(
-        "UPDATE bid SET is_winning = FALSE WHERE auction = :auction AND is_winning",
-        auction=auction_id,
+    writes.append(
+        (
+            "UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning",
+            {"unwin": auction_id},
+        )
     )
+    payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
+    writes.append(
+        db.insert_sql(
+            AuctionEvent,
+            ("auction", "seq", "payload", "created_at"),
+            [(auction_id, seq, payload.decode(), now) for seq, payload in payloads],
+            prefix="ev",
+        )
+    )
+    writes.extend(_outbid_notices(db, decision, now))
+    queued = await db.together(writes, returning=len(writes) - 1 if decision.outbid else None)
     last = len(decision.bids) - 1
     inserted = await db.insert_rows(
-        "bid",
+        BidRow,
         ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
         [
             (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
@@ -304,16 +327,10 @@ async def _record(
         ],
         "RETURNING id, seq",
     )
-    bid_ids = {r["seq"]: r["id"] for r in inserted}
-    payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
-    await db.insert_rows(
-        "auction_event",
-        ("auction", "seq", "payload", "created_at"),
-        [(auction_id, seq, payload.decode(), now) for seq, payload in payloads],
-    )
     for seq, payload in payloads:
         done.broadcast(auction_id, seq, payload)
-    await _tell_outbid(db, decision, bid_ids, done, now)
+    done.send_emails([r["id"] for r in queued])
+    bid_ids = {r["seq"]: r["id"] for r in inserted}
     return [
         msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
         if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
@@ -322,15 +339,16 @@ async def _record(
     ]
 
 
-async def _tell_outbid(
-    db: Connection, decision: Decision, bid_ids: dict[int, int], done: AfterCommit, now: datetime
-) -> None:
-    """The in-app notice and the outbox email, committed with the bid that caused them."""
+def _outbid_notices(
+    db: Connection, decision: Decision, now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The in-app notices and outbox emails of those who lost the lead, committed with the bid
+    that beat them; the outbox statement comes last and returns the emails' ids."""
     if not decision.outbid:
-        return
+        return []
     product, auction_id = decision.before.product_name, decision.before.auction_id
-    await db.insert_rows(
-        "notification",
+    notices = db.insert_sql(
+        Notification,
         ("user", "notification_type", "title", "message", "auction", "created_at"),
         [
             (
@@ -343,20 +361,22 @@ async def _tell_outbid(
             )
             for o in decision.outbid
         ],
+        prefix="nt",
     )
     emails = []
     for o in decision.outbid:
         subject, body = OUTBID.render(
             username=o.bidder.username, product=product, amount=format_money(o.price)
         )
-        emails.append((f"outbid:{bid_ids[o.seq]}", o.bidder.email, subject, body, now))
-    queued = await db.insert_rows(
-        "outbox_email",
+        emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
+    outbox = db.insert_sql(
+        OutboxEmail,
         ("dedupe_key", "to_address", "subject", "body", "created_at"),
         emails,
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        prefix="em",
     )
-    done.send_emails([r["id"] for r in queued])
+    return [notices, outbox]
 
 
 async def _remember_keys(
@@ -386,7 +406,7 @@ async def _remember_keys(
     if not rows:
         return
     stored = await db.insert_rows(
-        "bid_request",
+        BidRequestRow,
         ("bidder", "key", "auction", "amount", "max_amount", "outcome", "created_at"),
         list(rows.values()),
         'ON CONFLICT (bidder, "key") DO UPDATE SET auction = excluded.auction, '
