@@ -25,7 +25,7 @@ createsuperuser:
 # Taskiq worker: emails, auction endings, payment deadlines (production topology, needs
 # REDIS_URL; embedded, tasks run inside `serve`). Run as many as you like.
 worker *ARGS:
-    uv run taskiq worker madeinpk.broker:broker {{ARGS}}
+    uv run taskiq worker madeinpk.tasks:broker {{ARGS}}
 
 # Taskiq scheduler: EXACTLY ONE per deployment (production topology, needs REDIS_URL). The
 # 1-second update interval matters: taskiq's 60-second default would end auctions a minute late.

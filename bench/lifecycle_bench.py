@@ -7,7 +7,7 @@ Run by hand from the project root (not a pytest test)::
     uv run python bench/lifecycle_bench.py --help      # counts, worker variants, profiling
 
 It creates a throw-away PostgreSQL database, migrates it with ``python -m madeinpk migrate``,
-starts one app process (uvicorn), ``taskiq worker madeinpk.broker:broker --workers N`` and exactly
+starts one app process (uvicorn), ``taskiq worker madeinpk.tasks:broker --workers N`` and exactly
 one ``taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1`` (all on Redis db 14 and
 a private task queue, each in its own process group), and measures:
 
@@ -1124,7 +1124,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], db_name: str) -> di
                             "-m",
                             "taskiq",
                             "worker",
-                            "madeinpk.broker:broker",
+                            "madeinpk.tasks:broker",
                             "--workers",
                             str(workers),
                         ]

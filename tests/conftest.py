@@ -275,7 +275,7 @@ def task_worker(test_env: dict[str, str]) -> Iterator[TaskProcess | None]:
         return
     log = Path(test_env["MEDIA_ROOT"]).parent / "worker.log"
     worker = TaskProcess(
-        test_env, log, "Listening started.", "worker", "madeinpk.broker:broker", "--workers", "1"
+        test_env, log, "Listening started.", "worker", "madeinpk.tasks:broker", "--workers", "1"
     )
     worker.start()
     try:

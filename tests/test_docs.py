@@ -73,6 +73,6 @@ def test_procfile_names_the_production_processes() -> None:
     assert {k: v.strip() for k, v in processes.items()} == {
         "release": "madeinpk migrate",
         "web": "madeinpk serve",
-        "worker": "taskiq worker madeinpk.broker:broker",
+        "worker": "taskiq worker madeinpk.tasks:broker",
         "scheduler": "taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1",
     }

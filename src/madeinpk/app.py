@@ -36,7 +36,7 @@ from madeinpk.auctions.live import LiveAuctions
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
-from madeinpk.broker import broker, use_app_context
+from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
@@ -49,6 +49,7 @@ from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas, screen_request
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
+from madeinpk.tasks import broker  # embedded, the app runs every task itself
 
 
 class RedactTokens(logging.Filter):

@@ -1,9 +1,9 @@
 """The Taskiq broker: Redis streams in production (acknowledged, so a task survives a worker
-crash), in-process on the embedded default. ``taskiq worker madeinpk.broker:broker`` runs it."""
+crash), in-process on the embedded default. Workers run it with every task registered:
+``taskiq worker madeinpk.tasks:broker``."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from litestar.channels import ChannelsPlugin
@@ -15,12 +15,6 @@ from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
-
-TASK_MODULES = [
-    "madeinpk.notifications.tasks",
-    "madeinpk.auctions.tasks",
-    "madeinpk.orders.tasks",
-]
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
@@ -85,11 +79,3 @@ def task_effects(state: Any) -> Effects:
     if effects is None:
         raise RuntimeError("No post-commit effects: the worker did not start up")
     return effects
-
-
-def _import_tasks() -> None:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
-
-
-_import_tasks()

@@ -29,6 +29,8 @@ from litestar.openapi.spec import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from madeinpk.database import MAX_ID
+
 logger = logging.getLogger(__name__)
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -125,8 +127,6 @@ class Throttled(ApiError):
 
 def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
     """A path id beyond the serial range names nothing: 404, before any query overflows."""
-    from madeinpk.database import MAX_ID
-
     for value in request.path_params.values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
             raise NotFound()

@@ -15,9 +15,9 @@ from taskiq.api import run_scheduler_task
 from taskiq.schedule_sources import LabelScheduleSource
 
 from madeinpk.after_commit import reschedule_ending
-from madeinpk.broker import broker
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
+from madeinpk.tasks import broker
 
 schedule_source = build_schedule_source(Settings.from_env())
 scheduler = TaskiqScheduler(broker, sources=[LabelScheduleSource(broker), schedule_source])
