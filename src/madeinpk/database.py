@@ -6,6 +6,8 @@ Tables are bound to an engine built from ``Settings`` rather than found through
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,10 +38,37 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
     database stays consistent and keeps every commit through an application crash; only a
     power cut may lose the last moments, which is why production runs on PostgreSQL."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer: Any = None
+        self._writer_lock: asyncio.Lock | None = None
+
     async def get_connection(self) -> Any:
         connection = await super().get_connection()
         await connection.execute("PRAGMA synchronous = NORMAL")
         return connection
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[Any]:
+        """One long-lived connection for the bid path's transactions, taken in turn: a new
+        connection (and its thread) per hot-auction batch would cost more than the batch."""
+        if self._writer_lock is None:
+            self._writer_lock = asyncio.Lock()
+        async with self._writer_lock:
+            if self._writer is None:
+                self._writer = await self.get_connection()
+            try:
+                yield self._writer
+            except BaseException:
+                writer, self._writer = self._writer, None  # never reuse one in doubt
+                with contextlib.suppress(Exception):
+                    await writer.close()
+                raise
+
+    async def close_writer(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.close()
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -71,7 +100,11 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
     else:
         # WAL lets readers (every socket's snapshot) proceed while a bid commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL;")
-        yield
+        try:
+            yield
+        finally:
+            if isinstance(engine, EmbeddedSQLiteEngine):
+                await engine.close_writer()
 
 
 def write_transaction() -> Any:

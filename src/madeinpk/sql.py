@@ -9,11 +9,13 @@ write it, with parameters bound by name, run on the current transaction's own co
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -57,29 +59,48 @@ def rows_params(
     }
 
 
+@asynccontextmanager
+async def transaction(engine: Engine) -> AsyncIterator[Connection]:
+    """A write transaction on the bid path: a pooled connection on PostgreSQL; on SQLite the
+    engine's long-lived writer, holding the write lock from the start (``BEGIN IMMEDIATE``)."""
+    if isinstance(engine, PostgresEngine):
+        async with engine.transaction() as current:
+            yield Connection(True, current.connection)
+        return
+    writer = getattr(engine, "writer", None)
+    if writer is None:  # a plain SQLiteEngine: Piccolo's own immediate transaction
+        async with engine.transaction(transaction_type=TransactionType.immediate) as current:
+            yield Connection(False, current.connection)
+        return
+    async with writer() as raw:
+        await raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield Connection(False, raw)
+        except BaseException:
+            await raw.execute("ROLLBACK")
+            raise
+        await raw.execute("COMMIT")
+
+
 class Connection:
     """The connection of the transaction in progress, spoken to in one SQL style."""
 
-    def __init__(self, engine: Engine, transaction: Any) -> None:
-        self.postgres = isinstance(engine, PostgresEngine)
-        self._raw = transaction.connection
+    def __init__(self, postgres: bool, raw: Any) -> None:
+        self.postgres = postgres
+        self._raw = raw
 
     async def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         text, args = bind(sql, params, self.postgres)
         if self.postgres:
             return [dict(r) for r in await self._raw.fetch(text, *args)]
-        cursor = await self._raw.execute(text, args)
-        try:
-            return list(await cursor.fetchall())
-        finally:
-            await cursor.close()
+        return list(await self._raw.execute_fetchall(text, args))
 
     async def execute(self, sql: str, **params: Any) -> None:
         text, args = bind(sql, params, self.postgres)
         if self.postgres:
             await self._raw.execute(text, *args)
         else:
-            await (await self._raw.execute(text, args)).close()
+            await self._raw.execute_fetchall(text, args)
 
     def insert_sql(
         self,

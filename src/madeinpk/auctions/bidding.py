@@ -39,11 +39,10 @@ from madeinpk.auctions.rules import (
 from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.auctions.tables import BidRequest as BidRequestRow
-from madeinpk.database import write_transaction
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.sql import Connection
+from madeinpk.sql import Connection, transaction
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)
@@ -131,8 +130,7 @@ async def _decide_in_transaction(
     auction_id: int, requests: list[BidRequest], increments: Increments, done: AfterCommit
 ) -> list[Outcome]:
     engine: Engine = Auction._meta.db
-    async with write_transaction() as transaction:
-        db = Connection(engine, transaction)
+    async with transaction(engine) as db:
         bidder_ids = sorted({r.bidder.id for r in requests})
         locked = await _lock(db, auction_id, bidder_ids)
         if locked is None:
