@@ -41,8 +41,9 @@ def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 async def wait_until_up(url: str) -> None:
+    """Up to a minute: a loaded 2-core machine takes a while to import and start an app."""
     async with httpx.AsyncClient(base_url=url) as http:
-        for _ in range(200):
+        for _ in range(1200):
             try:
                 if (await http.get("/api/categories/")).status_code == 200:
                     return
