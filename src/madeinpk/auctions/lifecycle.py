@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from piccolo.engine.postgres import PostgresEngine
@@ -258,10 +258,13 @@ async def end_time_if_active(auction_id: int) -> datetime | None:
     return row["end_time"] if row else None
 
 
-async def due_auction_ids(limit: int = 1000) -> list[int]:
+async def due_auction_ids(grace: timedelta = timedelta(0), limit: int = 1000) -> list[int]:
+    """Active auctions whose end time passed more than ``grace`` ago."""
     rows = (
         await Auction.select(Auction.id)
-        .where((Auction.status == AuctionStatus.active.value) & (Auction.end_time <= utc_now()))
+        .where(
+            (Auction.status == AuctionStatus.active.value) & (Auction.end_time <= utc_now() - grace)
+        )
         .order_by(Auction.end_time)
         .limit(limit)
     )

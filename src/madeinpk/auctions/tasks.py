@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
@@ -13,6 +14,10 @@ from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
 SWEEP_CONCURRENCY = 8
+# The scheduled task ends an auction within milliseconds of its end; the sweep only takes what
+# is this late, so the two do not race for the same rows (a lost schedule ends within ~4 s).
+SWEEP_GRACE = timedelta(seconds=2)
+_sweeping = asyncio.Lock()  # one sweep at a time in a worker process
 
 
 # How long a task fired ahead of the end may wait for it; a later end was rescheduled, and the
@@ -46,6 +51,8 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
     auction open for more than a couple of seconds. Ending is idempotent, so racing the
     scheduled task is harmless."""
+    if _sweeping.locked():
+        return 0  # the previous sweep is still at it
     settings, effects = task_settings(context.state), task_effects(context.state)
     limit = asyncio.Semaphore(SWEEP_CONCURRENCY)
 
@@ -54,9 +61,10 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
             return await finish_auction(auction_id, settings, effects)
 
     ended = 0
-    while due := await due_auction_ids():
-        results = await asyncio.gather(*(finish(a) for a in due))
-        ended += sum(results)
-        if not any(results):
-            break
+    async with _sweeping:
+        while due := await due_auction_ids(SWEEP_GRACE):
+            results = await asyncio.gather(*(finish(a) for a in due))
+            ended += sum(results)
+            if not any(results):
+                break
     return ended
