@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -35,6 +34,7 @@ from madeinpk.admin import admin_handler
 from madeinpk.auctions.controller import AuctionController, seller_statistics
 from madeinpk.auctions.events import AuctionEvents
 from madeinpk.auctions.live import LiveAuctions
+from madeinpk.auctions.live_recovery import follow_interruptions
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
@@ -57,12 +57,13 @@ from madeinpk.settings import Settings
 
 
 def channels_backend(settings: Settings) -> ChannelsBackend:
-    """Redis pub/sub reaches every app process; memory is enough for the single embedded one."""
+    """Redis pub/sub reaches every app process; memory is enough for the single embedded one.
+    The Redis backend reconnects and resubscribes by itself (``madeinpk.redis_channels``)."""
     if settings.redis_url is None:
         return MemoryChannelsBackend()
-    from redis.asyncio import Redis
+    from madeinpk.redis_channels import ReconnectingPubSubBackend, redis_client
 
-    return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+    return ReconnectingPubSubBackend(redis=redis_client(settings.redis_url))
 
 
 class RedactTokens(logging.Filter):
@@ -92,8 +93,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     _redact_access_log()
     engine = build_engine(settings)
     settings.media_root.mkdir(parents=True, exist_ok=True)
-    channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
+    backend = channels_backend(settings)
+    channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
     live = LiveAuctions(channels)
+    follow_interruptions(backend, live)
     auction_events = AuctionEvents(channels)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
 

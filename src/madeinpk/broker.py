@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
-from taskiq_redis import RedisStreamBroker
 
+from madeinpk.metrics import TaskMetricsMiddleware
+from madeinpk.redis_tasks import ReconnectingStreamBroker
 from madeinpk.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,15 +23,15 @@ TASK_MODULES = [
 
 def build_broker(settings: Settings) -> AsyncBroker:
     if settings.redis_url is None:
-        return InMemoryBroker()
-    return RedisStreamBroker(
+        return InMemoryBroker().with_middlewares(TaskMetricsMiddleware())
+    return ReconnectingStreamBroker(
         url=settings.redis_url,
         queue_name=settings.task_queue,
         consumer_group_name=settings.task_queue,
         # A worker killed mid-task leaves its message pending; reclaim it after a minute.
         idle_timeout=60_000,
         unacknowledged_lock_timeout=30,
-    )
+    ).with_middlewares(TaskMetricsMiddleware())
 
 
 broker = build_broker(Settings.from_env())

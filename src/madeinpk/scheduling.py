@@ -14,9 +14,9 @@ from taskiq import ScheduleSource, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.schedule_sources import LabelScheduleSource
 from taskiq.scheduler.scheduled_task import ScheduledTask
-from taskiq_redis import ListRedisScheduleSource
 
 from madeinpk.broker import broker
+from madeinpk.redis_tasks import ReconnectingScheduleSource
 from madeinpk.settings import Settings
 
 
@@ -43,7 +43,7 @@ class MemoryScheduleSource(ScheduleSource):
 def build_schedule_source(settings: Settings) -> ScheduleSource:
     if settings.redis_url is None:
         return MemoryScheduleSource()
-    return ListRedisScheduleSource(settings.redis_url, prefix=f"{settings.task_queue}:schedule")
+    return ReconnectingScheduleSource(settings.redis_url, prefix=f"{settings.task_queue}:schedule")
 
 
 schedule_source = build_schedule_source(Settings.from_env())
