@@ -50,6 +50,7 @@ from madeinpk.http_errors import (
 from madeinpk.media import MEDIA_URL
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas
 from madeinpk.scheduling import run_embedded_scheduler
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 exclude=["^/schema", "^/media/", "^/admin", "^/static/"],
             )
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **OUTAGE_HANDLERS},
         before_request=reject_impossible_ids,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(

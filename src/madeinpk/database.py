@@ -6,6 +6,7 @@ Tables are bound to an engine built from ``Settings`` rather than found through
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,9 @@ from madeinpk.settings import Settings
 MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
 
 ALL_TABLES: list[type[Table]] = [BaseUser, SessionsBase, *APP_CONFIG.table_classes]
+
+CONNECT_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 5.0
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -49,15 +53,33 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
     bind_tables(engine)
     if isinstance(engine, PostgresEngine):
         size = settings.database_pool_size
-        await engine.start_connection_pool(min_size=min(2, size), max_size=size)
+        # asyncpg waits 60 s for a connection by default; while the server restarts a request
+        # should fail (503) in seconds instead. A connection the server closed is replaced on
+        # its next acquire, so the pool recovers by itself.
+        await engine.start_connection_pool(
+            min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+        )
         try:
             yield
         finally:
-            await engine.close_connection_pool()
+            await _close_pool(engine)
     else:
         # WAL lets readers (every socket's snapshot) proceed while a bid commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL;")
         yield
+
+
+async def _close_pool(engine: PostgresEngine) -> None:
+    """Close gracefully, but never let shutdown wait on a query stuck on a dead server."""
+    pool = engine.pool
+    if pool is None:
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await pool.close()
+    except TimeoutError:
+        pool.terminate()
+    engine.pool = None
 
 
 def write_transaction() -> Any:
