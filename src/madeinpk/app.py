@@ -15,7 +15,6 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -47,8 +46,18 @@ from madeinpk.http_errors import (
     document_error_bodies,
     reject_impossible_ids,
 )
+from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import MEDIA_URL
 from madeinpk.notifications.controller import NotificationController
+from madeinpk.observability import (
+    OPERATIONAL_PATHS,
+    MetricsController,
+    Readiness,
+    forget_this_process,
+    health_live,
+    health_ready,
+    prometheus_config,
+)
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
@@ -116,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if scheduler_task is not None:
                     scheduler_task.cancel()
                 await broker.shutdown()
+                forget_this_process()
 
     def provide_settings() -> Settings:
         return settings
@@ -142,6 +152,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProvinceController,
             CityController,
             auction_socket,
+            health_live,
+            health_ready,
+            MetricsController,
             admin_handler(settings),
             *page_routes(),
             create_static_files_router(
@@ -157,14 +170,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         plugins=[channels],
         state=State(
-            {"live": live, "auction_events": auction_events, "bid_rate_limiter": bid_rate_limiter}
+            {
+                "live": live,
+                "auction_events": auction_events,
+                "bid_rate_limiter": bid_rate_limiter,
+                "settings": settings,
+                "readiness": Readiness(engine, backend, broker),
+            }
         ),
         middleware=[
+            RequestIdMiddleware,
+            prometheus_config().middleware,
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
-                exclude=["^/schema", "^/media/", "^/admin", "^/static/"],
-            )
+                exclude=["^/schema", "^/media/", "^/admin", "^/static/", *OPERATIONAL_PATHS],
+            ),
         ],
+        before_send=[add_request_id_header],
         exception_handlers={**EXCEPTION_HANDLERS, **OUTAGE_HANDLERS},
         before_request=reject_impossible_ids,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
@@ -176,12 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
         ),
         lifespan=[lifespan],
-        # Expected errors are answers, not incidents; the 500 handler logs real failures itself.
-        logging_config=LoggingConfig(
-            log_exceptions="never",
-            # The scheduler announces every 2-second sweep at INFO; keep warnings and errors.
-            loggers={"taskiq": {"level": "WARNING", "propagate": True}},
-        ),
+        logging_config=logging_config(settings),
         debug=settings.debug,
     )
     # Bodies read by ``read_body`` (JSON or multipart) are documented by hand: their operations
