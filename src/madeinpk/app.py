@@ -64,6 +64,7 @@ from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas
 from madeinpk.scheduling import run_embedded_scheduler
 from madeinpk.settings import Settings
+from madeinpk.websocket_close import CloseOnceMiddleware
 
 
 def channels_backend(settings: Settings) -> ChannelsBackend:
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         middleware=[
             RequestIdMiddleware,
+            CloseOnceMiddleware,
             prometheus_config().middleware,
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
