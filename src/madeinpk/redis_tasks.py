@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -110,6 +110,20 @@ class ReconnectingStreamBroker(RedisStreamBroker):
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        """A task that finished while Redis was down cannot be acknowledged: say so once,
+        instead of an unretrieved-exception traceback. It stays pending and may run again
+        (tasks are idempotent), or it went with Redis's data."""
+        ack = super()._ack_generator(id, queue_name)
+
+        async def ack_or_log() -> None:
+            try:
+                await ack()
+            except CONNECTION_ERRORS as exc:
+                logger.warning("Task %s not acknowledged, Redis unreachable: %s", id, exc)
+
+        return ack_or_log
 
     async def kick(self, message: BrokerMessage) -> None:
         try:
