@@ -159,7 +159,7 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     guards = [metrics_access]
     include_in_schema = False
-    before_request = refresh_outbox_backlog
+    before_request = refresh_outbox_backlog  # type: ignore[assignment]  # a hook, not a method
 
 
 def prometheus_config() -> PrometheusConfig:

@@ -44,7 +44,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-Listener = Callable[[frozenset[str]], None]
+Listener = Callable[[frozenset[str]], object]
 
 
 def redis_client(url: str) -> Redis:
