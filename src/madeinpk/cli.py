@@ -16,6 +16,7 @@ from madeinpk.settings import Settings, SettingsError
 
 T = TypeVar("T")
 PROJECT_ROOT = MIGRATIONS_FOLDER.parent
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def _settings() -> Settings:
@@ -116,6 +117,9 @@ def serve(workers: int, reload: bool) -> None:
         # ~150-byte frames gain nothing from compression, which costs 36 KiB per socket and
         # CPU on every fan-out (measured in bench/ws_bench.py).
         ws_per_message_deflate=False,
+        # SIGTERM: stop waiting for open requests and sockets after this long, then run the
+        # lifespan shutdown (itself bounded), so a deploy never hangs on a dead backend.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

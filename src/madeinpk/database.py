@@ -29,7 +29,7 @@ MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
 ALL_TABLES: list[type[Table]] = [BaseUser, SessionsBase, *APP_CONFIG.table_classes]
 
 CONNECT_TIMEOUT = 5.0
-CLOSE_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 3.0
 
 
 def build_engine(settings: Settings) -> Engine:

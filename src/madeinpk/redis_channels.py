@@ -71,12 +71,14 @@ class ReconnectingPubSubBackend(RedisChannelsPubSubBackend):
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
         operation_timeout: float = 5.0,
+        publish_timeout: float = 2.0,
         publish_pause: float = 0.5,
     ) -> None:
         super().__init__(redis=redis)
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         self._timeout = operation_timeout
+        self._publish_timeout = publish_timeout
         self._publish_pause = publish_pause
         self._wanted: set[str] = set()
         self._pubsub: PubSub | None = None
@@ -150,13 +152,14 @@ class ReconnectingPubSubBackend(RedisChannelsPubSubBackend):
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
         """Publish, or drop the event and log why: the plugin's publisher task must survive
         (a dead one also hangs shutdown on its queue). After a failure, events within
-        ``publish_pause`` are dropped without a try, so a backlog drains at once."""
+        ``publish_pause`` are dropped without a try, so a backlog drains at once (and shutdown,
+        which waits for the queue, waits at most ``publish_timeout`` for it)."""
         targets = list(channels)
         if time.monotonic() < self._publish_paused_until:
             metrics.record_publish_dropped(len(targets))
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._publish_timeout):
                 await super().publish(data, targets)
         except Exception as exc:
             self._publish_paused_until = time.monotonic() + self._publish_pause
