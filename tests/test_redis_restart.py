@@ -128,6 +128,9 @@ async def test_watchers_are_told_and_bids_flow_again_after_a_redis_restart(
         channels = private_redis.client().pubsub_channels()
         assert f"auction:{auction_id}".encode() in channels, channels
         print(f"{BIDS} bids delivered to {WATCHERS} watchers {first_bid_back:.2f} s after restart")
+        took = await app.terminate()  # with every watcher still connected
+        record_property("sigterm_with_watchers_s", round(took, 2))
+        print(f"SIGTERM with {WATCHERS} watchers connected: exited in {took:.2f} s")
 
     log = app.output()
     assert "Redis pub/sub reconnected after" in log
