@@ -301,3 +301,18 @@ async def test_metrics_add_up_across_app_processes(
     finally:
         for app in apps:
             app.kill()
+
+
+def test_serve_starts_from_an_empty_metrics_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of processes from a previous run would otherwise be added up for ever."""
+    from madeinpk.cli import _reset_metrics_dir
+
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    (shared / "counter_4242.db").write_bytes(b"stale")
+    (shared / "README").write_text("not ours")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    _reset_metrics_dir()
+    assert sorted(p.name for p in shared.iterdir()) == ["README"]
