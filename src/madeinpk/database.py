@@ -20,6 +20,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
+from madeinpk.pg_engine import CleanupPostgresEngine
 from madeinpk.piccolo_app import APP_CONFIG
 from madeinpk.settings import Settings
 
@@ -39,7 +40,8 @@ def build_engine(settings: Settings) -> Engine:
         db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: writers queue behind SQLite's single write lock.
         return SQLiteEngine(path=str(db.sqlite_path), timeout=30)
-    return PostgresEngine(config={"dsn": db.url})
+    # Transactions that give their connection back even when the server is gone.
+    return CleanupPostgresEngine(config={"dsn": db.url})
 
 
 def bind_tables(engine: Engine) -> None:

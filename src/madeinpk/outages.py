@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from madeinpk import metrics
+from madeinpk.pg_engine import LOST_TEXTS
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,12 @@ NETWORK_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 
 
 def is_closed_connection(exc: BaseException) -> bool:
-    """asyncpg raises a bare ``InterfaceError`` for a pooled connection the server closed."""
-    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+    """asyncpg's generic errors for a pooled connection the server closed or is closing: an
+    ``InterfaceError`` ("connection is closed"), or an ``InternalClientError`` from a protocol
+    still consuming the termination notice (see ``madeinpk.pg_engine``)."""
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError) and (
+        any(text in str(exc) for text in LOST_TEXTS)
+    )
 
 
 def _backend(exc: BaseException) -> str:
@@ -65,7 +70,7 @@ def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Res
     )
 
 
-def _interface_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def _generic_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if is_closed_connection(exc):
         return unavailable_response(request, exc)
     from madeinpk.http_errors import EXCEPTION_HANDLERS
@@ -78,5 +83,6 @@ def _interface_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
 #: Merged over ``http_errors.EXCEPTION_HANDLERS`` in the app (most specific class wins).
 OUTAGE_HANDLERS: dict[Any, Any] = {
     **{cls: unavailable_response for cls in (*DATABASE_ERRORS, *REDIS_ERRORS, *NETWORK_ERRORS)},
-    asyncpg.InterfaceError: _interface_error,
+    asyncpg.InterfaceError: _generic_driver_error,
+    asyncpg.exceptions.InternalClientError: _generic_driver_error,
 }
