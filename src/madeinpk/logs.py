@@ -97,7 +97,7 @@ def logging_config(settings: Settings) -> LoggingConfig:
         "filters": ["request_id"],
         "stream": "ext://sys.stderr",
     }
-    own = {"handlers": ["json"], "propagate": False, "level": "INFO"}
+    own = {"handlers": ["json"], "propagate": False}  # uvicorn's levels: its --log-level
     return LoggingConfig(
         log_exceptions="never",
         formatters={"json": {"()": JsonFormatter}},
@@ -105,7 +105,7 @@ def logging_config(settings: Settings) -> LoggingConfig:
         handlers={"json": handler},
         root={"handlers": ["json"], "level": "INFO"},
         loggers={
-            "litestar": own,
+            "litestar": {**own, "level": "INFO"},
             "uvicorn.error": own,
             "uvicorn.access": own,
             "taskiq": {**own, "level": "WARNING"},
