@@ -230,3 +230,23 @@ async def test_stopped_database_is_not_ready_then_recovers(
     print(f"ready again {back:.2f} s after `pg_ctlcluster start` began")
     took = await scene.app.terminate()
     print(f"SIGTERM: exited in {took:.2f} s")
+
+
+async def test_a_transaction_whose_connection_died_leaves_nothing_behind(
+    live_server: LiveServer, test_env: dict[str, str]
+) -> None:
+    """The server ends this transaction's connection mid-way (as a restart does): the error
+    says so, the task is no longer "in" the dead transaction, and the pool lost no slot."""
+    engine = BaseUser._meta.db
+    assert isinstance(engine, PostgresEngine) and engine.pool is not None
+    with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError)):
+        async with engine.transaction():
+            [row] = await BaseUser.raw("SELECT pg_backend_pid() AS pid")
+            await _execute(test_env["DATABASE_URL"], f"SELECT pg_terminate_backend({row['pid']})")
+            await BaseUser.raw("SELECT 1")
+    assert engine.current_transaction.get() is None
+    size = engine.pool.get_max_size()
+    held = [await asyncio.wait_for(engine.pool.acquire(), 5) for _ in range(size)]
+    for connection in held:
+        await engine.pool.release(connection)
+    assert await BaseUser.count() >= 0  # and the pool serves queries again
