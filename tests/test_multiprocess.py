@@ -41,8 +41,9 @@ def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 async def wait_until_up(url: str) -> None:
+    """Up to a minute: importing the app alone takes 5-6 s when the machine is busy."""
     async with httpx.AsyncClient(base_url=url) as http:
-        for _ in range(200):
+        for _ in range(1200):
             try:
                 if (await http.get("/api/categories/")).status_code == 200:
                     return
