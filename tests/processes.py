@@ -57,7 +57,7 @@ class AppProcess:
 
     async def wait_until_up(self, path: str = "/health/live") -> None:
         async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(400):
+            for _ in range(1200):  # a minute: a busy machine imports slowly
                 try:
                     if (await http.get(path)).status_code == 200:
                         return
