@@ -13,7 +13,6 @@ from litestar.channels import ChannelsPlugin
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -33,6 +32,7 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController, seller_statistics
 from madeinpk.auctions.live import LiveAuctions
+from madeinpk.auctions.live_recovery import follow_interruptions
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
@@ -42,14 +42,26 @@ from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateFo
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
+from madeinpk.observability import (
+    OPERATIONAL_PATHS,
+    MetricsController,
+    Readiness,
+    forget_this_process,
+    health_live,
+    health_ready,
+    prometheus_config,
+)
 from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas, screen_request
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import broker  # embedded, the app runs every task itself
+from madeinpk.websocket_close import CloseOnceMiddleware
 
 
 class RedactTokens(logging.Filter):
@@ -79,8 +91,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     _redact_access_log()
     engine = build_engine(settings)
     settings.media_root.mkdir(parents=True, exist_ok=True)
-    channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
+    backend = channels_backend(settings)
+    channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
     live = LiveAuctions(channels, channel_prefix=settings.channel_prefix)
+    follow_interruptions(backend, live)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     bid_desk = BidDesk(effects, settings.bid_increments)
     bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
@@ -103,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if scheduler_task is not None:
                     scheduler_task.cancel()
                 await broker.shutdown()
+                forget_this_process()
 
     def provide_settings() -> Settings:
         return settings
@@ -135,6 +150,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProvinceController,
             CityController,
             auction_socket,
+            health_live,
+            health_ready,
+            MetricsController,
             admin_handler(settings),
             *page_routes(),
             media_router(settings.media_root),
@@ -149,14 +167,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
         },
         plugins=[channels],
-        state=State({"live": live, "bid_desk": bid_desk, "bid_rate_limiter": bid_rate_limiter}),
+        state=State(
+            {
+                "live": live,
+                "bid_desk": bid_desk,
+                "bid_rate_limiter": bid_rate_limiter,
+                "settings": settings,
+                "readiness": Readiness(engine, backend, broker),
+            }
+        ),
         middleware=[
+            RequestIdMiddleware,
+            CloseOnceMiddleware,
+            prometheus_config().middleware,
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
-                exclude=["^/schema", "^/media/", "^/admin", "^/static/"],
-            )
+                exclude=["^/schema", "^/media/", "^/admin", "^/static/", *OPERATIONAL_PATHS],
+            ),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[add_request_id_header],
+        exception_handlers={**EXCEPTION_HANDLERS, **OUTAGE_HANDLERS},
         before_request=screen_request,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(
@@ -168,12 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         lifespan=[lifespan],
         on_shutdown=[login_throttle.close],
-        # Expected errors are answers, not incidents; the 500 handler logs real failures itself.
-        logging_config=LoggingConfig(
-            log_exceptions="never",
-            # The scheduler announces every 2-second sweep at INFO; keep warnings and errors.
-            loggers={"taskiq": {"level": "WARNING", "propagate": True}},
-        ),
+        logging_config=logging_config(settings),
         debug=settings.debug,
     )
     # Bodies read by ``read_body`` (JSON or multipart) are documented by hand: their operations

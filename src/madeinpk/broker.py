@@ -8,26 +8,27 @@ from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
-from taskiq_redis import RedisStreamBroker
 
 from madeinpk.after_commit import Effects
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
+from madeinpk.metrics import TaskMetricsMiddleware
+from madeinpk.redis_tasks import ReconnectingStreamBroker
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
     if settings.redis_url is None:
-        return InMemoryBroker()
-    return RedisStreamBroker(
+        return InMemoryBroker().with_middlewares(TaskMetricsMiddleware())
+    return ReconnectingStreamBroker(
         url=settings.redis_url,
         queue_name=settings.task_queue,
         consumer_group_name=settings.task_queue,
         # A worker killed mid-task leaves its message pending; reclaim it after a minute.
         idle_timeout=60_000,
         unacknowledged_lock_timeout=30,
-    )
+    ).with_middlewares(TaskMetricsMiddleware())
 
 
 broker = build_broker(Settings.from_env())

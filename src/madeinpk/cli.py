@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -16,6 +17,7 @@ from madeinpk.settings import Settings, SettingsError
 
 T = TypeVar("T")
 PROJECT_ROOT = MIGRATIONS_FOLDER.parent
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def _settings() -> Settings:
@@ -102,6 +104,7 @@ def serve(workers: int, reload: bool) -> None:
             "cannot reach watchers in other processes."
         )
     run_migrations()
+    _reset_metrics_dir()
     if settings.debug:  # demo data belongs in development databases only
         _run(lambda s: _seed(s, only_if_empty=True))
     uvicorn.run(
@@ -116,7 +119,21 @@ def serve(workers: int, reload: bool) -> None:
         # ~150-byte frames gain nothing from compression, which costs 36 KiB per socket and
         # CPU on every fan-out (measured in bench/ws_bench.py).
         ws_per_message_deflate=False,
+        # SIGTERM: stop waiting for open requests and sockets after this long, then run the
+        # lifespan shutdown (itself bounded), so a deploy never hangs on a dead backend.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+def _reset_metrics_dir() -> None:
+    """prometheus-client's multi-process files outlive their processes; a new ``serve`` starts
+    from an empty directory, before any app process writes to it."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink(missing_ok=True)
 
 
 async def _create_superuser(settings: Settings, username: str, email: str, password: str) -> None:

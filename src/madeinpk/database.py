@@ -23,6 +23,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
+from madeinpk.pg_engine import CleanupPostgresEngine
 from madeinpk.piccolo_app import APP_CONFIG
 from madeinpk.settings import Settings
 
@@ -30,6 +31,9 @@ from madeinpk.settings import Settings
 MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
 
 ALL_TABLES: list[type[Table]] = [BaseUser, SessionsBase, *APP_CONFIG.table_classes]
+
+CONNECT_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 3.0
 
 
 class EmbeddedSQLiteEngine(SQLiteEngine):
@@ -78,7 +82,8 @@ def build_engine(settings: Settings) -> Engine:
         db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: writers queue behind SQLite's single write lock.
         return EmbeddedSQLiteEngine(path=str(db.sqlite_path), timeout=30)
-    return PostgresEngine(config={"dsn": db.url})
+    # Transactions that give their connection back even when the server is gone.
+    return CleanupPostgresEngine(config={"dsn": db.url})
 
 
 def bind_tables(engine: Engine) -> None:
@@ -92,11 +97,16 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
     bind_tables(engine)
     if isinstance(engine, PostgresEngine):
         size = settings.database_pool_size
-        await engine.start_connection_pool(min_size=min(2, size), max_size=size)
+        # asyncpg waits 60 s for a connection by default; while the server restarts a request
+        # should fail (503) in seconds instead. A connection the server closed is replaced on
+        # its next acquire, so the pool recovers by itself.
+        await engine.start_connection_pool(
+            min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+        )
         try:
             yield
         finally:
-            await engine.close_connection_pool()
+            await _close_pool(engine)
     else:
         # WAL lets readers (every socket's snapshot) proceed while a bid commits.
         await engine.run_ddl("PRAGMA journal_mode=WAL;")
@@ -105,6 +115,19 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
         finally:
             if isinstance(engine, EmbeddedSQLiteEngine):
                 await engine.close_writer()
+
+
+async def _close_pool(engine: PostgresEngine) -> None:
+    """Close gracefully, but never let shutdown wait on a query stuck on a dead server."""
+    pool = engine.pool
+    if pool is None:
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await pool.close()
+    except TimeoutError:
+        pool.terminate()
+    engine.pool = None
 
 
 def write_transaction() -> Any:

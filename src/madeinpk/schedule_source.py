@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from taskiq import ScheduleSource
 from taskiq.scheduler.scheduled_task import ScheduledTask
-from taskiq_redis import ListRedisScheduleSource
 
+from madeinpk.redis_tasks import ReconnectingScheduleSource
 from madeinpk.settings import Settings
 
 
@@ -34,4 +34,4 @@ class MemoryScheduleSource(ScheduleSource):
 def build_schedule_source(settings: Settings) -> ScheduleSource:
     if settings.redis_url is None:
         return MemoryScheduleSource()
-    return ListRedisScheduleSource(settings.redis_url, prefix=f"{settings.task_queue}:schedule")
+    return ReconnectingScheduleSource(settings.redis_url, prefix=f"{settings.task_queue}:schedule")

@@ -6,6 +6,7 @@ not later inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
+# Who may read /metrics by address: this host and private networks, where scrapers live.
+DEFAULT_METRICS_ALLOW = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -94,6 +98,9 @@ class Settings:
     # Site-wide bid steps by price band, (from price, step), ascending; empty: one paisa.
     bid_increments: tuple[tuple[Decimal, Decimal], ...] = ()
     soft_close_seconds: int = 0  # the default for new auctions; 0 = off
+    log_format: str = "text"
+    metrics_allow: tuple[str, ...] = ()  # normalised CIDR ranges (plain strings: DI-friendly)
+    metrics_token: str | None = None
 
     @property
     def channel_prefix(self) -> str:
@@ -187,6 +194,9 @@ class Settings:
             redis_key_prefix=env.text("REDIS_KEY_PREFIX", env.text("TASK_QUEUE", "madeinpk")),
             bid_increments=_increments(env.optional("BID_INCREMENTS")),
             soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
+            log_format=_log_format(env),
+            metrics_allow=_networks(env, "METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
+            metrics_token=_metrics_token(env),
         )
 
 
@@ -211,6 +221,33 @@ def _increments(raw: str | None) -> tuple[tuple[Decimal, Decimal], ...]:
     if [b[0] for b in bands] != sorted({b[0] for b in bands}):
         raise SettingsError("BID_INCREMENTS: bands must be in increasing order of FROM")
     return tuple(bands)
+
+
+def _log_format(env: _Env) -> str:
+    value = env.text("LOG_FORMAT", "text").lower()
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"LOG_FORMAT: expected text or json, got {value!r}")
+    return value
+
+
+def _networks(env: _Env, name: str, default: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR ranges; ``none`` for no address at all."""
+    raw = env.text(name, default)
+    if raw.lower() == "none":
+        return ()
+    try:
+        return tuple(
+            ipaddress.ip_network(p.strip()).with_prefixlen for p in raw.split(",") if p.strip()
+        )
+    except ValueError as exc:
+        raise SettingsError(f"{name}: expected addresses or CIDR ranges, {exc}") from None
+
+
+def _metrics_token(env: _Env) -> str | None:
+    token = env.optional("METRICS_TOKEN")
+    if token is not None and len(token) < 16:
+        raise SettingsError("METRICS_TOKEN: must be at least 16 characters")
+    return token
 
 
 class _Env:

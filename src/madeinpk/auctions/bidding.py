@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from typing import Any
 import msgspec
 from piccolo.engine.base import Engine
 
+from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.rules import (
@@ -96,17 +98,29 @@ class BidDesk:
                 if rest:
                     self._queues[auction_id] = rest
                 requests = [request for request, _ in batch]
+                started = time.perf_counter()
                 try:
                     outcomes, done = await decide_batch(auction_id, requests, self.increments)
                 except Exception:
                     logger.exception("Bids on auction %s could not be decided", auction_id)
                     outcomes, done = [refusal(Reason.internal) for _ in batch], AfterCommit()
+                metrics.observe_bid_decision(time.perf_counter() - started)
                 self.effects.flush(done)
+                _count(outcomes)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():
                         future.set_result(outcome)
         finally:
             del self._writers[auction_id]
+
+
+def _count(outcomes: list[Outcome]) -> None:
+    accepted = sum(isinstance(o, Accepted) for o in outcomes)
+    if accepted:
+        metrics.record_bid_accepted(accepted)
+    for outcome in outcomes:
+        if not isinstance(outcome, Accepted):
+            metrics.record_bid_rejected(outcome.reason.value)
 
 
 class _KeyRace(Exception):

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from piccolo.engine.postgres import PostgresEngine
 
+from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.events import auction_ended_payload
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
@@ -33,7 +34,7 @@ from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.service import create_auction_order
 from madeinpk.settings import Settings
-from madeinpk.timestamps import utc_now
+from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 class EndedAuction:
     auction_id: int
     seq: int
+    end_time: datetime
     product_name: str
     winner: str | None
     final_price: Decimal
@@ -119,7 +121,12 @@ async def _settle(auction_id: int, row: dict[str, object], settings: Settings) -
     name = product["name"]
     seq = row["seq"]
     assert isinstance(seq, int)
-    ended = EndedAuction(auction_id, seq, name, None, to_money(str(row["current_price"])))
+    end_time = row["end_time"]  # SQLite may hand a computed column back as text
+    end_time = datetime.fromisoformat(end_time) if isinstance(end_time, str) else end_time
+    assert isinstance(end_time, datetime)
+    ended = EndedAuction(
+        auction_id, seq, as_utc(end_time), name, None, to_money(str(row["current_price"]))
+    )
     reserve = row["reserve_price"]
     if reserve is not None:
         ended.reserve_met = top is not None and to_money(top["amount"]) >= to_money(reserve)
@@ -276,6 +283,7 @@ async def finish_auction(auction_id: int, settings: Settings, effects: Effects) 
     ended = await end_auction(auction_id, settings)
     if ended is None:
         return False
+    metrics.observe_ending_delay((utc_now() - ended.end_time).total_seconds())
     done = AfterCommit()
     done.broadcast(auction_id, ended.seq, ended.payload())
     done.send_emails(ended.email_ids)

@@ -27,6 +27,7 @@ from typing import Any
 from litestar import WebSocket
 from litestar.channels import ChannelsPlugin, Subscriber
 
+from madeinpk import metrics
 from madeinpk.auctions.events import auction_channel, decode_frame
 
 logger = logging.getLogger(__name__)
@@ -256,6 +257,7 @@ class LiveAuctions:
         task.add_done_callback(self._closing.discard)
 
     async def join(self, auction_id: int, socket: WebSocket[Any, Any, Any]) -> Watcher:
+        metrics.watcher_joined()
         watcher = Watcher(auction_id, socket)
         room = self.rooms.get(auction_id)
         if room is None:
@@ -278,6 +280,7 @@ class LiveAuctions:
         watcher.ready(snapshot_seq)
 
     async def leave(self, watcher: Watcher) -> None:
+        metrics.watcher_left()
         watcher.stop()
         room = self.rooms.get(watcher.auction_id)
         if room is None:

@@ -1,0 +1,179 @@
+"""The Taskiq broker and schedule source, made to live through a Redis restart.
+
+What taskiq-redis 1.2.4 does on its own: ``RedisStreamBroker.listen`` lets the first
+``ConnectionError`` escape, which kills the worker's receiver; the process manager restarts
+the child, whose startup fails again while Redis is down, until ``max_fails`` stops the whole
+``taskiq worker``. A Redis restarted without persistence also comes back without the stream's
+consumer group, so even a surviving reader gets ``NOGROUP`` for ever. And ``kick`` raises to
+whoever queued the task, often after the caller's transaction has committed.
+
+Here the listener backs off (bounded), declares the consumer group again (from the stream's
+start, so tasks queued between the restart and the re-declaration are not skipped), and goes
+on; a kick that cannot reach Redis is logged and dropped. Dropping is safe in this project
+only because every task has a sweep behind it (the outbox every 30 s, overdue auctions every
+2 s, unpaid orders every 2 s); a new task without one must not rely on this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ResponseError
+from taskiq import AckableMessage, BrokerMessage
+from taskiq.scheduler.scheduled_task import ScheduledTask
+from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
+
+from madeinpk import metrics
+from madeinpk.redis_channels import CONNECTION_ERRORS
+
+logger = logging.getLogger(__name__)
+
+MIN_BACKOFF = 0.2
+MAX_BACKOFF = 5.0
+KICK_TIMEOUT = 3.0
+
+
+def connection_options() -> dict[str, Any]:
+    """redis-py pool options: fail fast while Redis is down (the loops here retry), detect a
+    dead peer, and heal a stale pooled connection after a restart with a few quick retries."""
+    return {
+        "socket_connect_timeout": 2,
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
+    }
+
+
+def _is_missing_group(exc: BaseException) -> bool:
+    return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
+
+
+class ReconnectingStreamBroker(RedisStreamBroker):
+    """``RedisStreamBroker`` whose listener survives a Redis restart and whose kicks never
+    raise for an unreachable Redis (see the module docstring)."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **{**connection_options(), **kwargs})
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        delay = MIN_BACKOFF
+        down_since: float | None = None
+        while True:
+            try:
+                async for message in super().listen():
+                    if down_since is not None:
+                        self._recovered(down_since)
+                        down_since, delay = None, MIN_BACKOFF
+                    yield message
+            except Exception as exc:
+                if not (isinstance(exc, CONNECTION_ERRORS) or _is_missing_group(exc)):
+                    raise
+                if down_since is None:
+                    down_since = time.monotonic()
+                    logger.warning("Task queue unreachable (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+                try:
+                    await self._declare_group_again()
+                except Exception as retry_exc:
+                    if not isinstance(retry_exc, CONNECTION_ERRORS):
+                        raise
+                    logger.info("Task queue still unreachable: %s", retry_exc)
+                    continue
+                self._recovered(down_since)
+                down_since, delay = None, MIN_BACKOFF
+
+    def _recovered(self, down_since: float) -> None:
+        metrics.record_redis_reconnect("task_queue")
+        logger.warning(
+            "Task queue reconnected after %.1f s; consumer group %r in place",
+            time.monotonic() - down_since,
+            self.consumer_group_name,
+        )
+
+    async def _declare_group_again(self) -> None:
+        """Like ``_declare_consumer_group`` but from id 0: a Redis that lost its data holds
+        only tasks queued since it came back, and none of them may be skipped."""
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            for stream in {self.queue_name, *self.additional_streams}:
+                try:
+                    await redis.xgroup_create(
+                        stream, self.consumer_group_name, id="0", mkstream=True
+                    )
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        """A task that finished while Redis was down cannot be acknowledged: say so once,
+        instead of an unretrieved-exception traceback. It stays pending and may run again
+        (tasks are idempotent), or it went with Redis's data."""
+        ack = super()._ack_generator(id, queue_name)
+
+        async def ack_or_log() -> None:
+            try:
+                await ack()
+            except CONNECTION_ERRORS as exc:
+                logger.warning("Task %s not acknowledged, Redis unreachable: %s", id, exc)
+
+        return ack_or_log
+
+    async def kick(self, message: BrokerMessage) -> None:
+        try:
+            async with asyncio.timeout(KICK_TIMEOUT):
+                await super().kick(message)
+        except CONNECTION_ERRORS as exc:
+            metrics.record_task_kick_dropped(message.task_name)
+            logger.error(
+                "Task %s not queued, Redis unreachable (%s); its sweep will do the work",
+                message.task_name,
+                exc,
+            )
+
+
+class ReconnectingScheduleSource(ListRedisScheduleSource):
+    """``ListRedisScheduleSource`` that treats an unreachable Redis as "no schedules for now"
+    with one log line per outage (taskiq logs a traceback every second), and whose writes log
+    and give up instead of failing the request that scheduled: the overdue-auction sweep ends
+    an auction whose one-off schedule was lost."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **{**connection_options(), **kwargs})
+        self._down_since: float | None = None
+
+    async def get_schedules(self) -> list[ScheduledTask]:
+        try:
+            schedules = await super().get_schedules()
+        except CONNECTION_ERRORS as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                logger.warning("Schedules unreachable in Redis (%s); retrying each tick", exc)
+            return []
+        if self._down_since is not None:
+            metrics.record_redis_reconnect("schedules")
+            logger.warning(
+                "Schedules reachable again after %.1f s (%d found)",
+                time.monotonic() - self._down_since,
+                len(schedules),
+            )
+            self._down_since = None
+        return schedules
+
+    async def add_schedule(self, schedule: ScheduledTask) -> None:
+        try:
+            await super().add_schedule(schedule)
+        except CONNECTION_ERRORS as exc:
+            logger.error("Schedule %s not saved, Redis unreachable: %s", schedule.schedule_id, exc)
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        try:
+            await super().delete_schedule(schedule_id)
+        except CONNECTION_ERRORS as exc:
+            logger.error("Schedule %s not deleted, Redis unreachable: %s", schedule_id, exc)

@@ -1,0 +1,185 @@
+"""Real processes a test owns: app servers, a private Redis, a private PostgreSQL cluster.
+
+Each one can be killed and started again on the same port, which is what the restart tests
+need; the suite's shared Redis and PostgreSQL are never restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.conftest import free_port
+
+
+class AppProcess:
+    """``uvicorn --factory madeinpk.app:create_app`` in its own session, output to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, log_level: str = "warning") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.log = log
+        self.log_level = log_level
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "madeinpk.app:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    self.log_level,
+                ],
+                env=self.env,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+
+    async def wait_until_up(self, path: str = "/health/live") -> None:
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            for _ in range(1200):  # a minute: a busy machine imports slowly
+                try:
+                    if (await http.get(path)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.url} did not start; see {self.log}:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    async def terminate(self, limit: float = 30) -> float:
+        """SIGTERM and wait; returns the seconds the process took to exit. A process still
+        alive after ``limit`` is killed and reported as a hang."""
+        assert self.process is not None
+        started = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        while self.process.poll() is None:
+            if time.monotonic() - started > limit:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                raise AssertionError(f"SIGTERM did not stop the app in {limit} s; see {self.log}")
+            await asyncio.sleep(0.05)
+        self.process = None
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+class RedisServer:
+    """A private ``redis-server`` without persistence: a restart loses everything, as a
+    crashed cache node does."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.process is None
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to the clients, as a crash or an OOM kill."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL 15 cluster (Debian's ``pg_createcluster``), trusted on
+    localhost, that a test may stop and restart; dropped at the end."""
+
+    VERSION = "15"
+
+    def __init__(self) -> None:
+        self.name = f"madeinpk{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if shutil.which("pg_createcluster") is None or shutil.which("pg_ctlcluster") is None:
+            return "needs Debian's pg_createcluster/pg_ctlcluster (postgresql-common)"
+        if os.geteuid() != 0:
+            return "pg_createcluster needs root here (it writes /etc/postgresql)"
+        return None
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._run(
+            "pg_createcluster", self.VERSION, self.name, "-p", str(self.port), "--", "--auth=trust"
+        )
+        self.ctl("start")
+
+    def ctl(self, action: str) -> None:
+        """``start``, ``stop`` (fast: connections are terminated) or ``restart``."""
+        self._run("pg_ctlcluster", self.VERSION, self.name, action)
+
+    def drop(self) -> None:
+        subprocess.run(
+            ["pg_dropcluster", "--stop", self.VERSION, self.name],
+            capture_output=True,
+            timeout=120,
+        )
