@@ -20,7 +20,7 @@ def test_the_broker_and_the_services_import_no_task_module() -> None:
         "import sys, madeinpk.broker, madeinpk.after_commit, madeinpk.auctions.bidding, "
         "madeinpk.auctions.lifecycle, madeinpk.orders.service; "
         "print(sorted(m for m in sys.modules if m.startswith('madeinpk') and "
-        "m.endswith('tasks')))"
+        "m.endswith('.tasks')))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
