@@ -126,7 +126,8 @@ async def test_watchers_are_told_and_bids_flow_again_after_a_redis_restart(
             received = [(await watcher.receive())["data"]["amount"] for _ in amounts]
             assert received == [f"{a}.00" for a in amounts]
         channels = private_redis.client().pubsub_channels()
-        assert f"auction:{auction_id}".encode() in channels, channels
+        channel = f"{live_server.settings.channel_prefix}:auction:{auction_id}"
+        assert channel.encode() in channels, channels
         print(f"{BIDS} bids delivered to {WATCHERS} watchers {first_bid_back:.2f} s after restart")
         took = await app.terminate()  # with every watcher still connected
         record_property("sigterm_with_watchers_s", round(took, 2))

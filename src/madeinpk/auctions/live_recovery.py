@@ -31,7 +31,7 @@ def close_interrupted_watchers(hub: LiveAuctions, channels: frozenset[str]) -> i
     """Close (in the background) every watcher of ``channels`` in this process."""
     closed = 0
     for room in list(hub.rooms.values()):
-        if auction_channel(room.auction_id) not in channels:
+        if auction_channel(hub.channel_prefix, room.auction_id) not in channels:
             continue
         for watcher in list(room.watchers):
             room.watchers.discard(watcher)
