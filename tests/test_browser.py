@@ -6,12 +6,7 @@ memory), so the other tests use the suite's server rather than a second process.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +16,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from madeinpk.accounts.tables import Role
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
+from tests.servers import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -31,39 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.usefixtures("task_worker", "task_scheduler"),
 ]
-
-
-class WebServer:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PORT": str(self.port)}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "madeinpk.app:create_app",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=self.env,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/api/categories/")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("the web server did not start")
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
         },
         plugins=[channels],
-        state=State({"live": live, "bid_desk": bid_desk, "bid_rate_limiter": bid_rate_limiter}),
+        state=State(
+            {
+                "live": live,
+                "bid_desk": bid_desk,
+                "bid_rate_limiter": bid_rate_limiter,
+                "settings": settings,
+            }
+        ),
         middleware=[
             DefineMiddleware(
                 TokenAuthenticationMiddleware,

@@ -67,6 +67,7 @@ class BidInfo(msgspec.Struct):
     bidder: str
     amount: str
     time: datetime
+    auto: bool  # placed by a proxy (an addition, like ``new_bid.data.auto``)
 
 
 class AuctionStatusData(msgspec.Struct):
@@ -84,6 +85,11 @@ class AuctionStatusData(msgspec.Struct):
     latest_bids: list[BidInfo]
     seq: int  # the last event this state includes: live events continue from seq + 1
     server_time: datetime
+    min_increment: str  # the step in force now
+    min_next_bid: str  # current_price + min_increment: the lowest amount a new bid may have
+    reserve_met: bool | None  # null: no reserve
+    soft_close_seconds: int
+    my_max_bid: str | None  # the watcher's own standing maximum; never anyone else's
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
@@ -237,6 +243,41 @@ class Auction(msgspec.Struct):
     time_remaining: int  # seconds until end_time while active and started, else 0
     winning_bid_amount: str | None
     order_info: OrderInfo | None  # to the seller once ended
+    # auction-engine.md § 2: derived fields.
+    min_increment: str  # the step in force now
+    min_next_bid: str  # current_price + min_increment
+    reserve_met: bool | None  # null: no reserve
+    reserve_price: str | None  # to the seller only; null for everyone else
+    soft_close_seconds: int
+    seq: int  # the last event this state includes
+    server_time: datetime
+    my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
+
+
+MinIncrement = Annotated[
+    Any,
+    msgspec.Meta(
+        description="Fixed step between bids (money), or null: the site's BID_INCREMENTS "
+        "table applies (0.01 without one)",
+        examples=["100.00"],
+    ),
+]
+ReservePrice = Annotated[
+    Any,
+    msgspec.Meta(
+        description="Secret lowest price the seller will sell at (money, at least the "
+        "starting price), or null for none",
+        examples=["30000.00"],
+    ),
+]
+SoftCloseSeconds = Annotated[
+    Any,
+    msgspec.Meta(
+        description="0-3600: a bid with less than this many seconds left moves the end to "
+        "bid time + this (default: the SOFT_CLOSE_SECONDS setting; 0 = off)",
+        examples=[120],
+    ),
+]
 
 
 class AuctionCreate(msgspec.Struct):
@@ -246,6 +287,9 @@ class AuctionCreate(msgspec.Struct):
     starting_price: Any = msgspec.UNSET
     start_time: Any = msgspec.UNSET
     end_time: Any = msgspec.UNSET
+    min_increment: MinIncrement = msgspec.UNSET
+    reserve_price: ReservePrice = msgspec.UNSET
+    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
@@ -259,12 +303,25 @@ class AuctionCreateForm(msgspec.Struct):
     end_time: str
     category: int | None = None
     images: list[bytes] = msgspec.field(default_factory=list)
+    # Options: an empty value is "none" (a form cannot send null).
+    min_increment: Annotated[
+        str | None, msgspec.Meta(description="Fixed step between bids; empty: none")
+    ] = None
+    reserve_price: Annotated[
+        str | None, msgspec.Meta(description="Secret reserve, at least the starting price")
+    ] = None
+    soft_close_seconds: Annotated[
+        int | None, msgspec.Meta(description="0-3600; default the SOFT_CLOSE_SECONDS setting")
+    ] = None
 
 
 class AuctionUpdate(msgspec.Struct):
     starting_price: Any = msgspec.UNSET
     start_time: Any = msgspec.UNSET
     end_time: Any = msgspec.UNSET
+    min_increment: MinIncrement = msgspec.UNSET
+    reserve_price: ReservePrice = msgspec.UNSET
+    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
 
 
 class SellerStatistics(msgspec.Struct):
