@@ -10,16 +10,60 @@ import msgspec
 
 from madeinpk.catalog.schemas import Product
 
+# Wire types of the socket messages: what the AsyncAPI document says of each field.
+Money = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]+\.[0-9]{2}$",
+        description="Rupees as a decimal string with 2 places",
+        examples=["3000.00"],
+    ),
+]
+Time = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="UTC, ISO-8601, ending in Z",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+ClientNumber = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(
+        description="Rupees as a JSON number: > 0, at most 2 decimal places, at most "
+        "99999999.99 (read exactly as sent, never through a float)",
+        examples=[3000.0],
+        extra_json_schema={"type": "number", "exclusiveMinimum": 0, "maximum": 99999999.99},
+    ),
+]
+
 # --- client → server -----------------------------------------------------------------------
 
 
 class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
+    """Bid on the auction (signed-in watchers only). Answered, to the sender alone, with
+    ``bid_accepted`` (after the bid's own ``new_bid``) or ``error``."""
+
     # Kept raw: the exact number the client typed is checked, never rounded through a float.
-    amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    amount: ClientNumber = msgspec.field(default_factory=msgspec.Raw)
     # The client's idempotency key: a retry with the same key gets the first answer again.
-    bid_id: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    bid_id: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="Optional safe-retry key, scoped to the bidder: a repeat within 24 "
+            "hours changes nothing and gets the first answer again",
+            extra_json_schema={"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        ),
+    ] = msgspec.field(default_factory=msgspec.Raw)
     # A secret ceiling: the server bids for this bidder up to it (proxy bidding).
-    max_amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    max_amount: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="Optional secret maximum: the server bids for you up to it (proxy "
+            "bidding); at least amount, same money rules. From the leader it only raises "
+            "the maximum",
+            extra_json_schema={"type": ["number", "null"], "exclusiveMinimum": 0},
+        ),
+    ] = msgspec.field(default_factory=msgspec.Raw)
 
 
 class Ping(msgspec.Struct, tag="ping", tag_field="type"):
@@ -65,8 +109,8 @@ class WinnerInfo(msgspec.Struct):
 
 class BidInfo(msgspec.Struct):
     bidder: str
-    amount: str
-    time: datetime
+    amount: Money
+    time: Time
     auto: bool  # placed by a proxy (an addition, like ``new_bid.data.auto``)
 
 
@@ -74,49 +118,49 @@ class AuctionStatusData(msgspec.Struct):
     auction_id: int
     product: ProductInfo
     seller: SellerInfo
-    starting_price: str
-    current_price: str
-    start_time: datetime
-    end_time: datetime
+    starting_price: Money
+    current_price: Money
+    start_time: Time
+    end_time: Time
     status: str
     is_active: bool
     winner: WinnerInfo | None
     total_bids: int
     latest_bids: list[BidInfo]
     seq: int  # the last event this state includes: live events continue from seq + 1
-    server_time: datetime
-    min_increment: str  # the step in force now
-    min_next_bid: str  # current_price + min_increment: the lowest amount a new bid may have
+    server_time: Time
+    min_increment: Money  # the step in force now
+    min_next_bid: Money  # current_price + min_increment: the lowest amount a new bid may have
     reserve_met: bool | None  # null: no reserve
     soft_close_seconds: int
-    my_max_bid: str | None  # the watcher's own standing maximum; never anyone else's
+    my_max_bid: Money | None  # the watcher's own standing maximum; never anyone else's
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
     data: AuctionStatusData
-    server_time: datetime
+    server_time: Time
 
 
 class NewBidData(msgspec.Struct):
     bidder: str
-    amount: str
-    time: datetime
-    current_price: str
+    amount: Money
+    time: Time
+    current_price: Money
     seq: int
     auto: bool
     total_bids: int
-    min_next_bid: str
+    min_next_bid: Money
 
 
 class NewBid(msgspec.Struct, tag="new_bid", tag_field="type"):
     data: NewBidData
-    server_time: datetime
+    server_time: Time
 
 
 class AuctionEndedData(msgspec.Struct):
     auction_id: int
     winner: str | None
-    final_price: str
+    final_price: Money
     status: str
     product_name: str
     message: str
@@ -126,12 +170,12 @@ class AuctionEndedData(msgspec.Struct):
 
 class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
     data: AuctionEndedData
-    server_time: datetime
+    server_time: Time
 
 
 class AuctionExtendedData(msgspec.Struct):
     auction_id: int
-    end_time: datetime
+    end_time: Time
     seq: int
 
 
@@ -139,15 +183,15 @@ class AuctionExtended(msgspec.Struct, tag="auction_extended", tag_field="type"):
     """Soft close: a late bid moved the end (broadcast right after that bid's ``new_bid``)."""
 
     data: AuctionExtendedData
-    server_time: datetime
+    server_time: Time
 
 
 class BidAcceptedData(msgspec.Struct):
     bid_id: str | None
-    amount: str
-    max_amount: str | None
+    amount: Money
+    max_amount: Money | None
     is_leading: bool
-    current_price: str
+    current_price: Money
     seq: int
 
 
@@ -155,18 +199,18 @@ class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
     """To the sender only: its bid is recorded (every watcher also gets the ``new_bid``)."""
 
     data: BidAcceptedData
-    server_time: datetime
+    server_time: Time
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
     message: str
     code: str
-    server_time: datetime
+    server_time: Time
     bid_id: str | msgspec.UnsetType = msgspec.UNSET  # when the failed frame carried one
 
 
 class Pong(msgspec.Struct, tag="pong", tag_field="type"):
-    server_time: datetime
+    server_time: Time
 
 
 # --- REST --------------------------------------------------------------------------------------
