@@ -16,6 +16,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from madeinpk.accounts.tables import Role
+from madeinpk.auctions.tables import Auction
+from madeinpk.scheduling import schedule_auction_end
+from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
 from tests.servers import WebServer
@@ -111,10 +114,14 @@ async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: 
     seller = await make_user(live_server.settings, role=Role.seller)
     winner = await make_user(live_server.settings)
     rival = await make_user(live_server.settings)
-    auction_id = await make_auction(seller, ends_in=timedelta(seconds=6))
+    auction_id = await make_auction(seller, ends_in=timedelta(hours=1))
     pages = [await open_page(browser, live_server.url, auction_id, u) for u in (winner, rival)]
     await bid(pages[0], "2600")
     await expect(pages[1].locator("#current-price")).to_have_text("PKR 2,600.00", timeout=1000)
+    # End it only now: however slowly the pages opened, the bid came first.
+    end = utc_now() + timedelta(seconds=1)
+    await Auction.update({Auction.end_time: end}).where(Auction.id == auction_id)
+    await schedule_auction_end(auction_id, end)
     for page in pages:
         banner = page.locator("#ended")
         await expect(banner).to_be_visible(timeout=15_000)
