@@ -111,8 +111,12 @@ async def make_auction(
     status: AuctionStatus = AuctionStatus.active,
     name: str = "Handwoven Pashmina Shawl",
     images: int = 0,
+    min_increment: str | None = None,
+    reserve_price: str | None = None,
+    soft_close_seconds: int = 0,
 ) -> int:
-    """An auction of a fresh product of ``seller``; returns the auction id."""
+    """An auction of a fresh product of ``seller``; returns the auction id. The options
+    default to none (the customer's plain rules)."""
     now = utc_now()
     product = await ModelBuilder.build(
         Product,
@@ -144,9 +148,9 @@ async def make_auction(
             Auction.leader: None,
             Auction.leader_max: None,
             Auction.last_bid_time: None,
-            Auction.min_increment: None,
-            Auction.reserve_price: None,
-            Auction.soft_close_seconds: 0,
+            Auction.min_increment: Decimal(min_increment) if min_increment else None,
+            Auction.reserve_price: Decimal(reserve_price) if reserve_price else None,
+            Auction.soft_close_seconds: soft_close_seconds,
             Auction.start_time: now + starts_in,
             Auction.end_time: now + ends_in,
             Auction.status: status.value,

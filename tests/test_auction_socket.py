@@ -71,7 +71,8 @@ async def test_auction_status_has_every_documented_field(
     assert set(data) == {
         "auction_id", "product", "seller", "starting_price", "current_price", "start_time",
         "end_time", "status", "is_active", "winner", "total_bids", "latest_bids",
-        "seq", "server_time",  # additions of auction-engine.md
+        "seq", "server_time", "min_increment", "min_next_bid", "reserve_met",
+        "soft_close_seconds", "my_max_bid",  # additions of auction-engine.md § 2
     }  # fmt: skip
     assert data["seq"] == 6 and data["server_time"].endswith("Z")
     assert data["auction_id"] == auction_id
@@ -107,7 +108,8 @@ async def test_auction_status_has_every_documented_field(
         "2800.00",
         "2700.00",
     ]
-    assert all(set(b) == {"bidder", "amount", "time"} for b in data["latest_bids"])
+    assert all(set(b) == {"bidder", "amount", "time", "auto"} for b in data["latest_bids"])
+    assert not any(b["auto"] for b in data["latest_bids"])
     assert all(
         b["bidder"] == buyer.username and b["time"].endswith("Z") for b in data["latest_bids"]
     )

@@ -6,12 +6,7 @@ memory), so the other tests use the suite's server rather than a second process.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +16,12 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from madeinpk.accounts.tables import Role
-from tests.conftest import LiveServer, free_port
+from madeinpk.auctions.tables import Auction
+from madeinpk.scheduling import schedule_auction_end
+from madeinpk.timestamps import utc_now
+from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
+from tests.servers import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -31,39 +30,6 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.usefixtures("task_worker", "task_scheduler"),
 ]
-
-
-class WebServer:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PORT": str(self.port)}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "madeinpk.app:create_app",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=self.env,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/api/categories/")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("the web server did not start")
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +114,14 @@ async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: 
     seller = await make_user(live_server.settings, role=Role.seller)
     winner = await make_user(live_server.settings)
     rival = await make_user(live_server.settings)
-    auction_id = await make_auction(seller, ends_in=timedelta(seconds=6))
+    auction_id = await make_auction(seller, ends_in=timedelta(hours=1))
     pages = [await open_page(browser, live_server.url, auction_id, u) for u in (winner, rival)]
     await bid(pages[0], "2600")
     await expect(pages[1].locator("#current-price")).to_have_text("PKR 2,600.00", timeout=1000)
+    # End it only now: however slowly the pages opened, the bid came first.
+    end = utc_now() + timedelta(seconds=1)
+    await Auction.update({Auction.end_time: end}).where(Auction.id == auction_id)
+    await schedule_auction_end(auction_id, end)
     for page in pages:
         banner = page.locator("#ended")
         await expect(banner).to_be_visible(timeout=15_000)

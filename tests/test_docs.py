@@ -76,3 +76,15 @@ def test_procfile_names_the_production_processes() -> None:
         "worker": "taskiq worker madeinpk.tasks:broker",
         "scheduler": "taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1",
     }
+
+
+def test_the_asyncapi_document_is_linked() -> None:
+    for document in ("README.md", "docs/websocket.md", "docs/rest-api.md"):
+        assert "/schema/asyncapi.json" in read(document), document
+
+
+def test_nothing_served_is_still_called_being_built() -> None:
+    rules = read("docs/auction-rules.md")
+    assert "being built" not in rules
+    for section in ("Minimum increments", "Proxy bidding", "Soft close", "Reserve price"):
+        assert re.search(rf"^## \d+\. {section}$", rules, re.MULTILINE), section

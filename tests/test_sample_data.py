@@ -12,7 +12,7 @@ import httpx
 from PIL import Image
 
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.auctions.tables import Auction, Bid
+from madeinpk.auctions.tables import Auction, AuctionEvent, Bid
 from madeinpk.catalog.tables import Product, ProductImage
 from madeinpk.database import ALL_TABLES
 from madeinpk.money import to_money
@@ -92,8 +92,18 @@ async def test_seeded_auctions_match_the_protocol_document(
         assert f"{to_money(auction['starting_price']):.2f}" == starting_price
         assert auction["status"] == "active"
         assert auction["start_time"] < live_server_now() < auction["end_time"]
-        bids = await Bid.select().where(Bid.auction == auction_id).order_by(Bid.bid_time)
+        bids = await Bid.select().where(Bid.auction == auction_id).order_by(Bid.seq)
         assert bids, "every sample auction has bids"
+        # Decided by the rule core: event numbers, leader and stored events agree.
+        assert (
+            [b["seq"] for b in bids]
+            == list(range(1, len(bids) + 1))
+            == sorted(b["seq"] for b in bids)
+        )
+        assert auction["seq"] == auction["bid_count"] == len(bids)
+        assert await AuctionEvent.count().where(AuctionEvent.auction == auction_id) == len(bids)
+        assert auction["leader"] == bids[-1]["bidder"]
+        assert to_money(auction["leader_max"]) >= to_money(auction["current_price"])
         assert all(b["bidder"] != auction["product.seller"] for b in bids)
         amounts = [to_money(b["amount"]) for b in bids]
         assert amounts == sorted(amounts) and amounts[0] >= to_money(auction["starting_price"])
@@ -109,6 +119,54 @@ async def test_seeded_auctions_match_the_protocol_document(
             with Image.open(media_root / image["image"]) as picture:
                 assert picture.format == "JPEG"
     assert await Product.count() > 6  # past sales behind the ratings
+    # Every product has pictures: live auctions and past sales alike.
+    for product in await Product.select(Product.id):
+        images = await ProductImage.select().where(ProductImage.product == product["id"])
+        assert images, product
+        for image in images:
+            with Image.open(media_root / image["image"]) as picture:
+                assert picture.format == "JPEG"
+
+
+async def test_seeded_auctions_show_every_feature(
+    live_server: LiveServer, test_env: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    """A new user sees increments, a proxy bid, soft close and a reserve without doing anything."""
+    seeded = run_seed(test_env)
+    assert seeded.returncode == 0, seeded.stderr
+    token = seeded.stdout.split("Ready buyer1 token: ")[1].split()[0]
+    buyer1 = {"Authorization": f"Token {token}"}
+    bodies = {
+        a: (await client.get(f"/api/auctions/{a}/", headers=buyer1)).json() for a in SAMPLE_AUCTIONS
+    }
+    options = {
+        a: (b["min_increment"], b["soft_close_seconds"], b["reserve_met"])
+        for a, b in bodies.items()
+    }
+    assert options == {
+        1: ("125.00", 0, None),
+        2: ("0.01", 120, None),
+        3: ("50.00", 0, None),
+        4: ("0.01", 0, None),
+        5: ("0.01", 300, None),
+        6: ("0.01", 0, False),  # the carpet's reserve is not met yet
+    }
+    # The shawl: buyer1's proxy answered buyer2 at once, and buyer1 (the demo login) sees its
+    # own maximum; nobody else does.
+    shawl = bodies[1]
+    assert [(b["bidder_username"], b["amount"], b["is_auto"]) for b in shawl["latest_bids"]] == [
+        ("buyer1", "3000.00", True),
+        ("buyer2", "2875.00", False),
+        ("buyer1", "2750.00", False),
+        ("buyer3", "2625.00", False),
+    ]
+    assert (shawl["current_price"], shawl["min_next_bid"], shawl["my_max_bid"]) == (
+        "3000.00",
+        "3125.00",
+        "3250.00",
+    )
+    assert (await client.get("/api/auctions/1/")).json()["my_max_bid"] is None
+    assert all(b["reserve_price"] is None for b in bodies.values())  # buyer1 sells nothing
 
 
 async def test_seller_ratings_come_from_feedback(
@@ -130,3 +188,16 @@ def live_server_now():  # type: ignore[no-untyped-def]
     from madeinpk.timestamps import utc_now
 
     return utc_now()
+
+
+async def test_seeding_again_gives_past_sales_their_pictures(
+    live_server: LiveServer, test_env: dict[str, str]
+) -> None:
+    """A database seeded before past sales had pictures gets them on the next ``seed``."""
+    assert run_seed(test_env).returncode == 0
+    past = [p["id"] for p in await Product.select(Product.id).where(Product.id > 6)]
+    await ProductImage.delete().where(ProductImage.product.is_in(past))
+    again = run_seed(test_env)
+    assert again.returncode == 0, again.stderr
+    for product_id in past:
+        assert await ProductImage.count().where(ProductImage.product == product_id) == 1

@@ -1,24 +1,92 @@
 """The Piccolo admin panel at ``/admin/``: built once per app, never per request.
 
-Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one.
+Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one. The
+auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``) are editable
+there like every column, and judged by the same rules as the REST API, so the admin cannot
+store an option the bid path was never meant to see.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from litestar import asgi
 from litestar.handlers.asgi_handlers import ASGIRouteHandler
 from litestar.types import Receive, Scope, Send
-from piccolo_admin.endpoints import create_admin
+from piccolo.columns import Column
+from piccolo_admin.endpoints import TableConfig, create_admin
+from piccolo_api.crud.hooks import Hook, HookType
+from starlette.exceptions import HTTPException
 
+from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
+from madeinpk.auctions.tables import Auction
 from madeinpk.database import ALL_TABLES
+from madeinpk.http_errors import FieldErrorCollector
+from madeinpk.money import to_money
 from madeinpk.settings import Settings
+
+
+def _money(value: Any) -> Decimal | None:
+    return to_money(value) if value is not None else None
+
+
+def _check_options(values: dict[str, Any], current: Options, starting_price: Any) -> None:
+    """Refuse bad options with the REST API's field errors (a 400 the admin shows)."""
+    errors = FieldErrorCollector()
+    raw = {name: values[name] for name in OPTION_FIELDS if name in values}
+    start = _money(values.get("starting_price", starting_price))
+    parse_options(errors, raw, current, start)
+    if errors.errors:
+        raise HTTPException(status_code=400, detail=str(errors.errors))
+
+
+async def _check_new_auction(row: Auction) -> Auction:
+    values = {name: getattr(row, name) for name in (*OPTION_FIELDS, "starting_price")}
+    _check_options(values, Options(), values["starting_price"])
+    return row
+
+
+async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
+    named = {(k._meta.name if isinstance(k, Column) else str(k)): v for k, v in values.items()}
+    if not {*OPTION_FIELDS, "starting_price"} & named.keys():
+        return values
+    stored = (
+        await Auction.select(
+            Auction.starting_price,
+            Auction.min_increment,
+            Auction.reserve_price,
+            Auction.soft_close_seconds,
+        )
+        .where(Auction.id == row_id)
+        .first()
+    )
+    if stored is None:
+        return values
+    current = Options(
+        min_increment=_money(stored["min_increment"]),
+        reserve_price=_money(stored["reserve_price"]),
+        soft_close_seconds=stored["soft_close_seconds"],
+    )
+    _check_options(named, current, stored["starting_price"])
+    return values
+
+
+def _table_config(table: Any) -> Any:
+    if table is Auction:
+        return TableConfig(
+            Auction,
+            hooks=[
+                Hook(HookType.pre_save, _check_new_auction),
+                Hook(HookType.pre_patch, _check_auction_patch),
+            ],
+        )
+    return table
 
 
 def admin_handler(settings: Settings) -> ASGIRouteHandler:
     admin: Any = create_admin(
-        tables=[t for t in ALL_TABLES if t._meta.tablename != "sessions"],
+        tables=[_table_config(t) for t in ALL_TABLES if t._meta.tablename != "sessions"],
         site_name="MadeInPK Admin",
         # Secure cookies off only in development, where there is no HTTPS.
         production=not settings.debug,

@@ -29,6 +29,7 @@ from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
 from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
+from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController, seller_statistics
 from madeinpk.auctions.live import LiveAuctions
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health_live,
             health_ready,
             MetricsController,
+            asyncapi_document,
             admin_handler(settings),
             *page_routes(),
             media_router(settings.media_root),

@@ -2,6 +2,11 @@
 demo accounts, the six live auctions the protocol documents, and past sales whose feedback
 gives each seller a real rating.
 
+The live auctions show every auction feature on a fresh ``just serve``: a minimum increment, a
+proxy bid (with its automatic answer), a soft close and a reserve price. Their bids are decided
+by the real rule core (``auctions.rules``), so leader, standing maximum, event numbers and the
+stored events are what the bid path would have left.
+
 Every row is found or created by a natural key, so seeding twice leaves one copy of everything;
 only explicit ids the client relies on (categories 1 to 12, products and auctions 1 to 6) are fixed.
 """
@@ -24,7 +29,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from madeinpk.accounts.tables import City, Province, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
-from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
+from madeinpk.auctions.events import event_payload
+from madeinpk.auctions.rules import Accepted, Attempt, AuctionState, Bidder, decide
+from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
 from madeinpk.database import write_transaction
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
@@ -133,9 +140,19 @@ class DemoAuction:
     condition: Condition
     starting_price: Decimal
     ends_in: timedelta
-    bids: tuple[tuple[str, Decimal], ...]  # (buyer username, amount), in bidding order
+    bids: tuple[DemoBid, ...]  # in bidding order
     palette: tuple[RGB, RGB]
     views: tuple[str, ...]  # one generated image per view; the first is primary
+    min_increment: Decimal | None = None
+    reserve_price: Decimal | None = None
+    soft_close_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBid:
+    buyer: str  # username
+    amount: Decimal
+    max_amount: Decimal | None = None  # a proxy bid's secret ceiling
 
 
 def _sale(name: str, category_id: int, price: str, rating: int, description: str) -> PastSale:
@@ -224,8 +241,11 @@ ADMIN = DemoAccount("admin", "Admin", "MadeInPK", Role.admin)
 ACCOUNTS: tuple[DemoAccount, ...] = (*(s.account for s in SELLERS), *BUYERS, ADMIN)
 
 
-def _bids(*pairs: tuple[str, str]) -> tuple[tuple[str, Decimal], ...]:
-    return tuple((buyer, Decimal(amount)) for buyer, amount in pairs)
+def _bids(*bids: tuple[str, str] | tuple[str, str, str]) -> tuple[DemoBid, ...]:
+    """(buyer, amount) or (buyer, amount, maximum) in bidding order."""
+    return tuple(
+        DemoBid(bid[0], Decimal(bid[1]), Decimal(bid[2]) if len(bid) == 3 else None) for bid in bids
+    )
 
 
 # The ids, names and starting prices are documented in the WebSocket protocol: keep them.
@@ -243,9 +263,11 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         condition=Condition.new,
         starting_price=Decimal("2500.00"),
         ends_in=timedelta(days=2, hours=6),
-        bids=_bids(("buyer3", "2625.00"), ("buyer1", "2750.00"), ("buyer2", "2875.00")),
+        # buyer1 bids with a maximum; its proxy answers buyer2 at once (an automatic bid).
+        bids=_bids(("buyer3", "2625.00"), ("buyer1", "2750.00", "3250.00"), ("buyer2", "2875.00")),
         palette=((120, 20, 40), (230, 170, 90)),
         views=("Front view", "Embroidery detail", "Border detail"),
+        min_increment=Decimal("125.00"),
     ),
     DemoAuction(
         id=2,
@@ -262,6 +284,7 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         bids=_bids(("buyer1", "8750.00"), ("buyer3", "9200.00")),
         palette=((30, 40, 110), (210, 180, 120)),
         views=("Full set", "Pillow cover detail"),
+        soft_close_seconds=120,
     ),
     DemoAuction(
         id=3,
@@ -283,6 +306,7 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         ),
         palette=((70, 40, 20), (190, 140, 80)),
         views=("Closed box", "Carving detail", "Inside the lid"),
+        min_increment=Decimal("50.00"),
     ),
     DemoAuction(
         id=4,
@@ -315,6 +339,7 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         bids=_bids(("buyer3", "1250.00"), ("buyer2", "1400.00"), ("buyer1", "1500.00")),
         palette=((110, 70, 10), (250, 215, 110)),
         views=("All three pairs", "Chandbali close-up"),
+        soft_close_seconds=300,
     ),
     DemoAuction(
         id=6,
@@ -332,6 +357,7 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         bids=_bids(("buyer2", "25500.00"), ("buyer3", "27000.00"), ("buyer1", "28500.00")),
         palette=((100, 15, 25), (40, 90, 80)),
         views=("Full carpet", "Knot detail", "Fringe and border"),
+        reserve_price=Decimal("30000.00"),
     ),
 )
 
@@ -515,7 +541,8 @@ async def _seed_live_auctions(run: _Run) -> None:
 
 
 async def _create_live_auction(demo: DemoAuction, run: _Run) -> None:
-    """Started a day ago, ending within days, with a few bids from buyers, the last one winning."""
+    """Started a day ago, ending within days, with a few bids from buyers decided one by one by
+    the rule core, three hours apart; the leader's latest bid is the winning one."""
     start = run.now - timedelta(days=1)
     await Product.insert(
         Product(
@@ -529,49 +556,103 @@ async def _create_live_auction(demo: DemoAuction, run: _Run) -> None:
             updated_at=start,
         )
     )
-    await _create_images(demo, run)
-    current_price = demo.bids[-1][1] if demo.bids else demo.starting_price
+    await _create_images(demo.id, demo.name, demo.views, demo.palette, run)
+    state = AuctionState(
+        auction_id=demo.id,
+        product_name=demo.name,
+        seller_id=run.users[demo.seller],
+        status=AuctionStatus.active.value,
+        start_time=start,
+        end_time=run.now + demo.ends_in,
+        starting_price=demo.starting_price,
+        current_price=demo.starting_price,
+        bid_count=0,
+        seq=0,
+        leader=None,
+        last_bid_time=None,
+        min_increment=demo.min_increment,
+        soft_close_seconds=demo.soft_close_seconds,
+        reserve_price=demo.reserve_price,
+    )
+    bids: list[Bid] = []
+    events: list[AuctionEvent] = []
+    count = len(demo.bids)
+    for index, demo_bid in enumerate(demo.bids):
+        username = demo_bid.buyer
+        bidder = Bidder(run.users[username], username, f"{username}@example.com")
+        at = run.now - timedelta(hours=3 * (count - index) + 1)
+        decision = decide(state, [Attempt(bidder, demo_bid.amount, demo_bid.max_amount)], at)
+        [outcome] = decision.outcomes
+        if not isinstance(outcome, Accepted):
+            raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome.message}")
+        state = decision.after
+        bids += [
+            Bid(
+                auction=demo.id,
+                bidder=b.bidder.id,
+                amount=b.amount,
+                bid_time=b.time,
+                is_auto=b.is_auto,
+                seq=b.seq,
+            )
+            for b in decision.bids
+        ]
+        events += [
+            AuctionEvent(
+                auction=demo.id,
+                seq=e.seq,
+                payload=event_payload(demo.id, e).decode(),
+                created_at=at,
+            )
+            for e in decision.events
+        ]
+    if bids:
+        bids[-1].is_winning = True
     await Auction.insert(
         Auction(
             id=demo.id,
             product=demo.id,
             starting_price=demo.starting_price,
-            current_price=current_price,
-            bid_count=len(demo.bids),
+            current_price=state.current_price,
+            bid_count=state.bid_count,
+            seq=state.seq,
+            leader=state.leader.id if state.leader else None,
+            leader_max=state.leader_max,
+            last_bid_time=state.last_bid_time,
+            min_increment=demo.min_increment,
+            reserve_price=demo.reserve_price,
+            soft_close_seconds=demo.soft_close_seconds,
             start_time=start,
-            end_time=run.now + demo.ends_in,
+            end_time=state.end_time,
             status=AuctionStatus.active.value,
             winner=None,
             created_at=start,
             updated_at=run.now,
         )
     )
-    count = len(demo.bids)
-    bids = [
-        Bid(
-            auction=demo.id,
-            bidder=run.users[buyer],
-            amount=amount,
-            bid_time=run.now - timedelta(hours=3 * (count - index) + 1),
-            is_winning=index == count - 1,
-        )
-        for index, (buyer, amount) in enumerate(demo.bids)
-    ]
     if bids:
         await Bid.insert(*bids)
+        await AuctionEvent.insert(*events)
 
 
-async def _create_images(demo: DemoAuction, run: _Run) -> None:
+async def _create_images(
+    product_id: int,
+    name: str,
+    views: tuple[str, ...],
+    palette: tuple[RGB, RGB],
+    run: _Run,
+    pattern: int = 0,
+) -> None:
     folder = run.settings.media_root / "products"
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     rows = []
-    for index, view in enumerate(demo.views):
+    for index, view in enumerate(views):
         path = folder / f"{uuid4().hex}.jpg"
         run.written.append(path)
-        await asyncio.to_thread(_render_image, path, demo.name, view, demo.palette, index)
+        await asyncio.to_thread(_render_image, path, name, view, palette, pattern + index)
         rows.append(
             ProductImage(
-                product=demo.id,
+                product=product_id,
                 image=f"products/{path.name}",
                 is_primary=index == 0,
                 display_order=index,
@@ -633,13 +714,30 @@ def _fitting_font(
 
 async def _seed_past_sales(run: _Run) -> None:
     for seller in SELLERS:
-        for index in range(len(seller.sales)):
+        for index, sale in enumerate(seller.sales):
             number = _order_number(seller.account.username, index)
-            if await Order.exists().where(Order.order_number == number):
-                continue
-            await _create_past_sale(seller, index, number, run)
-            run.mark(True)
+            order = await Order.select(Order.product).where(Order.order_number == number).first()
+            if order is None:
+                await _create_past_sale(seller, index, number, run)
+                run.mark(True)
+            elif not await ProductImage.exists().where(ProductImage.product == order["product"]):
+                # Seeded before past sales had pictures: add them, or they show as blank cards.
+                await _create_images(
+                    order["product"], sale.name, SALE_VIEWS, _palette(sale), run, index
+                )
+                run.mark(True)
         await _refresh_rating(run.users[seller.account.username])
+
+
+SALE_VIEWS = ("As sold",)
+
+
+def _palette(sale: PastSale) -> tuple[RGB, RGB]:
+    """A dark and a light colour of the sale's own, derived from its name (stable across runs)."""
+    digest = hashlib.sha256(sale.name.encode()).digest()
+    dark = (digest[0] % 120, digest[1] % 120, digest[2] % 120)
+    light = (135 + digest[3] % 120, 135 + digest[4] % 120, 135 + digest[5] % 120)
+    return dark, light
 
 
 def _order_number(seller: str, index: int) -> str:
@@ -672,6 +770,7 @@ async def _create_past_sale(seller: DemoSeller, index: int, order_number: str, r
         )
     ).returning(Product.id)
     product_id = product_rows[0]["id"]
+    await _create_images(product_id, sale.name, SALE_VIEWS, _palette(sale), run, index)
     auction_rows = await Auction.insert(
         Auction(
             product=product_id,

@@ -35,7 +35,7 @@ from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.http_errors import BusinessError, NotFound, field_error
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.pagination import Page, PageRequest
-from madeinpk.request_bodies import UPLOAD_LIMIT, json_or_form, read_body
+from madeinpk.request_bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
 from madeinpk.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -175,16 +175,25 @@ class AuctionController(Controller):
         effects: NamedDependency[Effects],
     ) -> Auction:
         """JSON with ``product_id`` (an own product without a listing), or multipart in one step:
-        ``name, description, category, condition, images`` plus the auction fields."""
+        ``name, description, category, condition, images`` plus the auction fields; both take
+        the options ``min_increment``, ``reserve_price`` and ``soft_close_seconds``."""
         account = current_account(request)
         body = await read_body(request)
         if body.files or "product_id" not in body.fields:
             auction_id = await selling.create_with_product(
-                account, body.fields, body.files.get("images", []), settings, effects
+                account,
+                body.fields,
+                body.files.get("images", []),
+                settings,
+                effects,
+                is_form=request.headers.get("content-type", "").startswith(FORM_ENCODINGS),
             )
         else:
             auction_id = await selling.create_from_product(
-                account, msgspec.convert(body.fields, AuctionCreate, strict=False), effects
+                account,
+                msgspec.convert(body.fields, AuctionCreate, strict=False),
+                settings,
+                effects,
             )
         return await auction_body(request, auction_id, settings)
 

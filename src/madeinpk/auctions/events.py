@@ -24,6 +24,8 @@ from madeinpk.money import format_money
 from madeinpk.timestamps import utc_now
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
+# There were bids, so "with no bids" would be untrue; the seller's and bidder's texts match it.
+RESERVE_NOT_MET_MESSAGE = "Auction ended without a sale: the reserve price was not met."
 
 
 def auction_channel(prefix: str, auction_id: int) -> str:
@@ -85,6 +87,8 @@ def auction_ended_payload(
         message=(
             f"Auction ended. Winner: {winner} at Rs. {price}"
             if winner
+            else RESERVE_NOT_MET_MESSAGE
+            if reserve_met is False
             else "Auction ended with no bids."
         ),
         seq=seq,

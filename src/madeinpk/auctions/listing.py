@@ -14,6 +14,7 @@ from typing import Any
 from piccolo.columns.combination import And, Where
 
 from madeinpk.accounts.auth import Account
+from madeinpk.auctions.derived import derived_fields
 from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -160,6 +161,8 @@ async def auction_bodies(
         is_seller = viewer is not None and viewer.id == r["p_seller"]
         running = r["status"] == AuctionStatus.active.value and r["start_time"] <= now
         order = orders.get(r["id"]) if is_seller else None
+        derived = derived_fields(r, viewer.id if viewer else None, settings.bid_increments)
+        reserve = r["reserve_price"] if is_seller else None
         bodies.append(
             AuctionBody(
                 id=r["id"],
@@ -190,6 +193,14 @@ async def auction_bodies(
                     if order
                     else None
                 ),
+                min_increment=derived.min_increment,
+                min_next_bid=derived.min_next_bid,
+                reserve_met=derived.reserve_met,
+                reserve_price=format_money(reserve) if reserve is not None else None,
+                soft_close_seconds=r["soft_close_seconds"],
+                seq=r["seq"],
+                server_time=now,
+                my_max_bid=derived.my_max_bid,
             )
         )
     return bodies

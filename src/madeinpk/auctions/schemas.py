@@ -10,16 +10,60 @@ import msgspec
 
 from madeinpk.catalog.schemas import Product
 
+# Wire types of the socket messages: what the AsyncAPI document says of each field.
+Money = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]+\.[0-9]{2}$",
+        description="Rupees as a decimal string with 2 places",
+        examples=["3000.00"],
+    ),
+]
+Time = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="UTC, ISO-8601, ending in Z",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+ClientNumber = Annotated[
+    msgspec.Raw,
+    msgspec.Meta(
+        description="Rupees as a JSON number: > 0, at most 2 decimal places, at most "
+        "99999999.99 (read exactly as sent, never through a float)",
+        examples=[3000.0],
+        extra_json_schema={"type": "number", "exclusiveMinimum": 0, "maximum": 99999999.99},
+    ),
+]
+
 # --- client → server -----------------------------------------------------------------------
 
 
 class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
+    """Bid on the auction (signed-in watchers only). Answered, to the sender alone, with
+    ``bid_accepted`` (after the bid's own ``new_bid``) or ``error``."""
+
     # Kept raw: the exact number the client typed is checked, never rounded through a float.
-    amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    amount: ClientNumber = msgspec.field(default_factory=msgspec.Raw)
     # The client's idempotency key: a retry with the same key gets the first answer again.
-    bid_id: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    bid_id: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="Optional safe-retry key, scoped to the bidder: a repeat within 24 "
+            "hours changes nothing and gets the first answer again",
+            extra_json_schema={"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        ),
+    ] = msgspec.field(default_factory=msgspec.Raw)
     # A secret ceiling: the server bids for this bidder up to it (proxy bidding).
-    max_amount: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    max_amount: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="Optional secret maximum: the server bids for you up to it (proxy "
+            "bidding); at least amount, same money rules. From the leader it only raises "
+            "the maximum",
+            extra_json_schema={"type": ["number", "null"], "exclusiveMinimum": 0},
+        ),
+    ] = msgspec.field(default_factory=msgspec.Raw)
 
 
 class Ping(msgspec.Struct, tag="ping", tag_field="type"):
@@ -65,52 +109,58 @@ class WinnerInfo(msgspec.Struct):
 
 class BidInfo(msgspec.Struct):
     bidder: str
-    amount: str
-    time: datetime
+    amount: Money
+    time: Time
+    auto: bool  # placed by a proxy (an addition, like ``new_bid.data.auto``)
 
 
 class AuctionStatusData(msgspec.Struct):
     auction_id: int
     product: ProductInfo
     seller: SellerInfo
-    starting_price: str
-    current_price: str
-    start_time: datetime
-    end_time: datetime
+    starting_price: Money
+    current_price: Money
+    start_time: Time
+    end_time: Time
     status: str
     is_active: bool
     winner: WinnerInfo | None
     total_bids: int
     latest_bids: list[BidInfo]
     seq: int  # the last event this state includes: live events continue from seq + 1
-    server_time: datetime
+    server_time: Time
+    min_increment: Money  # the step in force now
+    min_next_bid: Money  # current_price + min_increment: the lowest amount a new bid may have
+    reserve_met: bool | None  # null: no reserve
+    soft_close_seconds: int
+    my_max_bid: Money | None  # the watcher's own standing maximum; never anyone else's
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
     data: AuctionStatusData
-    server_time: datetime
+    server_time: Time
 
 
 class NewBidData(msgspec.Struct):
     bidder: str
-    amount: str
-    time: datetime
-    current_price: str
+    amount: Money
+    time: Time
+    current_price: Money
     seq: int
     auto: bool
     total_bids: int
-    min_next_bid: str
+    min_next_bid: Money
 
 
 class NewBid(msgspec.Struct, tag="new_bid", tag_field="type"):
     data: NewBidData
-    server_time: datetime
+    server_time: Time
 
 
 class AuctionEndedData(msgspec.Struct):
     auction_id: int
     winner: str | None
-    final_price: str
+    final_price: Money
     status: str
     product_name: str
     message: str
@@ -120,12 +170,12 @@ class AuctionEndedData(msgspec.Struct):
 
 class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
     data: AuctionEndedData
-    server_time: datetime
+    server_time: Time
 
 
 class AuctionExtendedData(msgspec.Struct):
     auction_id: int
-    end_time: datetime
+    end_time: Time
     seq: int
 
 
@@ -133,15 +183,15 @@ class AuctionExtended(msgspec.Struct, tag="auction_extended", tag_field="type"):
     """Soft close: a late bid moved the end (broadcast right after that bid's ``new_bid``)."""
 
     data: AuctionExtendedData
-    server_time: datetime
+    server_time: Time
 
 
 class BidAcceptedData(msgspec.Struct):
     bid_id: str | None
-    amount: str
-    max_amount: str | None
+    amount: Money
+    max_amount: Money | None
     is_leading: bool
-    current_price: str
+    current_price: Money
     seq: int
 
 
@@ -149,18 +199,18 @@ class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
     """To the sender only: its bid is recorded (every watcher also gets the ``new_bid``)."""
 
     data: BidAcceptedData
-    server_time: datetime
+    server_time: Time
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
     message: str
     code: str
-    server_time: datetime
+    server_time: Time
     bid_id: str | msgspec.UnsetType = msgspec.UNSET  # when the failed frame carried one
 
 
 class Pong(msgspec.Struct, tag="pong", tag_field="type"):
-    server_time: datetime
+    server_time: Time
 
 
 # --- REST --------------------------------------------------------------------------------------
@@ -237,6 +287,41 @@ class Auction(msgspec.Struct):
     time_remaining: int  # seconds until end_time while active and started, else 0
     winning_bid_amount: str | None
     order_info: OrderInfo | None  # to the seller once ended
+    # auction-engine.md § 2: derived fields.
+    min_increment: str  # the step in force now
+    min_next_bid: str  # current_price + min_increment
+    reserve_met: bool | None  # null: no reserve
+    reserve_price: str | None  # to the seller only; null for everyone else
+    soft_close_seconds: int
+    seq: int  # the last event this state includes
+    server_time: datetime
+    my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
+
+
+MinIncrement = Annotated[
+    Any,
+    msgspec.Meta(
+        description="Fixed step between bids (money), or null: the site's BID_INCREMENTS "
+        "table applies (0.01 without one)",
+        examples=["100.00"],
+    ),
+]
+ReservePrice = Annotated[
+    Any,
+    msgspec.Meta(
+        description="Secret lowest price the seller will sell at (money, at least the "
+        "starting price), or null for none",
+        examples=["30000.00"],
+    ),
+]
+SoftCloseSeconds = Annotated[
+    Any,
+    msgspec.Meta(
+        description="0-3600: a bid with less than this many seconds left moves the end to "
+        "bid time + this (default: the SOFT_CLOSE_SECONDS setting; 0 = off)",
+        examples=[120],
+    ),
+]
 
 
 class AuctionCreate(msgspec.Struct):
@@ -246,6 +331,9 @@ class AuctionCreate(msgspec.Struct):
     starting_price: Any = msgspec.UNSET
     start_time: Any = msgspec.UNSET
     end_time: Any = msgspec.UNSET
+    min_increment: MinIncrement = msgspec.UNSET
+    reserve_price: ReservePrice = msgspec.UNSET
+    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
@@ -259,12 +347,25 @@ class AuctionCreateForm(msgspec.Struct):
     end_time: str
     category: int | None = None
     images: list[bytes] = msgspec.field(default_factory=list)
+    # Options: an empty value is "none" (a form cannot send null).
+    min_increment: Annotated[
+        str | None, msgspec.Meta(description="Fixed step between bids; empty: none")
+    ] = None
+    reserve_price: Annotated[
+        str | None, msgspec.Meta(description="Secret reserve, at least the starting price")
+    ] = None
+    soft_close_seconds: Annotated[
+        int | None, msgspec.Meta(description="0-3600; default the SOFT_CLOSE_SECONDS setting")
+    ] = None
 
 
 class AuctionUpdate(msgspec.Struct):
     starting_price: Any = msgspec.UNSET
     start_time: Any = msgspec.UNSET
     end_time: Any = msgspec.UNSET
+    min_increment: MinIncrement = msgspec.UNSET
+    reserve_price: ReservePrice = msgspec.UNSET
+    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
 
 
 class SellerStatistics(msgspec.Struct):

@@ -6,6 +6,8 @@ lands a moment earlier always wins over an edit that would change the terms unde
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,12 +37,18 @@ from madeinpk.http_errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import InvalidAmount, format_money, parse_amount
+from madeinpk.money import InvalidAmount, format_money, parse_amount, to_money
 from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 
 MAX_DURATION = timedelta(days=30)
+MAX_SOFT_CLOSE_SECONDS = 3600
+RESERVE_BELOW_START = "Reserve price must be at least the starting price."
+NOT_NULL = "This field may not be null."
+NOT_INTEGER = "A valid integer is required."
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
+OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
 BAD_DATETIME = (
     "Datetime has wrong format. Use one of these formats instead: "
     "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
@@ -52,6 +60,88 @@ class Terms:
     starting_price: Decimal
     start_time: datetime
     end_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The seller's options (auction-engine.md § 1); all unset: the customer's plain rules."""
+
+    min_increment: Decimal | None = None
+    reserve_price: Decimal | None = None
+    soft_close_seconds: int = 0
+
+
+def _optional_money(
+    errors: FieldErrorCollector, field: str, raw: Any, current: Decimal | None, form: bool
+) -> Decimal | None:
+    """Money or null; absent keeps ``current``. A form cannot send null: an empty value is."""
+    if raw is UNSET:
+        return current
+    if raw is None or (form and raw == ""):
+        return None
+    try:
+        return parse_amount(raw)
+    except InvalidAmount as exc:
+        errors.add(field, str(exc))
+        return current
+
+
+def _soft_close(errors: FieldErrorCollector, raw: Any, current: int, form: bool) -> int:
+    """An integer 0-3600 in DRF's words; absent (or an empty form value) keeps ``current``."""
+    field = "soft_close_seconds"
+    if raw is UNSET or (form and raw == ""):
+        return current
+    if raw is None:
+        errors.add(field, NOT_NULL)
+        return current
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str) and raw.strip().isascii() and _INTEGER.fullmatch(raw.strip()):
+        value = int(Decimal(raw.strip()))
+    if value is None:
+        errors.add(field, NOT_INTEGER)
+    elif value < 0:
+        errors.add(field, "Ensure this value is greater than or equal to 0.")
+    elif value > MAX_SOFT_CLOSE_SECONDS:
+        errors.add(field, f"Ensure this value is less than or equal to {MAX_SOFT_CLOSE_SECONDS}.")
+    else:
+        return value
+    return current
+
+
+def parse_options(
+    errors: FieldErrorCollector,
+    raw: Mapping[str, Any],
+    current: Options,
+    starting_price: Decimal | None,
+    *,
+    form: bool = False,
+) -> Options:
+    """The options in ``raw`` over ``current``; the reserve is checked against the starting
+    price in force, so a new starting price above an old reserve is refused too."""
+    options = Options(
+        min_increment=_optional_money(
+            errors, "min_increment", raw.get("min_increment", UNSET), current.min_increment, form
+        ),
+        reserve_price=_optional_money(
+            errors, "reserve_price", raw.get("reserve_price", UNSET), current.reserve_price, form
+        ),
+        soft_close_seconds=_soft_close(
+            errors, raw.get("soft_close_seconds", UNSET), current.soft_close_seconds, form
+        ),
+    )
+    reserve = options.reserve_price
+    if (
+        reserve is not None
+        and starting_price is not None
+        and "reserve_price" not in errors.errors
+        and reserve < starting_price
+    ):
+        errors.add("reserve_price", RESERVE_BELOW_START)
+    return options
 
 
 def _datetime(errors: FieldErrorCollector, field: str, raw: Any) -> datetime | None:
@@ -94,7 +184,7 @@ def parse_terms(errors: FieldErrorCollector, price: Any, start: Any, end: Any) -
     return Terms(starting_price, start_time, end_time)
 
 
-async def _insert_auction(product_id: int, terms: Terms) -> int:
+async def _insert_auction(product_id: int, terms: Terms, options: Options) -> int:
     now = utc_now()
     rows = await Auction.insert(
         Auction(
@@ -102,6 +192,9 @@ async def _insert_auction(product_id: int, terms: Terms) -> int:
             starting_price=terms.starting_price,
             current_price=terms.starting_price,
             bid_count=0,
+            min_increment=options.min_increment,
+            reserve_price=options.reserve_price,
+            soft_close_seconds=options.soft_close_seconds,
             start_time=terms.start_time,
             end_time=terms.end_time,
             status=AuctionStatus.active.value,
@@ -113,7 +206,13 @@ async def _insert_auction(product_id: int, terms: Terms) -> int:
     return int(rows[0]["id"])
 
 
-async def create_from_product(account: Account, data: AuctionCreate, effects: Effects) -> int:
+def _defaults(settings: Settings) -> Options:
+    return Options(soft_close_seconds=settings.soft_close_seconds)
+
+
+async def create_from_product(
+    account: Account, data: AuctionCreate, settings: Settings, effects: Effects
+) -> int:
     errors = FieldErrorCollector()
     product_id = data.product_id
     if product_id is UNSET or product_id is None:
@@ -121,6 +220,10 @@ async def create_from_product(account: Account, data: AuctionCreate, effects: Ef
     elif isinstance(product_id, bool) or not isinstance(product_id, int):
         errors.add("product_id", "A valid integer is required.")
     terms = parse_terms(errors, data.starting_price, data.start_time, data.end_time)
+    raw_options = {name: getattr(data, name) for name in OPTION_FIELDS}
+    options = parse_options(
+        errors, raw_options, _defaults(settings), terms.starting_price if terms else None
+    )
     errors.check()
     assert terms is not None and isinstance(product_id, int)
     product = await Product.select(Product.seller).where(Product.id == product_id).first()
@@ -132,7 +235,7 @@ async def create_from_product(account: Account, data: AuctionCreate, effects: Ef
         async with write_transaction():
             if await Auction.exists().where(Auction.product == product_id):
                 raise FieldErrors({"product_id": ["Product already has a listing"]})
-            auction_id = await _insert_auction(product_id, terms)
+            auction_id = await _insert_auction(product_id, terms, options)
     except Exception as exc:
         if is_unique_violation(exc):
             raise FieldErrors({"product_id": ["Product already has a listing"]}) from None
@@ -156,6 +259,8 @@ async def create_with_product(
     images: list[bytes],
     settings: Settings,
     effects: Effects,
+    *,
+    is_form: bool = True,
 ) -> int:
     """The React client's one-step listing: product, images and auction, all or nothing."""
     errors = FieldErrorCollector()
@@ -167,6 +272,13 @@ async def create_with_product(
         form.get("start_time", UNSET),
         form.get("end_time", UNSET),
     )
+    options = parse_options(
+        errors,
+        form,
+        _defaults(settings),
+        terms.starting_price if terms else None,
+        form=is_form,
+    )
     await check_category(errors, values)
     errors.check()
     assert terms is not None
@@ -175,7 +287,7 @@ async def create_with_product(
     try:
         async with write_transaction():
             product_id = await insert_product(account, values, cleaned, media)
-            auction_id = await _insert_auction(product_id, terms)
+            auction_id = await _insert_auction(product_id, terms, options)
     except BaseException:
         media.discard()
         raise
@@ -190,6 +302,9 @@ OWN_AUCTION_COLUMNS = (
     Auction.start_time,
     Auction.end_time,
     Auction.starting_price,
+    Auction.min_increment,
+    Auction.reserve_price,
+    Auction.soft_close_seconds,
     Auction.product,
     Auction.product.seller.as_alias("seller"),
 )
@@ -207,7 +322,8 @@ async def _own_auction(account: Account, auction_id: int) -> dict[str, Any]:
 async def update_auction(
     account: Account, auction_id: int, data: AuctionUpdate, effects: Effects
 ) -> Terms:
-    """Change price or times while nobody has bid; the ending moves with the end time."""
+    """Change price, times or options while nobody has bid; the ending moves with the end
+    time."""
     row = await _own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
@@ -222,6 +338,13 @@ async def update_auction(
         row["start_time"].isoformat() if data.start_time is UNSET else data.start_time,
         row["end_time"].isoformat() if data.end_time is UNSET else data.end_time,
     )
+    current = Options(
+        min_increment=_stored_money(row["min_increment"]),
+        reserve_price=_stored_money(row["reserve_price"]),
+        soft_close_seconds=row["soft_close_seconds"],
+    )
+    raw_options = {name: getattr(data, name) for name in OPTION_FIELDS}
+    options = parse_options(errors, raw_options, current, terms.starting_price if terms else None)
     errors.check()
     assert terms is not None
     changed = (
@@ -231,6 +354,9 @@ async def update_auction(
                 Auction.current_price: terms.starting_price,
                 Auction.start_time: terms.start_time,
                 Auction.end_time: terms.end_time,
+                Auction.min_increment: options.min_increment,
+                Auction.reserve_price: options.reserve_price,
+                Auction.soft_close_seconds: options.soft_close_seconds,
                 Auction.updated_at: utc_now(),
             }
         )
@@ -241,6 +367,10 @@ async def update_auction(
         raise BusinessError("Cannot edit an auction that has bids")
     _schedule(effects, auction_id, terms.end_time)
     return terms
+
+
+def _stored_money(value: Any) -> Decimal | None:
+    return to_money(value) if value is not None else None
 
 
 async def delete_auction(account: Account, auction_id: int, effects: Effects) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from madeinpk.accounts.tables import SellerProfile
+from madeinpk.auctions.derived import derived_fields
+from madeinpk.auctions.rules import Increments
 from madeinpk.auctions.schemas import (
     AuctionStatusData,
     BidInfo,
@@ -22,11 +24,14 @@ from madeinpk.timestamps import utc_now
 LATEST_BIDS = 5
 
 
-async def auction_status(auction_id: int, *, show_seller_email: bool) -> AuctionStatusData | None:
+async def auction_status(
+    auction_id: int, *, viewer_id: int | None, increments: Increments = ()
+) -> AuctionStatusData | None:
     """Everything a watcher sees on connect (``auction_status``), in four indexed reads.
 
     The seller's email goes to signed-in watchers only (the REST contract keeps it private);
-    anonymous spectators get ``null``."""
+    anonymous spectators get ``null``. ``my_max_bid`` is the viewer's own maximum, when the
+    viewer leads; ``increments`` is the site's step table (``BID_INCREMENTS``)."""
     row = (
         await Auction.select(
             Auction.id,
@@ -37,6 +42,11 @@ async def auction_status(auction_id: int, *, show_seller_email: bool) -> Auction
             Auction.status,
             Auction.bid_count,
             Auction.seq,
+            Auction.min_increment,
+            Auction.reserve_price,
+            Auction.soft_close_seconds,
+            Auction.leader,
+            Auction.leader_max,
             Auction.winner.id.as_alias("winner_id"),
             Auction.winner.username.as_alias("winner_username"),
             Auction.product.id.as_alias("product_id"),
@@ -66,7 +76,7 @@ async def auction_status(auction_id: int, *, show_seller_email: bool) -> Auction
         )
         .where(SellerProfile.user == row["seller_id"])
         .first(),
-        Bid.select(Bid.bidder.username.as_alias("bidder"), Bid.amount, Bid.bid_time)
+        Bid.select(Bid.bidder.username.as_alias("bidder"), Bid.amount, Bid.bid_time, Bid.is_auto)
         .where(Bid.auction == auction_id)
         .order_by(Bid.bid_time, ascending=False)
         .order_by(Bid.id, ascending=False)
@@ -74,6 +84,7 @@ async def auction_status(auction_id: int, *, show_seller_email: bool) -> Auction
     )
     now = utc_now()
     status = row["status"]
+    derived = derived_fields(row, viewer_id, increments)
     return AuctionStatusData(
         auction_id=row["id"],
         product=ProductInfo(
@@ -94,7 +105,7 @@ async def auction_status(auction_id: int, *, show_seller_email: bool) -> Auction
         seller=SellerInfo(
             id=row["seller_id"],
             username=row["seller_username"],
-            email=row["seller_email"] if show_seller_email else None,
+            email=row["seller_email"] if viewer_id is not None else None,
             brand_name=profile["brand_name"] if profile else "",
             biography=profile["biography"] if profile else "",
             is_verified=bool(profile["is_verified"]) if profile else False,
@@ -115,9 +126,19 @@ async def auction_status(auction_id: int, *, show_seller_email: bool) -> Auction
         ),
         total_bids=row["bid_count"],
         latest_bids=[
-            BidInfo(bidder=b["bidder"], amount=format_money(b["amount"]), time=b["bid_time"])
+            BidInfo(
+                bidder=b["bidder"],
+                amount=format_money(b["amount"]),
+                time=b["bid_time"],
+                auto=bool(b["is_auto"]),
+            )
             for b in bids
         ],
         seq=row["seq"],
         server_time=now,
+        min_increment=derived.min_increment,
+        min_next_bid=derived.min_next_bid,
+        reserve_met=derived.reserve_met,
+        soft_close_seconds=row["soft_close_seconds"],
+        my_max_bid=derived.my_max_bid,
     )

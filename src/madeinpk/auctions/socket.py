@@ -88,7 +88,11 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
-        snapshot = await auction_status(auction_id, show_seller_email=account is not None)
+        snapshot = await auction_status(
+            auction_id,
+            viewer_id=account.id if account is not None else None,
+            increments=socket.app.state.settings.bid_increments,
+        )
         if snapshot is None:
             await _send(socket, _error(Reason.not_found))
             raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)

@@ -125,6 +125,9 @@ async function listPage() {
 
 // --- the live page -------------------------------------------------------------------------
 
+const cents = (money) => Math.round(Number(money) * 100);
+const money = (value) => (value / 100).toFixed(2);
+
 function auctionPage() {
   const auctionId = Number(location.pathname.split("/").filter(Boolean)[1]);
   let state = null;
@@ -132,6 +135,16 @@ function auctionPage() {
   let connected = false;
   let attempts = 0;
   let errorTimer = null;
+  let me = null; // the signed-in user's profile, once known
+  let clockOffset = 0; // server clock minus this browser's, from server_time
+  let awaitingAnswer = false; // a place_bid of ours has no bid_accepted or error yet
+  let status = null; // {kind: "leading" | "outbid" | "info", text}
+  let extendedTo = null;
+
+  const now = () => Date.now() + clockOffset;
+  const isActive = () => state && state.status === "active" && new Date(state.end_time) > now();
+  const leader = () => state?.latest_bids[0]?.bidder ?? null;
+  const iLead = () => Boolean(me) && leader() === me.username;
 
   const setConnected = (live) => {
     connected = live;
@@ -149,22 +162,57 @@ function auctionPage() {
     errorTimer = setTimeout(() => { box.hidden = true; }, 5000);
   };
 
-  const isActive = () => state && state.status === "active" && new Date(state.end_time) > Date.now();
+  const setStatus = (kind, text) => { status = { kind, text }; renderStatus(); };
+
+  // On (re)connect: whether we lead is in the snapshot (the newest bid is the leader's).
+  function initialStatus() {
+    if (!me || !state) return;
+    if (iLead()) setStatus("leading", leadingText());
+    else if (status?.kind === "leading") status = null;
+  }
+
+  function renderStatus() {
+    const box = $("my-status");
+    if (!status || !me || !state) { box.hidden = true; return; }
+    box.textContent = status.text;
+    box.className = `my-status ${status.kind}`;
+    box.hidden = false;
+  }
+
+  // What "you lead" says, with the standing maximum when it is above the price.
+  function leadingText() {
+    const max = state.my_max_bid;
+    return max && cents(max) > cents(state.current_price)
+      ? `You are the highest bidder. Bidding automatically up to ${formatPKR(max)}.`
+      : "You are the highest bidder.";
+  }
 
   function renderBidForm() {
     const form = $("bid-form");
     if (!state) return;
-    const input = $("bid-amount"), button = $("bid-button"), hint = $("bid-hint");
+    const input = $("bid-amount"), maxInput = $("max-amount"), button = $("bid-button");
+    const hint = $("bid-hint");
     form.hidden = !isActive();
-    const minimum = (Number(state.current_price) + 0.01).toFixed(2);
-    input.min = minimum;
-    input.placeholder = `Min: ${minimum}`;
+    input.min = state.min_next_bid;
+    input.placeholder = `Min: ${state.min_next_bid}`;
+    maxInput.min = state.min_next_bid;
     const canBid = Boolean(token()) && connected;
-    input.disabled = !canBid;
-    button.disabled = !canBid;
-    hint.textContent = !token()
-      ? "You are watching as a spectator. Sign in to bid."
-      : `Bids must be above ${formatPKR(state.current_price)}.`;
+    for (const control of [input, maxInput, button]) control.disabled = !canBid;
+    if (!token()) {
+      hint.textContent = "You are watching as a spectator. Sign in to bid.";
+    } else if (iLead()) {
+      hint.textContent = "You lead. To raise your maximum, enter it under " +
+        "\"Bid automatically up to\" and leave \"Your bid\" empty.";
+    } else {
+      hint.textContent = `Bid at least ${formatPKR(state.min_next_bid)} ` +
+        `(steps of ${formatPKR(state.min_increment)}). With only a maximum, ` +
+        `we bid ${formatPKR(state.min_next_bid)} for you.`;
+    }
+  }
+
+  function renderCountdown() {
+    if (!state) return;
+    $("countdown").textContent = timeLeft(new Date(new Date(state.end_time).getTime() - clockOffset));
   }
 
   function render() {
@@ -206,8 +254,24 @@ function auctionPage() {
     $("biography").textContent = seller.biography;
     $("starting-price").textContent = formatPKR(state.starting_price);
     $("current-price").textContent = formatPKR(state.current_price);
+    $("min-next-bid").textContent = formatPKR(state.min_next_bid);
+    $("increment").textContent = formatPKR(state.min_increment);
     $("total-bids").textContent = String(state.total_bids);
-    $("countdown").textContent = timeLeft(state.end_time);
+    renderCountdown();
+    const reserve = $("reserve");
+    reserve.hidden = state.reserve_met === null || state.reserve_met === undefined;
+    reserve.textContent = state.reserve_met ? "Reserve met" : "Reserve not met";
+    reserve.className = `reserve ${state.reserve_met ? "reserve-met" : "reserve-not-met"}`;
+    const softClose = $("soft-close");
+    softClose.hidden = !state.soft_close_seconds || state.status !== "active";
+    softClose.textContent = `Soft close: a bid in the last ${state.soft_close_seconds} s ` +
+      `moves the end to ${state.soft_close_seconds} s after that bid.`;
+    const extended = $("extended");
+    extended.hidden = !extendedTo || state.status !== "active";
+    if (extendedTo) {
+      extended.textContent = `The auction was extended by a late bid: it now ends at ` +
+        `${new Date(extendedTo).toLocaleTimeString()}.`;
+    }
     const list = $("latest-bids");
     list.textContent = "";
     for (const bid of state.latest_bids.slice(0, 5)) {
@@ -218,6 +282,14 @@ function auctionPage() {
       const time = item.querySelector("time");
       time.dateTime = bid.time;
       time.textContent = new Date(bid.time).toLocaleTimeString();
+      if (bid.auto) {
+        item.classList.add("auto");
+        const mark = document.createElement("span");
+        mark.className = "auto-mark";
+        mark.textContent = "automatic";
+        mark.title = "Placed by a bidder's maximum (proxy bid)";
+        item.append(mark);
+      }
       list.append(item);
     }
     $("no-bids").hidden = state.latest_bids.length > 0;
@@ -226,12 +298,98 @@ function auctionPage() {
       const winner = state.winner?.username ?? state.winner;
       ended.textContent = winner
         ? `Auction ended. Winner: ${winner}. Final price: ${formatPKR(state.final_price || state.current_price)}`
-        : `Auction ended with no bids.`;
+        : state.reserve_met === false && state.total_bids > 0
+          ? "Auction ended without a sale: the reserve price was not met."
+          : "Auction ended with no bids.";
       ended.hidden = false;
+      status = null;
     } else {
       ended.hidden = true;
     }
+    renderStatus();
     renderBidForm();
+  }
+
+  // The reserve is secret, so whether a new price meets it is asked of the server (only while
+  // it is not met: prices never go down).
+  async function refreshReserve() {
+    const result = await api(`/api/auctions/${auctionId}/`);
+    if (result.ok && state && result.body.reserve_met) {
+      state = { ...state, reserve_met: true };
+      render();
+    }
+  }
+
+  function onNewBid(data) {
+    if (data.seq <= state.seq) return; // already in the state (a reconnect's snapshot)
+    const wasLeading = iLead();
+    const mineBefore = awaitingAnswer;
+    state = {
+      ...state,
+      seq: data.seq,
+      current_price: data.current_price,
+      min_next_bid: data.min_next_bid,
+      min_increment: money(cents(data.min_next_bid) - cents(data.current_price)),
+      total_bids: data.total_bids ?? (state.total_bids || 0) + 1,
+      latest_bids: [data, ...state.latest_bids.slice(0, 4)],
+    };
+    if (state.reserve_met === false) refreshReserve();
+    if (!me) return;
+    if (data.bidder === me.username) {
+      setStatus("leading", leadingText());
+    } else if (wasLeading && state.my_max_bid && cents(data.amount) <= cents(state.my_max_bid)) {
+      // Within our maximum: our proxy answers in the very next event, and we keep the lead.
+    } else {
+      state.my_max_bid = null;
+      if (wasLeading || mineBefore) {
+        setStatus("outbid", data.auto
+          ? `An automatic bid outbid you: ${formatPKR(data.amount)}. Bid at least ${formatPKR(data.min_next_bid)} to lead.`
+          : `You have been outbid: ${formatPKR(data.amount)}. Bid at least ${formatPKR(data.min_next_bid)} to lead.`);
+      }
+    }
+  }
+
+  function onBidAccepted(data) {
+    awaitingAnswer = false;
+    if (data.is_leading) {
+      if (data.max_amount) state.my_max_bid = data.max_amount;
+      else if (!state.my_max_bid || cents(state.my_max_bid) < cents(data.amount)) state.my_max_bid = data.amount;
+      setStatus("leading", leadingText());
+    } else {
+      state.my_max_bid = null;
+      setStatus("outbid", `Your bid of ${formatPKR(data.amount)} was recorded, but an automatic ` +
+        `bid outbid you at once: the price is now ${formatPKR(data.current_price)}.`);
+    }
+  }
+
+  // error.code says what to do beyond showing the (unchanged) message.
+  function onError(message) {
+    awaitingAnswer = false;
+    showError(message.message);
+    const input = $("bid-amount"), maxInput = $("max-amount");
+    input.removeAttribute("aria-invalid");
+    maxInput.removeAttribute("aria-invalid");
+    switch (message.code) {
+      case "too_low":
+      case "below_increment":
+      case "invalid_amount":
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        break;
+      case "invalid_max_amount":
+        maxInput.setAttribute("aria-invalid", "true");
+        maxInput.focus();
+        break;
+      case "not_active":
+        if (state) { state = { ...state, is_active: false }; renderBidForm(); }
+        break;
+      case "blocked":
+      case "unauthenticated":
+        for (const id of ["bid-amount", "max-amount", "bid-button"]) $(id).disabled = true;
+        break;
+      default:
+        break;
+    }
   }
 
   function connect() {
@@ -241,25 +399,38 @@ function auctionPage() {
     socket.onopen = () => { attempts = 0; setConnected(true); };
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
+      if (message.server_time) clockOffset = Date.parse(message.server_time) - Date.now();
       switch (message.type) {
         case "auction_status": // the truth, also after every reconnect
           state = message.data;
+          initialStatus();
           break;
         case "new_bid":
           if (!state) return;
-          state = {
-            ...state,
-            current_price: message.data.current_price,
-            total_bids: (state.total_bids || 0) + 1,
-            latest_bids: [message.data, ...state.latest_bids.slice(0, 4)],
-          };
+          onNewBid(message.data);
+          break;
+        case "auction_extended":
+          if (!state || message.data.seq <= state.seq) return;
+          state = { ...state, seq: message.data.seq, end_time: message.data.end_time };
+          extendedTo = message.data.end_time;
+          break;
+        case "bid_accepted":
+          if (!state) return;
+          onBidAccepted(message.data);
           break;
         case "auction_ended":
           if (!state) return;
-          state = { ...state, status: "ended", winner: message.data.winner, final_price: message.data.final_price };
+          state = {
+            ...state,
+            status: "ended",
+            seq: message.data.seq ?? state.seq,
+            winner: message.data.winner,
+            final_price: message.data.final_price,
+            reserve_met: message.data.reserve_met ?? state.reserve_met,
+          };
           break;
         case "error":
-          showError(message.message);
+          onError(message);
           return;
         default:
           return;
@@ -268,6 +439,7 @@ function auctionPage() {
     };
     socket.onclose = (event) => {
       setConnected(false);
+      awaitingAnswer = false;
       if (event.code === 4401 || event.code === 4404) {
         showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
         return;
@@ -281,19 +453,32 @@ function auctionPage() {
 
   $("bid-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = $("bid-amount");
-    const amount = parseFloat(input.value);
+    const input = $("bid-amount"), maxInput = $("max-amount");
+    const maximum = maxInput.value.trim() === "" ? null : parseFloat(maxInput.value);
+    if (maximum !== null && !(maximum > 0)) {
+      showError("Please enter a valid maximum bid");
+      return;
+    }
+    let amount = input.value.trim() === "" ? null : parseFloat(input.value);
+    if (amount === null && maximum !== null && state) {
+      // Only a maximum: the leader raises it; anyone else bids the minimum with it as ceiling.
+      amount = Number(iLead() ? state.current_price : state.min_next_bid);
+    }
     if (!(amount > 0)) {
       showError("Please enter a valid bid amount");
       return;
     }
     if (socket && connected) {
-      socket.send(JSON.stringify({ type: "place_bid", amount }));
+      const frame = { type: "place_bid", amount };
+      if (maximum !== null) frame.max_amount = maximum;
+      awaitingAnswer = true;
+      socket.send(JSON.stringify(frame));
       input.value = "";
+      maxInput.value = "";
     }
   });
-  setInterval(() => { if (state) { $("countdown").textContent = timeLeft(state.end_time); renderBidForm(); } }, 1000);
-  renderAccount();
+  setInterval(() => { if (state) { renderCountdown(); renderBidForm(); } }, 1000);
+  renderAccount().then((profile) => { me = profile; initialStatus(); render(); });
   connect();
 }
 

@@ -1,0 +1,40 @@
+"""The derived fields of an auction (auction-engine.md § 2), computed one way for the REST
+Auction body and the WebSocket ``auction_status``, with the rule core's own step function, so
+what a page shows as the lowest next bid is what the bid path will accept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from madeinpk.auctions.rules import Increments, step_at
+from madeinpk.money import format_money, to_money
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    min_increment: str
+    min_next_bid: str
+    reserve_met: bool | None
+    my_max_bid: str | None
+
+
+def _money(value: Any) -> Decimal | None:
+    return to_money(value) if value is not None else None
+
+
+def derived_fields(row: dict[str, Any], viewer_id: int | None, increments: Increments) -> Derived:
+    """``row`` holds the auction's columns ``current_price, min_increment, reserve_price,
+    leader, leader_max``. The standing maximum goes to its owner only: the leader."""
+    price = to_money(row["current_price"])
+    step = step_at(price, _money(row["min_increment"]), increments)
+    reserve = _money(row["reserve_price"])
+    leader_max = _money(row["leader_max"])
+    mine = viewer_id is not None and row["leader"] == viewer_id and leader_max is not None
+    return Derived(
+        min_increment=format_money(step),
+        min_next_bid=format_money(price + step),
+        reserve_met=None if reserve is None else price >= reserve,
+        my_max_bid=format_money(leader_max) if mine and leader_max is not None else None,
+    )
