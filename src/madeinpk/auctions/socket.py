@@ -20,6 +20,7 @@ from madeinpk.accounts.auth import Account, resolve_token
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
 from madeinpk.auctions.rules import Accepted, Bidder, Reason, refusal
 from madeinpk.auctions.schemas import (
     AuctionStatus,
@@ -30,7 +31,6 @@ from madeinpk.auctions.schemas import (
     PlaceBid,
     Pong,
 )
-from madeinpk.auctions.snapshot import auction_status
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
@@ -40,6 +40,8 @@ MAX_FRAME_BYTES = 4096
 MAX_ID = 2**31 - 1  # serial primary keys
 INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
+INVALID_SINCE_SEQ_CODE = 4400
+INVALID_SINCE_SEQ = "Invalid since_seq: use a whole number, 0 or more"
 MESSAGE_TOO_BIG = 1009
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INVALID_MAX = "Invalid maximum bid amount"
@@ -84,20 +86,38 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     if auction_id is None:
         await _send(socket, _error(Reason.not_found))
         raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
+    try:
+        since_seq = parse_since_seq(socket.query_params.get("since_seq"))
+    except InvalidSinceSeq:
+        await _send(socket, _error(Reason.invalid_message, INVALID_SINCE_SEQ))
+        raise WebSocketException(detail="Invalid since_seq", code=INVALID_SINCE_SEQ_CODE) from None
     live: LiveAuctions = socket.app.state.live
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
-        snapshot = await auction_status(auction_id, show_seller_email=account is not None)
+        snapshot = await live.status(watcher, show_seller_email=account is not None)
         if snapshot is None:
             await _send(socket, _error(Reason.not_found))
             raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
         await _send(socket, AuctionStatus(data=snapshot, server_time=snapshot.server_time))
+        if since_seq is not None:
+            await _replay(socket, auction_id, since_seq, snapshot.seq)
         live.ready(watcher, snapshot.seq)
         socket.state.connection = Connection(auction_id, account, watcher)
         yield
     finally:
         await live.leave(watcher)
+
+
+async def _replay(socket: WebSocket[Any, Any, Any], auction_id: int, after: int, upto: int) -> None:
+    """Events ``(after, upto]`` from the log, as broadcast; live ones wait in the watcher."""
+    while after < upto:
+        events = await stored_events(auction_id, after, upto)
+        if not events:
+            break
+        for seq, payload in events:
+            await socket.send({"type": "websocket.send", "text": as_replay(payload), "bytes": None})
+            after = seq
 
 
 def _amount(raw: bytes) -> Decimal:
