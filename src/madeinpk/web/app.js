@@ -2,9 +2,9 @@
 // requests beyond this server. The live page follows the customer's React hook: auction_status
 // is the truth on every (re)connect, new_bid and auction_ended update it, errors show for 5 s.
 
+import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
+
 const TOKEN_KEY = "authToken"; // the React client's key
-const RECONNECT_DELAY_MS = 3000;
-const MAX_RECONNECTS = 5;
 
 const $ = (id) => document.getElementById(id);
 const token = () => localStorage.getItem(TOKEN_KEY);
@@ -132,6 +132,7 @@ function auctionPage() {
   let connected = false;
   let attempts = 0;
   let errorTimer = null;
+  let lastSeq = null; // the last event seen: a reconnect replays from here
 
   const setConnected = (live) => {
     connected = live;
@@ -235,12 +236,16 @@ function auctionPage() {
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = token() ? `?token=${encodeURIComponent(token())}` : "";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/auction/${auctionId}/${query}`);
+    socket = new WebSocket(socketUrl(auctionId, token(), lastSeq));
     socket.onopen = () => { attempts = 0; setConnected(true); };
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
+      const seq = seqOf(message);
+      if (message.type !== "auction_status" && alreadyApplied(message, state)) {
+        if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
+        return;
+      }
+      if (seq !== null) lastSeq = seq;
       switch (message.type) {
         case "auction_status": // the truth, also after every reconnect
           state = message.data;
@@ -272,10 +277,9 @@ function auctionPage() {
         showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
         return;
       }
-      if (attempts < MAX_RECONNECTS) {
-        attempts += 1;
-        setTimeout(connect, RECONNECT_DELAY_MS * attempts);
-      }
+      attempts += 1;
+      const delay = reconnectDelay(event.code, attempts);
+      if (delay !== null) setTimeout(connect, delay);
     };
   }
 
