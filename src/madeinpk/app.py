@@ -28,6 +28,7 @@ from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding import BidDesk
@@ -149,7 +150,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
         },
         plugins=[channels],
-        state=State({"live": live, "bid_desk": bid_desk, "bid_rate_limiter": bid_rate_limiter}),
+        state=State(
+            {
+                "live": live,
+                "bid_desk": bid_desk,
+                "bid_rate_limiter": bid_rate_limiter,
+                "token_cache": TokenCache(),
+            }
+        ),
         middleware=[
             DefineMiddleware(
                 TokenAuthenticationMiddleware,

@@ -16,7 +16,8 @@ import msgspec
 from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
-from madeinpk.accounts.auth import Account, resolve_token
+from madeinpk.accounts.auth import Account
+from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
@@ -73,7 +74,8 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
 @asynccontextmanager
 async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
     token = socket.query_params.get("token")
-    account = await resolve_token(token) if token else None
+    tokens: TokenCache = socket.app.state.token_cache
+    account = await tokens.account(token) if token else None
     await socket.accept()
     if token and account is None:
         raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
