@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from madeinpk.accounts.tables import Role
+from madeinpk.cli import LEAN_WEBSOCKETS
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_auction, make_user
 from tests.sockets import Watch, socket_url, watch
@@ -23,7 +24,10 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("task_worker")]
 
 
 def server_args(port: int) -> list[str]:
-    return ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return [
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--ws", LEAN_WEBSOCKETS, "--ws-per-message-deflate", "false",
+    ]  # fmt: skip
 
 
 def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

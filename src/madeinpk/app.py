@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
@@ -96,6 +98,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             scheduler_task = (
                 asyncio.create_task(run_embedded_scheduler()) if settings.embedded else None
             )
+            # Everything loaded so far lives as long as the process: keep the collector from
+            # walking it again on every collection (thousands of sockets make many).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
@@ -162,6 +168,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
                 exclude=["^/schema", "^/media/", "^/admin", "^/static/"],
+                # Sockets sign in with ?token= (browsers cannot set headers there).
+                scopes={ScopeType.HTTP},
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
