@@ -36,9 +36,10 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController, seller_statistics
 from madeinpk.auctions.live import LiveAuctions
-from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
+from madeinpk.auctions.socket_cap import socket_cap
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
@@ -86,7 +87,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     live = LiveAuctions(channels, channel_prefix=settings.channel_prefix)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     bid_desk = BidDesk(effects, settings.bid_increments)
-    bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
+    rate_limiter = bid_rate_limiter(
+        settings.redis_url, settings.bid_rate_limit, settings.redis_key_prefix
+    )
+    sockets_per_ip = socket_cap(
+        settings.redis_url, settings.max_sockets_per_ip, settings.redis_key_prefix
+    )
     login_throttle = LoginThrottle.from_settings(settings)
 
     @asynccontextmanager
@@ -94,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with database_lifespan(engine, settings):
             use_app_context(settings, effects)
             await broker.startup()
+            await sockets_per_ip.start()
             # Embedded, the scheduler lives here too; in production it is its own process.
             scheduler_task = (
                 asyncio.create_task(run_embedded_scheduler()) if settings.embedded else None
@@ -110,6 +117,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if scheduler_task is not None:
                     scheduler_task.cancel()
                 await broker.shutdown()
+                await sockets_per_ip.close()
+                await rate_limiter.close()
 
     def provide_settings() -> Settings:
         return settings
@@ -121,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return bid_desk
 
     def provide_bid_rate_limiter() -> BidRateLimiter:
-        return bid_rate_limiter
+        return rate_limiter
 
     def provide_login_throttle() -> LoginThrottle:
         return login_throttle
@@ -160,7 +169,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "live": live,
                 "bid_desk": bid_desk,
-                "bid_rate_limiter": bid_rate_limiter,
+                "bid_rate_limiter": rate_limiter,
+                "socket_cap": sockets_per_ip,
                 "token_cache": TokenCache(),
             }
         ),

@@ -94,6 +94,7 @@ class Settings:
     # Site-wide bid steps by price band, (from price, step), ascending; empty: one paisa.
     bid_increments: tuple[tuple[Decimal, Decimal], ...] = ()
     soft_close_seconds: int = 0  # the default for new auctions; 0 = off
+    max_sockets_per_ip: int = 200  # open sockets one client address may hold; 0 = no cap
 
     @property
     def channel_prefix(self) -> str:
@@ -187,6 +188,9 @@ class Settings:
             redis_key_prefix=env.text("REDIS_KEY_PREFIX", env.text("TASK_QUEUE", "madeinpk")),
             bid_increments=_increments(env.optional("BID_INCREMENTS")),
             soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
+            max_sockets_per_ip=env.integer(
+                "MAX_SOCKETS_PER_IP", 200, minimum=0, maximum=10_000_000
+            ),
         )
 
 

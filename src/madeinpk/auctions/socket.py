@@ -17,6 +17,7 @@ from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
 from madeinpk.accounts.auth import Account
+from madeinpk.accounts.login_throttle import client_address
 from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
@@ -32,6 +33,7 @@ from madeinpk.auctions.schemas import (
     PlaceBid,
     Pong,
 )
+from madeinpk.auctions.socket_cap import SocketCap
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
@@ -42,6 +44,7 @@ MAX_ID = 2**31 - 1  # serial primary keys
 INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
 INVALID_SINCE_SEQ_CODE = 4400
+TOO_MANY_SOCKETS_CODE = 4429
 INVALID_SINCE_SEQ = "Invalid since_seq: use a whole number, 0 or more"
 MESSAGE_TOO_BIG = 1009
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -73,6 +76,20 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
 
 @asynccontextmanager
 async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+    cap: SocketCap = socket.app.state.socket_cap
+    address = client_address(socket)
+    if not await cap.acquire(address):
+        await socket.accept()
+        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
+    try:
+        async with _watching(socket):
+            yield
+    finally:
+        await cap.release(address)
+
+
+@asynccontextmanager
+async def _watching(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
     token = socket.query_params.get("token")
     tokens: TokenCache = socket.app.state.token_cache
     account = await tokens.account(token) if token else None
@@ -193,7 +210,7 @@ async def _place_bid(
         await _send(socket, _error(Reason.unauthenticated, bid_id=bid_id))
         return
     limiter: BidRateLimiter = socket.app.state.bid_rate_limiter
-    if not limiter.allow(account.id):
+    if not await limiter.allow(account.id):
         await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
         return
     try:
