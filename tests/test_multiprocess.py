@@ -189,3 +189,25 @@ async def test_a_watcher_reconnecting_to_the_other_process_replays_what_it_misse
             assert replayed == [m | {"replay": True} for m in missed]
             live = await bidder.bid(3100)  # taken by the first process, seen on the second
             assert await back.receive() == live
+
+
+async def test_an_outbid_alert_reaches_the_buyer_on_the_other_process(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    rival = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    alerts = second.replace("http", "ws", 1) + f"/ws/notifications/?token={buyer.token}"
+    async with websockets.connect(alerts) as connection:
+        feed = Watch(connection)
+        assert (await feed.receive())["type"] == "unread_count"
+        async with watch(first, auction_id, buyer.token) as ws:
+            await ws.bid(2600)
+        async with watch(first, auction_id, rival.token) as ws:
+            await ws.bid(2700)
+        pushed = await feed.receive()
+    assert pushed["type"] == "notification" and pushed["unread_count"] == 1
+    assert pushed["data"]["notification_type"] == "bid_outbid"
+    assert pushed["data"]["auction"] == auction_id

@@ -48,6 +48,8 @@ from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
+from madeinpk.notifications.live import NotificationFeeds
+from madeinpk.notifications.socket import notification_socket
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.pages import page_routes
 from madeinpk.request_bodies import component_schemas, screen_request
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProvinceController,
             CityController,
             auction_socket,
+            notification_socket,
             admin_handler(settings),
             *page_routes(),
             media_router(settings.media_root),
@@ -171,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bid_desk": bid_desk,
                 "bid_rate_limiter": rate_limiter,
                 "socket_cap": sockets_per_ip,
+                "notification_feeds": NotificationFeeds(channels, settings.channel_prefix),
                 "token_cache": TokenCache(),
             }
         ),

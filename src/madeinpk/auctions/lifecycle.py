@@ -29,6 +29,7 @@ from madeinpk.notifications.emails import (
     AUCTION_WON,
     RESERVE_NOT_MET,
 )
+from madeinpk.notifications.live import collecting_notified
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.service import create_auction_order
@@ -270,10 +271,12 @@ async def due_auction_ids(limit: int = 1000) -> list[int]:
 
 async def finish_auction(auction_id: int, settings: Settings, effects: Effects) -> bool:
     """End, then tell every watcher and hand the emails to workers. True if this call ended it."""
-    ended = await end_auction(auction_id, settings)
+    with collecting_notified() as notified:
+        ended = await end_auction(auction_id, settings)
     if ended is None:
         return False
     done = AfterCommit()
+    done.notify_users(notified)
     done.broadcast(auction_id, ended.seq, ended.payload())
     done.send_emails(ended.email_ids)
     effects.flush(done)
