@@ -2,7 +2,9 @@
 // requests beyond this server. The live page follows the customer's React hook: auction_status
 // is the truth on every (re)connect, new_bid and auction_ended update it, errors show for 5 s.
 
+import { startAlerts } from "./alerts.js";
 import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
+import { TAB_ID, shareSocket } from "./tabs.js";
 
 const TOKEN_KEY = "authToken"; // the React client's key
 
@@ -133,6 +135,8 @@ function auctionPage() {
   let attempts = 0;
   let errorTimer = null;
   let lastSeq = null; // the last event seen: a reconnect replays from here
+  let link = null; // this browser's one socket for this auction, whichever tab holds it
+  let bids = 0;
 
   const setConnected = (live) => {
     connected = live;
@@ -235,52 +239,57 @@ function auctionPage() {
     renderBidForm();
   }
 
-  function connect() {
-    socket = new WebSocket(socketUrl(auctionId, token(), lastSeq));
-    socket.onopen = () => { attempts = 0; setConnected(true); };
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      const seq = seqOf(message);
-      if (message.type !== "auction_status" && alreadyApplied(message, state)) {
-        if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
+  function handle(message) {
+    const seq = seqOf(message);
+    if (message.type !== "auction_status" && alreadyApplied(message, state)) {
+      if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
+      return;
+    }
+    if (seq !== null) lastSeq = seq;
+    switch (message.type) {
+      case "auction_status": // the truth, also after every reconnect
+        state = message.data;
+        break;
+      case "new_bid":
+        if (!state) return;
+        state = {
+          ...state,
+          current_price: message.data.current_price,
+          total_bids: (state.total_bids || 0) + 1,
+          latest_bids: [message.data, ...state.latest_bids.slice(0, 4)],
+        };
+        break;
+      case "auction_ended":
+        if (!state) return;
+        state = { ...state, status: "ended", winner: message.data.winner, final_price: message.data.final_price };
+        break;
+      case "error": // every tab hears the shared socket: each shows its own bids' errors
+        if (message.bid_id ? message.bid_id.startsWith(`${TAB_ID}-`) : link?.isLeader()) showError(message.message);
         return;
-      }
-      if (seq !== null) lastSeq = seq;
-      switch (message.type) {
-        case "auction_status": // the truth, also after every reconnect
-          state = message.data;
-          break;
-        case "new_bid":
-          if (!state) return;
-          state = {
-            ...state,
-            current_price: message.data.current_price,
-            total_bids: (state.total_bids || 0) + 1,
-            latest_bids: [message.data, ...state.latest_bids.slice(0, 4)],
-          };
-          break;
-        case "auction_ended":
-          if (!state) return;
-          state = { ...state, status: "ended", winner: message.data.winner, final_price: message.data.final_price };
-          break;
-        case "error":
-          showError(message.message);
-          return;
-        default:
-          return;
-      }
-      render();
-    };
-    socket.onclose = (event) => {
-      setConnected(false);
-      if (event.code === 4401 || event.code === 4404) {
-        showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
+      default:
         return;
-      }
-      attempts += 1;
-      const delay = reconnectDelay(event.code, attempts);
-      if (delay !== null) setTimeout(connect, delay);
+    }
+    render();
+  }
+
+  function connect({ message, status }) {
+    const open = () => {
+      socket = new WebSocket(socketUrl(auctionId, token(), lastSeq));
+      socket.onopen = () => { attempts = 0; status(true); };
+      socket.onmessage = (event) => message(JSON.parse(event.data));
+      socket.onclose = (event) => {
+        status(false);
+        if (event.code === 4401 || event.code === 4404) {
+          showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
+          return;
+        }
+        attempts += 1;
+        const delay = reconnectDelay(event.code, attempts);
+        if (delay !== null) setTimeout(open, delay);
+      };
     };
+    open();
+    return { send: (data) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(data)) };
   }
 
   $("bid-form").addEventListener("submit", (event) => {
@@ -291,14 +300,21 @@ function auctionPage() {
       showError("Please enter a valid bid amount");
       return;
     }
-    if (socket && connected) {
-      socket.send(JSON.stringify({ type: "place_bid", amount }));
+    if (link && connected) {
+      bids += 1;
+      link.send({ type: "place_bid", amount, bid_id: `${TAB_ID}-${bids}` });
       input.value = "";
     }
   });
   setInterval(() => { if (state) { $("countdown").textContent = timeLeft(state.end_time); renderBidForm(); } }, 1000);
   renderAccount();
-  connect();
+  if (token()) startAlerts(token(), auctionId);
+  link = shareSocket(`madeinpk-auction-${auctionId}`, connect, {
+    onMessage: handle,
+    onStatus: setConnected,
+    // A tab that joins gets this tab's state, as of the last event it applied.
+    snapshot: () => state && { type: "auction_status", data: { ...state, seq: lastSeq ?? state.seq } },
+  });
 }
 
 if (document.body.dataset.page === "auction") auctionPage();
