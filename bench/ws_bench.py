@@ -246,6 +246,7 @@ def base_env(db_url: str, scratch: Path, queue: str) -> dict[str, str]:
         DEBUG="false",
         DATABASE_POOL_SIZE="20",
         BID_RATE_LIMIT="1000000",
+        MAX_SOCKETS_PER_IP="0",  # every load-generator socket comes from 127.0.0.1
         TASK_QUEUE=queue,  # our own Redis stream for the outbid-email tasks; deleted at the end
         MEDIA_ROOT=str(scratch / "media"),
         PYTHONUNBUFFERED="1",

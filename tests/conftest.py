@@ -40,6 +40,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import sort_table_classes
 
 from madeinpk.app import create_app
+from madeinpk.cli import LEAN_WEBSOCKETS
 from madeinpk.database import ALL_TABLES
 from madeinpk.settings import Settings
 
@@ -217,6 +218,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         port=settings.port,
         lifespan="on",
         log_level="warning",
+        ws=LEAN_WEBSOCKETS,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -63,7 +63,10 @@ def test_every_socket_error_and_close_code_is_documented() -> None:
         socket.INVALID_TOKEN_CODE,
         socket.NOT_FOUND_CODE,
         socket.MESSAGE_TOO_BIG,
+        socket.INVALID_SINCE_SEQ_CODE,
+        socket.TOO_MANY_SOCKETS_CODE,
         live.TRY_AGAIN_LATER,
+        1012,  # service restart: an app process stopping
     ):
         assert f"| {code} |" in protocol, code
 

@@ -12,17 +12,22 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import websockets
 
 from madeinpk.accounts.tables import Role
+from madeinpk.cli import LEAN_WEBSOCKETS
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_auction, make_user
-from tests.sockets import watch
+from tests.sockets import Watch, socket_url, watch
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("task_worker")]
 
 
 def server_args(port: int) -> list[str]:
-    return ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return [
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--ws", LEAN_WEBSOCKETS, "--ws-per-message-deflate", "false",
+    ]  # fmt: skip
 
 
 def start_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -160,3 +165,49 @@ async def http_get_json(base: str, path: str) -> list[dict[str, object]]:
     assert response.status_code == 200
     data: list[dict[str, object]] = response.json()
     return data
+
+
+async def test_a_watcher_reconnecting_to_the_other_process_replays_what_it_missed(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    async with watch(first, auction_id, buyer.token) as bidder:
+        async with watch(first, auction_id) as watcher:
+            for amount in (2600, 2700):
+                await bidder.bid(amount)
+                last = (await watcher.receive())["data"]["seq"]
+        missed = [await bidder.bid(amount) for amount in (2800, 2900, 3000)]  # while away
+        url = socket_url(second, auction_id) + f"?since_seq={last}"
+        async with websockets.connect(url) as connection:
+            back = Watch(connection)
+            status = await back.receive()
+            assert status["type"] == "auction_status" and status["data"]["seq"] == 5
+            replayed = [await back.receive() for _ in missed]
+            assert replayed == [m | {"replay": True} for m in missed]
+            live = await bidder.bid(3100)  # taken by the first process, seen on the second
+            assert await back.receive() == live
+
+
+async def test_an_outbid_alert_reaches_the_buyer_on_the_other_process(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    rival = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    alerts = second.replace("http", "ws", 1) + f"/ws/notifications/?token={buyer.token}"
+    async with websockets.connect(alerts) as connection:
+        feed = Watch(connection)
+        assert (await feed.receive())["type"] == "unread_count"
+        async with watch(first, auction_id, buyer.token) as ws:
+            await ws.bid(2600)
+        async with watch(first, auction_id, rival.token) as ws:
+            await ws.bid(2700)
+        pushed = await feed.receive()
+    assert pushed["type"] == "notification" and pushed["unread_count"] == 1
+    assert pushed["data"]["notification_type"] == "bid_outbid"
+    assert pushed["data"]["auction"] == auction_id

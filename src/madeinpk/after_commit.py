@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from taskiq import AsyncBroker, ScheduleSource
 from taskiq.kicker import AsyncKicker
 
 from madeinpk.auctions.events import auction_channel, frame
+from madeinpk.notifications.live import user_channel
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ class AfterCommit:
     events: list[tuple[int, int, bytes]] = field(default_factory=list)  # auction, seq, payload
     email_ids: list[int] = field(default_factory=list)
     endings: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
+    notified: set[int] = field(default_factory=set)  # users with new notifications
+
+    def notify_users(self, user_ids: Iterable[int]) -> None:
+        """Their notification sockets are told once the transaction committed."""
+        self.notified.update(user_ids)
 
     def broadcast(self, auction_id: int, seq: int, payload: bytes) -> None:
         self.events.append((auction_id, seq, payload))
@@ -96,6 +102,11 @@ class Effects:
                 self._spawn(self._kick_emails())
         for auction_id, end_time in done.endings.items():
             self._spawn(self._reschedule(auction_id, end_time))
+        for user_id in done.notified:
+            try:
+                self.channels.publish(b"1", [user_channel(self.channel_prefix, user_id)])
+            except Exception:
+                logger.exception("User %s was not told of a new notification", user_id)
 
     async def drain(self) -> None:
         """Let background kicks finish (shutdown); whatever is still stuck is left to sweeps."""

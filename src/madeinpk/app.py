@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -27,16 +29,18 @@ from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
 from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController, seller_statistics
-from madeinpk.auctions.live import LiveAuctions
+from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import follow_interruptions
-from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
+from madeinpk.auctions.socket_cap import socket_cap
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
@@ -46,6 +50,8 @@ from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
+from madeinpk.notifications.live import NotificationFeeds
+from madeinpk.notifications.socket import notification_socket
 from madeinpk.observability import (
     OPERATIONAL_PATHS,
     MetricsController,
@@ -94,11 +100,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings.media_root.mkdir(parents=True, exist_ok=True)
     backend = channels_backend(settings)
     channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
-    live = LiveAuctions(channels, channel_prefix=settings.channel_prefix)
+    live = LiveAuctions(
+        channels,
+        channel_prefix=settings.channel_prefix,
+        load_status=shared_status(settings.bid_increments),
+    )
     follow_interruptions(backend, live)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     bid_desk = BidDesk(effects, settings.bid_increments)
-    bid_rate_limiter = BidRateLimiter(settings.bid_rate_limit)
+    rate_limiter = bid_rate_limiter(
+        settings.redis_url, settings.bid_rate_limit, settings.redis_key_prefix
+    )
+    sockets_per_ip = socket_cap(
+        settings.redis_url, settings.max_sockets_per_ip, settings.redis_key_prefix
+    )
     login_throttle = LoginThrottle.from_settings(settings)
 
     @asynccontextmanager
@@ -106,10 +121,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with database_lifespan(engine, settings):
             use_app_context(settings, effects)
             await broker.startup()
+            await sockets_per_ip.start()
             # Embedded, the scheduler lives here too; in production it is its own process.
             scheduler_task = (
                 asyncio.create_task(run_embedded_scheduler()) if settings.embedded else None
             )
+            # Everything loaded so far lives as long as the process: keep the collector from
+            # walking it again on every collection (thousands of sockets make many).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
@@ -119,6 +139,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     scheduler_task.cancel()
                 await broker.shutdown()
                 forget_this_process()
+                await sockets_per_ip.close()
+                await rate_limiter.close()
 
     def provide_settings() -> Settings:
         return settings
@@ -130,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return bid_desk
 
     def provide_bid_rate_limiter() -> BidRateLimiter:
-        return bid_rate_limiter
+        return rate_limiter
 
     def provide_login_throttle() -> LoginThrottle:
         return login_throttle
@@ -155,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health_ready,
             MetricsController,
             asyncapi_document,
+            notification_socket,
             admin_handler(settings),
             *page_routes(),
             media_router(settings.media_root),
@@ -173,7 +196,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "live": live,
                 "bid_desk": bid_desk,
-                "bid_rate_limiter": bid_rate_limiter,
+                "bid_rate_limiter": rate_limiter,
+                "socket_cap": sockets_per_ip,
+                "notification_feeds": NotificationFeeds(channels, settings.channel_prefix),
+                "token_cache": TokenCache(),
                 "settings": settings,
                 "readiness": Readiness(engine, backend, broker),
             }
@@ -185,6 +211,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
                 exclude=["^/schema", "^/media/", "^/admin", "^/static/", *OPERATIONAL_PATHS],
+                # Sockets sign in with ?token= (browsers cannot set headers there).
+                scopes={ScopeType.HTTP},
             ),
         ],
         before_send=[add_request_id_header],

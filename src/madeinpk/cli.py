@@ -18,6 +18,8 @@ from madeinpk.settings import Settings, SettingsError
 T = TypeVar("T")
 PROJECT_ROOT = MIGRATIONS_FOLDER.parent
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# uvicorn's protocol without the handshake's leftovers (memory per idle socket).
+LEAN_WEBSOCKETS = "madeinpk.lean_websockets:LeanWebSocketProtocol"
 
 
 def _settings() -> Settings:
@@ -122,6 +124,7 @@ def serve(workers: int, reload: bool) -> None:
         # SIGTERM: stop waiting for open requests and sockets after this long, then run the
         # lifespan shutdown (itself bounded), so a deploy never hangs on a dead backend.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws=LEAN_WEBSOCKETS,
     )
 
 

@@ -101,6 +101,7 @@ class Settings:
     log_format: str = "text"
     metrics_allow: tuple[str, ...] = ()  # normalised CIDR ranges (plain strings: DI-friendly)
     metrics_token: str | None = None
+    max_sockets_per_ip: int = 200  # open sockets one client address may hold; 0 = no cap
 
     @property
     def channel_prefix(self) -> str:
@@ -197,6 +198,9 @@ class Settings:
             log_format=_log_format(env),
             metrics_allow=_networks(env, "METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
             metrics_token=_metrics_token(env),
+            max_sockets_per_ip=env.integer(
+                "MAX_SOCKETS_PER_IP", 200, minimum=0, maximum=10_000_000
+            ),
         )
 
 

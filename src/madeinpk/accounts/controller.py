@@ -78,6 +78,7 @@ class AccountController(Controller):
     @post("/logout/", status_code=HTTP_200_OK, guards=[requires_account], operation_id="Logout")
     async def logout(self, request: AnyRequest) -> Message:
         await revoke_token(str(request.auth))
+        request.app.state.token_cache.forget(str(request.auth))
         return Message(message="Logged out successfully")
 
     @get("/profile/", guards=[requires_account], operation_id="GetProfile")

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from litestar import Request
+from litestar.connection import ASGIConnection
 
 from madeinpk.http_errors import Throttled
 from madeinpk.settings import Settings
@@ -145,7 +145,7 @@ class LoginAttempt:
     address_key: str
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
+def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """Who is asking: the peer, or the client a trusted proxy names (uvicorn's proxy headers,
     ``FORWARDED_ALLOW_IPS``). IPv6 counts per /64, the block one subscriber usually holds."""
     host = request.client.host if request.client else ""

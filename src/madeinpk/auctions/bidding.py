@@ -328,6 +328,7 @@ async def _record(
         )
     )
     writes.extend(_outbid_notices(db, decision, now))
+    done.notify_users(o.bidder.id for o in decision.outbid)  # pinged after commit
     queued = await db.together(writes, returning=len(writes) - 1 if decision.outbid else None)
     last = len(decision.bids) - 1
     inserted = await db.insert_rows(

@@ -252,7 +252,7 @@ class AuctionController(Controller):
                 "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
             )
         amount, max_amount = _rest_amount(data)
-        if not bid_rate_limiter.allow(account.id):
+        if not await bid_rate_limiter.allow(account.id):
             raise BusinessError("Too many bids, slow down", 429)
         bidder = Bidder(account.id, account.username, account.email)
         outcome = await bid_desk.place(

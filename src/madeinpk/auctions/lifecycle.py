@@ -30,6 +30,7 @@ from madeinpk.notifications.emails import (
     AUCTION_WON,
     RESERVE_NOT_MET,
 )
+from madeinpk.notifications.live import collecting_notified
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.orders.service import create_auction_order
@@ -280,11 +281,13 @@ async def due_auction_ids(grace: timedelta = timedelta(0), limit: int = 1000) ->
 
 async def finish_auction(auction_id: int, settings: Settings, effects: Effects) -> bool:
     """End, then tell every watcher and hand the emails to workers. True if this call ended it."""
-    ended = await end_auction(auction_id, settings)
+    with collecting_notified() as notified:
+        ended = await end_auction(auction_id, settings)
     if ended is None:
         return False
     metrics.observe_ending_delay((utc_now() - ended.end_time).total_seconds())
     done = AfterCommit()
+    done.notify_users(notified)
     done.broadcast(auction_id, ended.seq, ended.payload())
     done.send_emails(ended.email_ids)
     effects.flush(done)

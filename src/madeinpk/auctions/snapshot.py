@@ -25,7 +25,11 @@ LATEST_BIDS = 5
 
 
 async def auction_status(
-    auction_id: int, *, viewer_id: int | None, increments: Increments = ()
+    auction_id: int,
+    *,
+    viewer_id: int | None,
+    increments: Increments = (),
+    show_seller_email: bool | None = None,
 ) -> AuctionStatusData | None:
     """Everything a watcher sees on connect (``auction_status``), in four indexed reads.
 
@@ -105,7 +109,9 @@ async def auction_status(
         seller=SellerInfo(
             id=row["seller_id"],
             username=row["seller_username"],
-            email=row["seller_email"] if viewer_id is not None else None,
+            email=row["seller_email"]
+            if (viewer_id is not None if show_seller_email is None else show_seller_email)
+            else None,
             brand_name=profile["brand_name"] if profile else "",
             biography=profile["biography"] if profile else "",
             is_verified=bool(profile["is_verified"]) if profile else False,

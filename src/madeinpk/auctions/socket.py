@@ -16,13 +16,17 @@ import msgspec
 from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
-from madeinpk.accounts.auth import Account, resolve_token
+from madeinpk.accounts.auth import Account
+from madeinpk.accounts.login_throttle import client_address
+from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
+from madeinpk.auctions.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
 from madeinpk.auctions.rules import Accepted, Bidder, Reason, refusal
 from madeinpk.auctions.schemas import (
     AuctionStatus,
+    AuctionStatusData,
     BidAccepted,
     BidAcceptedData,
     ClientMessage,
@@ -30,7 +34,8 @@ from madeinpk.auctions.schemas import (
     PlaceBid,
     Pong,
 )
-from madeinpk.auctions.snapshot import auction_status
+from madeinpk.auctions.socket_cap import SocketCap
+from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
@@ -40,6 +45,9 @@ MAX_FRAME_BYTES = 4096
 MAX_ID = 2**31 - 1  # serial primary keys
 INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
+INVALID_SINCE_SEQ_CODE = 4400
+TOO_MANY_SOCKETS_CODE = 4429
+INVALID_SINCE_SEQ = "Invalid since_seq: use a whole number, 0 or more"
 MESSAGE_TOO_BIG = 1009
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INVALID_MAX = "Invalid maximum bid amount"
@@ -70,8 +78,23 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
 
 @asynccontextmanager
 async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+    cap: SocketCap = socket.app.state.socket_cap
+    address = client_address(socket)
+    if not await cap.acquire(address):
+        await socket.accept()
+        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
+    try:
+        async with _watching(socket):
+            yield
+    finally:
+        await cap.release(address)
+
+
+@asynccontextmanager
+async def _watching(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
     token = socket.query_params.get("token")
-    account = await resolve_token(token) if token else None
+    tokens: TokenCache = socket.app.state.token_cache
+    account = await tokens.account(token) if token else None
     await socket.accept()
     if token and account is None:
         raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
@@ -84,24 +107,56 @@ async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[
     if auction_id is None:
         await _send(socket, _error(Reason.not_found))
         raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
+    try:
+        since_seq = parse_since_seq(socket.query_params.get("since_seq"))
+    except InvalidSinceSeq:
+        await _send(socket, _error(Reason.invalid_message, INVALID_SINCE_SEQ))
+        raise WebSocketException(detail="Invalid since_seq", code=INVALID_SINCE_SEQ_CODE) from None
     live: LiveAuctions = socket.app.state.live
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
-        snapshot = await auction_status(
-            auction_id,
-            viewer_id=account.id if account is not None else None,
-            increments=socket.app.state.settings.bid_increments,
-        )
+        snapshot = await live.status(watcher, show_seller_email=account is not None)
+        if snapshot is not None and account is not None:
+            snapshot = await _with_own_maximum(snapshot, account)
         if snapshot is None:
             await _send(socket, _error(Reason.not_found))
             raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
         await _send(socket, AuctionStatus(data=snapshot, server_time=snapshot.server_time))
+        if since_seq is not None:
+            await _replay(socket, auction_id, since_seq, snapshot.seq)
         live.ready(watcher, snapshot.seq)
         socket.state.connection = Connection(auction_id, account, watcher)
         yield
     finally:
         await live.leave(watcher)
+
+
+async def _replay(socket: WebSocket[Any, Any, Any], auction_id: int, after: int, upto: int) -> None:
+    """Events ``(after, upto]`` from the log, as broadcast; live ones wait in the watcher."""
+    while after < upto:
+        events = await stored_events(auction_id, after, upto)
+        if not events:
+            break
+        for seq, payload in events:
+            await socket.send({"type": "websocket.send", "text": as_replay(payload), "bytes": None})
+            after = seq
+
+
+async def _with_own_maximum(snapshot: AuctionStatusData, account: Account) -> AuctionStatusData:
+    """``my_max_bid`` is the viewer's alone, and only a leader has one: the shared state cannot
+    carry it. Only a watcher whose bid is the latest (the leader) costs a read."""
+    latest = snapshot.latest_bids[0] if snapshot.latest_bids else None
+    if latest is None or latest.bidder != account.username:
+        return snapshot
+    row = (
+        await AuctionRow.select(AuctionRow.leader, AuctionRow.leader_max)
+        .where(AuctionRow.id == snapshot.auction_id)
+        .first()
+    )
+    if row is None or row["leader"] != account.id or row["leader_max"] is None:
+        return snapshot
+    return msgspec.structs.replace(snapshot, my_max_bid=format_money(row["leader_max"]))
 
 
 def _amount(raw: bytes) -> Decimal:
@@ -175,7 +230,7 @@ async def _place_bid(
         await _send(socket, _error(Reason.unauthenticated, bid_id=bid_id))
         return
     limiter: BidRateLimiter = socket.app.state.bid_rate_limiter
-    if not limiter.allow(account.id):
+    if not await limiter.allow(account.id):
         await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
         return
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from madeinpk.notifications.live import note
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.timestamps import utc_now
 
@@ -29,6 +30,7 @@ async def notify(
             created_at=utc_now(),
         )
     )
+    note(user_id)
 
 
 async def queue_email(dedupe_key: str, to_address: str, subject: str, body: str) -> int | None:

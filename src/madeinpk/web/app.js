@@ -2,9 +2,11 @@
 // requests beyond this server. The live page follows the customer's React hook: auction_status
 // is the truth on every (re)connect, new_bid and auction_ended update it, errors show for 5 s.
 
+import { startAlerts } from "./alerts.js";
+import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
+import { TAB_ID, shareSocket } from "./tabs.js";
+
 const TOKEN_KEY = "authToken"; // the React client's key
-const RECONNECT_DELAY_MS = 3000;
-const MAX_RECONNECTS = 5;
 
 const $ = (id) => document.getElementById(id);
 const token = () => localStorage.getItem(TOKEN_KEY);
@@ -145,6 +147,9 @@ function auctionPage() {
   const isActive = () => state && state.status === "active" && new Date(state.end_time) > now();
   const leader = () => state?.latest_bids[0]?.bidder ?? null;
   const iLead = () => Boolean(me) && leader() === me.username;
+  let lastSeq = null; // the last event seen: a reconnect replays from here
+  let link = null; // this browser's one socket for this auction, whichever tab holds it
+  let bids = 0;
 
   const setConnected = (live) => {
     connected = live;
@@ -392,63 +397,78 @@ function auctionPage() {
     }
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = token() ? `?token=${encodeURIComponent(token())}` : "";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/auction/${auctionId}/${query}`);
-    socket.onopen = () => { attempts = 0; setConnected(true); };
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.server_time) clockOffset = Date.parse(message.server_time) - Date.now();
-      switch (message.type) {
-        case "auction_status": // the truth, also after every reconnect
-          state = message.data;
-          initialStatus();
-          break;
-        case "new_bid":
-          if (!state) return;
-          onNewBid(message.data);
-          break;
-        case "auction_extended":
-          if (!state || message.data.seq <= state.seq) return;
-          state = { ...state, seq: message.data.seq, end_time: message.data.end_time };
-          extendedTo = message.data.end_time;
-          break;
-        case "bid_accepted":
-          if (!state) return;
-          onBidAccepted(message.data);
-          break;
-        case "auction_ended":
-          if (!state) return;
-          state = {
-            ...state,
-            status: "ended",
-            seq: message.data.seq ?? state.seq,
-            winner: message.data.winner,
-            final_price: message.data.final_price,
-            reserve_met: message.data.reserve_met ?? state.reserve_met,
-          };
-          break;
-        case "error":
-          onError(message);
-          return;
-        default:
-          return;
-      }
-      render();
-    };
-    socket.onclose = (event) => {
-      setConnected(false);
-      awaitingAnswer = false;
-      if (event.code === 4401 || event.code === 4404) {
-        showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
+  function handle(message) {
+    if (message.server_time) clockOffset = Date.parse(message.server_time) - Date.now();
+    const seq = seqOf(message);
+    // Answers (bid_accepted, error) are not events: they are never replayed nor "already in".
+    const event = ["new_bid", "auction_extended", "auction_ended"].includes(message.type);
+    if (event && alreadyApplied(message, state)) {
+      if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
+      return;
+    }
+    if (event || message.type === "auction_status") lastSeq = seq ?? lastSeq;
+    switch (message.type) {
+      case "auction_status": // the truth, also after every reconnect
+        state = message.data;
+        initialStatus();
+        break;
+      case "new_bid":
+        if (!state) return;
+        onNewBid(message.data);
+        break;
+      case "auction_extended":
+        if (!state) return;
+        state = { ...state, seq: message.data.seq, end_time: message.data.end_time };
+        extendedTo = message.data.end_time;
+        break;
+      case "bid_accepted":
+        if (!state || !ownBid(message.data.bid_id)) return;
+        onBidAccepted(message.data);
+        break;
+      case "auction_ended":
+        if (!state) return;
+        state = {
+          ...state,
+          status: "ended",
+          seq: message.data.seq ?? state.seq,
+          winner: message.data.winner,
+          final_price: message.data.final_price,
+          reserve_met: message.data.reserve_met ?? state.reserve_met,
+        };
+        break;
+      case "error": // every tab hears the shared socket: each shows its own bids' errors
+        if (message.bid_id ? ownBid(message.bid_id) : link?.isLeader()) onError(message);
         return;
-      }
-      if (attempts < MAX_RECONNECTS) {
+      default:
+        return;
+    }
+    render();
+  }
+
+  // Bids carry this tab's id, so the tab that sent one is the one that hears its answer.
+  function ownBid(bidId) {
+    return !bidId || bidId.startsWith(`${TAB_ID}-`);
+  }
+
+  function connect({ message, status }) {
+    const open = () => {
+      socket = new WebSocket(socketUrl(auctionId, token(), lastSeq));
+      socket.onopen = () => { attempts = 0; status(true); };
+      socket.onmessage = (event) => message(JSON.parse(event.data));
+      socket.onclose = (event) => {
+        status(false);
+        awaitingAnswer = false;
+        if (event.code === 4401 || event.code === 4404) {
+          showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
+          return;
+        }
         attempts += 1;
-        setTimeout(connect, RECONNECT_DELAY_MS * attempts);
-      }
+        const delay = reconnectDelay(event.code, attempts);
+        if (delay !== null) setTimeout(open, delay);
+      };
     };
+    open();
+    return { send: (data) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(data)) };
   }
 
   $("bid-form").addEventListener("submit", (event) => {
@@ -468,18 +488,25 @@ function auctionPage() {
       showError("Please enter a valid bid amount");
       return;
     }
-    if (socket && connected) {
-      const frame = { type: "place_bid", amount };
+    if (link && connected) {
+      bids += 1;
+      const frame = { type: "place_bid", amount, bid_id: `${TAB_ID}-${bids}` };
       if (maximum !== null) frame.max_amount = maximum;
       awaitingAnswer = true;
-      socket.send(JSON.stringify(frame));
+      link.send(frame);
       input.value = "";
       maxInput.value = "";
     }
   });
   setInterval(() => { if (state) { renderCountdown(); renderBidForm(); } }, 1000);
   renderAccount().then((profile) => { me = profile; initialStatus(); render(); });
-  connect();
+  if (token()) startAlerts(token(), auctionId);
+  link = shareSocket(`madeinpk-auction-${auctionId}`, connect, {
+    onMessage: handle,
+    onStatus: setConnected,
+    // A tab that joins gets this tab's state, as of the last event it applied.
+    snapshot: () => state && { type: "auction_status", data: { ...state, seq: lastSeq ?? state.seq } },
+  });
 }
 
 if (document.body.dataset.page === "auction") auctionPage();

@@ -1,0 +1,65 @@
+"""``/ws/notifications/?token=…``: the signed-in user's new notifications, the moment they are
+committed, wherever the user is (an outbid alert on another auction's page, another tab)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket_listener
+from litestar.exceptions import WebSocketException
+
+from madeinpk.accounts.login_throttle import client_address
+from madeinpk.accounts.token_cache import TokenCache
+from madeinpk.auctions.schemas import Error, Pong
+from madeinpk.auctions.socket import INVALID_TOKEN_CODE, MESSAGE_TOO_BIG, TOO_MANY_SOCKETS_CODE
+from madeinpk.auctions.socket_cap import SocketCap
+from madeinpk.notifications.live import NotificationFeeds
+from madeinpk.timestamps import utc_now
+
+MAX_FRAME_BYTES = 1024
+_encoder = msgspec.json.Encoder()
+
+
+@asynccontextmanager
+async def notification_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+    cap: SocketCap = socket.app.state.socket_cap
+    address = client_address(socket)
+    if not await cap.acquire(address):
+        await socket.accept()
+        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
+    try:
+        token = socket.query_params.get("token")
+        tokens: TokenCache = socket.app.state.token_cache
+        account = await tokens.account(token) if token else None
+        await socket.accept()
+        if account is None:
+            raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
+        feeds: NotificationFeeds = socket.app.state.notification_feeds
+        reader = await feeds.join(account.id, socket)
+        try:
+            yield
+        finally:
+            await feeds.leave(account.id, reader)
+    finally:
+        await cap.release(address)
+
+
+@websocket_listener(
+    "/ws/notifications/", connection_lifespan=notification_connection, receive_mode="text"
+)
+async def notification_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
+    """Only ``{"type": "ping"}`` is understood (answered ``pong``); the server does the talking."""
+    if len(data.encode()) > MAX_FRAME_BYTES:
+        raise WebSocketException(detail="Message too big", code=MESSAGE_TOO_BIG)
+    try:
+        message = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        message = None
+    if isinstance(message, dict) and message.get("type") == "ping":
+        reply: msgspec.Struct = Pong(server_time=utc_now())
+    else:
+        reply = Error(message="Unknown message type", code="invalid_message", server_time=utc_now())
+    await socket.send_data(_encoder.encode(reply), mode="text")
