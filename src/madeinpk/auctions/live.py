@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from litestar import WebSocket
@@ -501,7 +501,3 @@ class LiveAuctions:
                     room.seen_latest = latest.get(room.auction_id, 0)
         finally:
             self._tails = None
-
-    def sockets(self) -> Generator[Watcher, None, None]:
-        for room in list(self.rooms.values()):
-            yield from list(room.watchers)
