@@ -219,6 +219,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         lifespan="on",
         log_level="warning",
         ws=LEAN_WEBSOCKETS,
+        ws_per_message_deflate=False,  # as `madeinpk serve`: events go out as shared frames
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

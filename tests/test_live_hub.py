@@ -6,10 +6,14 @@ import asyncio
 from datetime import timedelta
 from typing import Any, cast
 
+import pytest
 from litestar import WebSocket
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from madeinpk.auctions.live import AuctionRoom, LiveAuctions, Watcher
 from madeinpk.auctions.schemas import AuctionStatusData, ProductInfo, SellerInfo
+from madeinpk.lean_websockets import FRAME_WRITER, text_frame
 from madeinpk.timestamps import utc_now
 
 
@@ -295,3 +299,50 @@ async def test_a_reload_catches_up_with_events_released_while_it_read() -> None:
     assert (await room.status()) is not None  # first load: seq 4
     reloaded = await room.status()  # max age 0: read again
     assert reloaded is not None and (reloaded.seq, reloaded.current_price) == (5, "2700.00")
+
+
+class FramedSocket(FakeSocket):
+    """A socket served by ``LeanWebSocketProtocol``: frames go straight to its transport unless
+    ``full`` (its buffer is over uvicorn's flow-control mark)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: list[bytes] = []
+        self.full = False
+        self.scope = {"extensions": {FRAME_WRITER: self.write_frame}}
+
+    def write_frame(self, frame: bytes) -> bool:
+        if self.full:
+            return False
+        self.frames.append(frame)
+        return True
+
+
+async def test_events_are_written_as_one_shared_frame_straight_to_the_transport() -> None:
+    framed, plain = FramedSocket(), FakeSocket()
+    room, watchers = room_with(framed, plain)
+    room.start_at(0)
+    for watcher in watchers:
+        watcher.ready(0)
+    room.receive(1, "bid 1")
+    assert framed.frames == [text_frame(b"bid 1")] and framed.sent == []
+    assert plain.sent == ["bid 1"]  # no writer (compression, another server): the ASGI send
+    framed.full = True
+    room.receive(2, "bid 2")
+    assert framed.sent == ["bid 2"]  # declined: the ordinary send, which waits for the buffer
+    framed.full = False
+    watchers[0].reply_after(2, "accepted 2")
+    assert framed.frames[-1] == text_frame(b"accepted 2")
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_text_frame_is_what_a_websocket_client_reads(size: int) -> None:
+    payload = b"x" * size
+    reader = StreamReader()
+    reader.feed_data(text_frame(payload))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    frame = parsed.value.value
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, payload)
+    assert not reader.buffer  # nothing left over: the length was encoded exactly

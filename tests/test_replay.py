@@ -139,6 +139,7 @@ async def test_reconnecting_during_a_bid_stream_loses_and_repeats_nothing(
                 reply = await (a, b)[n % 2].bid(2600 + 10 * n)
                 assert reply["type"] == "new_bid", reply
                 await (b, a)[n % 2].receive()  # the other bidder's copy
+                await asyncio.sleep(0.1)  # under BID_RATE_LIMIT (10 a second per bidder)
         done.set()
 
     seen: list[int] = []

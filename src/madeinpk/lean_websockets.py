@@ -1,21 +1,66 @@
-"""uvicorn's WebSocket protocol, minus what an idle socket no longer needs.
+"""uvicorn's WebSocket protocol, leaner for thousands of watchers.
 
-uvicorn keeps the parsed upgrade request and the handshake response (their header objects) for
-the connection's whole life, though nothing reads them after the handshake: about 4 KiB per
-socket, a fifth of what an idle watcher costs. Dropping them once the socket is accepted is the
-whole difference (``madeinpk serve`` uses this class; see bench/ws_bench.py, memory phase).
+- **Memory**: uvicorn keeps the handshake's response (its header objects) for the connection's
+  whole life, though nothing reads it after the handshake; it is dropped once the socket is
+  accepted (part of the cut measured by bench/ws_bench.py's memory phase).
+- **Fan-out at the cost of a write**: a server's text frame is the same bytes for every socket
+  (unmasked, and compression is off: ``madeinpk serve`` does not offer it), so the live hub
+  encodes each event's frame once and hands it to ``write_frame``, published in the ASGI scope
+  under ``FRAME_WRITER``. It writes the bytes straight to the transport when the socket is open
+  and its buffer is below uvicorn's flow-control mark; otherwise it declines and the frame takes
+  the ordinary ASGI ``send``, which waits for the buffer to drain.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
+
+FRAME_WRITER = "madeinpk.write_frame"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final text frame (RFC 6455 § 5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # the app has not run yet: it sees the writer from the start
+            scope["extensions"][FRAME_WRITER] = self.write_frame
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a frame made by ``text_frame``; False (nothing written) when it cannot go now:
+        not open, closing, compressed, or the transport's buffer is full."""
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.conn.extensions
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True

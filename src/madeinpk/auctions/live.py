@@ -16,18 +16,19 @@ does not give:
   connecting together share the load) and brought up to date by the events it releases.
 - **answers after events**: a bidder's ``bid_accepted`` is held until its own ``new_bid`` has
   been queued to it, so every client sees the broadcast first and the acknowledgement after.
-- **fan-out at the cost of a write**: an event is encoded once and written to each socket
-  directly, with no task per delivery. Only a socket whose transport buffer is full (uvicorn's
-  flow control) gets a task, which finishes that write while later events wait in the watcher's
-  bounded backlog; a watcher that falls ``max_backlog`` events behind is closed with 1013
-  rather than silently skipped, and never delays the others.
+- **fan-out at the cost of a write**: an event's WebSocket frame is encoded once and written
+  to each socket's transport directly (``lean_websockets``), with no task per delivery; a socket
+  without that writer gets the ASGI send, run synchronously. Only a socket whose transport buffer
+  is full (uvicorn's flow control) gets a task, which finishes that write while later events
+  wait in the watcher's bounded backlog; a watcher that falls ``max_backlog`` events behind is
+  closed with 1013 rather than silently skipped, and never delays the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from litestar import WebSocket
@@ -40,6 +41,7 @@ from madeinpk.auctions.room_state import RoomState, for_viewer
 from madeinpk.auctions.rules import Increments
 from madeinpk.auctions.schemas import AuctionStatusData
 from madeinpk.auctions.snapshot import auction_status
+from madeinpk.lean_websockets import FRAME_WRITER, text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Watcher:
         "_backlog",
         "_flusher",
         "_held",
+        "_write_frame",
         "auction_id",
         "closed",
         "min_seq",
@@ -121,8 +124,12 @@ class Watcher:
         self._backlog: list[tuple[int | None, str]] | None = None
         self._held: list[tuple[int, str]] | None = None  # answers waiting for their event
         self._flusher: asyncio.Task[None] | None = None
+        extensions = getattr(socket, "scope", {}).get("extensions") or {}
+        self._write_frame: Callable[[bytes], bool] | None = extensions.get(FRAME_WRITER)
 
-    def offer(self, seq: int | None, text: str, max_backlog: int) -> bool:
+    def offer(
+        self, seq: int | None, text: str, max_backlog: int, frame: bytes | None = None
+    ) -> bool:
         """Queue or write one frame; False when the backlog is full (the watcher is too slow)."""
         if self.closed:
             return True
@@ -135,7 +142,7 @@ class Watcher:
             backlog.append((seq, text))
             self._backlog = backlog
         else:
-            self._write(text)
+            self._write(text, frame)
         if seq is not None and seq > self.queued_seq:
             self.queued_seq = seq
             self._release_held(seq)
@@ -171,8 +178,12 @@ class Watcher:
         self.queued_seq = max(self.queued_seq, snapshot_seq)
         self._flush()
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, frame: bytes | None = None) -> None:
         if self.closed:
+            return
+        if self._write_frame is not None and self._write_frame(
+            frame if frame is not None else text_frame(text.encode())
+        ):
             return
         coro = cast(
             Coroutine[Any, Any, None],
@@ -399,7 +410,8 @@ class AuctionRoom:
         if self.state is not None:
             self.state.apply(seq, text)
         max_backlog = self.hub.max_backlog
-        slow = [w for w in self.watchers if not w.offer(seq, text, max_backlog)]
+        frame = text_frame(text.encode())  # the same bytes for every socket
+        slow = [w for w in self.watchers if not w.offer(seq, text, max_backlog, frame)]
         for watcher in slow:
             self.watchers.discard(watcher)
             self.hub.close_later(watcher, TRY_AGAIN_LATER, "Too slow: backlog full")
@@ -513,7 +525,3 @@ class LiveAuctions:
                     room.seen_latest = latest.get(room.auction_id, 0)
         finally:
             self._tails = None
-
-    def sockets(self) -> Generator[Watcher, None, None]:
-        for room in list(self.rooms.values()):
-            yield from list(room.watchers)
