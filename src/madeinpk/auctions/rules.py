@@ -230,10 +230,6 @@ class Decision:
         return self.after.end_time != self.before.end_time
 
 
-def refuse_all(reason: Reason, attempts: Sequence[Attempt]) -> list[Outcome]:
-    return [refusal(reason) for _ in attempts]
-
-
 def _same_bid(prior: Prior, auction_id: int, attempt: Attempt) -> bool:
     return (
         prior.auction_id == auction_id
