@@ -353,6 +353,7 @@ def test_soft_close_extends_the_end_after_a_late_bid() -> None:
 def test_proxy_resolution_properties(plan: list[tuple[Bidder, int, int | None]]) -> None:
     state = with_proxies(min_increment=Decimal("10.00"))
     maxima: dict[int, tuple[Decimal, int]] = {}  # bidder -> (effective maximum, when set)
+    contested = maxima  # the maxima as they were when bids were last recorded
     at_min_next = True
     for when, (bidder, steps, extra) in enumerate(plan):
         amount = state.min_next_bid() + 10 * steps
@@ -373,6 +374,9 @@ def test_proxy_resolution_properties(plan: list[tuple[Bidder, int, int | None]])
         if len(ranked) > 1:
             assert state.current_price >= ranked[1][1][0]
         assert state.leader is not None and state.leader.id == ranked[0][0]
-    if at_min_next and len(maxima) > 1:
-        first, second = sorted((m for m, _ in maxima.values()), reverse=True)[:2]
+        if decision.bids:
+            contested = dict(maxima)
+    # A leader who raises its own maximum afterwards records no bid and moves no price.
+    if at_min_next and len(contested) > 1:
+        first, second = sorted((m for m, _ in contested.values()), reverse=True)[:2]
         assert state.current_price == min(first, second + Decimal("10.00"))
