@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from madeinpk.auctions.rate_limit import NoBidRateLimit, bid_rate_limiter
 from madeinpk.settings import Settings, SettingsError
 
 PROD = {"DATABASE_URL": "postgresql://app@db.internal:5432/madeinpk", "SECRET_KEY": "x" * 32}
@@ -72,6 +73,7 @@ def test_production_values() -> None:
         ({"PAYMENT_DEADLINE_HOURS": "0"}, "PAYMENT_DEADLINE_HOURS: must be between"),
         ({"MAX_FAILED_PAYMENTS": "-1"}, "MAX_FAILED_PAYMENTS: must be between"),
         ({"BID_RATE_LIMIT": "1.5"}, "BID_RATE_LIMIT: expected a whole number"),
+        ({"BID_RATE_LIMIT": "-1"}, "BID_RATE_LIMIT: must be between 0"),
         ({"SMTP_HOST": "mail", "SMTP_PORT": "x"}, "SMTP_PORT: expected a whole number"),
         ({"SMTP_HOST": "mail", "SMTP_USE_TLS": "1", "SMTP_STARTTLS": "1"}, "choose one, not both"),
         ({"SITE_URL": "ftp://x"}, "SITE_URL: expected an http(s) URL"),
@@ -103,3 +105,10 @@ def test_cli_reports_a_bad_setting_clearly(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Bad setting: PORT: expected a whole number, got 'eighty'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_bid_rate_limit_of_zero_turns_the_limit_off() -> None:
+    settings = Settings.from_env({"BID_RATE_LIMIT": "0"})
+    limiter = bid_rate_limiter("redis://127.0.0.1:6379/0", settings.bid_rate_limit, "unused")
+    assert isinstance(limiter, NoBidRateLimit)  # no bucket, no round trip
+    assert all([await limiter.allow(7) for _ in range(1_000)])

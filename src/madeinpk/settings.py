@@ -175,7 +175,7 @@ class Settings:
             ),
             max_failed_payments=env.integer("MAX_FAILED_PAYMENTS", 3, minimum=1, maximum=100),
             platform_fee=platform_fee,
-            bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=1, maximum=1_000_000),
+            bid_rate_limit=env.integer("BID_RATE_LIMIT", 10, minimum=0, maximum=1_000_000),
             token_ttl_days=env.integer("TOKEN_TTL_DAYS", 30, minimum=1, maximum=3650),
             task_queue=env.text("TASK_QUEUE", "madeinpk"),
             # Pillow itself refuses images past ~179 megapixels (its decompression-bomb guard).

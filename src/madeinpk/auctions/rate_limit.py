@@ -1,4 +1,4 @@
-"""Per-user bid rate limit (``BID_RATE_LIMIT`` bids per second), shared by REST and WebSocket.
+"""Per-user bid rate limit (``BID_RATE_LIMIT`` bids per second, 0 for none), for REST and sockets.
 
 A token bucket per user: ``per_second`` bids at once, refilled at ``per_second`` a second, so a
 burst is cut off wherever it falls (a fixed one-second window lets twice the limit through across
@@ -20,6 +20,17 @@ class BidRateLimiter(Protocol):
     async def allow(self, user_id: int) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+class NoBidRateLimit:
+    """``BID_RATE_LIMIT=0``: no limit, and no round trip to ask for one (benchmarks, trusted
+    load tests)."""
+
+    async def allow(self, user_id: int) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
 
 
 class MemoryBidRateLimiter:
@@ -94,6 +105,8 @@ class RedisBidRateLimiter:
 
 
 def bid_rate_limiter(redis_url: str | None, per_second: int, prefix: str) -> BidRateLimiter:
+    if per_second == 0:
+        return NoBidRateLimit()
     if redis_url is None:
         return MemoryBidRateLimiter(per_second)
     return RedisBidRateLimiter(redis_url, per_second, prefix)
