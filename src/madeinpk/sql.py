@@ -11,28 +11,42 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
+import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
+_decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
-def bind(sql: str, params: Mapping[str, Any], postgres: bool) -> tuple[str, list[Any]]:
-    args: list[Any] = []
-    numbers: dict[str, int] = {}
+@lru_cache(maxsize=1024)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """PostgreSQL's text for ``sql`` and the names its ``$n`` stand for: the same for every call
+    of a statement, so it is worked out once (the bid path runs a handful of statements)."""
+    names: list[str] = []
 
     def placeholder(match: re.Match[str]) -> str:
         name = match.group(1)
-        value = params[name]
-        if postgres:
-            if name not in numbers:
-                args.append(value)
-                numbers[name] = len(args)
-            return f"${numbers[name]}"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAME.sub(placeholder, sql), tuple(names)
+
+
+def bind(sql: str, params: Mapping[str, Any], postgres: bool) -> tuple[str, list[Any]]:
+    if postgres:
+        text, names = _numbered(sql)
+        return text, [params[name] for name in names]
+    args: list[Any] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        value = params[match.group(1)]
         if isinstance(value, list | tuple):
             args.extend(value)
             return ", ".join("?" * len(value)) or "NULL"
@@ -57,6 +71,11 @@ def rows_params(
         for i, row in enumerate(rows)
         for c, value in zip(columns, row, strict=True)
     }
+
+
+@lru_cache(maxsize=64)
+def _column_types(table: type[Table]) -> dict[str, str]:
+    return {c._meta.db_column_name: c.column_type for c in table._meta.columns}
 
 
 @asynccontextmanager
@@ -117,7 +136,7 @@ class Connection:
         names = ", ".join(f'"{c}"' for c in columns)
         into = f'INSERT INTO "{table._meta.tablename}" ({names})'
         if self.postgres:
-            types = {c._meta.db_column_name: c.column_type for c in table._meta.columns}
+            types = _column_types(table)
             arrays = ", ".join(f":{prefix}{i}::{types[c]}[]" for i, c in enumerate(columns))
             by_column = {
                 f"{prefix}{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))
@@ -140,20 +159,32 @@ class Connection:
         return await self.fetch(sql, **values, **params)
 
     async def together(
-        self, statements: Sequence[tuple[str, dict[str, Any]]], returning: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Independent writes (no two touching the same rows), as one round trip on PostgreSQL
-        (data-modifying CTEs); the rows ``RETURNING`` of statement ``returning``, if any. Their
-        parameter names must not clash."""
+        self, statements: Sequence[tuple[str, dict[str, Any]]], *returning: int
+    ) -> list[list[dict[str, Any]]]:
+        """Independent writes (no two touching the same rows, and none reading another's), as one
+        round trip on PostgreSQL (data-modifying CTEs; on SQLite in the order given); for each
+        index in ``returning``, that statement's ``RETURNING`` rows. Their parameter names must
+        not clash."""
         if self.postgres and len(statements) > 1:
             ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
-            tail = f"SELECT * FROM w{returning}" if returning is not None else "SELECT 1"
             params = {k: v for _, p in statements for k, v in p.items()}
-            rows = await self.fetch(f"WITH {ctes} {tail}", **params)
-            return rows if returning is not None else []
-        result: list[dict[str, Any]] = []
+            if len(returning) == 1:
+                rows = await self.fetch(f"WITH {ctes} SELECT * FROM w{returning[0]}", **params)
+                return [rows]
+            if not returning:
+                await self.fetch(f"WITH {ctes} SELECT 1", **params)
+                return []
+            tail = " UNION ALL ".join(
+                f"SELECT {n} AS w, row_to_json(w{i})::text AS r FROM w{i}"
+                for n, i in enumerate(returning)
+            )
+            results: list[list[dict[str, Any]]] = [[] for _ in returning]
+            for row in await self.fetch(f"WITH {ctes} {tail}", **params):
+                results[row["w"]].append(_decode_row(row["r"]))
+            return results
+        by_index: dict[int, list[dict[str, Any]]] = {}
         for i, (sql, params) in enumerate(statements):
             rows = await self.fetch(sql, **params)
-            if i == returning:
-                result = rows
-        return result
+            if i in returning:
+                by_index[i] = rows
+        return [by_index.get(i, []) for i in returning]

@@ -284,8 +284,9 @@ async def _record(
 ) -> list[Outcome]:
     """Write what the decision lists; return the outcomes with the stored bids' ids.
 
-    Everything but the bids goes in one round trip on PostgreSQL; the bids follow, once the
-    previous winning bid is unflagged (the database allows one winning bid per auction)."""
+    Everything goes in one round trip on PostgreSQL: the old winning bid is unflagged and the
+    new one inserted side by side, as the database checks "one winning bid" at commit; SQLite
+    runs the same statements in order."""
     if not decision.changed:
         return decision.outcomes
     state, auction_id = decision.after, decision.after.auction_id
@@ -328,18 +329,24 @@ async def _record(
         )
     )
     writes.extend(_outbid_notices(db, decision, now))
-    done.notify_users(o.bidder.id for o in decision.outbid)  # pinged after commit
-    queued = await db.together(writes, returning=len(writes) - 1 if decision.outbid else None)
     last = len(decision.bids) - 1
-    inserted = await db.insert_rows(
-        BidRow,
-        ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
-        [
-            (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
-            for i, b in enumerate(decision.bids)
-        ],
-        "RETURNING id, seq",
+    writes.append(
+        db.insert_sql(
+            BidRow,
+            ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
+            [
+                (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
+                for i, b in enumerate(decision.bids)
+            ],
+            "RETURNING id, seq",
+            prefix="bd",
+        )
     )
+    done.notify_users(o.bidder.id for o in decision.outbid)  # pinged after commit
+    if decision.outbid:  # the outbox statement comes just before the bids
+        queued, inserted = await db.together(writes, len(writes) - 2, len(writes) - 1)
+    else:
+        queued, [inserted] = [], await db.together(writes, len(writes) - 1)
     for seq, payload in payloads:
         done.broadcast(auction_id, seq, payload)
     done.send_emails([r["id"] for r in queued])
