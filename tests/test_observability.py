@@ -99,11 +99,12 @@ async def test_metrics_after_a_bid(client: httpx.AsyncClient, live_server: LiveS
     buyer = await make_user(live_server.settings)
     auction_id = await make_auction(seller)
     before = await scrape(client)
-    async with watch(live_server.url, auction_id):
+    async with watch(live_server.url, auction_id) as watcher:
         response = await client.post(
             f"/api/auctions/{auction_id}/place_bid/", json={"amount": 3000}, headers=buyer.auth
         )
         assert response.status_code == 201
+        assert (await watcher.receive())["type"] == "new_bid"
         during = await scrape(client)
     bids = {"app_name": "madeinpk", "method": "POST", "path": BID_PATH, "status_code": "201"}
     assert (
@@ -111,6 +112,9 @@ async def test_metrics_after_a_bid(client: httpx.AsyncClient, live_server: LiveS
         == (value(before, "madeinpk_http_requests_total", **bids) or 0) + 1
     )
     assert value(during, "madeinpk_watchers") == (value(before, "madeinpk_watchers") or 0) + 1
+    # The bid's event reached the watcher's socket, and how long that took since commit is kept.
+    delays = "madeinpk_fanout_delay_seconds_count"
+    assert (value(during, delays) or 0) >= (value(before, delays) or 0) + 1
     after = await scrape(client)
     assert value(after, "madeinpk_watchers") == value(before, "madeinpk_watchers")
     # Probes and scrapes are not counted as traffic.

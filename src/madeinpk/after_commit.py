@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, ScheduleSource
 from taskiq.kicker import AsyncKicker
 
-from madeinpk.auctions.events import auction_channel, frame
+from madeinpk.auctions.events import auction_channel, frames
 from madeinpk.notifications.live import user_channel
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ END_AUCTION_TASK = "madeinpk.end_auction"
 # minute, so an ending is scheduled this far ahead and the task waits for the exact end time.
 FIRE_AHEAD = timedelta(seconds=2.5)
 DRAIN_SECONDS = 5.0
+# After a hand-over, emails committed within this long ride the next one: a hot auction then
+# costs a queue write per tick, not per batch; a lone email still goes at once.
+EMAIL_LINGER_SECONDS = 0.05
 
 
 def end_schedule_id(auction_id: int) -> str:
@@ -79,6 +83,9 @@ class Effects:
         self.channel_prefix = channel_prefix
         self.broker = broker
         self.schedule_source = schedule_source
+        # An app process hands its own events to its own watchers at once, without waiting for
+        # them to come back from the channels backend (that copy is then dropped by ``seq``).
+        self.deliver_locally: Callable[[int, list[tuple[int, bytes]], float], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         # Emails committed while a hand-over is on its way go in the next one: on a hot auction
         # one task carries many batches' emails instead of one queue write per batch.
@@ -89,12 +96,23 @@ class Effects:
         return auction_channel(self.channel_prefix, auction_id)
 
     def flush(self, done: AfterCommit) -> None:
-        """Broadcast at once (in order; publishing only queues), the rest in the background."""
+        """Broadcast at once (in order, one message per auction; publishing only queues), the
+        rest in the background."""
+        committed_at = time.time()
+        by_auction: dict[int, list[tuple[int, bytes]]] = {}
         for auction_id, seq, payload in done.events:
+            by_auction.setdefault(auction_id, []).append((seq, payload))
+        for auction_id, events in by_auction.items():
+            if self.deliver_locally is not None:
+                try:
+                    self.deliver_locally(auction_id, events, committed_at)
+                except Exception:
+                    logger.exception("Events of auction %s not delivered here", auction_id)
             try:
-                self.channels.publish(frame(seq, payload), [self.channel(auction_id)])
+                self.channels.publish(frames(events, committed_at), [self.channel(auction_id)])
             except Exception:
-                logger.exception("Event %s of auction %s was not published", seq, auction_id)
+                seqs = [seq for seq, _ in events]
+                logger.exception("Events %s of auction %s were not published", seqs, auction_id)
         if done.email_ids:
             self._emails.extend(done.email_ids)
             if not self._kicking:
@@ -131,6 +149,7 @@ class Effects:
                         email_ids,
                         exc,
                     )
+                await asyncio.sleep(EMAIL_LINGER_SECONDS)
         finally:
             self._kicking = False
 

@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     follow_interruptions(backend, live)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
+    effects.deliver_locally = live.deliver
     bid_desk = BidDesk(effects, settings.bid_increments)
     rate_limiter = bid_rate_limiter(
         settings.redis_url, settings.bid_rate_limit, settings.redis_key_prefix

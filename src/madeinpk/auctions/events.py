@@ -38,13 +38,26 @@ def encode(message: msgspec.Struct) -> bytes:
     return _encoder.encode(message)
 
 
-def frame(seq: int, payload: bytes) -> bytes:
-    return str(seq).encode() + b"\n" + payload
+def frames(events: list[tuple[int, bytes]], committed_at: float) -> bytes:
+    """One channel message for a batch's events: a ``seq committed-at`` line and a payload line
+    each (JSON has no raw newline), so a batch costs one publish however many bids it recorded;
+    the commit time (Unix seconds) lets every process measure its fan-out delay."""
+    stamp = f" {committed_at:.6f}".encode()
+    return b"\n".join(str(seq).encode() + stamp + b"\n" + payload for seq, payload in events)
 
 
-def decode_frame(raw: bytes) -> tuple[int, bytes]:
-    header, _, payload = raw.partition(b"\n")
-    return int(header), payload
+def decode_frames(raw: bytes) -> tuple[list[tuple[int, bytes]], float | None]:
+    """The events of a channel message, and when they were committed (if it says)."""
+    parts = raw.split(b"\n")
+    if len(parts) % 2:
+        raise ValueError("a frame without its payload")
+    events, committed_at = [], None
+    for i in range(0, len(parts), 2):
+        seq, _, stamp = parts[i].partition(b" ")
+        events.append((int(seq), parts[i + 1]))
+        if stamp:
+            committed_at = float(stamp)
+    return events, committed_at
 
 
 def event_payload(auction_id: int, event: Event) -> bytes:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
@@ -35,7 +36,7 @@ from litestar import WebSocket
 from litestar.channels import ChannelsPlugin, Subscriber
 
 from madeinpk import metrics
-from madeinpk.auctions.events import auction_channel, decode_frame
+from madeinpk.auctions.events import auction_channel, decode_frames
 from madeinpk.auctions.replay import latest_seqs, stored_events
 from madeinpk.auctions.room_state import RoomState, for_viewer
 from madeinpk.auctions.rules import Increments
@@ -271,12 +272,27 @@ class AuctionRoom:
     async def _consume(self, subscriber: Subscriber) -> None:
         async for raw in subscriber.iter_events():
             try:
-                seq, payload = decode_frame(raw)
-                text = payload.decode()
+                events, committed_at = decode_frames(raw)
+                texts = [(seq, payload.decode()) for seq, payload in events]
             except ValueError:
                 logger.warning("Dropping a malformed frame on auction %s", self.auction_id)
                 continue
+            self.receive_batch(texts, committed_at)
+
+    def receive_batch(self, events: list[tuple[int, str]], committed_at: float | None) -> None:
+        """Events in ``seq`` order; the delay from their commit to the sockets is measured for
+        those released now (not for copies already released, nor those waiting for a gap)."""
+        before = self.expected
+        for seq, text in events:
             self.receive(seq, text)
+        if committed_at is not None and self.expected is not None:
+            released = [
+                s for s, _ in events if (before is None or s >= before) and s < self.expected
+            ]
+            if released:
+                delay = time.time() - committed_at
+                for _ in released:
+                    metrics.observe_fanout_delay(delay)
 
     async def status(self) -> AuctionStatusData | None:
         """The shared state: kept, or loaded once for everyone who asks meanwhile."""
@@ -456,6 +472,15 @@ class LiveAuctions:
         self.subscription_lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._tails: asyncio.Task[None] | None = None
+
+    def deliver(
+        self, auction_id: int, events: list[tuple[int, bytes]], committed_at: float
+    ) -> None:
+        """Events this process committed, straight to its own watchers of the auction; the copy
+        that comes back through the channels is then already released and is dropped."""
+        room = self.rooms.get(auction_id)
+        if room is not None:
+            room.receive_batch([(seq, p.decode()) for seq, p in events], committed_at)
 
     def close_later(self, watcher: Watcher, code: int, reason: str) -> None:
         task = asyncio.create_task(watcher.close(code, reason))
