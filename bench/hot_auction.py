@@ -31,9 +31,9 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import pairwise
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from bench.ws_bench import (
     base_env,
     create_data,
     free_port,
+    run_fast,
 )
 
 ANCHOR = ROOT.parent / "shared" / "bench" / "limits" / "pgbench_anchor.sh"
@@ -255,7 +256,7 @@ async def main(args: argparse.Namespace) -> int:
         await server.wait_ready()
         url = f"ws://127.0.0.1:{env['PORT']}/ws/auction/{auction_id}/"
         print(f"race: {args.bidders} bidders, {args.seconds} s …", flush=True)
-        pids = [server.proc.pid, *server.worker_pids()] if args.profile else []  # type: ignore[union-attr]
+        pids = sorted({server.proc.pid, *server.worker_pids()}) if args.profile else []  # type: ignore[union-attr]
         profilers = [
             subprocess.Popen(
                 [
@@ -327,4 +328,4 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(run_fast(main(parse_args())))

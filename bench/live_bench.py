@@ -282,6 +282,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         port, url, count, concurrency = sys.argv[2:6]
-        asyncio.run(child(int(port), url, int(count), int(concurrency)))
+        wb.run_fast(child(int(port), url, int(count), int(concurrency)))
     else:
-        sys.exit(asyncio.run(main(parse_args())))
+        sys.exit(wb.run_fast(main(parse_args())))
