@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
 from madeinpk.app import RedactTokens
+from madeinpk.lean_websockets import LeanWebSocketProtocol
 
 
 def test_token_in_a_socket_url_is_redacted() -> None:
@@ -18,3 +23,16 @@ def test_token_in_a_socket_url_is_redacted() -> None:
     line = record.getMessage()
     assert "5bac2ab92d4d" not in line
     assert "/ws/auction/1?token=[redacted]&x=1" in line
+
+
+def test_the_websocket_library_does_not_repeat_uvicorns_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One line per socket (uvicorn's ``[accepted]``), not also "connection open"/"closed"."""
+    protocol = LeanWebSocketProtocol(
+        Config(app=None, ws="websockets-sansio"), ServerState(), app_state={}
+    )
+    with caplog.at_level(logging.INFO):
+        protocol.conn.logger.info("connection open")
+        protocol.conn.logger.warning("a real problem")
+    assert [r.getMessage() for r in caplog.records] == ["a real problem"]
