@@ -23,7 +23,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
-from madeinpk.pg_engine import CleanupPostgresEngine
+from madeinpk.pg_engine import CleanupPostgresEngine, PooledConnection
 from madeinpk.piccolo_app import APP_CONFIG
 from madeinpk.settings import Settings
 
@@ -101,7 +101,10 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
         # should fail (503) in seconds instead. A connection the server closed is replaced on
         # its next acquire, so the pool recovers by itself.
         await engine.start_connection_pool(
-            min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+            min_size=min(2, size),
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            connection_class=PooledConnection,
         )
         try:
             yield

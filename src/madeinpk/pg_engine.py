@@ -108,6 +108,17 @@ class CleanupTransaction(PostgresTransaction):
             self.connection.terminate()
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pooled connection given back without asyncpg's reset query (``pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL``): one more round trip after every transaction, before
+    the code that committed can go on (on the bid path: before the events go out). Nothing
+    here takes advisory locks, opens cursors, listens or sets session variables; an open
+    transaction is still rolled back by asyncpg whatever this returns."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class CleanupPostgresEngine(PostgresEngine):
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return CleanupTransaction(engine=self, allow_nested=allow_nested)
