@@ -9,6 +9,7 @@ write it, with parameters bound by name, run on the current transaction's own co
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -92,34 +93,56 @@ async def transaction(engine: Engine) -> AsyncIterator[Connection]:
             yield Connection(False, current.connection)
         return
     async with writer() as raw:
-        await raw.execute("BEGIN IMMEDIATE")
+        # BEGIN IMMEDIATE goes with the first statements, in the same trip to SQLite's thread.
+        connection = Connection(False, raw, begin="BEGIN IMMEDIATE")
         try:
-            yield Connection(False, raw)
+            yield connection
         except BaseException:
-            await raw.execute("ROLLBACK")
+            if raw.in_transaction:
+                await raw.execute("ROLLBACK")
             raise
-        await raw.execute("COMMIT")
+        if raw.in_transaction:
+            await raw.execute("COMMIT")
 
 
 class Connection:
-    """The connection of the transaction in progress, spoken to in one SQL style."""
+    """The connection of the transaction in progress, spoken to in one SQL style.
 
-    def __init__(self, postgres: bool, raw: Any) -> None:
+    On SQLite (aiosqlite), every call is a trip to the connection's thread and back to the
+    event loop, which costs more than a small statement: statements that go together
+    (``together``, and a pending ``begin``) make one trip."""
+
+    def __init__(self, postgres: bool, raw: Any, begin: str | None = None) -> None:
         self.postgres = postgres
         self._raw = raw
+        self._begin = begin
 
     async def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         text, args = bind(sql, params, self.postgres)
         if self.postgres:
             return [dict(r) for r in await self._raw.fetch(text, *args)]
-        return list(await self._raw.execute_fetchall(text, args))
+        (rows,) = await self._in_sqlite_thread([(text, args)])
+        return rows
 
     async def execute(self, sql: str, **params: Any) -> None:
         text, args = bind(sql, params, self.postgres)
         if self.postgres:
             await self._raw.execute(text, *args)
         else:
-            await self._raw.execute_fetchall(text, args)
+            await self._in_sqlite_thread([(text, args)])
+
+    async def _in_sqlite_thread(
+        self, statements: list[tuple[str, list[Any]]]
+    ) -> list[list[dict[str, Any]]]:
+        begin, self._begin = self._begin, None
+
+        def run(connection: sqlite3.Connection) -> list[list[dict[str, Any]]]:
+            if begin is not None:
+                connection.execute(begin)
+            return [list(connection.execute(text, args).fetchall()) for text, args in statements]
+
+        # aiosqlite runs a function on its thread with ``_execute``: no public name for it.
+        return await self._raw._execute(run, self._raw._conn)  # type: ignore[no-any-return]
 
     def insert_sql(
         self,
@@ -182,9 +205,11 @@ class Connection:
             for row in await self.fetch(f"WITH {ctes} {tail}", **params):
                 results[row["w"]].append(_decode_row(row["r"]))
             return results
-        by_index: dict[int, list[dict[str, Any]]] = {}
-        for i, (sql, params) in enumerate(statements):
+        if self.postgres:
+            sql, params = statements[0]
             rows = await self.fetch(sql, **params)
-            if i in returning:
-                by_index[i] = rows
-        return [by_index.get(i, []) for i in returning]
+            return [rows if i == 0 else [] for i in returning]
+        results = await self._in_sqlite_thread(
+            [bind(sql, params, False) for sql, params in statements]
+        )
+        return [results[i] for i in returning]

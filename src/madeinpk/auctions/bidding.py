@@ -217,12 +217,16 @@ async def _lock(
         row = rows[0]
         now, blocked = _timestamp(row["now"]), set(row["blocked"])
     else:
-        # The transaction already holds SQLite's write lock (BEGIN IMMEDIATE).
-        rows = await db.fetch(_STATE_SQLITE, auction=auction_id)
+        # Read with the write lock held (BEGIN IMMEDIATE goes first, in the same trip).
+        rows, blocked_rows = await db.together(
+            [(_STATE_SQLITE, {"auction": auction_id}), (_BLOCKED_SQLITE, {"bidders": bidder_ids})],
+            0,
+            1,
+        )
         if not rows:
             return None
         row, now = rows[0], utc_now()
-        blocked = {r["user"] for r in await db.fetch(_BLOCKED_SQLITE, bidders=bidder_ids)}
+        blocked = {r["user"] for r in blocked_rows}
     leader = (
         Bidder(row["leader"], row["leader_username"], row["leader_email"])
         if row["leader"] is not None
