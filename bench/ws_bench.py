@@ -855,6 +855,7 @@ class Bench:
         rounds = []
         errors: list[str] = []
         cpu_reports = []
+        keeper = await self.spectator() if a.connect_warm else None
         self.start_profiler("connect", a.connect_rounds * 1.5)
         for r in range(a.connect_rounds):
             with CpuMeter(self.server.proc.pid) as cpu:  # type: ignore[union-attr]
@@ -874,7 +875,10 @@ class Bench:
             )
             await close_all(ok)
             await asyncio.sleep(0.5)
+        if keeper is not None:
+            await close_all([keeper])
         result = {
+            "warm": a.connect_warm,
             "clients_per_round": a.connect_clients,
             "rounds": rounds,
             "all": summary_ms(times),
@@ -1452,6 +1456,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fanout-gap", type=float, default=0.2, help="c. seconds between bids (0.2)")
     p.add_argument("--connect-clients", type=int, default=200, help="d. simultaneous (200)")
     p.add_argument("--connect-rounds", type=int, default=3, help="d. rounds (3)")
+    p.add_argument(
+        "--connect-warm",
+        action="store_true",
+        help="d. one spectator stays connected across rounds: the auction is already watched "
+        "(a popular auction) instead of each round's first connect loading it",
+    )
     p.add_argument("--rss-watchers", type=int, default=2000, help="e. idle spectators (2000)")
     p.add_argument(
         "--rss-warmup",

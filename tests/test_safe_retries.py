@@ -4,6 +4,7 @@ answer and changes nothing; a committed bid is never answered as a failure."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -11,8 +12,10 @@ import pytest
 from taskiq.exceptions import SendTaskError
 
 from madeinpk.accounts.tables import Role
+from madeinpk.auctions.bidding import forget_expired_keys
 from madeinpk.auctions.tables import Auction, Bid, BidRequest
 from madeinpk.notifications.tables import OutboxEmail
+from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
 from tests.sockets import error, watch
@@ -191,3 +194,18 @@ async def test_a_failing_email_kick_never_turns_a_committed_bid_into_an_error(
     assert email["sent_at"] is None  # left for the outbox sweep, not lost
     price = await Auction.select(Auction.current_price).where(Auction.id == auction)
     assert Decimal(str(price[0]["current_price"])) == Decimal("2700")
+
+
+async def test_keys_older_than_a_day_are_forgotten(
+    client: httpx.AsyncClient, auction: int, buyer: UserHandle
+) -> None:
+    for key, amount in (("yesterday", 2600), ("today", 2700)):
+        headers = {**buyer.auth, "Idempotency-Key": key}
+        response = await client.post(bid_url(auction), json={"amount": amount}, headers=headers)
+        assert response.status_code == 201, response.text
+    await BidRequest.update(
+        {BidRequest.created_at: utc_now() - timedelta(hours=24, seconds=1)}
+    ).where(BidRequest.key == "yesterday")
+    assert await forget_expired_keys() == 1
+    assert [r["key"] for r in await BidRequest.select(BidRequest.key)] == ["today"]
+    assert await Bid.count().where(Bid.auction == auction) == 2  # the bids themselves stay

@@ -442,3 +442,14 @@ async def _remember_keys(
     )
     if len(stored) < len(rows):
         raise _KeyRace
+
+
+async def forget_expired_keys() -> int:
+    """Idempotency keys answer retries for ``KEY_LIFETIME``; after that a key is a new bid
+    (``_remember_keys`` reuses the row), so older rows only take room: the sweep deletes them."""
+    gone = (
+        await BidRequestRow.delete()
+        .where(BidRequestRow.created_at <= utc_now() - KEY_LIFETIME)
+        .returning(BidRequestRow.id)
+    )
+    return len(gone)

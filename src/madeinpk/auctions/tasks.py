@@ -8,6 +8,7 @@ from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
 
+from madeinpk.auctions.bidding import forget_expired_keys
 from madeinpk.auctions.lifecycle import due_auction_ids, end_time_if_active, finish_auction
 from madeinpk.broker import broker, task_effects, task_settings
 from madeinpk.timestamps import utc_now
@@ -68,3 +69,10 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
             if not any(results):
                 break
     return ended
+
+
+@broker.task(task_name="madeinpk.forget_bid_keys", schedule=[{"interval": 3600}])
+async def forget_bid_keys() -> int:
+    """Hourly: idempotency keys past their 24 hours go (the table would otherwise grow with
+    every keyed bid ever placed)."""
+    return await forget_expired_keys()
