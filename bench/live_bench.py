@@ -187,6 +187,7 @@ async def main(args: argparse.Namespace) -> int:
         [
             "--workers", str(args.workers), "--bidders", str(args.bidders),
             "--no-deflate", "--settle", str(args.settle), "--wait-quiet", "0",
+            *(["--connect-warm"] if args.connect_warm else []),
         ]
     )  # fmt: skip
     admin = await asyncpg.connect(wb.PG_ADMIN_DSN)
@@ -246,7 +247,8 @@ def summary(results: dict[str, Any]) -> str:
     lines = [f"machine busy at start: {results['meta']['machine_busy_pct_at_start']}%"]
     if "connect" in results:
         c = results["connect"]
-        lines.append(f"200 connects -> status: {c['all']}")
+        warm = "warm" if c.get("warm") else "cold"
+        lines.append(f"200 connects ({warm}) -> status: {c['all']}")
     for phase in ("fanout1000", "fanout200", "fanout10k"):
         if phase in results:
             r = results[phase]
@@ -274,6 +276,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gap-10k", type=float, default=1.0, help="seconds between those bids")
     p.add_argument("--open-concurrency", type=int, default=200)
     p.add_argument("--settle", type=float, default=2.0)
+    p.add_argument(
+        "--connect-warm",
+        action="store_true",
+        help="connect storms on an auction one spectator already watches (see ws_bench)",
+    )
     p.add_argument("--wait-quiet", type=float, default=20.0)
     p.add_argument("--server-log", default="/tmp/live-bench-server.log")
     return p.parse_args(argv)
