@@ -43,7 +43,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.ws_bench import (
+from bench.harness import (
     PG_ADMIN_DSN,
     PRICE_IN_ERROR,
     ROOT,

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import secrets
 import shutil
 import subprocess
@@ -33,10 +34,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-import ws_bench as wb
+from bench import clients, harness
+from bench import ws_bench as wb
 
 PHASES = ("connect", "fanout1000", "fanout200", "rss", "fanout10k")
 
@@ -47,7 +49,7 @@ PHASES = ("connect", "fanout1000", "fanout200", "rss", "fanout10k")
 async def child(port: int, url: str, count: int, concurrency: int) -> None:
     """Open ``count`` spectators, say how many; read the bids' send times from stdin; answer
     with every arrival's latency and the stream check of each watcher."""
-    watchers, errors = await wb.open_many("127.0.0.1", port, url, count, concurrency, None)
+    watchers, errors = await clients.open_many("127.0.0.1", port, url, count, concurrency, None)
     for w in watchers:
         w.messages.clear()
         w.defer = True  # stamp arrivals, parse later: this process measures, not itself
@@ -70,23 +72,23 @@ async def child(port: int, url: str, count: int, concurrency: int) -> None:
     for w in watchers:
         amounts = []
         for at, raw in w.messages:
-            message = wb._decode(raw)
+            message = clients._decode(raw)
             if message.get("type") != "new_bid":
                 continue
             amount = Decimal(message["data"]["amount"])
             amounts.append(amount)
             if amount in sent:
                 latencies.append(at - sent[amount])
-        checks.append(wb.stream_check(amounts, expected))
+        checks.append(clients.stream_check(amounts, expected))
     closes = [w.close_code for w in watchers if w.close_code is not None]
-    print(json.dumps({"latencies": latencies, "check": wb.merge_checks(checks), "closes": closes}))
+    print(json.dumps({"latencies": latencies, "check": clients.merge_checks(checks), "closes": closes}))
     sys.stdout.flush()
-    await wb.close_all(watchers)
+    await clients.close_all(watchers)
 
 
 async def phase_fanout10k(bench: wb.Bench, args: argparse.Namespace) -> dict[str, Any]:
     per_child = -(-args.watchers_10k // args.generators)
-    wb.log(f"fanout10k: {args.generators} load generators x {per_child} spectators")
+    harness.log(f"fanout10k: {args.generators} load generators x {per_child} spectators")
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -107,13 +109,13 @@ async def phase_fanout10k(bench: wb.Bench, args: argparse.Namespace) -> dict[str
         assert process.stdout is not None
         ready.append(json.loads(await asyncio.wait_for(process.stdout.readline(), 600)))
     opened = sum(r["ready"] for r in ready)
-    wb.log(f"fanout10k: {opened} watchers open ({sum(r['failed'] for r in ready)} failed)")
+    harness.log(f"fanout10k: {opened} watchers open ({sum(r['failed'] for r in ready)} failed)")
     rss = bench.server.workers_rss_kib()
     bidder = await bench.bidder(args.bidders + 1)
     await asyncio.sleep(args.settle)
     sent: dict[str, float] = {}
     replies: dict[str, int] = {}
-    with wb.CpuMeter(bench.server.proc.pid) as cpu:  # type: ignore[union-attr]
+    with harness.CpuMeter(bench.server.proc.pid) as cpu:  # type: ignore[union-attr]
         for _ in range(args.bids_10k):
             amount = bidder.price + 10
             started = time.perf_counter()
@@ -122,7 +124,7 @@ async def phase_fanout10k(bench: wb.Bench, args: argparse.Namespace) -> dict[str
             if kind == "accepted":
                 sent[f"{amount:.2f}"] = started
             else:
-                wb.log(f"fanout10k: bid {amount} {kind} {text}")
+                harness.log(f"fanout10k: bid {amount} {kind} {text}")
             await asyncio.sleep(args.gap_10k)
     cpu_report = cpu.report()
     latencies: list[float] = []
@@ -151,7 +153,7 @@ async def phase_fanout10k(bench: wb.Bench, args: argparse.Namespace) -> dict[str
         "bids_accepted": len(sent),
         "bid_replies": replies,
         "deliveries_expected": opened * len(sent),
-        "deliveries": wb.summary_ms(latencies),
+        "deliveries": harness.summary_ms(latencies),
         "stream_check": total,
         "close_codes": closes[:20],
         "cpu": cpu_report,
@@ -162,24 +164,24 @@ async def main(args: argparse.Namespace) -> int:
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if unknown := set(phases) - set(PHASES):
         raise SystemExit(f"unknown phases: {sorted(unknown)}")
-    wb.raise_fd_limit()
-    busy = await wb.wait_quiet(args.wait_quiet)
+    harness.raise_fd_limit()
+    busy = await harness.wait_quiet(args.wait_quiet)
     tag = secrets.token_hex(4)
     db_name = f"bench_{tag}"
     db_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
     scratch = Path(f"/tmp/bench-{tag}")
     scratch.mkdir(parents=True, exist_ok=True)
     queue = f"bench-{tag}"
-    auction_id = wb.random.SystemRandom().randint(100_000_000, 999_999_999)
-    env = wb.base_env(db_url, scratch, queue)
-    env["PORT"] = str(wb.free_port())
+    auction_id = random.SystemRandom().randint(100_000_000, 999_999_999)
+    env = harness.base_env(db_url, scratch, queue)
+    env["PORT"] = str(harness.free_port())
     started = datetime.now(UTC)
     results: dict[str, Any] = {
         "meta": {
             "started": started.isoformat(timespec="seconds"),
             "workers": args.workers,
             "machine_busy_pct_at_start": busy,
-            "git": wb.git_state(),
+            "git": harness.git_state(),
         },
         "errors": [],
     }
@@ -190,27 +192,27 @@ async def main(args: argparse.Namespace) -> int:
             *(["--connect-warm"] if args.connect_warm else []),
         ]
     )  # fmt: skip
-    admin = await asyncpg.connect(wb.PG_ADMIN_DSN)
-    server: wb.Server | None = None
+    admin = await asyncpg.connect(harness.PG_ADMIN_DSN)
+    server: harness.Server | None = None
     try:
         await admin.execute(f'CREATE DATABASE "{db_name}"')
         migrate = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "madeinpk", "migrate"],
-            cwd=wb.ROOT,
+            cwd=harness.ROOT,
             env=env,
             capture_output=True,
             text=True,
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-        fixture = await wb.create_data(env, args.bidders + 2, auction_id)
-        server = wb.Server(env, args.workers, Path(args.server_log))
+        fixture = await harness.create_data(env, args.bidders + 2, auction_id)
+        server = harness.Server(env, args.workers, Path(args.server_log))
         server.start()
         await server.wait_ready()
         bench = wb.Bench(ws_args, server, fixture, db_url)
         for phase in phases:
-            wb.log(f"--- {phase}")
+            harness.log(f"--- {phase}")
             try:
                 if phase == "fanout10k":
                     results[phase] = await phase_fanout10k(bench, args)
@@ -228,18 +230,18 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
-            results["server_log"] = wb.scan_server_log(server.log_text())
+            results["server_log"] = harness.scan_server_log(server.log_text())
         with contextlib.suppress(Exception):
             await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         await admin.close()
         with contextlib.suppress(Exception):
-            await wb.cleanup_redis(queue)
+            await harness.cleanup_redis(queue)
         shutil.rmtree(scratch, ignore_errors=True)
-        wb.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        out = wb.RESULTS_DIR / f"live_bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+        harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        out = harness.RESULTS_DIR / f"live_bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
         out.write_text(json.dumps(results, indent=2, default=str))
         print(summary(results))
-        wb.log(f"results written to {out}")
+        harness.log(f"results written to {out}")
     return 1 if results["errors"] else 0
 
 
@@ -289,6 +291,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         port, url, count, concurrency = sys.argv[2:6]
-        wb.run_fast(child(int(port), url, int(count), int(concurrency)))
+        harness.run_fast(child(int(port), url, int(count), int(concurrency)))
     else:
-        sys.exit(wb.run_fast(main(parse_args())))
+        sys.exit(harness.run_fast(main(parse_args())))

@@ -26,45 +26,54 @@ import json
 import os
 import random
 import re
-import resource
 import secrets
-import shlex
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from collections.abc import Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-import msgspec
-import uvloop
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
-from websockets.frames import Close, Opcode
-from websockets.http11 import Response
-from websockets.uri import parse_uri
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = ROOT / "bench" / "results"
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/15"
-SECRET_KEY = "bench-secret-key-123456"
-PRICE_IN_ERROR = re.compile(r"current price of ([0-9]+(?:\.[0-9]+)?)")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.clients import (
+    Bidder,
+    Spectator,
+    _decode,
+    close_all,
+    merge_checks,
+    open_many,
+    open_socket,
+    open_spectator,
+    stream_check,
+)
+from bench.harness import (
+    PG_ADMIN_DSN,
+    RESULTS_DIR,
+    ROOT,
+    CpuMeter,
+    Fixture,
+    Server,
+    _r,
+    base_env,
+    cleanup_redis,
+    create_data,
+    free_port,
+    git_state,
+    log,
+    pct,
+    raise_fd_limit,
+    run_fast,
+    scan_server_log,
+    socket_fds,
+    summary_ms,
+    wait_quiet,
+)
 
 TARGETS = {
     "race_accepted_per_s": (">=", 1000.0),
@@ -73,646 +82,9 @@ TARGETS = {
     "connect_p99_ms": ("<", 100.0),
     "rss_per_watcher_kib": ("<", 20.0),
 }
+
+
 PHASES = ("rss", "connect", "fanout", "race", "latency")
-
-_decode = msgspec.json.decode
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no samples."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil
-    return ordered[int(min(rank, len(ordered))) - 1]
-
-
-def summary_ms(seconds: list[float]) -> dict[str, Any]:
-    ms = [s * 1000 for s in seconds]
-    return {
-        "n": len(ms),
-        "p50_ms": _r(pct(ms, 50)),
-        "p90_ms": _r(pct(ms, 90)),
-        "p99_ms": _r(pct(ms, 99)),
-        "max_ms": _r(max(ms) if ms else None),
-        "mean_ms": _r(statistics.fmean(ms) if ms else None),
-    }
-
-
-def _r(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-# --------------------------------------------------------------------------------------------
-# Processes: the server's tree, its RSS, and CPU accounting per phase
-# --------------------------------------------------------------------------------------------
-
-
-def proc_table() -> dict[int, tuple[str, int, int]]:
-    """pid -> (comm, ppid, utime+stime ticks) for every process we can read."""
-    table: dict[int, tuple[str, int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        close = stat.rfind(")")
-        comm = stat[stat.find("(") + 1 : close]
-        fields = stat[close + 2 :].split()
-        table[int(entry)] = (comm, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return table
-
-
-def descendants(root: int, table: dict[int, tuple[str, int, int]] | None = None) -> list[int]:
-    table = table or proc_table()
-    children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def socket_fds(pid: int) -> int:
-    count = 0
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                    count += 1
-    except OSError:
-        pass
-    return count
-
-
-class CpuMeter:
-    """CPU seconds spent per process group over one phase (100% = one core busy)."""
-
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.start_wall = 0.0
-        self.start: dict[int, tuple[str, int, int]] = {}
-        self.start_total: list[int] = []
-
-    @staticmethod
-    def _system() -> list[int]:
-        """The machine's cpu line: user nice system idle iowait irq softirq steal ..."""
-        with open("/proc/stat") as f:
-            return [int(x) for x in f.readline().split()[1:]]
-
-    def __enter__(self) -> CpuMeter:
-        self.start_wall = time.perf_counter()
-        self.start = proc_table()
-        self.start_total = self._system()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def report(self) -> dict[str, Any]:
-        wall = time.perf_counter() - self.start_wall
-        end = proc_table()
-        server = set(descendants(self.server_pid, end)) | {self.server_pid}
-        groups: Counter[str] = Counter()
-        for pid, (comm, _, ticks) in end.items():
-            before = self.start.get(pid)  # ticks survive exec (comm may change); new pids
-            used = ticks - (before[2] if before else 0)  # started within the phase
-            if used <= 0:
-                continue
-            if pid in server:
-                group = "server"
-            elif pid == os.getpid():
-                group = "bench"
-            elif comm.startswith("postgres"):
-                group = "postgres"
-            elif comm.startswith("redis"):
-                group = "redis"
-            else:
-                group = "other"
-            groups[group] += used
-        now = self._system()
-        delta = [b - a for a, b in zip(self.start_total, now, strict=False)]
-        all_ticks = max(1, sum(delta))
-        busy = all_ticks - delta[3] - delta[4]
-        names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-        return {
-            "wall_s": round(wall, 2),
-            "cpu_pct_of_one_core": {
-                g: round(100 * t / CLK_TCK / wall, 1) for g, t in groups.most_common()
-            },
-            "machine_busy_pct": round(100 * busy / all_ticks, 1),
-            "machine_pct": {
-                n: round(100 * d / all_ticks, 1) for n, d in zip(names, delta, strict=False) if d
-            },
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Database, data and server
-# --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def base_env(db_url: str, scratch: Path, queue: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=db_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY=SECRET_KEY,
-        DEBUG="false",
-        DATABASE_POOL_SIZE="20",
-        BID_RATE_LIMIT="0",  # off: no Redis round trip per bid
-        MAX_SOCKETS_PER_IP="0",  # every load-generator socket comes from 127.0.0.1
-        TASK_QUEUE=queue,  # our own Redis stream for the outbid-email tasks; deleted at the end
-        MEDIA_ROOT=str(scratch / "media"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-@dataclass
-class Fixture:
-    auction_id: int
-    seller: str
-    bidders: list[tuple[str, str]]  # (username, token)
-
-
-async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fixture:
-    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"):
-        if key in env:
-            os.environ[key] = env[key]
-        else:
-            os.environ.pop(key, None)
-    from piccolo.apps.user.tables import BaseUser
-
-    from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
-    from madeinpk.accounts.tokens import issue_token
-    from madeinpk.auctions.tables import Auction
-    from madeinpk.catalog.tables import Category, Product, ProductImage
-    from madeinpk.database import build_engine, database_lifespan
-    from madeinpk.settings import Settings
-
-    settings = Settings.from_env(env)
-    async with database_lifespan(build_engine(settings), settings):
-        password = BaseUser.hash_password("x" * 10)  # once: 600k PBKDF2 rounds is ~0.3 s
-        now = datetime.now(UTC)
-        tag = secrets.token_hex(3)
-        names = [f"bench_seller_{tag}"] + [f"bench_buyer{i}_{tag}" for i in range(n_buyers)]
-        users = [
-            BaseUser(
-                username=name,
-                email=f"{name}@example.com",
-                password=password,
-                first_name="Bench",
-                last_name="User",
-                active=True,
-                admin=False,
-                superuser=False,
-            )
-            for name in names
-        ]
-        rows = await BaseUser.insert(*users).returning(BaseUser.id, BaseUser.username)
-        ids = {row["username"]: row["id"] for row in rows}
-        seller_id = ids[names[0]]
-        await UserProfile.insert(
-            *[
-                UserProfile(
-                    user=ids[name],
-                    role=(Role.seller if name == names[0] else Role.buyer).value,
-                    created_at=now,
-                )
-                for name in names
-            ]
-        )
-        await SellerProfile.insert(
-            SellerProfile(
-                user=seller_id,
-                brand_name="Kashmiri Heritage Crafts",
-                biography="Authentic Kashmiri handicrafts, direct from local artisans.",
-                social_media_links="{}",
-                is_verified=True,
-                average_rating=Decimal("4.85"),
-                total_feedbacks=127,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        category = await Category.insert(Category(name=f"Textiles {tag}")).returning(Category.id)
-        product = await Product.insert(
-            Product(
-                seller=seller_id,
-                category=category[0]["id"],
-                name="Handwoven Pashmina Shawl",
-                description="Luxurious handwoven Pashmina shawl made from the finest Kashmiri "
-                "wool, with intricate embroidery and traditional patterns.",
-                condition="new",
-                created_at=now,
-                updated_at=now,
-            )
-        ).returning(Product.id)
-        product_id = product[0]["id"]
-        await ProductImage.insert(
-            *[
-                ProductImage(
-                    product=product_id,
-                    image=f"products/shawl_{i}.jpg",
-                    is_primary=i == 0,
-                    display_order=i,
-                )
-                for i in range(3)
-            ]
-        )
-        await Auction.insert(
-            Auction(
-                id=auction_id,
-                product=product_id,
-                starting_price=Decimal("1000.00"),
-                current_price=Decimal("1000.00"),
-                bid_count=0,
-                start_time=now - timedelta(hours=1),
-                end_time=now + timedelta(hours=2),
-                status="active",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        buyer_names = names[1:]
-        tokens = await asyncio.gather(*(issue_token(ids[n], settings) for n in buyer_names))
-    return Fixture(auction_id, names[0], list(zip(buyer_names, tokens, strict=True)))
-
-
-class Server:
-    def __init__(
-        self, env: dict[str, str], workers: int, log_path: Path, command: str | None = None
-    ) -> None:
-        self.env, self.workers, self.log_path = env, workers, log_path
-        self.command = (
-            shlex.split(command.replace("{workers}", str(workers)))
-            if command
-            else [sys.executable, "-m", "madeinpk", "serve", "--workers", str(workers)]
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = int(env["PORT"])
-
-    def start(self) -> None:
-        self.log_file = open(self.log_path, "wb")  # closed in stop()
-        self.proc = subprocess.Popen(
-            self.command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    async def wait_ready(self, limit_s: float = 90.0) -> None:
-        assert self.proc is not None
-        url = f"http://127.0.0.1:{self.port}/api/categories/"
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}"
-                )
-            started = self.log_text().count("Application startup complete")
-            if started >= self.workers and await asyncio.to_thread(self._get_ok, url):
-                return
-            await asyncio.sleep(0.25)
-        raise RuntimeError(f"server not ready after {limit_s}s:\n{self.log_text()[-3000:]}")
-
-    @staticmethod
-    def _get_ok(url: str) -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def worker_pids(self) -> list[int]:
-        """The app processes: uvicorn's children, or the server itself when it runs alone."""
-        assert self.proc is not None
-        return sorted(descendants(self.proc.pid)) or [self.proc.pid]
-
-    def workers_rss_kib(self) -> dict[int, int]:
-        return {pid: rss_kib(pid) for pid in self.worker_pids()}
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        # Stragglers of the group (workers outliving the supervisor)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log_file.close()
-
-
-# --------------------------------------------------------------------------------------------
-# WebSocket clients
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Socket:
-    ws: ClientConnection
-    status: dict[str, Any]
-    connect_s: float
-
-
-async def open_socket(url: str, compression: str | None, limit_s: float = 30.0) -> Socket:
-    started = time.perf_counter()
-    ws = await connect(
-        url,
-        compression=compression,
-        ping_interval=None,
-        open_timeout=limit_s,
-        close_timeout=5,
-        max_queue=None,
-    )
-    try:
-        first = _decode(await asyncio.wait_for(ws.recv(), limit_s))
-    except BaseException:
-        await ws.close()
-        raise
-    elapsed = time.perf_counter() - started
-    if first.get("type") != "auction_status":
-        await ws.close()
-        raise RuntimeError(f"first message was not auction_status: {first}")
-    return Socket(ws, first["data"], elapsed)
-
-
-class Spectator(asyncio.Protocol):
-    """A watcher without a token, on the ``websockets`` library's Sans-I/O ``ClientProtocol``
-    (same handshake, same permessage-deflate offer as ``websockets.connect``).
-
-    ``data_received`` takes the time before anything else. With ``defer`` set it then only keeps
-    the bytes, so when a bid reaches 1,000 sockets at once each is stamped within microseconds of
-    being read, instead of after every other socket's frame parsing and inflating (which costs
-    the one-process load generator ~50 us per message, i.e. tens of ms over 1,000 watchers).
-    ``replay()`` parses the kept bytes afterwards; each message keeps its bytes' arrival time.
-    """
-
-    def __init__(self, url: str, compression: str | None) -> None:
-        extensions = enable_client_permessage_deflate(None) if compression == "deflate" else None
-        self.proto = ClientProtocol(parse_uri(url), extensions=extensions, max_size=2**20)
-        loop = asyncio.get_running_loop()
-        self.first: asyncio.Future[float] = loop.create_future()
-        self.lost: asyncio.Future[None] = loop.create_future()
-        self.transport: asyncio.Transport | None = None
-        self.defer = False
-        self.chunks: list[tuple[float, bytes]] = []
-        self.messages: list[tuple[float, str]] = []
-        self.close_code: int | None = None
-        self.status: dict[str, Any] = {}
-        self.connect_s = 0.0
-        self.deflate = False  # negotiated, once the handshake is done
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.proto.send_request(self.proto.connect())
-        self._write()
-
-    def _write(self) -> None:
-        assert self.transport is not None
-        for data in self.proto.data_to_send():
-            if data:
-                self.transport.write(data)
-            elif self.transport.can_write_eof():
-                self.transport.write_eof()
-
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        if self.defer:
-            self.chunks.append((now, data))
-        else:
-            self._feed(now, data)
-
-    def _feed(self, at: float, data: bytes) -> None:
-        self.proto.receive_data(data)
-        for event in self.proto.events_received():
-            if isinstance(event, Response):
-                if self.proto.handshake_exc is not None and not self.first.done():
-                    self.first.set_exception(self.proto.handshake_exc)
-                self.deflate = any(e.name == "permessage-deflate" for e in self.proto.extensions)
-            elif event.opcode is Opcode.TEXT:
-                self.messages.append((at, event.data.decode()))
-                if not self.first.done():
-                    self.first.set_result(at)
-            elif event.opcode is Opcode.CLOSE:
-                self.close_code = Close.parse(event.data).code if event.data else 1005
-        self._write()
-
-    def replay(self) -> None:
-        chunks, self.chunks = self.chunks, []
-        for at, data in chunks:
-            self._feed(at, data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.first.done():
-            self.first.set_exception(
-                ConnectionError(f"closed before a first message (code {self.close_code})")
-            )
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    async def close(self) -> None:
-        self.defer = False
-        self.replay()
-        if self.transport is None or self.transport.is_closing():
-            return
-        with contextlib.suppress(Exception):
-            self.proto.send_close(1000)
-            self._write()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.lost), 3)
-        except TimeoutError:
-            self.transport.abort()
-
-
-async def open_spectator(
-    host: str, port: int, url: str, compression: str | None, limit_s: float = 30.0
-) -> Spectator:
-    loop = asyncio.get_running_loop()
-    started = time.perf_counter()
-    _, spectator = await asyncio.wait_for(
-        loop.create_connection(lambda: Spectator(url, compression), host, port), limit_s
-    )
-    try:
-        at = await asyncio.wait_for(asyncio.shield(spectator.first), limit_s)
-        first = _decode(spectator.messages[0][1])
-        if first.get("type") != "auction_status":
-            raise RuntimeError(f"first message was not auction_status: {first}")
-    except BaseException:
-        if spectator.transport is not None:
-            spectator.transport.abort()
-        raise
-    spectator.connect_s = at - started
-    spectator.status = first["data"]
-    return spectator
-
-
-async def open_many(
-    host: str, port: int, url: str, n: int, concurrency: int, compression: str | None
-) -> tuple[list[Spectator], list[str]]:
-    gate = asyncio.Semaphore(concurrency)
-    errors: list[str] = []
-
-    async def one() -> Spectator | None:
-        async with gate:
-            try:
-                return await open_spectator(host, port, url, compression)
-            except Exception as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                return None
-
-    results = await asyncio.gather(*(one() for _ in range(n)))
-    return [s for s in results if s is not None], errors
-
-
-async def close_all(sockets: list[Spectator]) -> None:
-    for i in range(0, len(sockets), 500):
-        await asyncio.gather(*(s.close() for s in sockets[i : i + 500]), return_exceptions=True)
-
-
-class Bidder:
-    """An authenticated socket: a reader task tracks the price and settles the pending bid."""
-
-    def __init__(self, sock: Socket, username: str) -> None:
-        self.ws = sock.ws
-        self.username = username
-        self.price = Decimal(sock.status["current_price"])
-        self.seen: list[tuple[float, Decimal, str]] = []  # every new_bid: (time, amount, bidder)
-        self.unexpected: list[Any] = []
-        self.close_code: int | None = None
-        self._pending: asyncio.Future[tuple[str, float, str]] | None = None
-        self._pending_amount: Decimal | None = None
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                now = time.perf_counter()
-                message = _decode(raw)
-                kind = message.get("type")
-                if kind == "new_bid":
-                    data = message["data"]
-                    amount = Decimal(data["amount"])
-                    self.seen.append((now, amount, data["bidder"]))
-                    self.price = max(self.price, amount)
-                    if (
-                        self._pending is not None
-                        and not self._pending.done()
-                        and data["bidder"] == self.username
-                        and amount == self._pending_amount
-                    ):
-                        self._pending.set_result(("accepted", now, ""))
-                elif kind == "error":
-                    text = message.get("message", "")
-                    if match := PRICE_IN_ERROR.search(text):
-                        self.price = max(self.price, Decimal(match.group(1)))
-                    if self._pending is not None and not self._pending.done():
-                        self._pending.set_result(("rejected", now, text))
-                    else:
-                        self.unexpected.append(message)
-                else:
-                    self.unexpected.append(message)
-        except ConnectionClosed as closed:
-            self.close_code = closed.rcvd.code if closed.rcvd else None
-        finally:
-            if self._pending is not None and not self._pending.done():
-                self._pending.set_result(("closed", time.perf_counter(), ""))
-
-    async def bid(self, amount: Decimal, limit_s: float = 5.0) -> tuple[str, float, str]:
-        """Send a bid; wait for its answer: ('accepted'|'rejected'|'timeout'|'closed', s, msg)."""
-        loop = asyncio.get_running_loop()
-        self._pending = loop.create_future()
-        self._pending_amount = amount
-        started = time.perf_counter()
-        try:
-            await self.ws.send(f'{{"type":"place_bid","amount":{amount:.2f}}}')
-            kind, at, text = await asyncio.wait_for(self._pending, limit_s)
-            return kind, at - started, text
-        except TimeoutError:
-            return "timeout", time.perf_counter() - started, ""
-        except ConnectionClosed:
-            return "closed", time.perf_counter() - started, ""
-        finally:
-            self._pending = None
-            self._pending_amount = None
-
-    async def close(self) -> None:
-        await self.ws.close()
-        with contextlib.suppress(Exception):
-            await self._reader
-
-
-def stream_check(seen_amounts: list[Decimal], expected: list[Decimal]) -> dict[str, int]:
-    """Compare one watcher's new_bid amounts with the accepted bids, in price (= commit) order."""
-    counts = Counter(seen_amounts)
-    expected_set = set(expected)
-    return {
-        "missing": sum(1 for a in expected if a not in counts),
-        "duplicated": sum(c - 1 for c in counts.values() if c > 1),
-        "unknown": sum(1 for a in counts if a not in expected_set),
-        "out_of_order": sum(1 for a, b in pairwise(seen_amounts) if b <= a),
-    }
-
-
-def merge_checks(checks: list[dict[str, int]]) -> dict[str, int]:
-    total: Counter[str] = Counter()
-    bad = 0
-    for c in checks:
-        total.update(c)
-        bad += any(c.values())
-    return {
-        **{k: total[k] for k in ("missing", "duplicated", "unknown", "out_of_order")},
-        "watchers_with_problems": bad,
-        "watchers": len(checks),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Phases
-# --------------------------------------------------------------------------------------------
 
 
 class Bench:
@@ -1275,30 +647,6 @@ class Bench:
         return result
 
 
-# --------------------------------------------------------------------------------------------
-# Report
-# --------------------------------------------------------------------------------------------
-
-
-def scan_server_log(text: str) -> dict[str, Any]:
-    lines = text.splitlines()
-    interesting = [
-        line
-        for line in lines
-        if re.search(
-            r"Traceback|ERROR|CRITICAL|WARNING|Exception|never arrived|Late event"
-            r"|Too slow|Task was destroyed|Unclosed|exception",
-            line,
-        )
-    ]
-    return {
-        "lines": len(lines),
-        "tracebacks": sum("Traceback" in line for line in lines),
-        "suspicious_lines": len(interesting),
-        "suspicious_samples": list(dict.fromkeys(interesting))[:15],
-    }
-
-
 def verdict(key: str, value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -1435,11 +783,6 @@ def print_table(results: dict[str, Any]) -> None:
     print("=" * 100)
 
 
-# --------------------------------------------------------------------------------------------
-# Main
-# --------------------------------------------------------------------------------------------
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument(
@@ -1506,69 +849,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
     return p.parse_args(argv)
-
-
-def git_state() -> dict[str, Any]:
-    """Which code was measured: src/ may be mid-edit while the benchmark runs."""
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "head": git("rev-parse", "--short", "HEAD"),
-        "dirty_src": git("status", "--short", "--", "src", "piccolo_migrations").splitlines(),
-    }
-
-
-def raise_fd_limit() -> tuple[int, int]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-def machine_busy_pct(interval: float = 1.0) -> float:
-    def read() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            parts = [int(x) for x in f.readline().split()[1:]]
-        return sum(parts), parts[3] + parts[4]
-
-    total0, idle0 = read()
-    time.sleep(interval)
-    total1, idle1 = read()
-    return round(100 * (1 - (idle1 - idle0) / max(1, total1 - total0)), 1)
-
-
-async def wait_quiet(limit: float) -> float:
-    """Other work on this machine (a test run, a build) skews every figure: wait a little for
-    it to finish, then go anyway and record how busy the machine was."""
-    deadline = time.monotonic() + limit
-    busy = await asyncio.to_thread(machine_busy_pct)
-    while busy > 25 and time.monotonic() < deadline:
-        log(f"machine {busy}% busy with other work; waiting (up to {limit:.0f} s)")
-        await asyncio.sleep(4)
-        busy = await asyncio.to_thread(machine_busy_pct)
-    if busy > 25:
-        log(f"warning: machine still {busy}% busy before the run; figures will suffer")
-    return busy
-
-
-async def cleanup_redis(queue: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{queue}*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -1669,15 +949,6 @@ async def main(args: argparse.Namespace) -> int:
             print_table(results)
         log(f"results written to {out}")
     return 1 if results["errors"] or not results.get("database", {}).get("ok", False) else 0
-
-
-T = TypeVar("T")
-
-
-def run_fast(coro: Coroutine[Any, Any, T]) -> T:
-    """The load generator on uvloop (as the server is): the standard loop's per-socket cost
-    would be measured instead of the server's."""
-    return uvloop.run(coro)
 
 
 if __name__ == "__main__":
