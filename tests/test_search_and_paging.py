@@ -7,7 +7,7 @@ import pytest
 
 from madeinpk.accounts.tables import Role
 from madeinpk.catalog.tables import Category, Product
-from madeinpk.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from madeinpk.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user

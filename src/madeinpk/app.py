@@ -46,7 +46,9 @@ from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
-from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.http.bodies import component_schemas, screen_request
+from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.http.pagination import provide_page_request
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
@@ -64,7 +66,6 @@ from madeinpk.observability import (
 from madeinpk.orders.controller import FeedbackController, OrderController
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
-from madeinpk.request_bodies import component_schemas, screen_request
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import broker  # embedded, the app runs every task itself
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "paging": Provide(provide_page_request, sync_to_thread=False),
             "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
             "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(

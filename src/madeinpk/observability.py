@@ -34,7 +34,7 @@ from taskiq import AsyncBroker
 from taskiq_redis import RedisStreamBroker
 
 from madeinpk import metrics
-from madeinpk.http_errors import PermissionDenied
+from madeinpk.http.errors import PermissionDenied
 from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.settings import Settings
 

@@ -73,7 +73,7 @@ def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Res
 def _generic_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if is_closed_connection(exc):
         return unavailable_response(request, exc)
-    from madeinpk.http_errors import EXCEPTION_HANDLERS
+    from madeinpk.http.errors import EXCEPTION_HANDLERS
 
     handler = EXCEPTION_HANDLERS[500]
     response: Response[Any] = handler(request, exc)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.accounts import addresses
 from madeinpk.accounts.address_schemas import Address, AddressCreate, AddressUpdate, City, Province
-from madeinpk.accounts.auth import current_account, requires_account
-
-AnyRequest = Request[Any, Any, Any]
+from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.requests import AnyRequest
 
 
 class ProvinceController(Controller):

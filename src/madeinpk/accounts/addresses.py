@@ -20,7 +20,7 @@ from madeinpk.accounts.address_schemas import City as CityBody
 from madeinpk.accounts.address_schemas import Province as ProvinceBody
 from madeinpk.accounts.tables import Address, City, Province
 from madeinpk.database import MAX_ID, write_transaction
-from madeinpk.http_errors import FieldErrorCollector, NotFound, field_error
+from madeinpk.http.errors import FieldErrorCollector, NotFound, field_error
 from madeinpk.timestamps import utc_now
 
 # Column limits (``accounts.tables.Address``).

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, patch, post, put
+from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from madeinpk.accounts import service
-from madeinpk.accounts.auth import current_account, load_account, requires_account
+from madeinpk.accounts.auth import load_account
 from madeinpk.accounts.login_throttle import LoginThrottle, client_address
 from madeinpk.accounts.schemas import (
     AuthResponse,
@@ -19,7 +17,6 @@ from madeinpk.accounts.schemas import (
     BecomeSellerResponse,
     BecomeSellerStatus,
     LoginRequest,
-    Message,
     Profile,
     ProfileUpdate,
     RegisterRequest,
@@ -27,14 +24,11 @@ from madeinpk.accounts.schemas import (
     user_body,
 )
 from madeinpk.accounts.tokens import revoke_token
-from madeinpk.request_bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
+from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
+from madeinpk.http.requests import AnyRequest, base_url
+from madeinpk.http.responses import Message
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
-
-
-def base_url(request: AnyRequest) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 class AccountController(Controller):

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, patch, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Controller, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from madeinpk.accounts import sellers
-from madeinpk.accounts.auth import current_account, requires_account
-from madeinpk.accounts.schemas import Message, SellerProfile
+from madeinpk.accounts.schemas import SellerProfile
 from madeinpk.accounts.seller_schemas import PublicSeller, SellerProfileUpdate
-from madeinpk.pagination import Page, PageRequest
-
-AnyRequest = Request[Any, Any, Any]
+from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.requests import AnyRequest
+from madeinpk.http.responses import Message
 
 
 class SellerProfileController(Controller):
@@ -26,10 +25,8 @@ class SellerProfileController(Controller):
     async def list_profiles(
         self,
         request: AnyRequest,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
+        paging: NamedDependency[PageRequest],
     ) -> Page[SellerProfile]:
-        paging = PageRequest.from_query(page, page_size)
         count, results = await sellers.list_profiles(
             current_account(request), paging.offset, paging.size
         )

@@ -10,7 +10,7 @@ from typing import Any
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns.combination import WhereRaw
 
-from madeinpk.accounts.auth import Account, load_account
+from madeinpk.accounts.auth import load_account
 from madeinpk.accounts.passwords import password_problems
 from madeinpk.accounts.schemas import (
     BecomeSellerRequest,
@@ -21,7 +21,8 @@ from madeinpk.accounts.schemas import (
 from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
 from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType

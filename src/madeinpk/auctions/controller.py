@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import Account, current_account, requires_account, requires_seller
-from madeinpk.accounts.controller import base_url
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import listing, selling
 from madeinpk.auctions.bidding import BidDesk, BidRequest
@@ -32,13 +30,13 @@ from madeinpk.auctions.schemas import (
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
-from madeinpk.http_errors import BusinessError, NotFound, field_error
+from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
+from madeinpk.http.bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
+from madeinpk.http.errors import BusinessError, NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.money import InvalidAmount, format_money, parse_amount
-from madeinpk.pagination import Page, PageRequest
-from madeinpk.request_bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
 
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
 _BID_STATUS = {
@@ -129,17 +127,15 @@ class AuctionController(Controller):
         self,
         request: AnyRequest,
         settings: NamedDependency[Settings],
+        paging: NamedDependency[PageRequest],
         status: FromQuery[str | None] = None,
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         my_auctions: FromQuery[str | None] = None,
         search: FromQuery[str | None] = None,
         ordering: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Auction]:
         viewer = _viewer(request)
-        paging = PageRequest.from_query(page, page_size)
         conditions = listing.auction_filters(
             viewer,
             status=status,

@@ -13,15 +13,15 @@ from typing import Any
 
 from piccolo.columns.combination import And, Where
 
-from madeinpk.accounts.auth import Account
 from madeinpk.auctions.derived import derived_fields
 from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.products import product_bodies
-from madeinpk.catalog.service import parse_id_filter
 from madeinpk.database import contains_ignoring_case
-from madeinpk.http_errors import field_error
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import field_error
+from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
 from madeinpk.orders.service import payment_url
 from madeinpk.orders.tables import Order
@@ -62,10 +62,6 @@ _LATEST_BIDS = """
 """
 
 
-def _id_filter(name: str, value: str | None) -> int | None:
-    return parse_id_filter(name, value) if value not in (None, "") else None
-
-
 def auction_filters(
     account: Account | None,
     *,
@@ -85,11 +81,11 @@ def auction_filters(
         if status == AuctionStatus.active.value:  # accepting bids right now
             now = utc_now()
             conditions += [Auction.start_time <= now, Auction.end_time > now]
-    if (seller_id := _id_filter("seller", seller)) is not None:
+    if (seller_id := optional_id_filter("seller", seller)) is not None:
         conditions.append(Auction.product.seller == seller_id)
-    if (category_id := _id_filter("category", category)) is not None:
+    if (category_id := optional_id_filter("category", category)) is not None:
         conditions.append(Auction.product.category == category_id)
-    if my_auctions and my_auctions.lower() in ("true", "1") and account is not None:
+    if is_true_flag(my_auctions) and account is not None:
         conditions.append(Auction.product.seller == account.id)
     if search and search.strip():
         text = search.strip()

@@ -15,7 +15,6 @@ from typing import Any
 
 from msgspec import UNSET
 
-from madeinpk.accounts.auth import Account
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate, SellerStatistics
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -28,7 +27,8 @@ from madeinpk.catalog.service import (
 )
 from madeinpk.catalog.tables import Product
 from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import (
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import (
     REQUIRED,
     BusinessError,
     FieldErrorCollector,

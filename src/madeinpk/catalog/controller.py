@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import current_account, requires_account, requires_seller
-from madeinpk.accounts.controller import base_url
-from madeinpk.accounts.schemas import Message
 from madeinpk.catalog import service
 from madeinpk.catalog.products import product_bodies, product_body
 from madeinpk.catalog.schemas import Category, Product, ProductUpdate
-from madeinpk.http_errors import NotFound
-from madeinpk.pagination import Page, PageRequest
-from madeinpk.request_bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.http.auth import current_account, requires_account, requires_seller
+from madeinpk.http.bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.http.errors import NotFound
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.requests import AnyRequest, base_url
+from madeinpk.http.responses import Message
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
 
 
 class CategoryController(Controller):
@@ -32,10 +28,8 @@ class CategoryController(Controller):
     async def list_categories(
         self,
         request: AnyRequest,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
+        paging: NamedDependency[PageRequest],
     ) -> Page[Category]:
-        paging = PageRequest.from_query(page, page_size)
         count, results = await service.root_categories(paging.offset, paging.size)
         return paging.build(request, count, results)
 
@@ -69,15 +63,13 @@ class ProductController(Controller):
     async def list_products(
         self,
         request: AnyRequest,
+        paging: NamedDependency[PageRequest],
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         condition: FromQuery[str | None] = None,
         search: FromQuery[str | None] = None,
         ordering: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Product]:
-        paging = PageRequest.from_query(page, page_size)
         conditions = service.product_filters(
             seller=seller, category=category, condition=condition, search=search
         )

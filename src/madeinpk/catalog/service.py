@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from madeinpk.accounts.auth import Account
 from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.products import PRODUCT_COLUMNS
 from madeinpk.catalog.schemas import Category as CategoryBody
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
 from madeinpk.database import MAX_ID, contains_ignoring_case, write_transaction
-from madeinpk.http_errors import (
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import (
     REQUIRED,
     BusinessError,
     FieldErrorCollector,
@@ -20,6 +20,7 @@ from madeinpk.http_errors import (
     PermissionDenied,
     field_error,
 )
+from madeinpk.http.query import parse_id_filter
 from madeinpk.media import (
     MAX_IMAGES,
     CleanImage,
@@ -154,14 +155,6 @@ async def insert_product(
             )
         )
     return product_id
-
-
-def parse_id_filter(name: str, value: str) -> int:
-    if not (value.isascii() and value.isdigit()):
-        raise field_error(name, "A valid integer is required.")
-    if int(value) > MAX_ID:
-        raise field_error(name, f"Ensure this value is less than or equal to {MAX_ID}.")
-    return int(value)
 
 
 PRODUCT_ORDERINGS = {"created_at": Product.created_at, "name": Product.name}

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import current_account, requires_account
-from madeinpk.accounts.schemas import Message
-from madeinpk.http_errors import NotFound, field_error
+from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.errors import NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.query import parse_boolean_filter
+from madeinpk.http.requests import AnyRequest
+from madeinpk.http.responses import Message
 from madeinpk.notifications import service
 from madeinpk.notifications.schemas import Notification, UnreadCount, notification_body
-from madeinpk.pagination import Page, PageRequest
-
-AnyRequest = Request[Any, Any, Any]
-# django-filter's BooleanWidget spellings, case-insensitive.
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-
-def _is_read_filter(value: str | None) -> bool | None:
-    if not value:
-        return None
-    parsed = _BOOLEANS.get(value.lower())
-    if parsed is None:
-        raise field_error("is_read", "Must be a valid boolean.")
-    return parsed
 
 
 def _type_filter(value: str | None) -> str | None:
@@ -49,15 +37,13 @@ class NotificationController(Controller):
     async def list_notifications(
         self,
         request: AnyRequest,
+        paging: NamedDependency[PageRequest],
         is_read: FromQuery[str | None] = None,
         notification_type: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Notification]:
-        paging = PageRequest.from_query(page, page_size)
         count, rows = await service.list_notifications(
             current_account(request).id,
-            is_read=_is_read_filter(is_read),
+            is_read=parse_boolean_filter("is_read", is_read),
             notification_type=_type_filter(notification_type),
             offset=paging.offset,
             limit=paging.size,

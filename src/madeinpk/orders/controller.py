@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from piccolo.columns.combination import Where
 
-from madeinpk.accounts.auth import Account, current_account, requires_account
-from madeinpk.accounts.schemas import Message
 from madeinpk.accounts.tables import Address as AddressRow
 from madeinpk.after_commit import Effects
-from madeinpk.http_errors import NotFound, field_error
+from madeinpk.http.auth import Account, current_account, requires_account
+from madeinpk.http.errors import NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.query import parse_int, require_int
+from madeinpk.http.requests import AnyRequest
+from madeinpk.http.responses import Message
 from madeinpk.money import format_money
 from madeinpk.orders import feedback, service
 from madeinpk.orders.schemas import (
@@ -28,10 +31,8 @@ from madeinpk.orders.schemas import (
 )
 from madeinpk.orders.tables import Order as OrderRow
 from madeinpk.orders.tables import OrderStatus
-from madeinpk.pagination import Page, PageRequest
 from madeinpk.settings import Settings
 
-AnyRequest = Request[Any, Any, Any]
 PAID_OR_LATER = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
 ORDER_COLUMNS = (
     *OrderRow.all_columns(),
@@ -110,13 +111,11 @@ class OrderController(Controller):
         self,
         request: AnyRequest,
         settings: NamedDependency[Settings],
+        paging: NamedDependency[PageRequest],
         role: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Order]:
         account = current_account(request)
-        paging = PageRequest.from_query(page, page_size)
         if role not in (None, "", "buyer", "seller"):
             raise field_error(
                 "role", f'Select a valid choice. "{role}" is not one of buyer, seller.'
@@ -193,7 +192,7 @@ class FeedbackController(Controller):
         page: FromQuery[str | None] = None,
         page_size: FromQuery[str | None] = None,
     ) -> Page[Feedback]:
-        seller_id = feedback.parse_id("seller", seller)
+        seller_id = parse_int("seller", seller)
         paging = PageRequest.from_query(page, page_size)
         count, rows = await feedback.list_feedback(seller_id, paging.offset, paging.size)
         return paging.build(request, count, [feedback_body(r) for r in rows])
@@ -201,7 +200,7 @@ class FeedbackController(Controller):
     # Declared before the ``{feedback_id:int}`` routes, and not an int anyway: never captured.
     @get("/seller_stats/", operation_id="SellerFeedbackStats")
     async def seller_stats(self, seller_id: FromQuery[str | None] = None) -> SellerStats:
-        return await feedback.seller_stats(feedback.require_id("seller_id", seller_id))
+        return await feedback.seller_stats(require_int("seller_id", seller_id))
 
     @get("/{feedback_id:int}/", operation_id="GetFeedback")
     async def get_feedback(self, feedback_id: FromPath[int]) -> Feedback:

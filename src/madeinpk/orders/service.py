@@ -14,13 +14,13 @@ from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.auth import Account
 from madeinpk.accounts.tables import Address, UserProfile
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
-from madeinpk.http_errors import BusinessError, NotFound
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import BusinessError, NotFound
 from madeinpk.money import CENT, format_money
 from madeinpk.notifications.emails import ACCOUNT_BLOCKED, PAYMENT_RECEIVED
 from madeinpk.notifications.service import notify, queue_email

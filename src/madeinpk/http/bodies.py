@@ -22,7 +22,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from madeinpk.http_errors import ApiError, FieldErrorCollector, FieldErrors, reject_impossible_ids
+from madeinpk.http.errors import ApiError, FieldErrorCollector, FieldErrors, reject_impossible_ids
 
 T = TypeVar("T")
 
