@@ -29,6 +29,7 @@ from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.accounts.service import SalesSummary
 from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
@@ -64,6 +65,7 @@ from madeinpk.observability import (
     prometheus_config,
 )
 from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.orders.service import sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
@@ -146,6 +148,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
+    def provide_sales_summary() -> SalesSummary:
+        return sales_summary
+
     def provide_effects() -> Effects:
         return effects
 
@@ -186,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
             "paging": Provide(provide_page_request, sync_to_thread=False),
+            "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
             "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
             "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(

@@ -121,6 +121,14 @@ async def _unset_default(user_id: int) -> None:
     )
 
 
+async def address_bodies(address_ids: set[int]) -> dict[int, AddressBody]:
+    """The bodies of these addresses, whoever owns them (an order shows its shipping address)."""
+    if not address_ids:
+        return {}
+    rows = await _select().where(Address.id.is_in(list(address_ids)))
+    return {row["id"]: address_body(row) for row in rows}
+
+
 async def list_addresses(user_id: int) -> list[AddressBody]:
     """The default first, then newest first."""
     rows = (

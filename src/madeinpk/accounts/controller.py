@@ -76,8 +76,10 @@ class AccountController(Controller):
         return Message(message="Logged out successfully")
 
     @get("/profile/", guards=[requires_account], operation_id="GetProfile")
-    async def profile(self, request: AnyRequest) -> Profile:
-        return await _profile(request)
+    async def profile(
+        self, request: AnyRequest, sales_summary: NamedDependency[service.SalesSummary]
+    ) -> Profile:
+        return await _profile(request, sales_summary)
 
     @put(
         "/profile/",
@@ -87,9 +89,12 @@ class AccountController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def replace_profile(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        sales_summary: NamedDependency[service.SalesSummary],
     ) -> Profile:
-        return await _update_profile(request, settings)
+        return await _update_profile(request, settings, sales_summary)
 
     @patch(
         "/profile/",
@@ -99,9 +104,12 @@ class AccountController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def update_profile(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        sales_summary: NamedDependency[service.SalesSummary],
     ) -> Profile:
-        return await _update_profile(request, settings)
+        return await _update_profile(request, settings, sales_summary)
 
     @get("/become-seller/", guards=[requires_account], operation_id="BecomeSellerStatus")
     async def become_seller_status(self, request: AnyRequest) -> BecomeSellerStatus:
@@ -139,22 +147,24 @@ class AccountController(Controller):
         )
 
 
-async def _update_profile(request: AnyRequest, settings: Settings) -> Profile:
+async def _update_profile(
+    request: AnyRequest, settings: Settings, sales_summary: service.SalesSummary
+) -> Profile:
     """PUT and PATCH both update what is sent (JSON, or multipart with a picture file)."""
     body = await read_body(request)
     pictures = body.files.get("profile_picture", [])
     data = to_struct(body.fields, ProfileUpdate)
     account = current_account(request)
     await service.update_profile(account, data, settings, pictures[0] if pictures else None)
-    return await _profile(request)
+    return await _profile(request, sales_summary)
 
 
-async def _profile(request: AnyRequest) -> Profile:
+async def _profile(request: AnyRequest, sales_summary: service.SalesSummary) -> Profile:
     """Re-read after writes: the response shows what is stored, not what was sent."""
     account = await load_account(current_account(request).id)
     assert account is not None
     seller = await service.seller_profile(account.id)
-    sales, purchases = await service.sales_summary(account.id)
+    sales, purchases = await sales_summary(account.id)
     rating = service.average_rating(seller)
     user = user_body(account, base_url(request))
     return Profile(

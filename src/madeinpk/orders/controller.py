@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from piccolo.columns.combination import Where
 
-from madeinpk.accounts.tables import Address as AddressRow
+from madeinpk.accounts.addresses import address_bodies
 from madeinpk.after_commit import Effects
 from madeinpk.http.auth import Account, current_account, requires_account
 from madeinpk.http.errors import NotFound, field_error
@@ -40,28 +40,6 @@ ORDER_COLUMNS = (
     OrderRow.buyer.username.as_alias("buyer_username"),
     OrderRow.seller.username.as_alias("seller_username"),
 )
-
-
-async def _addresses(ids: set[int]) -> dict[int, Address]:
-    if not ids:
-        return {}
-    rows = await AddressRow.select(
-        AddressRow.all_columns(),
-        AddressRow.city.name.as_alias("city_name"),
-        AddressRow.city.province.name.as_alias("province_name"),
-    ).where(AddressRow.id.is_in(list(ids)))
-    return {
-        r["id"]: Address(
-            id=r["id"],
-            street_address=r["street_address"],
-            city=r["city"],
-            city_name=r["city_name"],
-            province_name=r["province_name"],
-            postal_code=r["postal_code"],
-            is_default=bool(r["is_default"]),
-        )
-        for r in rows
-    }
 
 
 def _order_body(
@@ -140,7 +118,9 @@ class OrderController(Controller):
             .offset(paging.offset)
             .limit(paging.size)
         )
-        addresses = await _addresses({r["shipping_address"] for r in rows if r["shipping_address"]})
+        addresses = await address_bodies(
+            {r["shipping_address"] for r in rows if r["shipping_address"]}
+        )
         results = [_order_body(r, account, addresses, settings) for r in rows]
         return paging.build(request, count, results)
 
@@ -154,7 +134,7 @@ class OrderController(Controller):
             account.id not in (row["buyer"], row["seller"]) and not account.is_admin
         ):
             raise NotFound()
-        addresses = await _addresses(
+        addresses = await address_bodies(
             {row["shipping_address"]} if row["shipping_address"] else set()
         )
         return _order_body(row, account, addresses, settings)

@@ -8,15 +8,9 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-
-class Address(msgspec.Struct):
-    id: int
-    street_address: str
-    city: int
-    city_name: str
-    province_name: str
-    postal_code: str
-    is_default: bool
+# The order embeds the buyer's address body as ``shipping_address_detail``, the very shape the
+# addresses API returns.
+from madeinpk.accounts.address_schemas import Address
 
 
 class Order(msgspec.Struct):

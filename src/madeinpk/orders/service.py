@@ -282,3 +282,18 @@ async def expire_overdue_orders(settings: Settings, effects: Effects) -> int:
         expired += 1
         effects.flush(AfterCommit(email_ids=outcome))
     return expired
+
+
+COMPLETED_SALE = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
+
+
+async def sales_summary(user_id: int) -> tuple[int, int]:
+    """(completed sales as seller, completed purchases as buyer): the profile's
+    ``total_sales`` and ``total_purchases`` (``accounts.service.SalesSummary``)."""
+    sales = await Order.count().where(
+        (Order.seller == user_id) & Order.status.is_in(list(COMPLETED_SALE))
+    )
+    purchases = await Order.count().where(
+        (Order.buyer == user_id) & Order.status.is_in(list(COMPLETED_SALE))
+    )
+    return sales, purchases
