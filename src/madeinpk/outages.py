@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from madeinpk import metrics
+from madeinpk.http.errors import EXCEPTION_HANDLERS
 from madeinpk.pg_engine import LOST_TEXTS
 
 logger = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Res
 def _generic_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if is_closed_connection(exc):
         return unavailable_response(request, exc)
-    from madeinpk.http.errors import EXCEPTION_HANDLERS
-
     handler = EXCEPTION_HANDLERS[500]
     response: Response[Any] = handler(request, exc)
     return response
