@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
@@ -35,9 +36,9 @@ from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
 from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
-from madeinpk.auctions.controller import AuctionController, seller_statistics
+from madeinpk.auctions.controller import AuctionController
 from madeinpk.auctions.live import LiveAuctions, shared_status
-from madeinpk.auctions.live_recovery import follow_interruptions
+from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
@@ -64,10 +65,11 @@ from madeinpk.observability import (
     health_ready,
     prometheus_config,
 )
-from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
 from madeinpk.orders.service import sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
+from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import broker  # embedded, the app runs every task itself
@@ -108,7 +110,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         channel_prefix=settings.channel_prefix,
         load_status=shared_status(settings.bid_increments),
     )
-    follow_interruptions(backend, live)
+    if isinstance(backend, ReconnectingPubSubBackend):  # Redis only; memory never breaks
+        backend.add_listener(partial(close_interrupted_watchers, live))
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     bid_desk = BidDesk(effects, settings.bid_increments)
     rate_limiter = bid_rate_limiter(

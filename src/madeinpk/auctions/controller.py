@@ -26,7 +26,6 @@ from madeinpk.auctions.schemas import (
     BidAmount,
     MaximumUpdated,
     PlacedBid,
-    SellerStatistics,
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
@@ -288,13 +287,3 @@ class AuctionController(Controller):
             )
             for r in rows
         ]
-
-
-@get(
-    "/api/seller/statistics/",
-    guards=[requires_seller],
-    tags=["auctions"],
-    operation_id="SellerStatistics",
-)
-async def seller_statistics(request: AnyRequest) -> SellerStatistics:
-    return await selling.seller_statistics(current_account(request))

@@ -353,13 +353,3 @@ class AuctionUpdate(msgspec.Struct):
     min_increment: MinIncrement = msgspec.UNSET
     reserve_price: ReservePrice = msgspec.UNSET
     soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
-
-
-class SellerStatistics(msgspec.Struct):
-    total_sales: int
-    total_orders: int
-    pending_orders: int
-    total_revenue: str
-    current_month_earnings: str
-    total_products: int
-    active_auctions: int

@@ -12,7 +12,7 @@ from piccolo.columns.combination import Where
 
 from madeinpk.accounts.addresses import address_bodies
 from madeinpk.after_commit import Effects
-from madeinpk.http.auth import Account, current_account, requires_account
+from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.http.errors import NotFound, field_error
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.query import parse_int, require_int
@@ -26,6 +26,7 @@ from madeinpk.orders.schemas import (
     FeedbackCreate,
     FeedbackUpdate,
     Order,
+    SellerStatistics,
     SellerStats,
     feedback_body,
 )
@@ -196,3 +197,13 @@ class FeedbackController(Controller):
     @delete("/{feedback_id:int}/", guards=[requires_account], operation_id="DeleteFeedback")
     async def delete_feedback(self, request: AnyRequest, feedback_id: FromPath[int]) -> None:
         await feedback.delete_feedback(current_account(request), feedback_id)
+
+
+@get(
+    "/api/seller/statistics/",
+    guards=[requires_seller],
+    tags=["auctions"],
+    operation_id="SellerStatistics",
+)
+async def seller_statistics(request: AnyRequest) -> SellerStatistics:
+    return await service.seller_statistics(current_account(request))

@@ -107,3 +107,13 @@ def feedback_body(row: dict[str, Any]) -> Feedback:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+class SellerStatistics(msgspec.Struct):
+    total_sales: int
+    total_orders: int
+    pending_orders: int
+    total_revenue: str
+    current_month_earnings: str
+    total_products: int
+    active_auctions: int

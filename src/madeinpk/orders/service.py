@@ -25,6 +25,7 @@ from madeinpk.money import CENT, format_money
 from madeinpk.notifications.emails import ACCOUNT_BLOCKED, PAYMENT_RECEIVED
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.orders.schemas import SellerStatistics
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
@@ -297,3 +298,37 @@ async def sales_summary(user_id: int) -> tuple[int, int]:
         (Order.buyer == user_id) & Order.status.is_in(list(COMPLETED_SALE))
     )
     return sales, purchases
+
+
+async def seller_statistics(account: Account) -> SellerStatistics:
+    """The seller's dashboard: orders and earnings, with the products and live auctions."""
+    orders = await Order.select(Order.status, Order.seller_amount, Order.paid_at).where(
+        Order.seller == account.id
+    )
+    month_start = utc_now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    paid = [o for o in orders if o["status"] in COMPLETED_SALE]
+    now = utc_now()
+    return SellerStatistics(
+        total_sales=len(paid),
+        total_orders=len(orders),
+        pending_orders=sum(o["status"] == OrderStatus.pending_payment.value for o in orders),
+        total_revenue=format_money(
+            sum((Decimal(str(o["seller_amount"])) for o in paid), Decimal(0))
+        ),
+        current_month_earnings=format_money(
+            sum(
+                (
+                    Decimal(str(o["seller_amount"]))
+                    for o in paid
+                    if o["paid_at"] and o["paid_at"] >= month_start
+                ),
+                Decimal(0),
+            )
+        ),
+        total_products=await Product.count().where(Product.seller == account.id),
+        active_auctions=await Auction.count().where(
+            (Auction.product.seller == account.id)
+            & (Auction.status == AuctionStatus.active.value)
+            & (Auction.end_time > now)
+        ),
+    )
