@@ -72,12 +72,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "the live room writes each frame straight to the socket transport (FRAME_WRITER); "
         "live.py is being optimised in another branch"
     ),
-    ("madeinpk.auctions.listing", "madeinpk.orders.service"): (
-        "the seller's own ended auctions show their order's payment link"
-    ),
-    ("madeinpk.auctions.listing", "madeinpk.orders.tables"): (
-        "the seller's own ended auctions show their order"
-    ),
     ("madeinpk.catalog.products", "madeinpk.auctions.tables"): (
         "a product body says whether the product is auctioned"
     ),

@@ -37,6 +37,7 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController
+from madeinpk.auctions.listing import AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
@@ -66,7 +67,7 @@ from madeinpk.observability import (
     prometheus_config,
 )
 from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
-from madeinpk.orders.service import sales_summary
+from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.redis_channels import ReconnectingPubSubBackend
@@ -154,6 +155,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_sales_summary() -> SalesSummary:
         return sales_summary
 
+    def provide_auction_orders() -> AuctionOrders:
+        return auction_orders
+
     def provide_effects() -> Effects:
         return effects
 
@@ -195,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
             "paging": Provide(provide_page_request, sync_to_thread=False),
             "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
+            "auction_orders": Provide(provide_auction_orders, sync_to_thread=False, use_cache=True),
             "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
             "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(

@@ -78,20 +78,32 @@ def _viewer(request: AnyRequest) -> Account | None:
     return user if isinstance(user, Account) else None
 
 
-async def auction_body(request: AnyRequest, auction_id: int, settings: Settings) -> Auction:
+async def auction_body(
+    request: AnyRequest,
+    auction_id: int,
+    settings: Settings,
+    auction_orders: listing.AuctionOrders,
+) -> Auction:
     row = await listing.auction_row(auction_id)
     if row is None:
         raise NotFound()
-    [body] = await listing.auction_bodies([row], _viewer(request), base_url(request), settings)
+    [body] = await listing.auction_bodies(
+        [row], _viewer(request), base_url(request), settings, auction_orders
+    )
     return body
 
 
 async def _update_auction(
-    request: AnyRequest, auction_id: int, data: AuctionUpdate, settings: Settings, effects: Effects
+    request: AnyRequest,
+    auction_id: int,
+    data: AuctionUpdate,
+    settings: Settings,
+    effects: Effects,
+    auction_orders: listing.AuctionOrders,
 ) -> Auction:
     """Seller only, while nobody has bid; moving the end time moves the scheduled ending."""
     await selling.update_auction(current_account(request), auction_id, data, effects)
-    return await auction_body(request, auction_id, settings)
+    return await auction_body(request, auction_id, settings, auction_orders)
 
 
 def _bid_answer(account: Account, outcome: Accepted) -> Response[PlacedBid | MaximumUpdated]:
@@ -126,6 +138,7 @@ class AuctionController(Controller):
         self,
         request: AnyRequest,
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         paging: NamedDependency[PageRequest],
         status: FromQuery[str | None] = None,
         seller: FromQuery[str | None] = None,
@@ -146,14 +159,20 @@ class AuctionController(Controller):
         count, rows = await listing.list_auctions(
             conditions, listing.ordering(ordering), paging.offset, paging.size
         )
-        bodies = await listing.auction_bodies(rows, viewer, base_url(request), settings)
+        bodies = await listing.auction_bodies(
+            rows, viewer, base_url(request), settings, auction_orders
+        )
         return paging.build(request, count, bodies)
 
     @get("/{auction_id:int}/", operation_id="GetAuction")
     async def get_auction(
-        self, request: AnyRequest, auction_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        auction_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
     ) -> Auction:
-        return await auction_body(request, auction_id, settings)
+        return await auction_body(request, auction_id, settings, auction_orders)
 
     @post(
         "/",
@@ -167,6 +186,7 @@ class AuctionController(Controller):
         self,
         request: AnyRequest,
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
         """JSON with ``product_id`` (an own product without a listing), or multipart in one step:
@@ -190,7 +210,7 @@ class AuctionController(Controller):
                 settings,
                 effects,
             )
-        return await auction_body(request, auction_id, settings)
+        return await auction_body(request, auction_id, settings, auction_orders)
 
     @patch("/{auction_id:int}/", guards=[requires_account], operation_id="UpdateAuction")
     async def update_auction(
@@ -199,9 +219,10 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects)
+        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
 
     @put("/{auction_id:int}/", guards=[requires_account], operation_id="ReplaceAuction")
     async def replace_auction(
@@ -210,9 +231,10 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects)
+        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
 
     @delete(
         "/{auction_id:int}/",

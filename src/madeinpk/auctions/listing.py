@@ -8,6 +8,7 @@ their orders.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,6 @@ from madeinpk.http.auth import Account
 from madeinpk.http.errors import field_error
 from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
-from madeinpk.orders.service import payment_url
-from madeinpk.orders.tables import Order
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -108,8 +107,18 @@ def _time(value: Any) -> datetime:
     return as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else value
 
 
+# The orders of these auctions (by auction id), as their seller sees them. Orders sit above
+# auctions, so the orders domain answers: the app factory provides ``orders.service.auction_orders``
+# as the ``auction_orders`` dependency.
+AuctionOrders = Callable[[list[int], Settings], Awaitable[dict[int, OrderInfo]]]
+
+
 async def auction_bodies(
-    rows: list[dict[str, Any]], viewer: Account | None, base_url: str, settings: Settings
+    rows: list[dict[str, Any]],
+    viewer: Account | None,
+    base_url: str,
+    settings: Settings,
+    auction_orders: AuctionOrders,
 ) -> list[AuctionBody]:
     if not rows:
         return []
@@ -143,14 +152,13 @@ async def auction_bodies(
                 is_auto=bool(b["is_auto"]),
             )
         )
-    orders: dict[int, dict[str, Any]] = {}
+    orders: dict[int, OrderInfo] = {}
     if viewer is not None:
         own_ended = [
             r["id"] for r in rows if r["p_seller"] == viewer.id and r["status"] != "active"
         ]
         if own_ended:
-            for o in await Order.select().where(Order.auction.is_in(own_ended)):
-                orders[o["auction"]] = o
+            orders = await auction_orders(own_ended, settings)
     now = utc_now()
     bodies = []
     for r in rows:
@@ -176,19 +184,7 @@ async def auction_bodies(
                 total_bids=r["bid_count"],
                 time_remaining=max(0, int((r["end_time"] - now).total_seconds())) if running else 0,
                 winning_bid_amount=format_money(r["current_price"]) if r["bid_count"] else None,
-                order_info=(
-                    OrderInfo(
-                        order_id=order["id"],
-                        order_number=order["order_number"],
-                        status=order["status"],
-                        payment_url=payment_url(settings, order["order_number"]),
-                        total_amount=format_money(order["total_amount"]),
-                        seller_amount=format_money(order["seller_amount"]),
-                        payment_deadline=order["payment_deadline"],
-                    )
-                    if order
-                    else None
-                ),
+                order_info=order,
                 min_increment=derived.min_increment,
                 min_next_bid=derived.min_next_bid,
                 reserve_met=derived.reserve_met,

@@ -16,6 +16,7 @@ from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.tables import Address, UserProfile
 from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.schemas import OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
@@ -332,3 +333,20 @@ async def seller_statistics(account: Account) -> SellerStatistics:
             & (Auction.end_time > now)
         ),
     )
+
+
+async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int, OrderInfo]:
+    """The orders of these auctions, by auction id, as their seller sees them in the auction
+    body (``auctions.listing.AuctionOrders``)."""
+    return {
+        order["auction"]: OrderInfo(
+            order_id=order["id"],
+            order_number=order["order_number"],
+            status=order["status"],
+            payment_url=payment_url(settings, order["order_number"]),
+            total_amount=format_money(order["total_amount"]),
+            seller_amount=format_money(order["seller_amount"]),
+            payment_deadline=order["payment_deadline"],
+        )
+        for order in await Order.select().where(Order.auction.is_in(auction_ids))
+    }
