@@ -72,12 +72,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "the live room writes each frame straight to the socket transport (FRAME_WRITER); "
         "live.py is being optimised in another branch"
     ),
-    ("madeinpk.catalog.products", "madeinpk.auctions.tables"): (
-        "a product body says whether the product is auctioned"
-    ),
-    ("madeinpk.catalog.service", "madeinpk.auctions.tables"): (
-        "a product whose auction has bids cannot be edited or deleted"
-    ),
 }
 
 # (module, imported module): function-level imports that are truly needed, with the reason.

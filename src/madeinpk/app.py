@@ -37,7 +37,7 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
 from madeinpk.auctions.controller import AuctionController
-from madeinpk.auctions.listing import AuctionOrders
+from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
@@ -46,6 +46,7 @@ from madeinpk.auctions.socket import auction_socket
 from madeinpk.auctions.socket_cap import socket_cap
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
+from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
@@ -158,6 +159,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_auction_orders() -> AuctionOrders:
         return auction_orders
 
+    def provide_listings() -> Listings:
+        return PRODUCT_LISTINGS
+
     def provide_effects() -> Effects:
         return effects
 
@@ -200,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "paging": Provide(provide_page_request, sync_to_thread=False),
             "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
             "auction_orders": Provide(provide_auction_orders, sync_to_thread=False, use_cache=True),
+            "listings": Provide(provide_listings, sync_to_thread=False, use_cache=True),
             "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
             "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(

@@ -107,6 +107,23 @@ def _time(value: Any) -> datetime:
     return as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else value
 
 
+class AuctionListings:
+    """The catalogue's ``Listings``, answered from the auctions: a product with an auction is
+    listed as ``"auction"``, and has bids when its auction does."""
+
+    async def listing_types(self, product_ids: list[int]) -> dict[int, str]:
+        rows = await Auction.select(Auction.product).where(Auction.product.is_in(product_ids))
+        return {row["product"]: "auction" for row in rows}
+
+    async def has_bids(self, product_id: int) -> bool:
+        return await Auction.exists().where(
+            (Auction.product == product_id) & (Auction.bid_count > 0)
+        )
+
+
+PRODUCT_LISTINGS = AuctionListings()
+
+
 # The orders of these auctions (by auction id), as their seller sees them. Orders sit above
 # auctions, so the orders domain answers: the app factory provides ``orders.service.auction_orders``
 # as the ``auction_orders`` dependency.
@@ -137,7 +154,7 @@ async def auction_bodies(
         }
         for r in rows
     ]
-    products = {p.id: p for p in await product_bodies(product_rows, base_url)}
+    products = {p.id: p for p in await product_bodies(product_rows, base_url, PRODUCT_LISTINGS)}
     ids = [r["id"] for r in rows]
     bids: dict[int, list[Bid]] = defaultdict(list)
     for b in await Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids):

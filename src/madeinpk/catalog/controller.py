@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.catalog import service
-from madeinpk.catalog.products import product_bodies, product_body
+from madeinpk.catalog.products import Listings, product_bodies, product_body
 from madeinpk.catalog.schemas import Category, Product, ProductUpdate
 from madeinpk.http.auth import current_account, requires_account, requires_seller
 from madeinpk.http.bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
@@ -41,18 +41,20 @@ class CategoryController(Controller):
         return found
 
 
-async def _product(request: AnyRequest, product_id: int) -> Product:
-    body = await product_body(product_id, base_url(request))
+async def _product(request: AnyRequest, product_id: int, listings: Listings) -> Product:
+    body = await product_body(product_id, base_url(request), listings)
     if body is None:
         raise NotFound()
     return body
 
 
-async def _update_product(request: AnyRequest, product_id: int, data: ProductUpdate) -> Product:
+async def _update_product(
+    request: AnyRequest, product_id: int, data: ProductUpdate, listings: Listings
+) -> Product:
     """PUT and PATCH alike update what is sent; owner only, while nobody has bid."""
     fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-    await service.update_product(current_account(request), product_id, fields)
-    return await _product(request, product_id)
+    await service.update_product(current_account(request), product_id, fields, listings)
+    return await _product(request, product_id, listings)
 
 
 class ProductController(Controller):
@@ -64,6 +66,7 @@ class ProductController(Controller):
         self,
         request: AnyRequest,
         paging: NamedDependency[PageRequest],
+        listings: NamedDependency[Listings],
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         condition: FromQuery[str | None] = None,
@@ -74,11 +77,13 @@ class ProductController(Controller):
             seller=seller, category=category, condition=condition, search=search
         )
         count, rows = await service.list_products(conditions, ordering, paging.offset, paging.size)
-        return paging.build(request, count, await product_bodies(rows, base_url(request)))
+        return paging.build(request, count, await product_bodies(rows, base_url(request), listings))
 
     @get("/{product_id:int}/", operation_id="GetProduct")
-    async def get_product(self, request: AnyRequest, product_id: FromPath[int]) -> Product:
-        return await _product(request, product_id)
+    async def get_product(
+        self, request: AnyRequest, product_id: FromPath[int], listings: NamedDependency[Listings]
+    ) -> Product:
+        return await _product(request, product_id, listings)
 
     @post(
         "/",
@@ -89,25 +94,36 @@ class ProductController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def create_product(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        listings: NamedDependency[Listings],
     ) -> Product:
         body = await read_body(request)
         product_id = await service.create_product(
             current_account(request), body.fields, body.files.get("images", []), settings
         )
-        return await _product(request, product_id)
+        return await _product(request, product_id, listings)
 
     @patch("/{product_id:int}/", guards=[requires_account], operation_id="UpdateProduct")
     async def update_product(
-        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        data: JSONBody[ProductUpdate],
+        listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data)
+        return await _update_product(request, product_id, data, listings)
 
     @put("/{product_id:int}/", guards=[requires_account], operation_id="ReplaceProduct")
     async def replace_product(
-        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        data: JSONBody[ProductUpdate],
+        listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data)
+        return await _update_product(request, product_id, data, listings)
 
     @delete(
         "/{product_id:int}/",
@@ -134,13 +150,17 @@ class ProductController(Controller):
         operation_class=form_only("ImageUpload"),
     )
     async def add_image(
-        self, request: AnyRequest, product_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        listings: NamedDependency[Listings],
     ) -> Product:
         """Multipart with one file part ``image``."""
         body = await read_body(request)
         files = body.files.get("image", [])[:1]
         await service.add_image(current_account(request), product_id, files, settings)
-        return await _product(request, product_id)
+        return await _product(request, product_id, listings)
 
     @delete(
         "/{product_id:int}/delete_image/{image_id:int}/",
