@@ -20,7 +20,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from madeinpk.accounts.address_controller import (
+from madeinpk.accounts.addresses.controller import (
     AddressController,
     CityController,
     ProvinceController,
@@ -29,7 +29,7 @@ from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
-from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.accounts.sellers.controller import SellerController, SellerProfileController
 from madeinpk.accounts.service import SalesSummary
 from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.admin import admin_handler

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from piccolo.columns.combination import Where
 
-from madeinpk.accounts.addresses import address_bodies
+from madeinpk.accounts.addresses.service import address_bodies
 from madeinpk.after_commit import Effects
 from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.http.errors import NotFound, field_error

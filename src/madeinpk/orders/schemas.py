@@ -10,7 +10,7 @@ from msgspec import UNSET, UnsetType
 
 # The order embeds the buyer's address body as ``shipping_address_detail``, the very shape the
 # addresses API returns.
-from madeinpk.accounts.address_schemas import Address
+from madeinpk.accounts.addresses.schemas import Address
 
 
 class Order(msgspec.Struct):

@@ -10,7 +10,7 @@ from typing import Any
 
 from madeinpk.accounts.schemas import SellerProfile as SellerProfileBody
 from madeinpk.accounts.schemas import seller_profile_body
-from madeinpk.accounts.seller_schemas import PublicSeller, SellerProfileUpdate, public_seller_body
+from madeinpk.accounts.sellers.schemas import PublicSeller, SellerProfileUpdate, public_seller_body
 from madeinpk.accounts.tables import SellerProfile
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BusinessError, FieldErrors, NotFound, PermissionDenied

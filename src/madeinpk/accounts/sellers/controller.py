@@ -7,9 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from madeinpk.accounts import sellers
 from madeinpk.accounts.schemas import SellerProfile
-from madeinpk.accounts.seller_schemas import PublicSeller, SellerProfileUpdate
+from madeinpk.accounts.sellers import service as sellers
+from madeinpk.accounts.sellers.schemas import PublicSeller, SellerProfileUpdate
 from madeinpk.http.auth import current_account, requires_account
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.requests import AnyRequest

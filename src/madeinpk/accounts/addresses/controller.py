@@ -6,8 +6,14 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts import addresses
-from madeinpk.accounts.address_schemas import Address, AddressCreate, AddressUpdate, City, Province
+from madeinpk.accounts.addresses import service as addresses
+from madeinpk.accounts.addresses.schemas import (
+    Address,
+    AddressCreate,
+    AddressUpdate,
+    City,
+    Province,
+)
 from madeinpk.http.auth import current_account, requires_account
 from madeinpk.http.requests import AnyRequest
 

@@ -14,10 +14,10 @@ from typing import Any
 from msgspec import UNSET
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.address_schemas import Address as AddressBody
-from madeinpk.accounts.address_schemas import AddressCreate, AddressUpdate, address_body
-from madeinpk.accounts.address_schemas import City as CityBody
-from madeinpk.accounts.address_schemas import Province as ProvinceBody
+from madeinpk.accounts.addresses.schemas import Address as AddressBody
+from madeinpk.accounts.addresses.schemas import AddressCreate, AddressUpdate, address_body
+from madeinpk.accounts.addresses.schemas import City as CityBody
+from madeinpk.accounts.addresses.schemas import Province as ProvinceBody
 from madeinpk.accounts.tables import Address, City, Province
 from madeinpk.database import MAX_ID, write_transaction
 from madeinpk.http.errors import FieldErrorCollector, NotFound, field_error
