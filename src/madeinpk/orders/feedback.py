@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.database import is_unique_violation, write_transaction
+from madeinpk.database import is_unique_violation, on_postgres, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import (
     BusinessError,
@@ -26,7 +26,7 @@ FEEDBACK_OPEN = (OrderStatus.shipped.value, OrderStatus.delivered.value)
 
 async def recompute_seller_rating(seller_id: int) -> None:
     """Mean of ``seller_rating`` over all feedback, 2 dp; call inside the changing transaction."""
-    if SellerProfile._meta.db.engine_type == "postgres":
+    if on_postgres():
         # Two feedbacks for one seller committing at once would each count only their own row
         # (READ COMMITTED) and the last writer would win. Taking the profile row first orders
         # them: the second reads after the first commits. SQLite's IMMEDIATE write transaction

@@ -12,7 +12,6 @@ from pathlib import Path
 from uuid import uuid4
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from madeinpk.accounts.tables import City, Province, Role, SellerProfile, UserProfile
@@ -21,8 +20,9 @@ from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.rules import Accepted, Attempt, AuctionState, Bidder, decide
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.database import write_transaction
+from madeinpk.database import on_postgres, write_transaction
 from madeinpk.money import CENT
+from madeinpk.orders.feedback import recompute_seller_rating
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
 from madeinpk.sample_data.data import (
     ACCOUNTS,
@@ -140,7 +140,7 @@ async def _seed_places(run: _Run) -> None:
 
 async def _sync_sequence(table: type[Table]) -> None:
     """PostgreSQL's serial sequence does not see explicit ids; move it past them."""
-    if not isinstance(table._meta.db, PostgresEngine):
+    if not on_postgres():
         return
     name = table._meta.tablename
     await table.raw(
@@ -365,7 +365,8 @@ async def _seed_past_sales(run: _Run) -> None:
                     order["product"], sale.name, SALE_VIEWS, sale_palette(sale), run, index
                 )
                 run.mark(True)
-        await _refresh_rating(run.users[seller.account.username])
+        # The profile's rating is the mean of every feedback row, as the feedback API keeps it.
+        await recompute_seller_rating(run.users[seller.account.username])
 
 
 SALE_VIEWS = ("As sold",)
@@ -474,17 +475,3 @@ async def _create_past_sale(seller: DemoSeller, index: int, order_number: str, r
             updated_at=delivered_at + timedelta(days=1),
         )
     )
-
-
-async def _refresh_rating(seller_id: int) -> None:
-    """The profile's rating is the mean of every feedback row, as the feedback API keeps it."""
-    rows = await Feedback.select(Feedback.seller_rating).where(Feedback.seller == seller_id)
-    ratings = [int(row["seller_rating"]) for row in rows]
-    average = (
-        (Decimal(sum(ratings)) / len(ratings)).quantize(CENT, rounding=ROUND_HALF_UP)
-        if ratings
-        else Decimal("0.00")
-    )
-    await SellerProfile.update(
-        {SellerProfile.average_rating: average, SellerProfile.total_feedbacks: len(ratings)}
-    ).where(SellerProfile.user == seller_id)
