@@ -50,6 +50,7 @@ from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
+from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.http.pagination import provide_page_request
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
             "paging": Provide(provide_page_request, sync_to_thread=False),
+            "account": Provide(provide_account, sync_to_thread=False),
             "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
             "auction_orders": Provide(provide_auction_orders, sync_to_thread=False, use_cache=True),
             "listings": Provide(provide_listings, sync_to_thread=False, use_cache=True),

@@ -24,7 +24,7 @@ from madeinpk.accounts.schemas import (
     user_body,
 )
 from madeinpk.accounts.tokens import revoke_token
-from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.auth import Account, current_account, requires_account
 from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
 from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.http.responses import Message
@@ -112,8 +112,7 @@ class AccountController(Controller):
         return await _update_profile(request, settings, sales_summary)
 
     @get("/become-seller/", guards=[requires_account], operation_id="BecomeSellerStatus")
-    async def become_seller_status(self, request: AnyRequest) -> BecomeSellerStatus:
-        account = current_account(request)
+    async def become_seller_status(self, account: NamedDependency[Account]) -> BecomeSellerStatus:
         has_profile = await service.seller_profile(account.id) is not None
         return BecomeSellerStatus(
             can_become_seller=not account.is_seller,
@@ -133,16 +132,17 @@ class AccountController(Controller):
         operation_id="BecomeSeller",
     )
     async def become_seller(
-        self, request: AnyRequest, data: JSONBody[BecomeSellerRequest | None] = None
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        data: JSONBody[BecomeSellerRequest | None] = None,
     ) -> BecomeSellerResponse:
-        account = await service.become_seller(
-            current_account(request), data or BecomeSellerRequest()
-        )
-        profile = await service.seller_profile(account.id)
+        upgraded = await service.become_seller(account, data or BecomeSellerRequest())
+        profile = await service.seller_profile(upgraded.id)
         assert profile is not None
         return BecomeSellerResponse(
             message="Successfully upgraded to seller",
-            user=user_body(account, base_url(request)),
+            user=user_body(upgraded, base_url(request)),
             seller_profile=seller_profile_body(profile),
         )
 

@@ -185,6 +185,7 @@ class AuctionController(Controller):
     async def create_auction(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         settings: NamedDependency[Settings],
         auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
@@ -192,7 +193,6 @@ class AuctionController(Controller):
         """JSON with ``product_id`` (an own product without a listing), or multipart in one step:
         ``name, description, category, condition, images`` plus the auction fields; both take
         the options ``min_increment``, ``reserve_price`` and ``soft_close_seconds``."""
-        account = current_account(request)
         body = await read_body(request)
         if body.files or "product_id" not in body.fields:
             auction_id = await selling.create_with_product(
@@ -243,9 +243,12 @@ class AuctionController(Controller):
         operation_id="DeleteAuction",
     )
     async def delete_auction(
-        self, request: AnyRequest, auction_id: FromPath[int], effects: NamedDependency[Effects]
+        self,
+        account: NamedDependency[Account],
+        auction_id: FromPath[int],
+        effects: NamedDependency[Effects],
     ) -> None:
-        await selling.delete_auction(current_account(request), auction_id, effects)
+        await selling.delete_auction(account, auction_id, effects)
 
     @post(
         "/{auction_id:int}/place_bid/",
@@ -255,7 +258,7 @@ class AuctionController(Controller):
     )
     async def place_bid(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         auction_id: FromPath[int],
         data: JSONBody[BidAmount],
         bid_desk: NamedDependency[BidDesk],
@@ -263,7 +266,6 @@ class AuctionController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PlacedBid | MaximumUpdated]:
         """201 with the recorded bid; 200 when a leader only raised its maximum."""
-        account = current_account(request)
         if idempotency_key is not None and not KEY_PATTERN.fullmatch(idempotency_key):
             raise BusinessError(
                 "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"

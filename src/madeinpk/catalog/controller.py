@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from madeinpk.catalog import service
 from madeinpk.catalog.products import Listings, product_bodies, product_body
 from madeinpk.catalog.schemas import Category, Product, ProductUpdate
-from madeinpk.http.auth import current_account, requires_account, requires_seller
+from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.http.bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
 from madeinpk.http.errors import NotFound
 from madeinpk.http.pagination import Page, PageRequest
@@ -96,12 +96,13 @@ class ProductController(Controller):
     async def create_product(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         settings: NamedDependency[Settings],
         listings: NamedDependency[Listings],
     ) -> Product:
         body = await read_body(request)
         product_id = await service.create_product(
-            current_account(request), body.fields, body.files.get("images", []), settings
+            account, body.fields, body.files.get("images", []), settings
         )
         return await _product(request, product_id, listings)
 
@@ -133,13 +134,13 @@ class ProductController(Controller):
     )
     async def delete_product(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
         settings: NamedDependency[Settings],
     ) -> None:
         """Also how the React client deletes an auction: the product goes, and its listing. Its
         scheduled ending, if any, finds no auction when it fires and does nothing."""
-        await service.delete_product(current_account(request), product_id, settings)
+        await service.delete_product(account, product_id, settings)
 
     @post(
         "/{product_id:int}/add_image/",
@@ -152,6 +153,7 @@ class ProductController(Controller):
     async def add_image(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
         settings: NamedDependency[Settings],
         listings: NamedDependency[Listings],
@@ -159,7 +161,7 @@ class ProductController(Controller):
         """Multipart with one file part ``image``."""
         body = await read_body(request)
         files = body.files.get("image", [])[:1]
-        await service.add_image(current_account(request), product_id, files, settings)
+        await service.add_image(account, product_id, files, settings)
         return await _product(request, product_id, listings)
 
     @delete(
@@ -170,10 +172,10 @@ class ProductController(Controller):
     )
     async def delete_image(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
         image_id: FromPath[int],
         settings: NamedDependency[Settings],
     ) -> Message:
-        await service.delete_image(current_account(request), product_id, image_id, settings)
+        await service.delete_image(account, product_id, image_id, settings)
         return Message(message="Image deleted successfully")

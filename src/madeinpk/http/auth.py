@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -67,6 +68,11 @@ def optional_account(connection: ASGIConnection[Any, Any, Any, Any]) -> Account 
     """The signed-in caller, or None for an anonymous one."""
     user = connection.scope.get("user")
     return user if isinstance(user, Account) else None
+
+
+def provide_account(request: Request[Any, Any, Any]) -> Account:
+    """The ``account`` dependency: the signed-in caller of a handler its guard already let in."""
+    return current_account(request)
 
 
 def requires_account(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

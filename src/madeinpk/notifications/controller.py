@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from madeinpk.http.auth import current_account, requires_account
+from madeinpk.http.auth import Account, requires_account
 from madeinpk.http.errors import NotFound, field_error
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.query import parse_boolean_filter
@@ -37,12 +37,13 @@ class NotificationController(Controller):
     async def list_notifications(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         paging: NamedDependency[PageRequest],
         is_read: FromQuery[str | None] = None,
         notification_type: FromQuery[str | None] = None,
     ) -> Page[Notification]:
         count, rows = await service.list_notifications(
-            current_account(request).id,
+            account.id,
             is_read=parse_boolean_filter("is_read", is_read),
             notification_type=_type_filter(notification_type),
             offset=paging.offset,
@@ -52,19 +53,19 @@ class NotificationController(Controller):
 
     # Declared before the ``{notification_id:int}`` routes; Litestar also prefers static segments.
     @get("/unread_count/", operation_id="UnreadNotificationCount")
-    async def unread_count(self, request: AnyRequest) -> UnreadCount:
-        return UnreadCount(unread_count=await service.unread_count(current_account(request).id))
+    async def unread_count(self, account: NamedDependency[Account]) -> UnreadCount:
+        return UnreadCount(unread_count=await service.unread_count(account.id))
 
     @post("/mark_all_read/", status_code=HTTP_200_OK, operation_id="MarkAllNotificationsRead")
-    async def mark_all_read(self, request: AnyRequest) -> Message:
-        await service.mark_all_read(current_account(request).id)
+    async def mark_all_read(self, account: NamedDependency[Account]) -> Message:
+        await service.mark_all_read(account.id)
         return Message(message="All notifications marked as read")
 
     @get("/{notification_id:int}/", operation_id="GetNotification")
     async def get_notification(
-        self, request: AnyRequest, notification_id: FromPath[int]
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
     ) -> Notification:
-        row = await service.get_notification(current_account(request).id, notification_id)
+        row = await service.get_notification(account.id, notification_id)
         if row is None:
             raise NotFound()
         return notification_body(row)
@@ -74,8 +75,10 @@ class NotificationController(Controller):
         status_code=HTTP_200_OK,
         operation_id="MarkNotificationRead",
     )
-    async def mark_read(self, request: AnyRequest, notification_id: FromPath[int]) -> Message:
-        if not await service.mark_read(current_account(request).id, notification_id):
+    async def mark_read(
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
+    ) -> Message:
+        if not await service.mark_read(account.id, notification_id):
             raise NotFound()
         return Message(message="Notification marked as read")
 
@@ -85,7 +88,7 @@ class NotificationController(Controller):
         operation_id="DeleteNotification",
     )
     async def delete_notification(
-        self, request: AnyRequest, notification_id: FromPath[int]
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
     ) -> None:
-        if not await service.delete_notification(current_account(request).id, notification_id):
+        if not await service.delete_notification(account.id, notification_id):
             raise NotFound()

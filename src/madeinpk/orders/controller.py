@@ -12,7 +12,7 @@ from piccolo.columns.combination import Where
 
 from madeinpk.accounts.addresses.service import address_bodies
 from madeinpk.after_commit import Effects
-from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
+from madeinpk.http.auth import Account, requires_account, requires_seller
 from madeinpk.http.errors import NotFound, field_error
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.query import parse_int, require_int
@@ -89,12 +89,12 @@ class OrderController(Controller):
     async def list_orders(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         settings: NamedDependency[Settings],
         paging: NamedDependency[PageRequest],
         role: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
     ) -> Page[Order]:
-        account = current_account(request)
         if role not in (None, "", "buyer", "seller"):
             raise field_error(
                 "role", f'Select a valid choice. "{role}" is not one of buyer, seller.'
@@ -127,9 +127,11 @@ class OrderController(Controller):
 
     @get("/{order_id:int}/", operation_id="GetOrder")
     async def get_order(
-        self, request: AnyRequest, order_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        account: NamedDependency[Account],
+        order_id: FromPath[int],
+        settings: NamedDependency[Settings],
     ) -> Order:
-        account = current_account(request)
         row = await OrderRow.select(*ORDER_COLUMNS).where(OrderRow.id == order_id).first()
         if row is None or (
             account.id not in (row["buyer"], row["seller"]) and not account.is_admin
@@ -144,14 +146,19 @@ class OrderController(Controller):
         "/{order_id:int}/confirm_payment/", status_code=HTTP_200_OK, operation_id="ConfirmPayment"
     )
     async def confirm_payment(
-        self, request: AnyRequest, order_id: FromPath[int], effects: NamedDependency[Effects]
+        self,
+        account: NamedDependency[Account],
+        order_id: FromPath[int],
+        effects: NamedDependency[Effects],
     ) -> Message:
-        await service.confirm_payment(order_id, current_account(request), effects)
+        await service.confirm_payment(order_id, account, effects)
         return Message(message="Payment confirmed")
 
     @post("/{order_id:int}/mark_shipped/", status_code=HTTP_200_OK, operation_id="MarkShipped")
-    async def mark_shipped(self, request: AnyRequest, order_id: FromPath[int]) -> Message:
-        await service.mark_shipped(order_id, current_account(request))
+    async def mark_shipped(
+        self, account: NamedDependency[Account], order_id: FromPath[int]
+    ) -> Message:
+        await service.mark_shipped(order_id, account)
         return Message(message="Order marked as shipped")
 
 
@@ -162,8 +169,10 @@ class FeedbackController(Controller):
     @post(
         "/", status_code=HTTP_201_CREATED, guards=[requires_account], operation_id="CreateFeedback"
     )
-    async def create(self, request: AnyRequest, data: JSONBody[FeedbackCreate]) -> Feedback:
-        return feedback_body(await feedback.create_feedback(current_account(request), data))
+    async def create(
+        self, account: NamedDependency[Account], data: JSONBody[FeedbackCreate]
+    ) -> Feedback:
+        return feedback_body(await feedback.create_feedback(account, data))
 
     @get("/", operation_id="ListFeedback")
     async def list_feedback(
@@ -189,14 +198,19 @@ class FeedbackController(Controller):
 
     @patch("/{feedback_id:int}/", guards=[requires_account], operation_id="UpdateFeedback")
     async def update_feedback(
-        self, request: AnyRequest, feedback_id: FromPath[int], data: JSONBody[FeedbackUpdate]
+        self,
+        account: NamedDependency[Account],
+        feedback_id: FromPath[int],
+        data: JSONBody[FeedbackUpdate],
     ) -> Feedback:
-        row = await feedback.update_feedback(current_account(request), feedback_id, data)
+        row = await feedback.update_feedback(account, feedback_id, data)
         return feedback_body(row)
 
     @delete("/{feedback_id:int}/", guards=[requires_account], operation_id="DeleteFeedback")
-    async def delete_feedback(self, request: AnyRequest, feedback_id: FromPath[int]) -> None:
-        await feedback.delete_feedback(current_account(request), feedback_id)
+    async def delete_feedback(
+        self, account: NamedDependency[Account], feedback_id: FromPath[int]
+    ) -> None:
+        await feedback.delete_feedback(account, feedback_id)
 
 
 @get(
@@ -205,5 +219,5 @@ class FeedbackController(Controller):
     tags=["auctions"],
     operation_id="SellerStatistics",
 )
-async def seller_statistics(request: AnyRequest) -> SellerStatistics:
-    return await service.seller_statistics(current_account(request))
+async def seller_statistics(account: NamedDependency[Account]) -> SellerStatistics:
+    return await service.seller_statistics(account)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -14,8 +15,7 @@ from madeinpk.accounts.addresses.schemas import (
     City,
     Province,
 )
-from madeinpk.http.auth import current_account, requires_account
-from madeinpk.http.requests import AnyRequest
+from madeinpk.http.auth import Account, requires_account
 
 
 class ProvinceController(Controller):
@@ -42,41 +42,57 @@ class AddressController(Controller):
     guards = [requires_account]
 
     @get("/", operation_id="ListAddresses")
-    async def list_addresses(self, request: AnyRequest) -> list[Address]:
-        return await addresses.list_addresses(current_account(request).id)
+    async def list_addresses(self, account: NamedDependency[Account]) -> list[Address]:
+        return await addresses.list_addresses(account.id)
 
     @post("/", status_code=HTTP_201_CREATED, operation_id="CreateAddress")
-    async def create_address(self, request: AnyRequest, data: JSONBody[AddressCreate]) -> Address:
-        return await addresses.create_address(current_account(request).id, data)
+    async def create_address(
+        self, account: NamedDependency[Account], data: JSONBody[AddressCreate]
+    ) -> Address:
+        return await addresses.create_address(account.id, data)
 
     @get("/{address_id:int}/", operation_id="GetAddress")
-    async def get_address(self, request: AnyRequest, address_id: FromPath[int]) -> Address:
-        return await addresses.get_address(current_account(request).id, address_id)
+    async def get_address(
+        self, account: NamedDependency[Account], address_id: FromPath[int]
+    ) -> Address:
+        return await addresses.get_address(account.id, address_id)
 
     @patch("/{address_id:int}/", operation_id="UpdateAddress")
     async def update_address(
-        self, request: AnyRequest, address_id: FromPath[int], data: JSONBody[AddressUpdate]
+        self,
+        account: NamedDependency[Account],
+        address_id: FromPath[int],
+        data: JSONBody[AddressUpdate],
     ) -> Address:
-        return await addresses.update_address(current_account(request).id, address_id, data)
+        return await addresses.update_address(account.id, address_id, data)
 
     # The React client sends its edits with PUT; like the profile, PUT updates partially.
     @put("/{address_id:int}/", operation_id="ReplaceAddress")
     async def replace_address(
-        self, request: AnyRequest, address_id: FromPath[int], data: JSONBody[AddressUpdate]
+        self,
+        account: NamedDependency[Account],
+        address_id: FromPath[int],
+        data: JSONBody[AddressUpdate],
     ) -> Address:
-        return await addresses.update_address(current_account(request).id, address_id, data)
+        return await addresses.update_address(account.id, address_id, data)
 
     @delete("/{address_id:int}/", status_code=HTTP_204_NO_CONTENT, operation_id="DeleteAddress")
-    async def delete_address(self, request: AnyRequest, address_id: FromPath[int]) -> None:
-        await addresses.delete_address(current_account(request).id, address_id)
+    async def delete_address(
+        self, account: NamedDependency[Account], address_id: FromPath[int]
+    ) -> None:
+        await addresses.delete_address(account.id, address_id)
 
     # The React client's "make default" button sends PATCH; the Django backend took POST.
     @post(
         "/{address_id:int}/set_default/", status_code=HTTP_200_OK, operation_id="SetDefaultAddress"
     )
-    async def set_default(self, request: AnyRequest, address_id: FromPath[int]) -> Address:
-        return await addresses.set_default(current_account(request).id, address_id)
+    async def set_default(
+        self, account: NamedDependency[Account], address_id: FromPath[int]
+    ) -> Address:
+        return await addresses.set_default(account.id, address_id)
 
     @patch("/{address_id:int}/set_default/", operation_id="PatchDefaultAddress")
-    async def patch_default(self, request: AnyRequest, address_id: FromPath[int]) -> Address:
-        return await addresses.set_default(current_account(request).id, address_id)
+    async def patch_default(
+        self, account: NamedDependency[Account], address_id: FromPath[int]
+    ) -> Address:
+        return await addresses.set_default(account.id, address_id)
