@@ -43,7 +43,6 @@ from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
-from madeinpk.auctions.socket_cap import socket_cap
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
@@ -54,6 +53,7 @@ from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.http.pagination import provide_page_request
+from madeinpk.http.socket_cap import socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
