@@ -79,7 +79,7 @@ def _generic_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     return response
 
 
-#: Merged over ``http_errors.EXCEPTION_HANDLERS`` in the app (most specific class wins).
+#: Merged over ``http.errors.EXCEPTION_HANDLERS`` in the app (most specific class wins).
 OUTAGE_HANDLERS: dict[Any, Any] = {
     **{cls: unavailable_response for cls in (*DATABASE_ERRORS, *REDIS_ERRORS, *NETWORK_ERRORS)},
     asyncpg.InterfaceError: _generic_driver_error,
