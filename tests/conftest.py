@@ -39,10 +39,12 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import sort_table_classes
 
+from madeinpk.accounts.tables import Role
 from madeinpk.app import create_app
 from madeinpk.cli import LEAN_WEBSOCKETS
 from madeinpk.database import ALL_TABLES
 from madeinpk.settings import Settings
+from tests.factories import UserHandle, make_auction, make_user
 
 # Real hashing, fewer rounds: the suite creates hundreds of users. Production keeps 600,000.
 BaseUser._pbkdf2_iteration_count = 1_000
@@ -323,6 +325,24 @@ def assert_bound_to(settings: Settings) -> None:
 async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
         yield http
+
+
+# --- the people and the auction most tests start from (a test file may declare its own) -------
+
+
+@pytest.fixture
+async def seller(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings, role=Role.seller)
+
+
+@pytest.fixture
+async def buyer(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings)
+
+
+@pytest.fixture
+async def auction(seller: UserHandle) -> int:
+    return await make_auction(seller)
 
 
 @pytest.fixture(autouse=True)

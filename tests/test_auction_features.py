@@ -18,7 +18,6 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.orders.tables import Order
@@ -124,11 +123,6 @@ def as_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 async def notices(client: httpx.AsyncClient, user: UserHandle) -> list[tuple[str, str]]:
     page = (await client.get("/api/notifications/", headers=user.auth)).json()
     return [(n["notification_type"], n["message"]) for n in page["results"]]
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
 
 
 @pytest.fixture

@@ -42,16 +42,6 @@ def jpeg() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
 async def own_product(seller: UserHandle) -> int:
     rows = await Product.insert(
         Product(seller=seller.id, name="Kashmiri Silk Carpet", description="Silk.", condition="new")

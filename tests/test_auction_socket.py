@@ -20,16 +20,6 @@ pytestmark = pytest.mark.usefixtures("task_worker")
 
 
 @pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
-@pytest.fixture
 async def auction(seller: UserHandle) -> int:
     return await make_auction(seller, images=3)
 

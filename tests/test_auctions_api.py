@@ -43,16 +43,6 @@ def iso(delta: timedelta) -> str:
     return (utc_now() + delta).isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
 async def test_detail_has_every_field(
     client: httpx.AsyncClient, seller: UserHandle, buyer: UserHandle
 ) -> None:

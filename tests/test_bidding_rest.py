@@ -5,28 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from tests.conftest import LiveServer, SmtpInbox
 from tests.factories import UserHandle, make_auction, make_user
 from tests.sockets import watch
 
 pytestmark = pytest.mark.usefixtures("task_worker")
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
-@pytest.fixture
-async def auction(seller: UserHandle) -> int:
-    return await make_auction(seller)
 
 
 def bid_url(auction_id: object) -> str:

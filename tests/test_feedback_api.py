@@ -44,16 +44,6 @@ EMPTY_STATS = {
 
 
 @pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
-@pytest.fixture
 async def stranger(live_server: LiveServer) -> UserHandle:
     return await make_user(live_server.settings)
 

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from madeinpk.accounts.tables import Role
 from madeinpk.catalog.tables import Product
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
@@ -22,11 +21,6 @@ from tests.test_auction_features import as_rows, connect, new_bid, rest_bid
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 INCREMENTS = "0:10,1000:50,5000:100,20000:500"
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
 
 
 @pytest.fixture

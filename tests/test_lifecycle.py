@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+from madeinpk.accounts.tables import SellerProfile, UserProfile
 from madeinpk.auctions.lifecycle import finish_auction
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.broker import broker, task_effects
@@ -27,16 +27,6 @@ from tests.sockets import error, watch
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 ORDER_NUMBER = re.compile(r"^AUC-[0-9A-F]{12}$")
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from taskiq import InMemoryBroker
 from madeinpk import metrics
 from madeinpk.accounts.tables import Role
 from madeinpk.app import create_app
-from madeinpk.http_errors import PERMISSION_DENIED
+from madeinpk.http.errors import PERMISSION_DENIED
 from madeinpk.metrics import TaskMetricsMiddleware
 from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.observability import Readiness

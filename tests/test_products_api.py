@@ -17,11 +17,6 @@ from tests.test_auctions_api import PRODUCT_FIELDS, jpeg
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
 async def create(
     client: httpx.AsyncClient, seller: UserHandle, images: int = 2
 ) -> dict[str, object]:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import websockets
 
-from madeinpk.accounts.tables import Role
 from madeinpk.auctions.events import new_bid_payload
 from madeinpk.auctions.rules import NewBidEvent
 from madeinpk.auctions.tables import Auction, AuctionEvent
@@ -20,16 +19,6 @@ from tests.factories import UserHandle, make_auction, make_user
 from tests.sockets import Watch, error, socket_url, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker")
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
 
 
 async def stored(auction_id: int) -> dict[int, str]:

@@ -25,21 +25,6 @@ pytestmark = pytest.mark.usefixtures("task_worker")
 CONFLICT = "Idempotency key reused with a different bid"
 
 
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
-
-
-@pytest.fixture
-async def auction(seller: UserHandle) -> int:
-    return await make_auction(seller)
-
-
 def bid_url(auction_id: int) -> str:
     return f"/api/auctions/{auction_id}/place_bid/"
 

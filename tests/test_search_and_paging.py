@@ -5,21 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from madeinpk.accounts.tables import Role
 from madeinpk.catalog.tables import Category, Product
-from madeinpk.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from madeinpk.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
-from tests.factories import UserHandle, make_auction, make_user
+from tests.factories import UserHandle, make_auction
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 NAMES = ["100% Pashmina Shawl", "Blue_Pottery Vase", "Back\\slash Box", "Plain Clay Pot"]
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
 
 
 async def names(client: httpx.AsyncClient, url: str) -> list[str]:

@@ -40,18 +40,8 @@ ONLY_ADMINS = {"error": "Only admins can verify sellers"}
 
 
 @pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
-
-
-@pytest.fixture
 async def other_seller(live_server: LiveServer) -> UserHandle:
     return await make_user(live_server.settings, role=Role.both)
-
-
-@pytest.fixture
-async def buyer(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings)
 
 
 @pytest.fixture

@@ -8,19 +8,13 @@ import pytest
 from piccolo.apps.user.tables import BaseUser
 from piccolo.testing.model_builder import ModelBuilder
 
-from madeinpk.accounts.tables import Address, City, Province, Role, SellerProfile
+from madeinpk.accounts.tables import Address, City, Province, SellerProfile
 from madeinpk.catalog.tables import Product
-from tests.conftest import LiveServer
-from tests.factories import PASSWORD, UserHandle, make_user
+from tests.factories import PASSWORD, UserHandle
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 NUL = "Null characters are not allowed."
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
 
 
 @pytest.mark.parametrize("path", ["/api/auctions/", "/api/products/", "/api/categories/"])

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from madeinpk.accounts.tables import Role, UserProfile
+from madeinpk.accounts.tables import UserProfile
 from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.tables import Product, ProductImage
 from tests.conftest import LiveServer
-from tests.factories import UserHandle, make_user
+from tests.factories import UserHandle
 from tests.test_auctions_api import iso, jpeg
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
@@ -42,11 +42,6 @@ def png_with_html() -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (32, 24), "crimson").save(buffer, "PNG", pnginfo=text)
     return buffer.getvalue() + HTML
-
-
-@pytest.fixture
-async def seller(live_server: LiveServer) -> UserHandle:
-    return await make_user(live_server.settings, role=Role.seller)
 
 
 def media_files(live_server: LiveServer) -> set[Path]:

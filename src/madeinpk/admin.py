@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
 from madeinpk.auctions.tables import Auction
 from madeinpk.database import ALL_TABLES
-from madeinpk.http_errors import FieldErrorCollector
+from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import to_money
 from madeinpk.settings import Settings
 

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
@@ -19,7 +20,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from madeinpk.accounts.address_controller import (
+from madeinpk.accounts.addresses.controller import (
     AddressController,
     CityController,
     ProvinceController,
@@ -28,25 +29,31 @@ from madeinpk.accounts.auth import TokenAuthenticationMiddleware
 from madeinpk.accounts.controller import AccountController
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
-from madeinpk.accounts.seller_controller import SellerController, SellerProfileController
+from madeinpk.accounts.sellers.controller import SellerController, SellerProfileController
+from madeinpk.accounts.service import SalesSummary
 from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.admin import admin_handler
 from madeinpk.after_commit import Effects
 from madeinpk.auctions.asyncapi import asyncapi_document
 from madeinpk.auctions.bidding import BidDesk
-from madeinpk.auctions.controller import AuctionController, seller_statistics
+from madeinpk.auctions.controller import AuctionController
+from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
-from madeinpk.auctions.live_recovery import follow_interruptions
+from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
-from madeinpk.auctions.socket_cap import socket_cap
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
+from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
-from madeinpk.http_errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.http.auth import provide_account
+from madeinpk.http.bodies import component_schemas, screen_request
+from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.http.pagination import provide_page_request
+from madeinpk.http.socket_cap import socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
@@ -61,10 +68,11 @@ from madeinpk.observability import (
     health_ready,
     prometheus_config,
 )
-from madeinpk.orders.controller import FeedbackController, OrderController
+from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
+from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
-from madeinpk.request_bodies import component_schemas, screen_request
+from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.scheduling import run_embedded_scheduler, schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import broker  # embedded, the app runs every task itself
@@ -105,7 +113,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         channel_prefix=settings.channel_prefix,
         load_status=shared_status(settings.bid_increments),
     )
-    follow_interruptions(backend, live)
+    if isinstance(backend, ReconnectingPubSubBackend):  # Redis only; memory never breaks
+        backend.add_listener(partial(close_interrupted_watchers, live))
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
     effects.deliver_locally = live.deliver
     bid_desk = BidDesk(effects, settings.bid_increments)
@@ -146,6 +155,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
+    def provide_sales_summary() -> SalesSummary:
+        return sales_summary
+
+    def provide_auction_orders() -> AuctionOrders:
+        return auction_orders
+
+    def provide_listings() -> Listings:
+        return PRODUCT_LISTINGS
+
     def provide_effects() -> Effects:
         return effects
 
@@ -185,6 +203,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "paging": Provide(provide_page_request, sync_to_thread=False),
+            "account": Provide(provide_account, sync_to_thread=False),
+            "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
+            "auction_orders": Provide(provide_auction_orders, sync_to_thread=False, use_cache=True),
+            "listings": Provide(provide_listings, sync_to_thread=False, use_cache=True),
             "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
             "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
             "bid_rate_limiter": Provide(

@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from piccolo.apps.user.tables import BaseUser
 
+from madeinpk.accounts.passwords import password_problems
+from madeinpk.accounts.tables import Role, UserProfile
+from madeinpk.database import build_engine, database_lifespan
 from madeinpk.piccolo_app import MIGRATIONS_FOLDER
+from madeinpk.sample_data import database_is_empty, seed
 from madeinpk.settings import Settings, SettingsError
+from madeinpk.timestamps import utc_now
 
 T = TypeVar("T")
 PROJECT_ROOT = MIGRATIONS_FOLDER.parent
@@ -35,8 +41,6 @@ def _run(make: Callable[[Settings], Awaitable[T]]) -> T:
 
 
 async def _with_database(settings: Settings, make: Callable[[Settings], Awaitable[T]]) -> T:
-    from madeinpk.database import build_engine, database_lifespan
-
     async with database_lifespan(build_engine(settings), settings):
         return await make(settings)
 
@@ -66,8 +70,6 @@ def migrate() -> None:
 
 
 async def _seed(settings: Settings, *, only_if_empty: bool) -> None:
-    from madeinpk.sample_data import database_is_empty, seed
-
     if only_if_empty and not await database_is_empty():
         click.echo("Database already has data; not seeding.")
         return
@@ -140,11 +142,6 @@ def _reset_metrics_dir() -> None:
 
 
 async def _create_superuser(settings: Settings, username: str, email: str, password: str) -> None:
-    from piccolo.apps.user.tables import BaseUser
-
-    from madeinpk.accounts.tables import Role, UserProfile
-    from madeinpk.timestamps import utc_now
-
     if await BaseUser.exists().where(BaseUser.username == username):
         raise click.ClickException(f"A user named {username!r} already exists.")
     password_hash = await asyncio.to_thread(BaseUser.hash_password, password)
@@ -166,8 +163,6 @@ async def _create_superuser(settings: Settings, username: str, email: str, passw
 @click.option("--email", prompt=True)
 def createsuperuser(username: str, email: str) -> None:
     """Create a staff user for the admin panel."""
-    from madeinpk.accounts.passwords import password_problems
-
     password = os.environ.get("MADEINPK_SUPERUSER_PASSWORD") or getpass.getpass("Password: ")
     if problems := password_problems(password, username=username, email=email):
         raise click.ClickException(" ".join(problems))

@@ -133,6 +133,11 @@ async def _close_pool(engine: PostgresEngine) -> None:
     engine.pool = None
 
 
+def on_postgres() -> bool:
+    """Whether the tables are bound to PostgreSQL (else SQLite): the one engine check."""
+    return isinstance(BaseUser._meta.db, PostgresEngine)
+
+
 def write_transaction() -> Any:
     """A transaction for read-then-write work. On SQLite it takes the write lock up front
     (IMMEDIATE); a deferred one would fail with "database is locked" when two upgrade at once."""

@@ -34,7 +34,8 @@ from taskiq import AsyncBroker
 from taskiq_redis import RedisStreamBroker
 
 from madeinpk import metrics
-from madeinpk.http_errors import PermissionDenied
+from madeinpk.http.errors import PermissionDenied
+from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.settings import Settings
 
@@ -142,8 +143,6 @@ def _networks(
 async def refresh_outbox_backlog(_: Request[Any, Any, Any]) -> None:
     """Read on scrape, so the number is as fresh as the scrape; a database outage must not
     take the other metrics down with it."""
-    from madeinpk.notifications.tables import OutboxEmail
-
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             unsent = await OutboxEmail.count().where(OutboxEmail.sent_at.is_null())

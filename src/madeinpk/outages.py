@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from madeinpk import metrics
+from madeinpk.http.errors import EXCEPTION_HANDLERS
 from madeinpk.pg_engine import LOST_TEXTS
 
 logger = logging.getLogger(__name__)
@@ -73,14 +74,12 @@ def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Res
 def _generic_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if is_closed_connection(exc):
         return unavailable_response(request, exc)
-    from madeinpk.http_errors import EXCEPTION_HANDLERS
-
     handler = EXCEPTION_HANDLERS[500]
     response: Response[Any] = handler(request, exc)
     return response
 
 
-#: Merged over ``http_errors.EXCEPTION_HANDLERS`` in the app (most specific class wins).
+#: Merged over ``http.errors.EXCEPTION_HANDLERS`` in the app (most specific class wins).
 OUTAGE_HANDLERS: dict[Any, Any] = {
     **{cls: unavailable_response for cls in (*DATABASE_ERRORS, *REDIS_ERRORS, *NETWORK_ERRORS)},
     asyncpg.InterfaceError: _generic_driver_error,

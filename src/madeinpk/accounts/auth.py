@@ -1,51 +1,25 @@
 """Who is calling: one token resolver for HTTP (``Authorization: Token …``) and sockets
-(``?token=…``), and the guards that turn "nobody" into the contract's 401/403 bodies."""
+(``?token=…``). The caller type and the guards live in ``madeinpk.http.auth`` (every domain
+reads them); they are imported here too, for the modules that still take them from here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from madeinpk.accounts.tables import SELLER_ROLES, AuthToken, Role
+from madeinpk.accounts.tables import AuthToken, Role
 from madeinpk.accounts.tokens import hash_key
-from madeinpk.http_errors import (
-    INVALID_TOKEN,
-    NotAuthenticated,
-    PermissionDenied,
+from madeinpk.http.auth import (
+    Account,
+    current_account,
+    requires_account,
+    requires_seller,
 )
+from madeinpk.http.errors import INVALID_TOKEN, NotAuthenticated
 from madeinpk.timestamps import as_utc, utc_now
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """The caller, as every domain needs to see it: identity, role and standing."""
-
-    id: int
-    username: str
-    email: str
-    first_name: str
-    last_name: str
-    is_staff: bool
-    role: str
-    phone_number: str
-    profile_picture: str
-    is_blocked: bool
-    failed_payment_count: int
-    created_at: datetime
-
-    @property
-    def is_admin(self) -> bool:
-        return self.is_staff or self.role == Role.admin.value
-
-    @property
-    def is_seller(self) -> bool:
-        return self.role in SELLER_ROLES
-
 
 # One round trip per request: token, user and profile together. The LEFT JOIN keeps staff users
 # made with `piccolo user create` (no profile row) usable.
@@ -123,17 +97,12 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=account, auth=key)
 
 
-def current_account(connection: ASGIConnection[Any, Any, Any, Any]) -> Account:
-    account = connection.scope.get("user")
-    if not isinstance(account, Account):
-        raise NotAuthenticated()
-    return account
-
-
-def requires_account(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    current_account(connection)
-
-
-def requires_seller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not current_account(connection).is_seller:
-        raise PermissionDenied()
+__all__ = [
+    "Account",
+    "TokenAuthenticationMiddleware",
+    "current_account",
+    "load_account",
+    "requires_account",
+    "requires_seller",
+    "resolve_token",
+]

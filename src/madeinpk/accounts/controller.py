@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, patch, post, put
+from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from madeinpk.accounts import service
-from madeinpk.accounts.auth import current_account, load_account, requires_account
+from madeinpk.accounts.auth import load_account
 from madeinpk.accounts.login_throttle import LoginThrottle, client_address
 from madeinpk.accounts.schemas import (
     AuthResponse,
@@ -19,7 +17,6 @@ from madeinpk.accounts.schemas import (
     BecomeSellerResponse,
     BecomeSellerStatus,
     LoginRequest,
-    Message,
     Profile,
     ProfileUpdate,
     RegisterRequest,
@@ -27,14 +24,11 @@ from madeinpk.accounts.schemas import (
     user_body,
 )
 from madeinpk.accounts.tokens import revoke_token
-from madeinpk.request_bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
+from madeinpk.http.auth import Account, current_account, requires_account
+from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
+from madeinpk.http.requests import AnyRequest, base_url
+from madeinpk.http.responses import Message
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
-
-
-def base_url(request: AnyRequest) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 class AccountController(Controller):
@@ -82,8 +76,10 @@ class AccountController(Controller):
         return Message(message="Logged out successfully")
 
     @get("/profile/", guards=[requires_account], operation_id="GetProfile")
-    async def profile(self, request: AnyRequest) -> Profile:
-        return await _profile(request)
+    async def profile(
+        self, request: AnyRequest, sales_summary: NamedDependency[service.SalesSummary]
+    ) -> Profile:
+        return await _profile(request, sales_summary)
 
     @put(
         "/profile/",
@@ -93,9 +89,12 @@ class AccountController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def replace_profile(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        sales_summary: NamedDependency[service.SalesSummary],
     ) -> Profile:
-        return await _update_profile(request, settings)
+        return await _update_profile(request, settings, sales_summary)
 
     @patch(
         "/profile/",
@@ -105,13 +104,15 @@ class AccountController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def update_profile(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        sales_summary: NamedDependency[service.SalesSummary],
     ) -> Profile:
-        return await _update_profile(request, settings)
+        return await _update_profile(request, settings, sales_summary)
 
     @get("/become-seller/", guards=[requires_account], operation_id="BecomeSellerStatus")
-    async def become_seller_status(self, request: AnyRequest) -> BecomeSellerStatus:
-        account = current_account(request)
+    async def become_seller_status(self, account: NamedDependency[Account]) -> BecomeSellerStatus:
         has_profile = await service.seller_profile(account.id) is not None
         return BecomeSellerStatus(
             can_become_seller=not account.is_seller,
@@ -131,36 +132,39 @@ class AccountController(Controller):
         operation_id="BecomeSeller",
     )
     async def become_seller(
-        self, request: AnyRequest, data: JSONBody[BecomeSellerRequest | None] = None
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        data: JSONBody[BecomeSellerRequest | None] = None,
     ) -> BecomeSellerResponse:
-        account = await service.become_seller(
-            current_account(request), data or BecomeSellerRequest()
-        )
-        profile = await service.seller_profile(account.id)
+        upgraded = await service.become_seller(account, data or BecomeSellerRequest())
+        profile = await service.seller_profile(upgraded.id)
         assert profile is not None
         return BecomeSellerResponse(
             message="Successfully upgraded to seller",
-            user=user_body(account, base_url(request)),
+            user=user_body(upgraded, base_url(request)),
             seller_profile=seller_profile_body(profile),
         )
 
 
-async def _update_profile(request: AnyRequest, settings: Settings) -> Profile:
+async def _update_profile(
+    request: AnyRequest, settings: Settings, sales_summary: service.SalesSummary
+) -> Profile:
     """PUT and PATCH both update what is sent (JSON, or multipart with a picture file)."""
     body = await read_body(request)
     pictures = body.files.get("profile_picture", [])
     data = to_struct(body.fields, ProfileUpdate)
     account = current_account(request)
     await service.update_profile(account, data, settings, pictures[0] if pictures else None)
-    return await _profile(request)
+    return await _profile(request, sales_summary)
 
 
-async def _profile(request: AnyRequest) -> Profile:
+async def _profile(request: AnyRequest, sales_summary: service.SalesSummary) -> Profile:
     """Re-read after writes: the response shows what is stored, not what was sent."""
     account = await load_account(current_account(request).id)
     assert account is not None
     seller = await service.seller_profile(account.id)
-    sales, purchases = await service.sales_summary(account.id)
+    sales, purchases = await sales_summary(account.id)
     rating = service.average_rating(seller)
     user = user_body(account, base_url(request))
     return Profile(

@@ -19,15 +19,13 @@ them, and in this process's memory on the embedded topology.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from litestar.connection import ASGIConnection
-
-from madeinpk.http_errors import Throttled
+from madeinpk.http.errors import Throttled
+from madeinpk.http.requests import client_address as client_address
 from madeinpk.settings import Settings
 
 
@@ -143,21 +141,6 @@ class RedisCounters:
 class LoginAttempt:
     account_key: str
     address_key: str
-
-
-def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """Who is asking: the peer, or the client a trusted proxy names (uvicorn's proxy headers,
-    ``FORWARDED_ALLOW_IPS``). IPv6 counts per /64, the block one subscriber usually holds."""
-    host = request.client.host if request.client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host or "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    return str(address)
 
 
 class LoginThrottle:

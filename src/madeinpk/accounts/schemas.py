@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from madeinpk.http.auth import Account
 from madeinpk.media import absolute_media_url, media_path_url
 from madeinpk.money import format_money
-
-if TYPE_CHECKING:
-    from madeinpk.accounts.auth import Account
 
 
 class RegisterRequest(msgspec.Struct):
@@ -103,10 +101,6 @@ class Profile(User):
 class AuthResponse(msgspec.Struct):
     user: User
     token: str
-
-
-class Message(msgspec.Struct):
-    message: str
 
 
 class BecomeSellerStatus(msgspec.Struct):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns.combination import WhereRaw
 
-from madeinpk.accounts.auth import Account, load_account
+from madeinpk.accounts.auth import load_account
 from madeinpk.accounts.passwords import password_problems
 from madeinpk.accounts.schemas import (
     BecomeSellerRequest,
@@ -21,18 +22,17 @@ from madeinpk.accounts.schemas import (
 from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
 from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
-from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
 USERNAME = re.compile(r"^[\w.@+-]+\Z")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 SELF_SERVICE_ROLES = (Role.buyer.value, Role.seller.value, Role.both.value)
-COMPLETED_SALE = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
 USERNAME_TAKEN = "A user with that username already exists."
 EMAIL_TAKEN = "user with this email already exists."
 
@@ -271,15 +271,10 @@ async def seller_profile(user_id: int) -> dict[str, Any] | None:
     )
 
 
-async def sales_summary(user_id: int) -> tuple[int, int]:
-    """(completed sales as seller, completed purchases as buyer)."""
-    sales = await Order.count().where(
-        (Order.seller == user_id) & Order.status.is_in(list(COMPLETED_SALE))
-    )
-    purchases = await Order.count().where(
-        (Order.buyer == user_id) & Order.status.is_in(list(COMPLETED_SALE))
-    )
-    return sales, purchases
+# (completed sales as seller, completed purchases as buyer) of a user. Orders sit above accounts,
+# so the orders domain answers it: the app factory provides ``orders.service.sales_summary`` as
+# the ``sales_summary`` dependency of the profile endpoints.
+SalesSummary = Callable[[int], Awaitable[tuple[int, int]]]
 
 
 def average_rating(profile: dict[str, Any] | None) -> Decimal | None:

@@ -14,7 +14,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from madeinpk.accounts.auth import Account, resolve_token
+from madeinpk.accounts.auth import resolve_token
+from madeinpk.http.auth import Account
 
 TTL = 1.0
 MAX_KEYS = 50_000

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import Account, current_account, requires_account, requires_seller
-from madeinpk.accounts.controller import base_url
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import listing, selling
 from madeinpk.auctions.bidding import BidDesk, BidRequest
@@ -28,17 +26,16 @@ from madeinpk.auctions.schemas import (
     BidAmount,
     MaximumUpdated,
     PlacedBid,
-    SellerStatistics,
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
-from madeinpk.http_errors import BusinessError, NotFound, field_error
+from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
+from madeinpk.http.bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
+from madeinpk.http.errors import BusinessError, NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.money import InvalidAmount, format_money, parse_amount
-from madeinpk.pagination import Page, PageRequest
-from madeinpk.request_bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
 
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
 _BID_STATUS = {
@@ -81,20 +78,32 @@ def _viewer(request: AnyRequest) -> Account | None:
     return user if isinstance(user, Account) else None
 
 
-async def auction_body(request: AnyRequest, auction_id: int, settings: Settings) -> Auction:
+async def auction_body(
+    request: AnyRequest,
+    auction_id: int,
+    settings: Settings,
+    auction_orders: listing.AuctionOrders,
+) -> Auction:
     row = await listing.auction_row(auction_id)
     if row is None:
         raise NotFound()
-    [body] = await listing.auction_bodies([row], _viewer(request), base_url(request), settings)
+    [body] = await listing.auction_bodies(
+        [row], _viewer(request), base_url(request), settings, auction_orders
+    )
     return body
 
 
 async def _update_auction(
-    request: AnyRequest, auction_id: int, data: AuctionUpdate, settings: Settings, effects: Effects
+    request: AnyRequest,
+    auction_id: int,
+    data: AuctionUpdate,
+    settings: Settings,
+    effects: Effects,
+    auction_orders: listing.AuctionOrders,
 ) -> Auction:
     """Seller only, while nobody has bid; moving the end time moves the scheduled ending."""
     await selling.update_auction(current_account(request), auction_id, data, effects)
-    return await auction_body(request, auction_id, settings)
+    return await auction_body(request, auction_id, settings, auction_orders)
 
 
 def _bid_answer(account: Account, outcome: Accepted) -> Response[PlacedBid | MaximumUpdated]:
@@ -129,17 +138,16 @@ class AuctionController(Controller):
         self,
         request: AnyRequest,
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
+        paging: NamedDependency[PageRequest],
         status: FromQuery[str | None] = None,
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         my_auctions: FromQuery[str | None] = None,
         search: FromQuery[str | None] = None,
         ordering: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Auction]:
         viewer = _viewer(request)
-        paging = PageRequest.from_query(page, page_size)
         conditions = listing.auction_filters(
             viewer,
             status=status,
@@ -151,14 +159,20 @@ class AuctionController(Controller):
         count, rows = await listing.list_auctions(
             conditions, listing.ordering(ordering), paging.offset, paging.size
         )
-        bodies = await listing.auction_bodies(rows, viewer, base_url(request), settings)
+        bodies = await listing.auction_bodies(
+            rows, viewer, base_url(request), settings, auction_orders
+        )
         return paging.build(request, count, bodies)
 
     @get("/{auction_id:int}/", operation_id="GetAuction")
     async def get_auction(
-        self, request: AnyRequest, auction_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        auction_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
     ) -> Auction:
-        return await auction_body(request, auction_id, settings)
+        return await auction_body(request, auction_id, settings, auction_orders)
 
     @post(
         "/",
@@ -171,13 +185,14 @@ class AuctionController(Controller):
     async def create_auction(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
         """JSON with ``product_id`` (an own product without a listing), or multipart in one step:
         ``name, description, category, condition, images`` plus the auction fields; both take
         the options ``min_increment``, ``reserve_price`` and ``soft_close_seconds``."""
-        account = current_account(request)
         body = await read_body(request)
         if body.files or "product_id" not in body.fields:
             auction_id = await selling.create_with_product(
@@ -195,7 +210,7 @@ class AuctionController(Controller):
                 settings,
                 effects,
             )
-        return await auction_body(request, auction_id, settings)
+        return await auction_body(request, auction_id, settings, auction_orders)
 
     @patch("/{auction_id:int}/", guards=[requires_account], operation_id="UpdateAuction")
     async def update_auction(
@@ -204,9 +219,10 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects)
+        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
 
     @put("/{auction_id:int}/", guards=[requires_account], operation_id="ReplaceAuction")
     async def replace_auction(
@@ -215,9 +231,10 @@ class AuctionController(Controller):
         auction_id: FromPath[int],
         data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects)
+        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
 
     @delete(
         "/{auction_id:int}/",
@@ -226,9 +243,12 @@ class AuctionController(Controller):
         operation_id="DeleteAuction",
     )
     async def delete_auction(
-        self, request: AnyRequest, auction_id: FromPath[int], effects: NamedDependency[Effects]
+        self,
+        account: NamedDependency[Account],
+        auction_id: FromPath[int],
+        effects: NamedDependency[Effects],
     ) -> None:
-        await selling.delete_auction(current_account(request), auction_id, effects)
+        await selling.delete_auction(account, auction_id, effects)
 
     @post(
         "/{auction_id:int}/place_bid/",
@@ -238,7 +258,7 @@ class AuctionController(Controller):
     )
     async def place_bid(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         auction_id: FromPath[int],
         data: JSONBody[BidAmount],
         bid_desk: NamedDependency[BidDesk],
@@ -246,7 +266,6 @@ class AuctionController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PlacedBid | MaximumUpdated]:
         """201 with the recorded bid; 200 when a leader only raised its maximum."""
-        account = current_account(request)
         if idempotency_key is not None and not KEY_PATTERN.fullmatch(idempotency_key):
             raise BusinessError(
                 "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
@@ -292,13 +311,3 @@ class AuctionController(Controller):
             )
             for r in rows
         ]
-
-
-@get(
-    "/api/seller/statistics/",
-    guards=[requires_seller],
-    tags=["auctions"],
-    operation_id="SellerStatistics",
-)
-async def seller_statistics(request: AnyRequest) -> SellerStatistics:
-    return await selling.seller_statistics(current_account(request))

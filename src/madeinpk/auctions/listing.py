@@ -8,23 +8,22 @@ their orders.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from piccolo.columns.combination import And, Where
 
-from madeinpk.accounts.auth import Account
 from madeinpk.auctions.derived import derived_fields
 from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.products import product_bodies
-from madeinpk.catalog.service import parse_id_filter
 from madeinpk.database import contains_ignoring_case
-from madeinpk.http_errors import field_error
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import field_error
+from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
-from madeinpk.orders.service import payment_url
-from madeinpk.orders.tables import Order
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -62,10 +61,6 @@ _LATEST_BIDS = """
 """
 
 
-def _id_filter(name: str, value: str | None) -> int | None:
-    return parse_id_filter(name, value) if value not in (None, "") else None
-
-
 def auction_filters(
     account: Account | None,
     *,
@@ -85,11 +80,11 @@ def auction_filters(
         if status == AuctionStatus.active.value:  # accepting bids right now
             now = utc_now()
             conditions += [Auction.start_time <= now, Auction.end_time > now]
-    if (seller_id := _id_filter("seller", seller)) is not None:
+    if (seller_id := optional_id_filter("seller", seller)) is not None:
         conditions.append(Auction.product.seller == seller_id)
-    if (category_id := _id_filter("category", category)) is not None:
+    if (category_id := optional_id_filter("category", category)) is not None:
         conditions.append(Auction.product.category == category_id)
-    if my_auctions and my_auctions.lower() in ("true", "1") and account is not None:
+    if is_true_flag(my_auctions) and account is not None:
         conditions.append(Auction.product.seller == account.id)
     if search and search.strip():
         text = search.strip()
@@ -112,8 +107,35 @@ def _time(value: Any) -> datetime:
     return as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else value
 
 
+class AuctionListings:
+    """The catalogue's ``Listings``, answered from the auctions: a product with an auction is
+    listed as ``"auction"``, and has bids when its auction does."""
+
+    async def listing_types(self, product_ids: list[int]) -> dict[int, str]:
+        rows = await Auction.select(Auction.product).where(Auction.product.is_in(product_ids))
+        return {row["product"]: "auction" for row in rows}
+
+    async def has_bids(self, product_id: int) -> bool:
+        return await Auction.exists().where(
+            (Auction.product == product_id) & (Auction.bid_count > 0)
+        )
+
+
+PRODUCT_LISTINGS = AuctionListings()
+
+
+# The orders of these auctions (by auction id), as their seller sees them. Orders sit above
+# auctions, so the orders domain answers: the app factory provides ``orders.service.auction_orders``
+# as the ``auction_orders`` dependency.
+AuctionOrders = Callable[[list[int], Settings], Awaitable[dict[int, OrderInfo]]]
+
+
 async def auction_bodies(
-    rows: list[dict[str, Any]], viewer: Account | None, base_url: str, settings: Settings
+    rows: list[dict[str, Any]],
+    viewer: Account | None,
+    base_url: str,
+    settings: Settings,
+    auction_orders: AuctionOrders,
 ) -> list[AuctionBody]:
     if not rows:
         return []
@@ -132,7 +154,7 @@ async def auction_bodies(
         }
         for r in rows
     ]
-    products = {p.id: p for p in await product_bodies(product_rows, base_url)}
+    products = {p.id: p for p in await product_bodies(product_rows, base_url, PRODUCT_LISTINGS)}
     ids = [r["id"] for r in rows]
     bids: dict[int, list[Bid]] = defaultdict(list)
     for b in await Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids):
@@ -147,14 +169,13 @@ async def auction_bodies(
                 is_auto=bool(b["is_auto"]),
             )
         )
-    orders: dict[int, dict[str, Any]] = {}
+    orders: dict[int, OrderInfo] = {}
     if viewer is not None:
         own_ended = [
             r["id"] for r in rows if r["p_seller"] == viewer.id and r["status"] != "active"
         ]
         if own_ended:
-            for o in await Order.select().where(Order.auction.is_in(own_ended)):
-                orders[o["auction"]] = o
+            orders = await auction_orders(own_ended, settings)
     now = utc_now()
     bodies = []
     for r in rows:
@@ -180,19 +201,7 @@ async def auction_bodies(
                 total_bids=r["bid_count"],
                 time_remaining=max(0, int((r["end_time"] - now).total_seconds())) if running else 0,
                 winning_bid_amount=format_money(r["current_price"]) if r["bid_count"] else None,
-                order_info=(
-                    OrderInfo(
-                        order_id=order["id"],
-                        order_number=order["order_number"],
-                        status=order["status"],
-                        payment_url=payment_url(settings, order["order_number"]),
-                        total_amount=format_money(order["total_amount"]),
-                        seller_amount=format_money(order["seller_amount"]),
-                        payment_deadline=order["payment_deadline"],
-                    )
-                    if order
-                    else None
-                ),
+                order_info=order,
                 min_increment=derived.min_increment,
                 min_next_bid=derived.min_next_bid,
                 reserve_met=derived.reserve_met,

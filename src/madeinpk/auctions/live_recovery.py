@@ -7,19 +7,18 @@ reconnects, as it does for any close, and the new connection starts from a fresh
 ``auction_status`` read from the database. 1012 rather than 1011 (internal error) because
 nothing failed for this socket: the stream behind it restarted, and reconnecting is the cure.
 (A later change adds seq-based replay, so a reconnect can resume instead of reload.)
+
+The app factory wires ``close_interrupted_watchers`` to the Redis backend's interruption notices
+(the memory backend never breaks).
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
-
-from litestar.channels.backends.base import ChannelsBackend
 
 from madeinpk import metrics
 from madeinpk.auctions.events import auction_channel
 from madeinpk.auctions.live import LiveAuctions
-from madeinpk.redis_channels import ReconnectingPubSubBackend
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +40,3 @@ def close_interrupted_watchers(hub: LiveAuctions, channels: frozenset[str]) -> i
         metrics.record_watchers_interrupted(closed)
         logger.warning("Closed %d watcher(s) of %d interrupted channel(s)", closed, len(channels))
     return closed
-
-
-def follow_interruptions(backend: ChannelsBackend, hub: LiveAuctions) -> None:
-    """Wire the hub to the backend's interruption notices (Redis only; memory never breaks)."""
-    if isinstance(backend, ReconnectingPubSubBackend):
-        backend.add_listener(partial(close_interrupted_watchers, hub))

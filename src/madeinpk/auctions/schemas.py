@@ -10,6 +10,11 @@ import msgspec
 
 from madeinpk.catalog.schemas import Product
 
+# The frames every socket shares, re-exported: the auction socket's protocol names them too.
+from madeinpk.http.websocket import Error as Error
+from madeinpk.http.websocket import Pong as Pong
+from madeinpk.http.websocket import Time
+
 # Wire types of the socket messages: what the AsyncAPI document says of each field.
 Money = Annotated[
     str,
@@ -17,13 +22,6 @@ Money = Annotated[
         pattern=r"^[0-9]+\.[0-9]{2}$",
         description="Rupees as a decimal string with 2 places",
         examples=["3000.00"],
-    ),
-]
-Time = Annotated[
-    datetime,
-    msgspec.Meta(
-        description="UTC, ISO-8601, ending in Z",
-        extra_json_schema={"format": "date-time"},
     ),
 ]
 ClientNumber = Annotated[
@@ -202,17 +200,6 @@ class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
     server_time: Time
 
 
-class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
-    message: str
-    code: str
-    server_time: Time
-    bid_id: str | msgspec.UnsetType = msgspec.UNSET  # when the failed frame carried one
-
-
-class Pong(msgspec.Struct, tag="pong", tag_field="type"):
-    server_time: Time
-
-
 # --- REST --------------------------------------------------------------------------------------
 
 
@@ -366,13 +353,3 @@ class AuctionUpdate(msgspec.Struct):
     min_increment: MinIncrement = msgspec.UNSET
     reserve_price: ReservePrice = msgspec.UNSET
     soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
-
-
-class SellerStatistics(msgspec.Struct):
-    total_sales: int
-    total_orders: int
-    pending_orders: int
-    total_revenue: str
-    current_month_earnings: str
-    total_products: int
-    active_auctions: int

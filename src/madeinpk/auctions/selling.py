@@ -15,9 +15,8 @@ from typing import Any
 
 from msgspec import UNSET
 
-from madeinpk.accounts.auth import Account
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate, SellerStatistics
+from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.service import (
     check_category,
@@ -28,7 +27,8 @@ from madeinpk.catalog.service import (
 )
 from madeinpk.catalog.tables import Product
 from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import (
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import (
     REQUIRED,
     BusinessError,
     FieldErrorCollector,
@@ -38,7 +38,6 @@ from madeinpk.http_errors import (
 )
 from madeinpk.media import MediaWriter
 from madeinpk.money import InvalidAmount, format_money, parse_amount, to_money
-from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -383,37 +382,3 @@ async def delete_auction(account: Account, auction_id: int, effects: Effects) ->
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
     _schedule(effects, auction_id, None)
-
-
-async def seller_statistics(account: Account) -> SellerStatistics:
-    sold = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
-    orders = await Order.select(Order.status, Order.seller_amount, Order.paid_at).where(
-        Order.seller == account.id
-    )
-    month_start = utc_now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    paid = [o for o in orders if o["status"] in sold]
-    now = utc_now()
-    return SellerStatistics(
-        total_sales=len(paid),
-        total_orders=len(orders),
-        pending_orders=sum(o["status"] == OrderStatus.pending_payment.value for o in orders),
-        total_revenue=format_money(
-            sum((Decimal(str(o["seller_amount"])) for o in paid), Decimal(0))
-        ),
-        current_month_earnings=format_money(
-            sum(
-                (
-                    Decimal(str(o["seller_amount"]))
-                    for o in paid
-                    if o["paid_at"] and o["paid_at"] >= month_start
-                ),
-                Decimal(0),
-            )
-        ),
-        total_products=await Product.count().where(Product.seller == account.id),
-        active_auctions=await Auction.count().where(
-            (Auction.product.seller == account.id)
-            & (Auction.status == AuctionStatus.active.value)
-            & (Auction.end_time > now)
-        ),
-    )

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import current_account, requires_account, requires_seller
-from madeinpk.accounts.controller import base_url
-from madeinpk.accounts.schemas import Message
 from madeinpk.catalog import service
-from madeinpk.catalog.products import product_bodies, product_body
+from madeinpk.catalog.products import Listings, product_bodies, product_body
 from madeinpk.catalog.schemas import Category, Product, ProductUpdate
-from madeinpk.http_errors import NotFound
-from madeinpk.pagination import Page, PageRequest
-from madeinpk.request_bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
+from madeinpk.http.bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.http.errors import NotFound
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.requests import AnyRequest, base_url
+from madeinpk.http.responses import Message
 from madeinpk.settings import Settings
-
-AnyRequest = Request[Any, Any, Any]
 
 
 class CategoryController(Controller):
@@ -32,10 +28,8 @@ class CategoryController(Controller):
     async def list_categories(
         self,
         request: AnyRequest,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
+        paging: NamedDependency[PageRequest],
     ) -> Page[Category]:
-        paging = PageRequest.from_query(page, page_size)
         count, results = await service.root_categories(paging.offset, paging.size)
         return paging.build(request, count, results)
 
@@ -47,18 +41,20 @@ class CategoryController(Controller):
         return found
 
 
-async def _product(request: AnyRequest, product_id: int) -> Product:
-    body = await product_body(product_id, base_url(request))
+async def _product(request: AnyRequest, product_id: int, listings: Listings) -> Product:
+    body = await product_body(product_id, base_url(request), listings)
     if body is None:
         raise NotFound()
     return body
 
 
-async def _update_product(request: AnyRequest, product_id: int, data: ProductUpdate) -> Product:
+async def _update_product(
+    request: AnyRequest, product_id: int, data: ProductUpdate, listings: Listings
+) -> Product:
     """PUT and PATCH alike update what is sent; owner only, while nobody has bid."""
     fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-    await service.update_product(current_account(request), product_id, fields)
-    return await _product(request, product_id)
+    await service.update_product(current_account(request), product_id, fields, listings)
+    return await _product(request, product_id, listings)
 
 
 class ProductController(Controller):
@@ -69,24 +65,25 @@ class ProductController(Controller):
     async def list_products(
         self,
         request: AnyRequest,
+        paging: NamedDependency[PageRequest],
+        listings: NamedDependency[Listings],
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         condition: FromQuery[str | None] = None,
         search: FromQuery[str | None] = None,
         ordering: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Product]:
-        paging = PageRequest.from_query(page, page_size)
         conditions = service.product_filters(
             seller=seller, category=category, condition=condition, search=search
         )
         count, rows = await service.list_products(conditions, ordering, paging.offset, paging.size)
-        return paging.build(request, count, await product_bodies(rows, base_url(request)))
+        return paging.build(request, count, await product_bodies(rows, base_url(request), listings))
 
     @get("/{product_id:int}/", operation_id="GetProduct")
-    async def get_product(self, request: AnyRequest, product_id: FromPath[int]) -> Product:
-        return await _product(request, product_id)
+    async def get_product(
+        self, request: AnyRequest, product_id: FromPath[int], listings: NamedDependency[Listings]
+    ) -> Product:
+        return await _product(request, product_id, listings)
 
     @post(
         "/",
@@ -97,25 +94,37 @@ class ProductController(Controller):
         request_max_body_size=UPLOAD_LIMIT,
     )
     async def create_product(
-        self, request: AnyRequest, settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        settings: NamedDependency[Settings],
+        listings: NamedDependency[Listings],
     ) -> Product:
         body = await read_body(request)
         product_id = await service.create_product(
-            current_account(request), body.fields, body.files.get("images", []), settings
+            account, body.fields, body.files.get("images", []), settings
         )
-        return await _product(request, product_id)
+        return await _product(request, product_id, listings)
 
     @patch("/{product_id:int}/", guards=[requires_account], operation_id="UpdateProduct")
     async def update_product(
-        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        data: JSONBody[ProductUpdate],
+        listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data)
+        return await _update_product(request, product_id, data, listings)
 
     @put("/{product_id:int}/", guards=[requires_account], operation_id="ReplaceProduct")
     async def replace_product(
-        self, request: AnyRequest, product_id: FromPath[int], data: JSONBody[ProductUpdate]
+        self,
+        request: AnyRequest,
+        product_id: FromPath[int],
+        data: JSONBody[ProductUpdate],
+        listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data)
+        return await _update_product(request, product_id, data, listings)
 
     @delete(
         "/{product_id:int}/",
@@ -125,13 +134,13 @@ class ProductController(Controller):
     )
     async def delete_product(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
         settings: NamedDependency[Settings],
     ) -> None:
         """Also how the React client deletes an auction: the product goes, and its listing. Its
         scheduled ending, if any, finds no auction when it fires and does nothing."""
-        await service.delete_product(current_account(request), product_id, settings)
+        await service.delete_product(account, product_id, settings)
 
     @post(
         "/{product_id:int}/add_image/",
@@ -142,13 +151,18 @@ class ProductController(Controller):
         operation_class=form_only("ImageUpload"),
     )
     async def add_image(
-        self, request: AnyRequest, product_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        product_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        listings: NamedDependency[Listings],
     ) -> Product:
         """Multipart with one file part ``image``."""
         body = await read_body(request)
         files = body.files.get("image", [])[:1]
-        await service.add_image(current_account(request), product_id, files, settings)
-        return await _product(request, product_id)
+        await service.add_image(account, product_id, files, settings)
+        return await _product(request, product_id, listings)
 
     @delete(
         "/{product_id:int}/delete_image/{image_id:int}/",
@@ -158,10 +172,10 @@ class ProductController(Controller):
     )
     async def delete_image(
         self,
-        request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
         image_id: FromPath[int],
         settings: NamedDependency[Settings],
     ) -> Message:
-        await service.delete_image(current_account(request), product_id, image_id, settings)
+        await service.delete_image(account, product_id, image_id, settings)
         return Message(message="Image deleted successfully")

@@ -7,15 +7,30 @@ however many products it holds.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.schemas import Image, Product, ProductSellerProfile
 from madeinpk.catalog.tables import Product as ProductRow
 from madeinpk.catalog.tables import ProductImage
 from madeinpk.media import absolute_media_url
 from madeinpk.money import format_money
+
+
+@runtime_checkable  # Litestar checks a dependency's value against its type
+class Listings(Protocol):
+    """How products are being sold. The catalogue asks; the selling domain answers (the app
+    factory provides ``auctions.listing.PRODUCT_LISTINGS`` as the ``listings`` dependency), so
+    the catalogue stays independent of how it is sold."""
+
+    async def listing_types(self, product_ids: list[int]) -> dict[int, str]:
+        """The listing type (``"auction"``) of each of these products that is listed."""
+        ...
+
+    async def has_bids(self, product_id: int) -> bool:
+        """Whether someone has bid for this product (it can no longer be edited)."""
+        ...
+
 
 PRODUCT_COLUMNS = (
     *ProductRow.all_columns(),
@@ -24,7 +39,9 @@ PRODUCT_COLUMNS = (
 )
 
 
-async def product_bodies(rows: list[dict[str, Any]], base_url: str) -> list[Product]:
+async def product_bodies(
+    rows: list[dict[str, Any]], base_url: str, listings: Listings
+) -> list[Product]:
     """``rows`` are selected with ``PRODUCT_COLUMNS`` (or the same aliases)."""
     if not rows:
         return []
@@ -43,7 +60,7 @@ async def product_bodies(rows: list[dict[str, Any]], base_url: str) -> list[Prod
         SellerProfile.is_verified,
         SellerProfile.average_rating,
     ).where(SellerProfile.user.is_in(seller_ids))
-    listed = await Auction.select(Auction.product).where(Auction.product.is_in(product_ids))
+    listing_types = await listings.listing_types(product_ids)
     images_of: dict[int, list[Image]] = defaultdict(list)
     for image in images:
         url = absolute_media_url(base_url, image["image"]) or ""
@@ -65,7 +82,6 @@ async def product_bodies(rows: list[dict[str, Any]], base_url: str) -> list[Prod
         )
         for p in profiles
     }
-    auctioned = {a["product"] for a in listed}
     return [
         Product(
             id=r["id"],
@@ -77,7 +93,7 @@ async def product_bodies(rows: list[dict[str, Any]], base_url: str) -> list[Prod
             description=r["description"],
             condition=r["condition"],
             images=images_of.get(r["id"], []),
-            listing_type="auction" if r["id"] in auctioned else None,
+            listing_type=listing_types.get(r["id"]),
             seller_profile=profile_of.get(r["seller"]),
             created_at=r["created_at"],
             updated_at=r["updated_at"],
@@ -86,9 +102,9 @@ async def product_bodies(rows: list[dict[str, Any]], base_url: str) -> list[Prod
     ]
 
 
-async def product_body(product_id: int, base_url: str) -> Product | None:
+async def product_body(product_id: int, base_url: str, listings: Listings) -> Product | None:
     row = await ProductRow.select(*PRODUCT_COLUMNS).where(ProductRow.id == product_id).first()
     if row is None:
         return None
-    [body] = await product_bodies([row], base_url)
+    [body] = await product_bodies([row], base_url, listings)
     return body

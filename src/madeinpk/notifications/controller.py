@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from madeinpk.accounts.auth import current_account, requires_account
-from madeinpk.accounts.schemas import Message
-from madeinpk.http_errors import NotFound, field_error
+from madeinpk.http.auth import Account, requires_account
+from madeinpk.http.errors import NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.query import parse_boolean_filter
+from madeinpk.http.requests import AnyRequest
+from madeinpk.http.responses import Message
 from madeinpk.notifications import service
 from madeinpk.notifications.schemas import Notification, UnreadCount, notification_body
-from madeinpk.pagination import Page, PageRequest
-
-AnyRequest = Request[Any, Any, Any]
-# django-filter's BooleanWidget spellings, case-insensitive.
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-
-def _is_read_filter(value: str | None) -> bool | None:
-    if not value:
-        return None
-    parsed = _BOOLEANS.get(value.lower())
-    if parsed is None:
-        raise field_error("is_read", "Must be a valid boolean.")
-    return parsed
 
 
 def _type_filter(value: str | None) -> str | None:
@@ -49,15 +37,14 @@ class NotificationController(Controller):
     async def list_notifications(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
+        paging: NamedDependency[PageRequest],
         is_read: FromQuery[str | None] = None,
         notification_type: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Notification]:
-        paging = PageRequest.from_query(page, page_size)
         count, rows = await service.list_notifications(
-            current_account(request).id,
-            is_read=_is_read_filter(is_read),
+            account.id,
+            is_read=parse_boolean_filter("is_read", is_read),
             notification_type=_type_filter(notification_type),
             offset=paging.offset,
             limit=paging.size,
@@ -66,19 +53,19 @@ class NotificationController(Controller):
 
     # Declared before the ``{notification_id:int}`` routes; Litestar also prefers static segments.
     @get("/unread_count/", operation_id="UnreadNotificationCount")
-    async def unread_count(self, request: AnyRequest) -> UnreadCount:
-        return UnreadCount(unread_count=await service.unread_count(current_account(request).id))
+    async def unread_count(self, account: NamedDependency[Account]) -> UnreadCount:
+        return UnreadCount(unread_count=await service.unread_count(account.id))
 
     @post("/mark_all_read/", status_code=HTTP_200_OK, operation_id="MarkAllNotificationsRead")
-    async def mark_all_read(self, request: AnyRequest) -> Message:
-        await service.mark_all_read(current_account(request).id)
+    async def mark_all_read(self, account: NamedDependency[Account]) -> Message:
+        await service.mark_all_read(account.id)
         return Message(message="All notifications marked as read")
 
     @get("/{notification_id:int}/", operation_id="GetNotification")
     async def get_notification(
-        self, request: AnyRequest, notification_id: FromPath[int]
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
     ) -> Notification:
-        row = await service.get_notification(current_account(request).id, notification_id)
+        row = await service.get_notification(account.id, notification_id)
         if row is None:
             raise NotFound()
         return notification_body(row)
@@ -88,8 +75,10 @@ class NotificationController(Controller):
         status_code=HTTP_200_OK,
         operation_id="MarkNotificationRead",
     )
-    async def mark_read(self, request: AnyRequest, notification_id: FromPath[int]) -> Message:
-        if not await service.mark_read(current_account(request).id, notification_id):
+    async def mark_read(
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
+    ) -> Message:
+        if not await service.mark_read(account.id, notification_id):
             raise NotFound()
         return Message(message="Notification marked as read")
 
@@ -99,7 +88,7 @@ class NotificationController(Controller):
         operation_id="DeleteNotification",
     )
     async def delete_notification(
-        self, request: AnyRequest, notification_id: FromPath[int]
+        self, account: NamedDependency[Account], notification_id: FromPath[int]
     ) -> None:
-        if not await service.delete_notification(current_account(request).id, notification_id):
+        if not await service.delete_notification(account.id, notification_id):
             raise NotFound()

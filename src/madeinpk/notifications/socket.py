@@ -11,11 +11,16 @@ import msgspec
 from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
-from madeinpk.accounts.login_throttle import client_address
-from madeinpk.accounts.token_cache import TokenCache
-from madeinpk.auctions.schemas import Error, Pong
-from madeinpk.auctions.socket import INVALID_TOKEN_CODE, MESSAGE_TOO_BIG, TOO_MANY_SOCKETS_CODE
-from madeinpk.auctions.socket_cap import SocketCap
+from madeinpk.http.auth import AccountsByKey
+from madeinpk.http.requests import client_address
+from madeinpk.http.socket_cap import SocketCap
+from madeinpk.http.websocket import (
+    INVALID_TOKEN_CODE,
+    MESSAGE_TOO_BIG,
+    TOO_MANY_SOCKETS_CODE,
+    Error,
+    Pong,
+)
 from madeinpk.notifications.live import NotificationFeeds
 from madeinpk.timestamps import utc_now
 
@@ -32,7 +37,7 @@ async def notification_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIter
         raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
     try:
         token = socket.query_params.get("token")
-        tokens: TokenCache = socket.app.state.token_cache
+        tokens: AccountsByKey = socket.app.state.token_cache
         account = await tokens.account(token) if token else None
         await socket.accept()
         if account is None:

@@ -11,10 +11,14 @@ from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
-from madeinpk.auctions.tables import Auction
-from madeinpk.orders.tables import Order
+# Notifications are the sink every domain writes to, so this module imports none of them: a
+# notification points at its auction or order by a lazy reference (Piccolo resolves it once the
+# auctions and orders tables are loaded; the database's foreign keys are the same).
+AUCTION = LazyTableReference("Auction", module_path="madeinpk.auctions.tables")
+ORDER = LazyTableReference("Order", module_path="madeinpk.orders.tables")
 
 
 class NotificationType(str, Enum):
@@ -39,8 +43,8 @@ class Notification(Table):
     title = Varchar(length=200)
     message = Text()
     is_read = Boolean(default=False)
-    order = ForeignKey(Order, null=True, on_delete=OnDelete.set_null)
-    auction = ForeignKey(Auction, null=True, on_delete=OnDelete.set_null)
+    order = ForeignKey(ORDER, null=True, on_delete=OnDelete.set_null)
+    auction = ForeignKey(AUCTION, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
 
 

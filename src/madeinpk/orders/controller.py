@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from piccolo.columns.combination import Where
 
-from madeinpk.accounts.auth import Account, current_account, requires_account
-from madeinpk.accounts.schemas import Message
-from madeinpk.accounts.tables import Address as AddressRow
+from madeinpk.accounts.addresses.service import address_bodies
 from madeinpk.after_commit import Effects
-from madeinpk.http_errors import NotFound, field_error
+from madeinpk.http.auth import Account, requires_account, requires_seller
+from madeinpk.http.errors import NotFound, field_error
+from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.query import parse_int, require_int
+from madeinpk.http.requests import AnyRequest
+from madeinpk.http.responses import Message
 from madeinpk.money import format_money
 from madeinpk.orders import feedback, service
 from madeinpk.orders.schemas import (
@@ -23,15 +26,14 @@ from madeinpk.orders.schemas import (
     FeedbackCreate,
     FeedbackUpdate,
     Order,
+    SellerStatistics,
     SellerStats,
     feedback_body,
 )
 from madeinpk.orders.tables import Order as OrderRow
 from madeinpk.orders.tables import OrderStatus
-from madeinpk.pagination import Page, PageRequest
 from madeinpk.settings import Settings
 
-AnyRequest = Request[Any, Any, Any]
 PAID_OR_LATER = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
 ORDER_COLUMNS = (
     *OrderRow.all_columns(),
@@ -39,28 +41,6 @@ ORDER_COLUMNS = (
     OrderRow.buyer.username.as_alias("buyer_username"),
     OrderRow.seller.username.as_alias("seller_username"),
 )
-
-
-async def _addresses(ids: set[int]) -> dict[int, Address]:
-    if not ids:
-        return {}
-    rows = await AddressRow.select(
-        AddressRow.all_columns(),
-        AddressRow.city.name.as_alias("city_name"),
-        AddressRow.city.province.name.as_alias("province_name"),
-    ).where(AddressRow.id.is_in(list(ids)))
-    return {
-        r["id"]: Address(
-            id=r["id"],
-            street_address=r["street_address"],
-            city=r["city"],
-            city_name=r["city_name"],
-            province_name=r["province_name"],
-            postal_code=r["postal_code"],
-            is_default=bool(r["is_default"]),
-        )
-        for r in rows
-    }
 
 
 def _order_body(
@@ -109,14 +89,12 @@ class OrderController(Controller):
     async def list_orders(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         settings: NamedDependency[Settings],
+        paging: NamedDependency[PageRequest],
         role: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: FromQuery[str | None] = None,
-        page_size: FromQuery[str | None] = None,
     ) -> Page[Order]:
-        account = current_account(request)
-        paging = PageRequest.from_query(page, page_size)
         if role not in (None, "", "buyer", "seller"):
             raise field_error(
                 "role", f'Select a valid choice. "{role}" is not one of buyer, seller.'
@@ -141,21 +119,25 @@ class OrderController(Controller):
             .offset(paging.offset)
             .limit(paging.size)
         )
-        addresses = await _addresses({r["shipping_address"] for r in rows if r["shipping_address"]})
+        addresses = await address_bodies(
+            {r["shipping_address"] for r in rows if r["shipping_address"]}
+        )
         results = [_order_body(r, account, addresses, settings) for r in rows]
         return paging.build(request, count, results)
 
     @get("/{order_id:int}/", operation_id="GetOrder")
     async def get_order(
-        self, request: AnyRequest, order_id: FromPath[int], settings: NamedDependency[Settings]
+        self,
+        account: NamedDependency[Account],
+        order_id: FromPath[int],
+        settings: NamedDependency[Settings],
     ) -> Order:
-        account = current_account(request)
         row = await OrderRow.select(*ORDER_COLUMNS).where(OrderRow.id == order_id).first()
         if row is None or (
             account.id not in (row["buyer"], row["seller"]) and not account.is_admin
         ):
             raise NotFound()
-        addresses = await _addresses(
+        addresses = await address_bodies(
             {row["shipping_address"]} if row["shipping_address"] else set()
         )
         return _order_body(row, account, addresses, settings)
@@ -164,14 +146,19 @@ class OrderController(Controller):
         "/{order_id:int}/confirm_payment/", status_code=HTTP_200_OK, operation_id="ConfirmPayment"
     )
     async def confirm_payment(
-        self, request: AnyRequest, order_id: FromPath[int], effects: NamedDependency[Effects]
+        self,
+        account: NamedDependency[Account],
+        order_id: FromPath[int],
+        effects: NamedDependency[Effects],
     ) -> Message:
-        await service.confirm_payment(order_id, current_account(request), effects)
+        await service.confirm_payment(order_id, account, effects)
         return Message(message="Payment confirmed")
 
     @post("/{order_id:int}/mark_shipped/", status_code=HTTP_200_OK, operation_id="MarkShipped")
-    async def mark_shipped(self, request: AnyRequest, order_id: FromPath[int]) -> Message:
-        await service.mark_shipped(order_id, current_account(request))
+    async def mark_shipped(
+        self, account: NamedDependency[Account], order_id: FromPath[int]
+    ) -> Message:
+        await service.mark_shipped(order_id, account)
         return Message(message="Order marked as shipped")
 
 
@@ -182,8 +169,10 @@ class FeedbackController(Controller):
     @post(
         "/", status_code=HTTP_201_CREATED, guards=[requires_account], operation_id="CreateFeedback"
     )
-    async def create(self, request: AnyRequest, data: JSONBody[FeedbackCreate]) -> Feedback:
-        return feedback_body(await feedback.create_feedback(current_account(request), data))
+    async def create(
+        self, account: NamedDependency[Account], data: JSONBody[FeedbackCreate]
+    ) -> Feedback:
+        return feedback_body(await feedback.create_feedback(account, data))
 
     @get("/", operation_id="ListFeedback")
     async def list_feedback(
@@ -193,7 +182,7 @@ class FeedbackController(Controller):
         page: FromQuery[str | None] = None,
         page_size: FromQuery[str | None] = None,
     ) -> Page[Feedback]:
-        seller_id = feedback.parse_id("seller", seller)
+        seller_id = parse_int("seller", seller)
         paging = PageRequest.from_query(page, page_size)
         count, rows = await feedback.list_feedback(seller_id, paging.offset, paging.size)
         return paging.build(request, count, [feedback_body(r) for r in rows])
@@ -201,7 +190,7 @@ class FeedbackController(Controller):
     # Declared before the ``{feedback_id:int}`` routes, and not an int anyway: never captured.
     @get("/seller_stats/", operation_id="SellerFeedbackStats")
     async def seller_stats(self, seller_id: FromQuery[str | None] = None) -> SellerStats:
-        return await feedback.seller_stats(feedback.require_id("seller_id", seller_id))
+        return await feedback.seller_stats(require_int("seller_id", seller_id))
 
     @get("/{feedback_id:int}/", operation_id="GetFeedback")
     async def get_feedback(self, feedback_id: FromPath[int]) -> Feedback:
@@ -209,11 +198,26 @@ class FeedbackController(Controller):
 
     @patch("/{feedback_id:int}/", guards=[requires_account], operation_id="UpdateFeedback")
     async def update_feedback(
-        self, request: AnyRequest, feedback_id: FromPath[int], data: JSONBody[FeedbackUpdate]
+        self,
+        account: NamedDependency[Account],
+        feedback_id: FromPath[int],
+        data: JSONBody[FeedbackUpdate],
     ) -> Feedback:
-        row = await feedback.update_feedback(current_account(request), feedback_id, data)
+        row = await feedback.update_feedback(account, feedback_id, data)
         return feedback_body(row)
 
     @delete("/{feedback_id:int}/", guards=[requires_account], operation_id="DeleteFeedback")
-    async def delete_feedback(self, request: AnyRequest, feedback_id: FromPath[int]) -> None:
-        await feedback.delete_feedback(current_account(request), feedback_id)
+    async def delete_feedback(
+        self, account: NamedDependency[Account], feedback_id: FromPath[int]
+    ) -> None:
+        await feedback.delete_feedback(account, feedback_id)
+
+
+@get(
+    "/api/seller/statistics/",
+    guards=[requires_seller],
+    tags=["auctions"],
+    operation_id="SellerStatistics",
+)
+async def seller_statistics(account: NamedDependency[Account]) -> SellerStatistics:
+    return await service.seller_statistics(account)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from madeinpk.accounts.auth import Account
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.database import is_unique_violation, write_transaction
-from madeinpk.http_errors import (
-    REQUIRED,
+from madeinpk.database import is_unique_violation, on_postgres, write_transaction
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import (
     BusinessError,
     FieldErrors,
     NotFound,
     PermissionDenied,
-    field_error,
 )
+from madeinpk.http.query import is_valid_id
+from madeinpk.money import CENT
 from madeinpk.orders.schemas import FeedbackCreate, FeedbackUpdate, SellerStats
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
 from madeinpk.timestamps import utc_now
@@ -26,7 +26,7 @@ FEEDBACK_OPEN = (OrderStatus.shipped.value, OrderStatus.delivered.value)
 
 async def recompute_seller_rating(seller_id: int) -> None:
     """Mean of ``seller_rating`` over all feedback, 2 dp; call inside the changing transaction."""
-    if SellerProfile._meta.db.engine_type == "postgres":
+    if on_postgres():
         # Two feedbacks for one seller committing at once would each count only their own row
         # (READ COMMITTED) and the last writer would win. Taking the profile row first orders
         # them: the second reads after the first commits. SQLite's IMMEDIATE write transaction
@@ -105,35 +105,13 @@ async def create_feedback(account: Account, data: FeedbackCreate) -> dict[str, A
 
 FEEDBACK_COLUMNS = (*Feedback.all_columns(), Feedback.buyer.username.as_alias("buyer_username"))
 COMMENT_LIMIT = 2000
-INVALID_INTEGER = "A valid integer is required."
-# Ids are 32-bit serials on both engines; a larger one names nothing (and PostgreSQL would refuse
-# to compare it with an INTEGER column, a 500 instead of an empty answer).
-MAX_ID = 2**31 - 1
-CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 
 
-def parse_id(field: str, raw: str | None) -> int | None:
-    """An optional query-string id: None when absent or blank, else an int or a 400 field error."""
-    value = (raw or "").strip()
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise field_error(field, INVALID_INTEGER) from None
-
-
-def require_id(field: str, raw: str | None) -> int:
-    """A required query-string id."""
-    value = parse_id(field, raw)
-    if value is None:
-        raise field_error(field, REQUIRED)
-    return value
-
-
 def _names_a_row(row_id: int | None) -> bool:
-    return row_id is None or 1 <= row_id <= MAX_ID
+    # Ids are 32-bit serials on both engines; a larger one names nothing (and PostgreSQL would
+    # refuse to compare it with an INTEGER column, a 500 instead of an empty answer).
+    return row_id is None or is_valid_id(row_id)
 
 
 async def list_feedback(

@@ -8,15 +8,9 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-
-class Address(msgspec.Struct):
-    id: int
-    street_address: str
-    city: int
-    city_name: str
-    province_name: str
-    postal_code: str
-    is_default: bool
+# The order embeds the buyer's address body as ``shipping_address_detail``, the very shape the
+# addresses API returns.
+from madeinpk.accounts.addresses.schemas import Address
 
 
 class Order(msgspec.Struct):
@@ -113,3 +107,13 @@ def feedback_body(row: dict[str, Any]) -> Feedback:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+class SellerStatistics(msgspec.Struct):
+    total_sales: int
+    total_orders: int
+    pending_orders: int
+    total_revenue: str
+    current_month_earnings: str
+    total_products: int
+    active_auctions: int

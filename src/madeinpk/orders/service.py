@@ -14,17 +14,19 @@ from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.auth import Account
 from madeinpk.accounts.tables import Address, UserProfile
 from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.schemas import OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product
 from madeinpk.database import write_transaction
-from madeinpk.http_errors import BusinessError, NotFound
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import BusinessError, NotFound
 from madeinpk.money import CENT, format_money
 from madeinpk.notifications.emails import ACCOUNT_BLOCKED, PAYMENT_RECEIVED
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.orders.schemas import SellerStatistics
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
@@ -282,3 +284,69 @@ async def expire_overdue_orders(settings: Settings, effects: Effects) -> int:
         expired += 1
         effects.flush(AfterCommit(email_ids=outcome))
     return expired
+
+
+COMPLETED_SALE = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
+
+
+async def sales_summary(user_id: int) -> tuple[int, int]:
+    """(completed sales as seller, completed purchases as buyer): the profile's
+    ``total_sales`` and ``total_purchases`` (``accounts.service.SalesSummary``)."""
+    sales = await Order.count().where(
+        (Order.seller == user_id) & Order.status.is_in(list(COMPLETED_SALE))
+    )
+    purchases = await Order.count().where(
+        (Order.buyer == user_id) & Order.status.is_in(list(COMPLETED_SALE))
+    )
+    return sales, purchases
+
+
+async def seller_statistics(account: Account) -> SellerStatistics:
+    """The seller's dashboard: orders and earnings, with the products and live auctions."""
+    orders = await Order.select(Order.status, Order.seller_amount, Order.paid_at).where(
+        Order.seller == account.id
+    )
+    month_start = utc_now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    paid = [o for o in orders if o["status"] in COMPLETED_SALE]
+    now = utc_now()
+    return SellerStatistics(
+        total_sales=len(paid),
+        total_orders=len(orders),
+        pending_orders=sum(o["status"] == OrderStatus.pending_payment.value for o in orders),
+        total_revenue=format_money(
+            sum((Decimal(str(o["seller_amount"])) for o in paid), Decimal(0))
+        ),
+        current_month_earnings=format_money(
+            sum(
+                (
+                    Decimal(str(o["seller_amount"]))
+                    for o in paid
+                    if o["paid_at"] and o["paid_at"] >= month_start
+                ),
+                Decimal(0),
+            )
+        ),
+        total_products=await Product.count().where(Product.seller == account.id),
+        active_auctions=await Auction.count().where(
+            (Auction.product.seller == account.id)
+            & (Auction.status == AuctionStatus.active.value)
+            & (Auction.end_time > now)
+        ),
+    )
+
+
+async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int, OrderInfo]:
+    """The orders of these auctions, by auction id, as their seller sees them in the auction
+    body (``auctions.listing.AuctionOrders``)."""
+    return {
+        order["auction"]: OrderInfo(
+            order_id=order["id"],
+            order_number=order["order_number"],
+            status=order["status"],
+            payment_url=payment_url(settings, order["order_number"]),
+            total_amount=format_money(order["total_amount"]),
+            seller_amount=format_money(order["seller_amount"]),
+            payment_deadline=order["payment_deadline"],
+        )
+        for order in await Order.select().where(Order.auction.is_in(auction_ids))
+    }

@@ -22,7 +22,12 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from madeinpk.http_errors import ApiError, FieldErrorCollector, FieldErrors, reject_impossible_ids
+from madeinpk.http.errors import (
+    ApiError,
+    FieldErrorCollector,
+    field_errors_from_msgspec,
+    reject_impossible_ids,
+)
 
 T = TypeVar("T")
 
@@ -142,9 +147,7 @@ def to_struct(fields: dict[str, Any], struct: type[T]) -> T:
     try:
         return msgspec.convert(fields, struct, strict=False)
     except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$.")
-        field = where.split("`")[0].split(".")[0].split("[")[0] or "non_field_errors"
-        raise FieldErrors({field: [message]}) from None
+        raise field_errors_from_msgspec(exc) from None
 
 
 def json_or_form(json_schema: str, form_schema: str) -> type[Operation]:

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from madeinpk.accounts.auth import Account
 from madeinpk.accounts.schemas import SellerProfile as SellerProfileBody
 from madeinpk.accounts.schemas import seller_profile_body
-from madeinpk.accounts.seller_schemas import PublicSeller, SellerProfileUpdate, public_seller_body
+from madeinpk.accounts.sellers.schemas import PublicSeller, SellerProfileUpdate, public_seller_body
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.http_errors import BusinessError, FieldErrors, NotFound, PermissionDenied
+from madeinpk.http.auth import Account
+from madeinpk.http.errors import BusinessError, FieldErrors, NotFound, PermissionDenied
+from madeinpk.http.query import is_valid_id
 from madeinpk.timestamps import utc_now
 
 ONLY_ADMINS_VERIFY = "Only admins can verify sellers"
 # Column limits (``accounts.tables.SellerProfile``); biography is unbounded text.
 LIMITS = {"brand_name": 200, "business_phone": 20, "website": 200}
-# Ids are 32-bit serials; a larger path id names nothing (and PostgreSQL would refuse to compare
-# it with an INTEGER column: a 500 instead of a 404).
-MAX_ID = 2**31 - 1
-
-
-def _is_id(value: int) -> bool:
-    return 1 <= value <= MAX_ID
 
 
 def _select() -> Any:
@@ -37,7 +31,7 @@ def _select() -> Any:
 
 
 async def _row(profile_id: int) -> dict[str, Any] | None:
-    if not _is_id(profile_id):
+    if not is_valid_id(profile_id):
         return None
     row: dict[str, Any] | None = await _select().where(SellerProfile.id == profile_id).first()
     return row
@@ -107,7 +101,7 @@ async def update_profile(
 async def set_verified(account: Account, profile_id: int, verified: bool) -> None:
     if not account.is_admin:
         raise BusinessError(ONLY_ADMINS_VERIFY, 403)
-    if not _is_id(profile_id):
+    if not is_valid_id(profile_id):
         raise NotFound()
     changed = (
         await SellerProfile.update(
@@ -121,7 +115,11 @@ async def set_verified(account: Account, profile_id: int, verified: bool) -> Non
 
 
 async def public_seller(user_id: int) -> PublicSeller:
-    row = await _select().where(SellerProfile.user == user_id).first() if _is_id(user_id) else None
+    row = (
+        await _select().where(SellerProfile.user == user_id).first()
+        if is_valid_id(user_id)
+        else None
+    )
     if row is None:
         raise NotFound()
     return public_seller_body(row)

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -145,7 +146,21 @@ def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
 
 
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
-_AT_PATH = re.compile(r"(?P<message>.*?)(?: - at `\$\.(?P<field>[A-Za-z0-9_]+)[^`]*`)?$")
+
+
+def split_msgspec_error(text: str) -> tuple[str, str | None]:
+    """A msgspec validation message as (message, top-level field), e.g. ``"Expected `int`, got
+    `str` - at `$.price[0]`"`` is ``("Expected `int`, got `str`", "price")``; a message about
+    the whole body has no field."""
+    message, _, where = text.partition(" - at `$.")
+    field = where.split("`")[0].split(".")[0].split("[")[0]
+    return message, field or None
+
+
+def field_errors_from_msgspec(exc: msgspec.ValidationError) -> FieldErrors:
+    """A body that does not fit its Struct, as DRF's 400: the message under its field."""
+    message, field = split_msgspec_error(str(exc))
+    return FieldErrors({field or "non_field_errors": [message]})
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -158,9 +173,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
         field = item.get("key")
         if missing := _MISSING.search(message):
             field, message = missing["field"], REQUIRED
-        elif parsed := _AT_PATH.match(message):
-            field = parsed["field"] or field
-            message = parsed["message"]
+        else:
+            message, at = split_msgspec_error(message)
+            field = at or field
         if message.startswith("Expected `"):
             message = f"Invalid value: {message[0].lower()}{message[1:]}."
         if not field or field == "body":

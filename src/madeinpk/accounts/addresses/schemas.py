@@ -7,12 +7,6 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-# One Address body for the whole API: orders embed the very same shape as
-# ``shipping_address_detail``, so it is defined once, beside the order that first needed it.
-from madeinpk.orders.schemas import Address
-
-__all__ = ["Address", "AddressCreate", "AddressUpdate", "City", "Province", "address_body"]
-
 
 class Province(msgspec.Struct):
     id: int
@@ -24,6 +18,18 @@ class City(msgspec.Struct):
     name: str
     province: int
     province_name: str
+
+
+# One Address body for the whole API: orders embed the very same shape as
+# ``shipping_address_detail``.
+class Address(msgspec.Struct):
+    id: int
+    street_address: str
+    city: int
+    city_name: str
+    province_name: str
+    postal_code: str
+    is_default: bool
 
 
 class AddressCreate(msgspec.Struct):

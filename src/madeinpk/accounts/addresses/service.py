@@ -14,13 +14,13 @@ from typing import Any
 from msgspec import UNSET
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.address_schemas import Address as AddressBody
-from madeinpk.accounts.address_schemas import AddressCreate, AddressUpdate, address_body
-from madeinpk.accounts.address_schemas import City as CityBody
-from madeinpk.accounts.address_schemas import Province as ProvinceBody
+from madeinpk.accounts.addresses.schemas import Address as AddressBody
+from madeinpk.accounts.addresses.schemas import AddressCreate, AddressUpdate, address_body
+from madeinpk.accounts.addresses.schemas import City as CityBody
+from madeinpk.accounts.addresses.schemas import Province as ProvinceBody
 from madeinpk.accounts.tables import Address, City, Province
 from madeinpk.database import MAX_ID, write_transaction
-from madeinpk.http_errors import FieldErrorCollector, NotFound, field_error
+from madeinpk.http.errors import FieldErrorCollector, NotFound, field_error
 from madeinpk.timestamps import utc_now
 
 # Column limits (``accounts.tables.Address``).
@@ -119,6 +119,14 @@ async def _unset_default(user_id: int) -> None:
     await Address.update({Address.is_default: False}).where(
         (Address.user == user_id) & (Address.is_default == True)  # noqa: E712
     )
+
+
+async def address_bodies(address_ids: set[int]) -> dict[int, AddressBody]:
+    """The bodies of these addresses, whoever owns them (an order shows its shipping address)."""
+    if not address_ids:
+        return {}
+    rows = await _select().where(Address.id.is_in(list(address_ids)))
+    return {row["id"]: address_body(row) for row in rows}
 
 
 async def list_addresses(user_id: int) -> list[AddressBody]:

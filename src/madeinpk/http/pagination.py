@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request
+from litestar.params import FromQuery
 
-from madeinpk.http_errors import ApiError
+from madeinpk.http.errors import ApiError
 
 T = TypeVar("T")
 
@@ -82,3 +83,10 @@ def _page_url(request: Request[Any, Any, Any], number: int) -> str:
         params.append(("page", str(number)))
     # An empty string means "no query"; Empty (the default) would keep the old one.
     return str(url.with_replacements(query=urlencode(params)))
+
+
+def provide_page_request(
+    page: FromQuery[str | None] = None, page_size: FromQuery[str | None] = None
+) -> PageRequest:
+    """The ``paging`` dependency: ``?page=`` and ``?page_size=`` read as DRF reads them."""
+    return PageRequest.from_query(page, page_size)

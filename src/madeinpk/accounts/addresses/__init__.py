@@ -1,0 +1,1 @@
+"""Addresses: provinces and cities (reference data) and the buyer's shipping addresses."""

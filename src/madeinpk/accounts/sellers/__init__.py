@@ -1,0 +1,1 @@
+"""Seller profiles: the public seller page, the owner's edits and staff verification."""

@@ -1,0 +1,1 @@
+"""Fast tests of the web plumbing (madeinpk.http)."""
