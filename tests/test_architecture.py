@@ -68,10 +68,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "collecting_notified batches the live notes of one transaction; lifecycle.py is being "
         "changed in another branch"
     ),
-    ("madeinpk.auctions.live", "madeinpk.lean_websockets"): (
-        "the live room writes each frame straight to the socket transport (FRAME_WRITER); "
-        "live.py is being optimised in another branch"
-    ),
 }
 
 # (module, imported module): function-level imports that are truly needed, with the reason.

@@ -13,7 +13,7 @@ from websockets.streams import StreamReader
 
 from madeinpk.auctions.live import AuctionRoom, LiveAuctions, Watcher
 from madeinpk.auctions.schemas import AuctionStatusData, ProductInfo, SellerInfo
-from madeinpk.lean_websockets import FRAME_WRITER, text_frame
+from madeinpk.http.websocket import FRAME_WRITER, text_frame
 from madeinpk.timestamps import utc_now
 
 

@@ -17,28 +17,16 @@
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State
 
-FRAME_WRITER = "madeinpk.write_frame"
+from madeinpk.http.websocket import FRAME_WRITER
+
 _PROTOCOL_LOG = logging.getLogger("madeinpk.websocket_protocol")
 _PROTOCOL_LOG.setLevel(logging.WARNING)
-
-
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked, final text frame (RFC 6455 § 5.2), as a server sends it."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + payload
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):

@@ -12,12 +12,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from madeinpk.accounts.tables import AuthToken, Role
 from madeinpk.accounts.tokens import hash_key
-from madeinpk.http.auth import (
-    Account,
-    current_account,
-    requires_account,
-    requires_seller,
-)
+from madeinpk.http.auth import Account
 from madeinpk.http.errors import INVALID_TOKEN, NotAuthenticated
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -95,14 +90,3 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         if account is None:
             raise NotAuthenticated(INVALID_TOKEN)
         return AuthenticationResult(user=account, auth=key)
-
-
-__all__ = [
-    "Account",
-    "TokenAuthenticationMiddleware",
-    "current_account",
-    "load_account",
-    "requires_account",
-    "requires_seller",
-    "resolve_token",
-]

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from madeinpk.accounts import service
 from madeinpk.accounts.auth import load_account
-from madeinpk.accounts.login_throttle import LoginThrottle, client_address
+from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.accounts.schemas import (
     AuthResponse,
     BecomeSellerRequest,
@@ -26,7 +26,7 @@ from madeinpk.accounts.schemas import (
 from madeinpk.accounts.tokens import revoke_token
 from madeinpk.http.auth import Account, current_account, requires_account
 from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
-from madeinpk.http.requests import AnyRequest, base_url
+from madeinpk.http.requests import AnyRequest, base_url, client_address
 from madeinpk.http.responses import Message
 from madeinpk.settings import Settings
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from madeinpk.http.errors import Throttled
-from madeinpk.http.requests import client_address as client_address
 from madeinpk.settings import Settings
 
 

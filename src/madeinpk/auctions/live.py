@@ -42,7 +42,7 @@ from madeinpk.auctions.room_state import RoomState, for_viewer
 from madeinpk.auctions.rules import Increments
 from madeinpk.auctions.schemas import AuctionStatusData
 from madeinpk.auctions.snapshot import auction_status
-from madeinpk.lean_websockets import FRAME_WRITER, text_frame
+from madeinpk.http.websocket import FRAME_WRITER, text_frame
 
 logger = logging.getLogger(__name__)
 

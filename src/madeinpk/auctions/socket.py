@@ -16,8 +16,6 @@ import msgspec
 from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
-from madeinpk.accounts.auth import Account
-from madeinpk.accounts.login_throttle import client_address
 from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
@@ -34,8 +32,10 @@ from madeinpk.auctions.schemas import (
     PlaceBid,
     Pong,
 )
-from madeinpk.auctions.socket_cap import SocketCap
 from madeinpk.auctions.tables import Auction as AuctionRow
+from madeinpk.http.auth import Account
+from madeinpk.http.requests import client_address
+from madeinpk.http.socket_cap import SocketCap
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
