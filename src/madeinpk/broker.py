@@ -17,7 +17,6 @@ from madeinpk.redis_tasks import ReconnectingStreamBroker
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
-
 # Redis connections per process for the task queue. Unbounded, every task finishing at the same
 # moment (a mass ending: hundreds of acknowledgements at once) opened a connection of its own,
 # which costs more than the acknowledgement; bounded, they wait for a pooled one.

@@ -28,14 +28,22 @@ RETRY_SECONDS = 0.05
 
 
 @broker.task(task_name="madeinpk.end_auction")
-async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends()]) -> bool:
-    """Fired shortly before the end time: wait for it, then end the auction."""
+async def end_auction(
+    auction_id: int,
+    context: Annotated[Context, TaskiqDepends()],
+    end_time: str | None = None,
+) -> bool:
+    """Fired shortly before the end time (given by the schedule, else read): wait for it, then
+    end the auction. A stale end time only costs a look: the batch answers with the end in
+    force."""
     settings, effects = task_settings(context.state), task_effects(context.state)
-    end_time: datetime | None = await end_time_if_active(auction_id)
+    end: datetime | None = (
+        datetime.fromisoformat(end_time) if end_time else await end_time_if_active(auction_id)
+    )
     for _ in range(CLOCK_RETRIES):
-        if end_time is None:
+        if end is None:
             return False  # someone else ended it
-        wait = (end_time - utc_now()).total_seconds()
+        wait = (end - utc_now()).total_seconds()
         if wait > MAX_WAIT_SECONDS:
             return False
         await asyncio.sleep(max(0.0, wait))
@@ -44,7 +52,7 @@ async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends
             return True
         if outcome is GONE or not isinstance(outcome, datetime):
             return False
-        end_time = outcome  # still active: not due by the database clock yet, or held by a bid
+        end = outcome  # still active: not due by the database clock yet, or held by a bid
         await asyncio.sleep(RETRY_SECONDS)
     return False
 
