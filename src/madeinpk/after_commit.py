@@ -84,6 +84,8 @@ class Effects:
         # one task carries many batches' emails instead of one queue write per batch.
         self._emails: list[int] = []
         self._kicking = False
+        # The process's ``lifecycle.Endings`` (auction endings in batches), made on first use.
+        self.endings: Any = None
 
     def channel(self, auction_id: int) -> str:
         return auction_channel(self.channel_prefix, auction_id)

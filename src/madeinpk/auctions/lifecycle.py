@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -576,14 +575,11 @@ def _answer(futures: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
             future.set_result(GONE if index and outcome is ENDED else outcome)
 
 
-_endings: weakref.WeakKeyDictionary[Effects, Endings] = weakref.WeakKeyDictionary()
-
-
 def endings(settings: Settings, effects: Effects) -> Endings:
     """The process's ``Endings`` (one per ``Effects``: per app process or worker)."""
-    found = _endings.get(effects)
-    if found is None:
-        found = _endings[effects] = Endings(settings, effects)
+    if effects.endings is None:
+        effects.endings = Endings(settings, effects)
+    found: Endings = effects.endings
     return found
 
 
