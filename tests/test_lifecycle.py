@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from madeinpk.broker import broker, task_effects
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
+from madeinpk.redis_tasks import ReconnectingScheduleSource
 from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
@@ -429,6 +431,49 @@ async def test_a_scheduled_ending_racing_sweeps_and_callers_ends_once(
     assert len(await inbox.wait_for(buyer.email, 5)) == 5
     await asyncio.sleep(0.5)
     assert len(inbox.to(buyer.email)) == 5
+
+
+@pytest.mark.postgres_only
+async def test_the_schedule_source_finds_past_minutes_without_scanning(
+    live_server: LiveServer,
+) -> None:
+    """A one-off of a past minute that was never sent (the scheduler was down) is found, through
+    the index of minute lists; minutes whose one-offs were all sent leave the index."""
+    from redis.asyncio import Redis
+
+    from madeinpk.auctions.tasks import end_auction as end_auction_task
+
+    url = live_server.settings.redis_url
+    assert url is not None
+    prefix = f"test-{secrets.token_hex(4)}:schedule"  # a colon in the prefix, as deployed
+    source = ReconnectingScheduleSource(url, prefix=prefix)
+    now = utc_now()
+
+    async def one_off(name: str, at: datetime) -> str:
+        created = (
+            await end_auction_task.kicker().with_schedule_id(name).schedule_by_time(source, at, 1)
+        )
+        return created.schedule_id
+
+    missed = await one_off("missed", now - timedelta(minutes=5))
+    sent = await one_off("sent", now - timedelta(minutes=3))
+    await source.delete_schedule(sent)  # as the scheduler does once it sent it
+    later = await one_off("later", now + timedelta(minutes=5))
+    try:
+        found = {s.schedule_id for s in await source.get_schedules()}
+        assert missed in found and later not in found and sent not in found
+        async with Redis.from_url(url) as redis:
+            indexed = {k.decode() for k in await redis.smembers(f"{prefix}:time-index")}
+            assert indexed == {
+                source._get_time_key(now - timedelta(minutes=5)),
+                source._get_time_key(now + timedelta(minutes=5)),
+            }
+    finally:
+        async with Redis.from_url(url) as redis:
+            keys = [k async for k in redis.scan_iter(f"{prefix}:*")]
+            if keys:
+                await redis.delete(*keys)
+        await source.shutdown()
 
 
 # --- orders and payment ----------------------------------------------------------------------

@@ -39,8 +39,12 @@ logger = logging.getLogger(__name__)
 # Connections per process and pool: the scheduler sends a second's one-offs (and deletes them)
 # concurrently, and an unbounded pool opened a connection for each of a thousand.
 POOL_SIZE = 16
-# A past minute's list of one-offs that is empty this long is dropped from the minute index.
-INDEX_KEEP = timedelta(minutes=10)
+# Drop a minute from the index only if its list is (still) empty: a one-off added to that minute
+# meanwhile pushes to the list before it indexes the minute, so it is never dropped unseen.
+_UNINDEX_IF_EMPTY = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], KEYS[2]) end
+return 0
+"""
 MIN_BACKOFF = 0.2
 MAX_BACKOFF = 5.0
 KICK_TIMEOUT = 3.0
@@ -189,8 +193,8 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
                 ids = await redis.lrange(key, 0, -1)
                 if ids:
                     schedules.extend(ids)
-                elif minute < minute_before - INDEX_KEEP:
-                    await redis.srem(self._minutes_key(), key)
+                else:  # all sent: no need to look at it again
+                    await redis.eval(_UNINDEX_IF_EMPTY, 2, self._minutes_key(), key)
         return schedules
 
     async def get_schedules(self) -> list[ScheduledTask]:
