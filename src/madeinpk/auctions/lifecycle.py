@@ -68,17 +68,20 @@ class EndedAuction:
     winner: str | None
     final_price: Decimal
     reserve_met: bool | None = None
-    email_ids: list[int] = field(default_factory=list)
+    encoded: bytes = b""
 
     def payload(self) -> bytes:
-        return auction_ended_payload(
-            self.auction_id,
-            self.seq,
-            self.winner,
-            self.final_price,
-            self.product_name,
-            self.reserve_met,
-        )
+        """The ``auction_ended`` event, encoded once: stored and broadcast alike."""
+        if not self.encoded:
+            self.encoded = auction_ended_payload(
+                self.auction_id,
+                self.seq,
+                self.winner,
+                self.final_price,
+                self.product_name,
+                self.reserve_met,
+            )
+        return self.encoded
 
 
 @dataclass(slots=True)
@@ -233,17 +236,14 @@ async def _settle(
                 r["address"],
             )
         )
-    endings = [
-        _Ending(row, sellers[row["product"]], bidders.get(row["id"], []), settings)
-        for row in closed
-    ]
+    endings = [_Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
         rows = []
         for e in won:
             assert e.top is not None
-            row, number, _ = auction_order_row(
+            row, number = auction_order_row(
                 auction_id=e.auction_id,
                 product_id=e.product_id,
                 buyer_id=e.top.id,
@@ -318,7 +318,6 @@ class _Ending:
         row: dict[str, Any],
         seller: dict[str, Any],
         bidders: list[_Bidder],
-        settings: Settings,
     ) -> None:
         self.auction_id: int = row["id"]
         self.product_id: int = row["product"]

@@ -61,9 +61,9 @@ def auction_order_row(
     address_id: int | None,
     settings: Settings,
     now: datetime,
-) -> tuple[tuple[Any, ...], str, datetime]:
-    """The order row of a won auction (``ORDER_COLUMNS``), its number and payment deadline: for
-    endings that insert many orders in one statement."""
+) -> tuple[tuple[Any, ...], str]:
+    """The order row of a won auction (``ORDER_COLUMNS``) and its number: for endings that
+    insert many orders in one statement. A winner without an address still gets an order."""
     fee, seller_amount = split_amount(amount, settings.platform_fee)
     number = new_order_number()
     deadline = ended_at + timedelta(hours=settings.payment_deadline_hours)
@@ -71,7 +71,7 @@ def auction_order_row(
         number, buyer_id, seller_id, product_id, auction_id, amount, amount, fee, seller_amount,
         address_id, OrderStatus.pending_payment.value, deadline, now,
     )  # fmt: skip
-    return row, number, deadline
+    return row, number
 
 
 async def _order(order_id: int) -> dict[str, Any]:
