@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
-from madeinpk.auctions.lifecycle import BATCH, ENDED, Endings, endings, finish_auction
+from madeinpk.auctions import lifecycle
+from madeinpk.auctions.lifecycle import BATCH, ENDED, GONE, Endings, endings, finish_auction
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.broker import broker, task_effects
 from madeinpk.notifications.tables import Notification, OutboxEmail
@@ -431,6 +432,36 @@ async def test_a_scheduled_ending_racing_sweeps_and_callers_ends_once(
     assert len(await inbox.wait_for(buyer.email, 5)) == 5
     await asyncio.sleep(0.5)
     assert len(inbox.to(buyer.email)) == 5
+
+
+@pytest.mark.sqlite_only  # in-process: no worker's sweep of its own to race the broken ending
+async def test_an_auction_that_cannot_be_ended_does_not_hold_up_the_others(
+    live_server: LiveServer, seller: UserHandle, buyer: UserHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [await make_auction(seller) for _ in range(3)]
+    for auction_id in ids:
+        await add_bids(auction_id, [(buyer, 2600)])
+    broken = ids[1]
+    write = lifecycle._Ending.write
+
+    def failing_write(ending: lifecycle._Ending, *args: object) -> None:
+        if ending.auction_id == broken:
+            raise RuntimeError("cannot be ended")
+        write(ending, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle._Ending, "write", failing_write)
+    await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
+        Auction.id.is_in(ids)
+    )
+    ending = Endings(live_server.settings, task_effects(broker.state))
+    outcomes = await asyncio.gather(*(ending.end(a) for a in ids), return_exceptions=True)
+    assert outcomes[0] in (ENDED, GONE) and outcomes[2] in (ENDED, GONE)  # GONE: the sweep ended it
+    assert isinstance(outcomes[1], RuntimeError)
+    statuses = {r["id"]: r["status"] for r in await Auction.select().where(Auction.id.is_in(ids))}
+    assert statuses == {ids[0]: "ended", broken: "active", ids[2]: "ended"}
+    monkeypatch.undo()  # repaired: the sweep ends it
+    await wait_until_ended([broken], 10)
+    assert await Order.count().where(Order.auction.is_in(ids)) == 3
 
 
 @pytest.mark.postgres_only
