@@ -835,6 +835,10 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
     )
     sched_from, worker_from = ctx.scheduler.size(), ctx.worker.size()
     ids = [s.id for s in specs]
+    # From the last schedule added to the end time: the scheduler rescanning and sending the
+    # one-offs, the tasks reading their end times.
+    before = CpuMeter(cpu.groups)
+    before.begin()
 
     pyspy: list[subprocess.Popen[bytes]] = []
     pyspy_files: list[str] = []
@@ -871,6 +875,7 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
     conns_before = (await redis.info("stats"))["total_connections_received"]
     max_clients = 0
     await asyncio.sleep(max(0.0, end.timestamp() - time.time()))
+    cpu_before = before.report()
     cpu.begin()
     series: list[tuple[float, int]] = []
     pg_samples: Counter[tuple[str, str, str]] = Counter()
@@ -930,8 +935,20 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
     while sent < total and time.time() - t_wait < args.email_wait:
         await asyncio.sleep(0.25)
         total, sent = await ctx.conn.fetchrow(email_sql, ids)
+    last_sent_s = None
     if sent >= total:
         emails_all_sent_s = round(time.time() - end.timestamp(), 2)
+        last_sent = await ctx.conn.fetchval(
+            email_sql.replace("count(*), count(sent_at)", "max(sent_at)"), ids
+        )
+        last_sent_s = r3(last_sent.timestamp() - end.timestamp()) if last_sent else None
+    # Everything the endings caused, until the emails were sent (and the late no-op tasks ran).
+    cpu_settled = cpu.report()
+    settled_per_ending = {
+        g: round(pct_core / 100 * cpu_settled["wall_s"] / n * 1000, 2)
+        for g, pct_core in cpu_settled["cpu_pct_of_one_core"].items()
+        if g in ("worker", "postgres", "scheduler", "redis", "app")
+    }
     result = {
         "auctions": n,
         "end_second_of_minute": round(end.timestamp() % 60, 3),
@@ -950,9 +967,17 @@ async def scenario_b(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
         },
         "endings_per_s": r3(n / (db_lat[-1] - db_lat[0])) if len(db_lat) > 1 else None,
         "verify": verification,
-        "emails": {"queued": total, "sent_within_wait": sent, "all_sent_at_s": emails_all_sent_s},
+        "emails": {
+            "queued": total,
+            "sent_within_wait": sent,
+            "all_sent_at_s": emails_all_sent_s,
+            "last_sent_at_s": last_sent_s,
+        },
         "cpu_during_endings": cpu_report,
         "cpu_ms_per_ending": per_ending,
+        "cpu_before_end": cpu_before,
+        "cpu_until_emails_sent": cpu_settled,
+        "cpu_ms_per_ending_until_emails_sent": settled_per_ending,
         "redis_new_connections_during_endings": redis_conns,
         "redis_max_connected_clients": max_clients,
         "pg_sessions_avg": {
@@ -1248,6 +1273,15 @@ def print_table(results: dict[str, Any]) -> None:
             f"{'':>7} CPU ms per ending (incl. emails sent meanwhile): {b['cpu_ms_per_ending']}; "
             f"new Redis connections {b['redis_new_connections_during_endings']}, "
             f"max clients {b['redis_max_connected_clients']}"
+        )
+        cb, cs = b["cpu_before_end"], b["cpu_until_emails_sent"]
+        print(
+            f"{'':>7} from scheduling to the end time ({cb['wall_s']} s), cpu % of one core: "
+            f"{cb['cpu_pct_of_one_core']}"
+        )
+        print(
+            f"{'':>7} from the end time until every email was sent ({cs['wall_s']} s): CPU ms per "
+            f"ending {b['cpu_ms_per_ending_until_emails_sent']}"
         )
         print(f"{'':>7} postgres sessions (avg): {b['pg_sessions_avg']}")
         for lw in b["lock_waits_sampled"][:3]:

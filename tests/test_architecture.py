@@ -61,12 +61,12 @@ HTTP_MAY_IMPORT = frozenset({"madeinpk.database"})
 # (importing module, imported module): known direction violations, each with its reason.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     ("madeinpk.auctions.lifecycle", "madeinpk.orders.service"): (
-        "ending an auction creates its order (create_auction_order); lifecycle.py is being "
-        "changed in another branch: invert it (an 'auction ended' hook orders registers) there"
+        "ending an auction writes its order in the same transaction (a batch of endings inserts "
+        "its orders in one statement); the fix is an order writer that orders declares and the "
+        "app and the worker hand to lifecycle"
     ),
-    ("madeinpk.auctions.lifecycle", "madeinpk.notifications.live"): (
-        "collecting_notified batches the live notes of one transaction; lifecycle.py is being "
-        "changed in another branch"
+    ("madeinpk.auctions.lifecycle", "madeinpk.orders.tables"): (
+        "the same: the batched endings insert into the order table"
     ),
 }
 

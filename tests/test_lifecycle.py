@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -12,12 +13,14 @@ import httpx
 import pytest
 
 from madeinpk.accounts.tables import SellerProfile, UserProfile
-from madeinpk.auctions.lifecycle import finish_auction
-from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
+from madeinpk.auctions import lifecycle
+from madeinpk.auctions.lifecycle import BATCH, ENDED, GONE, Endings, endings, finish_auction
+from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.broker import broker, task_effects
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
+from madeinpk.redis_tasks import ReconnectingScheduleSource
 from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
@@ -263,6 +266,235 @@ async def test_killed_worker_restarted_still_ends_the_auction(
     finally:
         task_worker.start()
     await wait_for_status(auction_id, "ended", 20)
+
+
+# --- many at once ------------------------------------------------------------------------------
+
+
+async def add_bids(auction_id: int, bids: list[tuple[UserHandle, int]]) -> None:
+    """Bids as the bid path leaves them (ascending; the last one winning), written directly."""
+    now = utc_now() - timedelta(minutes=1)
+    await Bid.insert(
+        *[
+            Bid(
+                auction=auction_id,
+                bidder=user.id,
+                amount=Decimal(amount),
+                bid_time=now + timedelta(seconds=i),
+                is_winning=i == len(bids) - 1,
+                seq=i + 1,
+            )
+            for i, (user, amount) in enumerate(bids)
+        ]
+    )
+    await Auction.update(
+        {
+            Auction.current_price: Decimal(bids[-1][1]),
+            Auction.bid_count: len(bids),
+            Auction.seq: len(bids),
+            Auction.leader: bids[-1][0].id,
+            Auction.last_bid_time: now + timedelta(seconds=len(bids) - 1),
+        }
+    ).where(Auction.id == auction_id)
+
+
+async def wait_until_ended(auction_ids: list[int], seconds: float) -> None:
+    active = Auction.id.is_in(auction_ids) & (Auction.status == AuctionStatus.active.value)
+    async with asyncio.timeout(seconds):
+        while True:
+            if not await Auction.count().where(active):
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_many_auctions_due_at_once_each_end_exactly_once(
+    live_server: LiveServer, seller: UserHandle, buyer: UserHandle, rival: UserHandle
+) -> None:
+    """More auctions than one batch, one end time, their scheduled endings and a sweep racing
+    them: each ends once, with what its ending must write (auction-rules.md § 3, § 8)."""
+    kinds = ("no bids", "one bidder", "two bidders", "reserve not met")
+    plan: dict[int, str] = {}
+    for i in range(BATCH + 40):
+        kind = kinds[i % len(kinds)]
+        reserve = "5000.00" if kind == "reserve not met" else None
+        auction_id = await make_auction(seller, reserve_price=reserve)
+        if kind == "one bidder":
+            await add_bids(auction_id, [(buyer, 2600)])
+        elif kind == "two bidders":
+            await add_bids(auction_id, [(rival, 2600), (buyer, 2700), (rival, 2800)])
+        elif kind == "reserve not met":
+            await add_bids(auction_id, [(rival, 2600), (buyer, 3000)])
+        plan[auction_id] = kind
+    ids = list(plan)
+    end = utc_now() + timedelta(seconds=3)
+    await Auction.update({Auction.end_time: end}).where(Auction.id.is_in(ids))
+    for auction_id in ids:
+        await schedule_auction_end(auction_id, end)
+    await asyncio.sleep((end - utc_now()).total_seconds())
+    # This process's sweep races the scheduled endings (a worker's, on the production topology).
+    here = endings(live_server.settings, task_effects(broker.state))
+    await here.sweep()
+    await wait_until_ended(ids, 20)
+
+    auctions = {r["id"]: r for r in await Auction.select().where(Auction.id.is_in(ids))}
+    orders = await Order.select().where(Order.auction.is_in(ids))
+    assert sorted(o["auction"] for o in orders) == sorted(
+        a for a, k in plan.items() if k in ("one bidder", "two bidders")
+    )
+    for order in orders:
+        winner = rival if plan[order["auction"]] == "two bidders" else buyer
+        assert (order["buyer"], order["seller"]) == (winner.id, seller.id)
+        expected = {"one bidder": "2600.00", "two bidders": "2800.00"}[plan[order["auction"]]]
+        assert f"{order['total_amount']:.2f}" == expected
+        assert order["payment_deadline"] == end + timedelta(hours=24)
+    events = await AuctionEvent.select().where(AuctionEvent.auction.is_in(ids))
+    ended_events = [e for e in events if '"type":"auction_ended"' in e["payload"]]
+    assert sorted(e["auction"] for e in ended_events) == sorted(ids)  # one each
+    bids_of = {"no bids": 0, "one bidder": 1, "two bidders": 3, "reserve not met": 2}
+    notices = await Notification.select().where(Notification.auction.is_in(ids))
+    keys = {r["dedupe_key"] for r in await OutboxEmail.select(OutboxEmail.dedupe_key)}
+    for auction_id, kind in plan.items():
+        row = auctions[auction_id]
+        assert row["status"] == "ended" and row["seq"] == bids_of[kind] + 1
+        [event] = [e for e in ended_events if e["auction"] == auction_id]
+        assert event["seq"] == row["seq"]
+        winner = (rival if kind == "two bidders" else buyer) if kind in kinds[1:3] else None
+        assert row["winner"] == (winner.id if winner else None)
+        told = sorted(
+            (n["user"], n["notification_type"]) for n in notices if n["auction"] == auction_id
+        )
+        expected_notices = {
+            "no bids": [(seller.id, "auction_ended")],
+            "one bidder": [(seller.id, "auction_ended"), (buyer.id, "auction_won")],
+            "two bidders": [
+                (seller.id, "auction_ended"),
+                (buyer.id, "auction_lost"),
+                (rival.id, "auction_won"),
+            ],
+            "reserve not met": [(seller.id, "auction_ended"), (buyer.id, "auction_lost")],
+        }[kind]
+        assert told == sorted(expected_notices), (kind, told)
+        assert f"auction_ended:{auction_id}" in keys
+        assert (f"auction_won:{auction_id}" in keys) == (winner is not None)
+    # Every email of every ending was handed over and sent, once.
+    async with asyncio.timeout(30):
+        while True:
+            if not await OutboxEmail.count().where(OutboxEmail.sent_at.is_null()):
+                break
+            await asyncio.sleep(0.2)
+    assert await OutboxEmail.count() == sum(
+        {"no bids": 1, "one bidder": 2, "two bidders": 3, "reserve not met": 2}[k]
+        for k in plan.values()
+    )
+
+
+async def test_a_scheduled_ending_racing_sweeps_and_callers_ends_once(
+    live_server: LiveServer, inbox: SmtpInbox, seller: UserHandle, buyer: UserHandle
+) -> None:
+    """Two ending batchers (as two processes have), the scheduled task and direct calls, all at
+    the end time: one of them ends each auction, once."""
+    ids = [await make_auction(seller, ends_in=timedelta(seconds=2)) for _ in range(5)]
+    for auction_id in ids:
+        await add_bids(auction_id, [(buyer, 2600)])
+        await schedule_auction_end(auction_id, await end_time_of(auction_id))
+    end = max([await end_time_of(a) for a in ids])
+    await asyncio.sleep((end - utc_now()).total_seconds() + 0.01)
+    settings, effects = live_server.settings, task_effects(broker.state)
+    one, two = Endings(settings, effects), Endings(settings, effects)
+    outcomes = await asyncio.gather(
+        *(one.end(a) for a in ids),
+        *(two.end(a) for a in ids),
+        *(finish_auction(a, settings, effects) for a in ids),
+        one.sweep(),
+        two.sweep(),
+    )
+    ended_here = [o for o in outcomes[: 3 * len(ids)] if o is ENDED]
+    assert len(ended_here) <= len(ids)  # never two for one auction
+    await wait_until_ended(ids, 10)
+    await asyncio.sleep(2.5)  # a sweep or two later: still once
+    for auction_id in ids:
+        events = await AuctionEvent.select(AuctionEvent.payload).where(
+            AuctionEvent.auction == auction_id
+        )
+        assert sum('"type":"auction_ended"' in e["payload"] for e in events) == 1
+        assert await Order.count().where(Order.auction == auction_id) == 1
+    assert await Notification.count().where(Notification.notification_type == "auction_won") == 5
+    assert len(await inbox.wait_for(buyer.email, 5)) == 5
+    await asyncio.sleep(0.5)
+    assert len(inbox.to(buyer.email)) == 5
+
+
+@pytest.mark.sqlite_only  # in-process: no worker's sweep of its own to race the broken ending
+async def test_an_auction_that_cannot_be_ended_does_not_hold_up_the_others(
+    live_server: LiveServer, seller: UserHandle, buyer: UserHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [await make_auction(seller) for _ in range(3)]
+    for auction_id in ids:
+        await add_bids(auction_id, [(buyer, 2600)])
+    broken = ids[1]
+    write = lifecycle._Ending.write
+
+    def failing_write(ending: lifecycle._Ending, *args: object) -> None:
+        if ending.auction_id == broken:
+            raise RuntimeError("cannot be ended")
+        write(ending, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle._Ending, "write", failing_write)
+    await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
+        Auction.id.is_in(ids)
+    )
+    ending = Endings(live_server.settings, task_effects(broker.state))
+    outcomes = await asyncio.gather(*(ending.end(a) for a in ids), return_exceptions=True)
+    assert outcomes[0] in (ENDED, GONE) and outcomes[2] in (ENDED, GONE)  # GONE: the sweep ended it
+    assert isinstance(outcomes[1], RuntimeError)
+    statuses = {r["id"]: r["status"] for r in await Auction.select().where(Auction.id.is_in(ids))}
+    assert statuses == {ids[0]: "ended", broken: "active", ids[2]: "ended"}
+    monkeypatch.undo()  # repaired: the sweep ends it
+    await wait_until_ended([broken], 10)
+    assert await Order.count().where(Order.auction.is_in(ids)) == 3
+
+
+@pytest.mark.postgres_only
+async def test_the_schedule_source_finds_past_minutes_without_scanning(
+    live_server: LiveServer,
+) -> None:
+    """A one-off of a past minute that was never sent (the scheduler was down) is found, through
+    the index of minute lists; minutes whose one-offs were all sent leave the index."""
+    from redis.asyncio import Redis
+
+    from madeinpk.auctions.tasks import end_auction as end_auction_task
+
+    url = live_server.settings.redis_url
+    assert url is not None
+    prefix = f"test-{secrets.token_hex(4)}:schedule"  # a colon in the prefix, as deployed
+    source = ReconnectingScheduleSource(url, prefix=prefix)
+    now = utc_now()
+
+    async def one_off(name: str, at: datetime) -> str:
+        created = (
+            await end_auction_task.kicker().with_schedule_id(name).schedule_by_time(source, at, 1)
+        )
+        return created.schedule_id
+
+    missed = await one_off("missed", now - timedelta(minutes=5))
+    sent = await one_off("sent", now - timedelta(minutes=3))
+    await source.delete_schedule(sent)  # as the scheduler does once it sent it
+    later = await one_off("later", now + timedelta(minutes=5))
+    try:
+        found = {s.schedule_id for s in await source.get_schedules()}
+        assert missed in found and later not in found and sent not in found
+        async with Redis.from_url(url) as redis:
+            indexed = {k.decode() for k in await redis.smembers(f"{prefix}:time-index")}
+            assert indexed == {
+                source._get_time_key(now - timedelta(minutes=5)),
+                source._get_time_key(now + timedelta(minutes=5)),
+            }
+    finally:
+        async with Redis.from_url(url) as redis:
+            keys = [k async for k in redis.scan_iter(f"{prefix}:*")]
+            if keys:
+                await redis.delete(*keys)
+        await source.shutdown()
 
 
 # --- orders and payment ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from taskiq.exceptions import SendTaskError
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.bidding import forget_expired_keys
 from madeinpk.auctions.tables import Auction, Bid, BidRequest
+from madeinpk.http.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
 from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
@@ -194,3 +195,19 @@ async def test_keys_older_than_a_day_are_forgotten(
     assert await forget_expired_keys() == 1
     assert [r["key"] for r in await BidRequest.select(BidRequest.key)] == ["today"]
     assert await Bid.count().where(Bid.auction == auction) == 2  # the bids themselves stay
+
+
+async def test_a_bid_the_engine_could_not_decide_is_a_503_that_changed_nothing(
+    client: httpx.AsyncClient, auction: int, buyer: UserHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database going away mid-batch answers as any outage does (REST: 503, Retry-After),
+    not as a refusal of the bid."""
+
+    async def lost(*args: object, **kwargs: object) -> None:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr("madeinpk.auctions.bidding.decide_batch", lost)
+    response = await client.post(bid_url(auction), json={"amount": 3000}, headers=buyer.auth)
+    assert (response.status_code, response.json()) == (503, {"detail": UNAVAILABLE})
+    assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert await counts(auction) == (0, 0, 0)

@@ -91,6 +91,8 @@ class Effects:
         # one task carries many batches' emails instead of one queue write per batch.
         self._emails: list[int] = []
         self._kicking = False
+        # The process's ``lifecycle.Endings`` (auction endings in batches), made on first use.
+        self.endings: Any = None
 
     def channel(self, auction_id: int) -> str:
         return auction_channel(self.channel_prefix, auction_id)
@@ -165,12 +167,16 @@ class Effects:
 async def reschedule_ending(
     broker: AsyncBroker, source: ScheduleSource, auction_id: int, end_time: datetime | None
 ) -> None:
-    """Schedule (or move, or with ``None`` cancel) an auction's one-off ending."""
+    """Schedule (or move, or with ``None`` cancel) an auction's one-off ending. The task is
+    told the end time, so it need not read it (a moved end is rescheduled, and the task checks
+    again before it gives up)."""
     schedule_id = end_schedule_id(auction_id)
     await source.delete_schedule(schedule_id)
     if end_time is not None:
         await (
             AsyncKicker(END_AUCTION_TASK, broker, {})
             .with_schedule_id(schedule_id)
-            .schedule_by_time(source, end_time - FIRE_AHEAD, auction_id)
+            .schedule_by_time(
+                source, end_time - FIRE_AHEAD, auction_id, end_time=end_time.isoformat()
+            )
         )

@@ -17,6 +17,11 @@ from madeinpk.redis_tasks import ReconnectingStreamBroker
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
+# Redis connections per process for the task queue. Unbounded, every task finishing at the same
+# moment (a mass ending: hundreds of acknowledgements at once) opened a connection of its own,
+# which costs more than the acknowledgement; bounded, they wait for a pooled one.
+TASK_QUEUE_CONNECTIONS = 16
+
 
 def build_broker(settings: Settings) -> AsyncBroker:
     if settings.redis_url is None:
@@ -28,6 +33,7 @@ def build_broker(settings: Settings) -> AsyncBroker:
         # A worker killed mid-task leaves its message pending; reclaim it after a minute.
         idle_timeout=60_000,
         unacknowledged_lock_timeout=30,
+        max_connection_pool_size=TASK_QUEUE_CONNECTIONS,
     ).with_middlewares(TaskMetricsMiddleware())
 
 

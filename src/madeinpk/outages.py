@@ -17,13 +17,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from madeinpk import metrics
-from madeinpk.http.errors import EXCEPTION_HANDLERS
+from madeinpk.http.errors import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS, UNAVAILABLE
 from madeinpk.pg_engine import LOST_TEXTS
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "The service is temporarily unavailable, please try again in a moment."
-RETRY_AFTER_SECONDS = 2
 
 #: asyncpg's errors for a server that is gone, going, starting, or full.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (

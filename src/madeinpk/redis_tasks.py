@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -35,6 +36,15 @@ from madeinpk.redis_channels import CONNECTION_ERRORS
 
 logger = logging.getLogger(__name__)
 
+# Connections per process and pool: the scheduler sends a second's one-offs (and deletes them)
+# concurrently, and an unbounded pool opened a connection for each of a thousand.
+POOL_SIZE = 16
+# Drop a minute from the index only if its list is (still) empty: a one-off added to that minute
+# meanwhile pushes to the list before it indexes the minute, so it is never dropped unseen.
+_UNINDEX_IF_EMPTY = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], KEYS[2]) end
+return 0
+"""
 MIN_BACKOFF = 0.2
 MAX_BACKOFF = 5.0
 KICK_TIMEOUT = 3.0
@@ -142,11 +152,50 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
     """``ListRedisScheduleSource`` that treats an unreachable Redis as "no schedules for now"
     with one log line per outage (taskiq logs a traceback every second), and whose writes log
     and give up instead of failing the request that scheduled: the overdue-auction sweep ends
-    an auction whose one-off schedule was lost."""
+    an auction whose one-off schedule was lost.
+
+    Past minutes' one-offs that were not sent (the scheduler was down) are found through an
+    index of the minute lists (a set), not by SCANning the whole database on every tick as
+    taskiq-redis 1.2.4 does (whatever its "first run only" comment says): that walked every key
+    of the database each second, and it never found anything here, since it cannot parse a
+    minute key whose prefix has a colon."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
-        super().__init__(url, **{**connection_options(), **kwargs})
+        options = {**connection_options(), "max_connection_pool_size": POOL_SIZE, **kwargs}
+        super().__init__(url, **options)
         self._down_since: float | None = None
+        self._indexed = False  # minute lists written before the index existed: added once
+
+    def _minutes_key(self) -> str:
+        return f"{self._prefix}:time-index"
+
+    def _minute_of(self, key: str) -> datetime | None:
+        try:
+            stamp = key.removeprefix(f"{self._prefix}:time:")
+            return datetime.strptime(stamp, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+    async def _get_previous_time_schedules(self) -> list[bytes]:
+        minute_before = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        schedules: list[bytes] = []
+        async with Redis(connection_pool=self._connection_pool) as redis:
+            if not self._indexed:
+                found = [k async for k in redis.scan_iter(f"{self._prefix}:time:*", count=1000)]
+                if found:
+                    await redis.sadd(self._minutes_key(), *found)
+                self._indexed = True
+            for raw in await redis.smembers(self._minutes_key()):
+                key = raw.decode()
+                minute = self._minute_of(key)
+                if minute is None or minute > minute_before:
+                    continue
+                ids = await redis.lrange(key, 0, -1)
+                if ids:
+                    schedules.extend(ids)
+                else:  # all sent: no need to look at it again
+                    await redis.eval(_UNINDEX_IF_EMPTY, 2, self._minutes_key(), key)
+        return schedules
 
     async def get_schedules(self) -> list[ScheduledTask]:
         try:
@@ -169,6 +218,9 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
     async def add_schedule(self, schedule: ScheduledTask) -> None:
         try:
             await super().add_schedule(schedule)
+            if schedule.time is not None:
+                async with Redis(connection_pool=self._connection_pool) as redis:
+                    await redis.sadd(self._minutes_key(), self._get_time_key(schedule.time))
         except CONNECTION_ERRORS as exc:
             logger.error("Schedule %s not saved, Redis unreachable: %s", schedule.schedule_id, exc)
 

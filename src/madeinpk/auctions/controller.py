@@ -31,7 +31,7 @@ from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
 from madeinpk.http.bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
-from madeinpk.http.errors import BusinessError, NotFound, field_error
+from madeinpk.http.errors import BusinessError, NotFound, ServiceUnavailable, field_error
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.money import InvalidAmount, format_money, parse_amount
@@ -43,7 +43,6 @@ _BID_STATUS = {
     Reason.blocked: 403,
     Reason.own_auction: 400,
     Reason.idempotency_conflict: 422,
-    Reason.internal: 503,
 }
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IdempotencyKey = Annotated[
@@ -281,6 +280,8 @@ class AuctionController(Controller):
             return _bid_answer(account, outcome)
         if outcome.reason is Reason.not_found:
             raise NotFound()
+        if outcome.reason is Reason.internal:  # the database went away mid-batch: an outage
+            raise ServiceUnavailable()
         if outcome.reason in (Reason.too_low, Reason.below_increment):
             raise field_error("amount", outcome.message)
         if outcome.reason is Reason.invalid_max_amount:

@@ -1,74 +1,70 @@
-"""Auction tasks: the one-off ending at an auction's end time, and the sweep behind it."""
+"""Auction tasks: the one-off ending at an auction's end time, and the sweep behind it.
+
+Both hand their auctions to the process's ``lifecycle.Endings``, which ends them in batches
+(each batch also takes whatever else is due), so they never race: an auction is ended by
+exactly one batch, and whoever asked for it learns whether it was theirs."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime
 from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.auctions.bidding import forget_expired_keys
-from madeinpk.auctions.lifecycle import due_auction_ids, end_time_if_active, finish_auction
+from madeinpk.auctions.lifecycle import ENDED, GONE, end_time_if_active, endings
 from madeinpk.broker import broker, task_effects, task_settings
 from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
-SWEEP_CONCURRENCY = 8
-# The scheduled task ends an auction within milliseconds of its end; the sweep only takes what
-# is this late, so the two do not race for the same rows (a lost schedule ends within ~4 s).
-SWEEP_GRACE = timedelta(seconds=2)
-_sweeping = asyncio.Lock()  # one sweep at a time in a worker process
-
 
 # How long a task fired ahead of the end may wait for it; a later end was rescheduled, and the
 # new schedule (or the sweep) will end it.
 MAX_WAIT_SECONDS = 5.0
-CLOCK_RETRIES = 10  # the database clock decides; allow this worker's to run a little ahead
+# The database clock decides; allow this worker's to run a little ahead (and a bid to hold the
+# auction's row for a moment), retrying this often, this far apart at least.
+CLOCK_RETRIES = 10
+RETRY_SECONDS = 0.05
 
 
 @broker.task(task_name="madeinpk.end_auction")
-async def end_auction(auction_id: int, context: Annotated[Context, TaskiqDepends()]) -> bool:
-    """Fired shortly before the end time: wait for it, then end the auction."""
+async def end_auction(
+    auction_id: int,
+    context: Annotated[Context, TaskiqDepends()],
+    end_time: str | None = None,
+) -> bool:
+    """Fired shortly before the end time (given by the schedule, else read): wait for it, then
+    end the auction. A stale end time only costs a look: the batch answers with the end in
+    force."""
     settings, effects = task_settings(context.state), task_effects(context.state)
-    end_time = await end_time_if_active(auction_id)
-    if end_time is None:
-        return False
-    wait = (end_time - utc_now()).total_seconds()
-    if wait > MAX_WAIT_SECONDS:
-        return False
-    await asyncio.sleep(max(0.0, wait))
+    end: datetime | None = (
+        datetime.fromisoformat(end_time) if end_time else await end_time_if_active(auction_id)
+    )
     for _ in range(CLOCK_RETRIES):
-        if await finish_auction(auction_id, settings, effects):
-            return True
-        if await end_time_if_active(auction_id) is None:
+        if end is None:
             return False  # someone else ended it
-        await asyncio.sleep(0.05)
+        wait = (end - utc_now()).total_seconds()
+        if wait > MAX_WAIT_SECONDS:
+            return False
+        await asyncio.sleep(max(0.0, wait))
+        outcome = await endings(settings, effects).end(auction_id)
+        if outcome is ENDED:
+            return True
+        if outcome is GONE or not isinstance(outcome, datetime):
+            return False
+        end = outcome  # still active: not due by the database clock yet, or held by a bid
+        await asyncio.sleep(RETRY_SECONDS)
     return False
 
 
 @broker.task(task_name="madeinpk.sweep_auctions", schedule=[{"interval": SWEEP_SECONDS}])
 async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
-    auction open for more than a couple of seconds. Ending is idempotent, so racing the
-    scheduled task is harmless."""
-    if _sweeping.locked():
-        return 0  # the previous sweep is still at it
+    auction open for more than a couple of seconds. It goes through the same batches as the
+    scheduled endings, so racing them is harmless (and costs nothing when nothing is due)."""
     settings, effects = task_settings(context.state), task_effects(context.state)
-    limit = asyncio.Semaphore(SWEEP_CONCURRENCY)
-
-    async def finish(auction_id: int) -> bool:
-        async with limit:
-            return await finish_auction(auction_id, settings, effects)
-
-    ended = 0
-    async with _sweeping:
-        while due := await due_auction_ids(SWEEP_GRACE):
-            results = await asyncio.gather(*(finish(a) for a in due))
-            ended += sum(results)
-            if not any(results):
-                break
-    return ended
+    return await endings(settings, effects).sweep()
 
 
 @broker.task(task_name="madeinpk.forget_bid_keys", schedule=[{"interval": 3600}])

@@ -40,6 +40,8 @@ PERMISSION_DENIED = "You do not have permission to perform this action."
 NOT_FOUND = "Not found."
 REQUIRED = "This field is required."
 BLOCKED = "Your account is blocked"
+UNAVAILABLE = "The service is temporarily unavailable, please try again in a moment."
+RETRY_AFTER_SECONDS = 2
 
 
 class ApiError(Exception):
@@ -109,6 +111,17 @@ class NotAuthenticated(ApiError):
 class PermissionDenied(ApiError):
     def __init__(self) -> None:
         super().__init__({"detail": PERMISSION_DENIED}, 403)
+
+
+class ServiceUnavailable(ApiError):
+    """503 with ``Retry-After``: PostgreSQL or Redis is away; the request changed nothing."""
+
+    def __init__(self) -> None:
+        super().__init__({"detail": UNAVAILABLE}, 503)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class Throttled(ApiError):

@@ -7,14 +7,13 @@ retried task or two workers can only ever move an order once.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.tables import Address, UserProfile
+from madeinpk.accounts.tables import UserProfile
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -46,15 +45,14 @@ def split_amount(total: Decimal, fee_rate: Decimal) -> tuple[Decimal, Decimal]:
     return fee, total - fee
 
 
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    id: int
-    order_number: str
-    payment_url: str
-    payment_deadline: datetime
+ORDER_COLUMNS = (
+    "order_number", "buyer", "seller", "product", "auction", "unit_price", "total_amount",
+    "platform_fee", "seller_amount", "shipping_address", "status", "payment_deadline",
+    "created_at",
+)  # fmt: skip
 
 
-async def create_auction_order(
+def auction_order_row(
     *,
     auction_id: int,
     product_id: int,
@@ -62,35 +60,20 @@ async def create_auction_order(
     seller_id: int,
     amount: Decimal,
     ended_at: datetime,
+    address_id: int | None,
     settings: Settings,
-) -> NewOrder:
-    """Inside the ending transaction. A winner without an address still gets an order."""
+    now: datetime,
+) -> tuple[tuple[Any, ...], str]:
+    """The order row of a won auction (``ORDER_COLUMNS``) and its number: for endings that
+    insert many orders in one statement. A winner without an address still gets an order."""
     fee, seller_amount = split_amount(amount, settings.platform_fee)
-    address = (
-        await Address.select(Address.id)
-        .where((Address.user == buyer_id) & (Address.is_default == True))  # noqa: E712
-        .first()
-    )
     number = new_order_number()
     deadline = ended_at + timedelta(hours=settings.payment_deadline_hours)
-    rows = await Order.insert(
-        Order(
-            order_number=number,
-            buyer=buyer_id,
-            seller=seller_id,
-            product=product_id,
-            auction=auction_id,
-            unit_price=amount,
-            total_amount=amount,
-            platform_fee=fee,
-            seller_amount=seller_amount,
-            shipping_address=address["id"] if address else None,
-            status=OrderStatus.pending_payment.value,
-            payment_deadline=deadline,
-            created_at=utc_now(),
-        )
-    ).returning(Order.id)
-    return NewOrder(rows[0]["id"], number, payment_url(settings, number), deadline)
+    row = (
+        number, buyer_id, seller_id, product_id, auction_id, amount, amount, fee, seller_amount,
+        address_id, OrderStatus.pending_payment.value, deadline, now,
+    )  # fmt: skip
+    return row, number
 
 
 async def _order(order_id: int) -> dict[str, Any]:
