@@ -182,7 +182,7 @@ def task_processes(
         env,
         tmp_path / "worker.log",
         "Listening started.",
-        *("worker", "madeinpk.broker:broker", "--workers", "1"),
+        *("worker", "madeinpk.tasks:broker", "--workers", "1"),
     )
     scheduler = TaskProcess(
         env,
