@@ -59,16 +59,7 @@ SHARED_ROOT = frozenset(
 HTTP_MAY_IMPORT = frozenset({"madeinpk.database"})
 
 # (importing module, imported module): known direction violations, each with its reason.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("madeinpk.auctions.lifecycle", "madeinpk.orders.service"): (
-        "ending an auction writes its order in the same transaction (a batch of endings inserts "
-        "its orders in one statement); the fix is an order writer that orders declares and the "
-        "app and the worker hand to lifecycle"
-    ),
-    ("madeinpk.auctions.lifecycle", "madeinpk.orders.tables"): (
-        "the same: the batched endings insert into the order table"
-    ),
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 # (module, imported module): function-level imports that are truly needed, with the reason.
 FUNCTION_LEVEL_ALLOWED: dict[tuple[str, str], str] = {}

@@ -30,9 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from piccolo.engine.base import Engine
+from piccolo.table import Table
 
 from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
@@ -46,13 +47,56 @@ from madeinpk.notifications.emails import (
     RESERVE_NOT_MET,
 )
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.orders.service import ORDER_COLUMNS, auction_order_row, payment_url
-from madeinpk.orders.tables import Order
 from madeinpk.settings import Settings
 from madeinpk.sql import Connection, transaction
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)
+
+
+class OrderWriter(Protocol):
+    """How a won auction becomes its order, written in the ending's own transaction. Orders sit
+    above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
+    answers it; the assembly (the app factory, the worker's task registry) registers it."""
+
+    table: type[Table]
+    columns: tuple[str, ...]
+
+    def row(
+        self,
+        *,
+        auction_id: int,
+        product_id: int,
+        buyer_id: int,
+        seller_id: int,
+        amount: Decimal,
+        ended_at: datetime,
+        address_id: int | None,
+        settings: Settings,
+        now: datetime,
+    ) -> tuple[tuple[Any, ...], str]:
+        """The order's row (in ``columns`` order) and its number."""
+        ...
+
+    def payment_url(self, settings: Settings, order_number: str) -> str: ...
+
+
+_order_writer: OrderWriter | None = None
+
+
+def register_order_writer(writer: OrderWriter) -> None:
+    global _order_writer
+    _order_writer = writer
+
+
+def order_writer() -> OrderWriter:
+    if _order_writer is None:
+        raise RuntimeError(
+            "No order writer registered: the app factory and madeinpk.tasks register "
+            "orders.service.AUCTION_ORDERS; a process that ends auctions must load one of them"
+        )
+    return _order_writer
+
 
 # Auctions ended per transaction: large enough that a mass ending is a few transactions, small
 # enough that one commits (and its events go out) within a fraction of a second.
@@ -240,10 +284,11 @@ async def _settle(
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
+        writer = order_writer()
         rows = []
         for e in won:
             assert e.top is not None
-            row, number = auction_order_row(
+            row, number = writer.row(
                 auction_id=e.auction_id,
                 product_id=e.product_id,
                 buyer_id=e.top.id,
@@ -256,7 +301,7 @@ async def _settle(
             )
             e.order_number = number
             rows.append(row)
-        inserted = await db.insert_rows(Order, ORDER_COLUMNS, rows, "RETURNING id, auction")
+        inserted = await db.insert_rows(writer.table, writer.columns, rows, "RETURNING id, auction")
         orders = {r["auction"]: r["id"] for r in inserted}
     notices: list[tuple[Any, ...]] = []
     emails: list[tuple[Any, ...]] = []
@@ -368,7 +413,7 @@ class _Ending:
             return
         price = format_money(ended.final_price)
         hours = settings.payment_deadline_hours
-        url = payment_url(settings, self.order_number)
+        url = order_writer().payment_url(settings, self.order_number)
         self._notice(
             top.id,
             NotificationType.auction_won,

@@ -333,3 +333,19 @@ async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int
         )
         for order in await Order.select().where(Order.auction.is_in(auction_ids))
     }
+
+
+class _AuctionOrders:
+    """``auctions.lifecycle.OrderWriter``: the order of a won auction."""
+
+    table = Order
+    columns = ORDER_COLUMNS
+
+    def row(self, **fields: Any) -> tuple[tuple[Any, ...], str]:
+        return auction_order_row(**fields)
+
+    def payment_url(self, settings: Settings, order_number: str) -> str:
+        return payment_url(settings, order_number)
+
+
+AUCTION_ORDERS = _AuctionOrders()
