@@ -13,10 +13,10 @@ import pytest
 
 from madeinpk.catalog.tables import Product
 from madeinpk.timestamps import utc_now
+from tests.auctions.test_auction_features import as_rows, connect, new_bid, rest_bid
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
 from tests.servers import WebServer
-from tests.test_auction_features import as_rows, connect, new_bid, rest_bid
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 

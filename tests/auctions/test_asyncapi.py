@@ -23,7 +23,7 @@ from tests.sockets import socket_url
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
-OFFICIAL_SCHEMA = Path(__file__).parent / "data" / "asyncapi-3.0.0.schema.json"
+OFFICIAL_SCHEMA = Path(__file__).parents[1] / "data" / "asyncapi-3.0.0.schema.json"
 CLIENT = {"place_bid", "ping"}
 SERVER = {
     "auction_status", "new_bid", "auction_extended", "auction_ended", "bid_accepted", "error",

@@ -353,7 +353,7 @@ async def test_method_not_allowed_body(client: httpx.AsyncClient) -> None:
 async def test_profile_picture_upload_over_multipart(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    from tests.test_auctions_api import jpeg
+    from tests.auctions.test_auctions_api import jpeg
 
     user = await make_user(live_server.settings)
     fake = await client.patch(

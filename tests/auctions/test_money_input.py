@@ -11,9 +11,9 @@ import pytest
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction, Bid
 from madeinpk.money import InvalidAmount, parse_amount, to_money
+from tests.auctions.test_auctions_api import iso
 from tests.conftest import LiveServer
 from tests.factories import make_auction, make_user
-from tests.test_auctions_api import iso
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 

@@ -16,9 +16,9 @@ from PIL.PngImagePlugin import PngInfo
 from madeinpk.accounts.tables import UserProfile
 from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.tables import Product, ProductImage
+from tests.auctions.test_auctions_api import iso, jpeg
 from tests.conftest import LiveServer
 from tests.factories import UserHandle
-from tests.test_auctions_api import iso, jpeg
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 

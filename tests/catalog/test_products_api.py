@@ -10,9 +10,9 @@ import pytest
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.tables import Product, ProductImage
+from tests.auctions.test_auctions_api import PRODUCT_FIELDS, jpeg
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
-from tests.test_auctions_api import PRODUCT_FIELDS, jpeg
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 

@@ -1,1 +1,0 @@
-"""Fast tests: no server, no database."""
