@@ -93,3 +93,13 @@ def test_a_page_past_the_end_is_not_found() -> None:
     # The first page of nothing is an empty page, not an error.
     empty = PageRequest.from_query(None, None).build(_request(""), 0, [])
     assert empty.count == 0 and empty.results == []
+
+
+def test_links_keep_the_path_as_the_client_sent_it() -> None:
+    """Litestar routes ``/api/products/`` as ``/api/products``; the links keep the slash."""
+    request = _request("page_size=2")
+    request.scope["path"] = "/api/products"
+    request.scope["raw_path"] = b"/api/products/"  # type: ignore[typeddict-unknown-key]
+    body = PageRequest.from_query(None, "2").build(request, 5, ["a", "b"])
+    assert body.next is not None
+    assert urlsplit(body.next).path == "/api/products/"

@@ -81,7 +81,12 @@ def _page_url(request: Request[Any, Any, Any], number: int) -> str:
     params = [(k, v) for k, v in url.query_params.multi_items() if k != "page"]
     if number > 1:
         params.append(("page", str(number)))
-    # An empty string means "no query"; Empty (the default) would keep the old one.
+    # An empty string means "no query"; Empty (the default) would keep the old one. Litestar
+    # routes "/api/x/" as "/api/x" and keeps the path without its slash: the link keeps the path
+    # as the client sent it (DRF's links end in "/").
+    raw_path = request.scope.get("raw_path")
+    if raw_path:
+        return str(url.with_replacements(path=raw_path.decode("latin-1"), query=urlencode(params)))
     return str(url.with_replacements(query=urlencode(params)))
 
 
