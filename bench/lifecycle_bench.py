@@ -36,7 +36,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,9 @@ from typing import Any
 
 import asyncpg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.harness import free_port, log, pct  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
@@ -61,19 +63,6 @@ SITE_URL = "http://bench.local"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGETS = {"A_max_latency_s": 1.0, "B_all_ended_s": 10.0}
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no samples."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(len(ordered) * q / 100))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def r3(value: float | None) -> float | None:
@@ -89,12 +78,6 @@ def stats(values: list[float]) -> dict[str, Any]:
         "max": r3(max(values) if values else None),
         "mean": r3(statistics.fmean(values) if values else None),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------

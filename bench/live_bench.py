@@ -57,15 +57,7 @@ async def child(port: int, url: str, count: int, concurrency: int) -> None:
     sys.stdout.flush()
     line = await asyncio.to_thread(sys.stdin.readline)
     sent = {Decimal(k): v for k, v in json.loads(line)["sent"].items()}
-    deadline = time.perf_counter() + 15
-    while True:
-        for w in watchers:
-            w.defer = False
-            w.replay()
-        counts = [sum('"new_bid"' in t for _, t in w.messages) for w in watchers]
-        if min(counts, default=0) >= len(sent) or time.perf_counter() > deadline:
-            break
-        await asyncio.sleep(0.2)
+    await clients.collect(watchers, len(sent), 15)
     latencies: list[float] = []
     checks = []
     expected = sorted(sent)

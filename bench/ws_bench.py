@@ -46,6 +46,7 @@ from bench.clients import (
     Spectator,
     _decode,
     close_all,
+    collect,
     merge_checks,
     open_many,
     open_socket,
@@ -299,15 +300,7 @@ class Bench:
         cpu_report = cpu.report()
         self.wait_profilers()
         # Parse what arrived; give stragglers a few more seconds (parsing live from now on).
-        deadline = time.perf_counter() + 5
-        while True:
-            for w in watchers:
-                w.defer = False
-                w.replay()
-            counts = [sum('"new_bid"' in text for _, text in w.messages) for w in watchers]
-            if min(counts, default=0) >= len(sent) or time.perf_counter() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        await collect(watchers, len(sent), 5)
         latencies: list[float] = []
         first_delivery: list[float] = []
         last_delivery: list[float] = []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from madeinpk.auctions import live, rules, socket
+from madeinpk.http import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "madeinpk"
@@ -60,11 +61,11 @@ def test_every_socket_error_and_close_code_is_documented() -> None:
     for reason in rules.Reason:
         assert f"`{reason.value}`" in protocol, reason
     for code in (
-        socket.INVALID_TOKEN_CODE,
+        websocket.INVALID_TOKEN_CODE,
         socket.NOT_FOUND_CODE,
-        socket.MESSAGE_TOO_BIG,
+        websocket.MESSAGE_TOO_BIG,
         socket.INVALID_SINCE_SEQ_CODE,
-        socket.TOO_MANY_SOCKETS_CODE,
+        websocket.TOO_MANY_SOCKETS_CODE,
         live.TRY_AGAIN_LATER,
         1012,  # service restart: an app process stopping
     ):

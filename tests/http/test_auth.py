@@ -9,8 +9,7 @@ import pytest
 from litestar import Request
 
 from madeinpk.accounts.tables import SELLER_ROLES, Role
-from madeinpk.auctions import socket as auction_socket
-from madeinpk.http import auth, websocket
+from madeinpk.http import auth
 from madeinpk.http.errors import NotAuthenticated, PermissionDenied
 from madeinpk.http.requests import base_url, client_address
 
@@ -99,9 +98,3 @@ def test_base_url_has_no_trailing_slash() -> None:
 )
 def test_client_address(client: tuple[str, int] | None, address: str) -> None:
     assert client_address(_connection(client=client)) == address
-
-
-def test_the_shared_close_codes_are_the_auction_socket_s() -> None:
-    assert websocket.INVALID_TOKEN_CODE == auction_socket.INVALID_TOKEN_CODE
-    assert websocket.TOO_MANY_SOCKETS_CODE == auction_socket.TOO_MANY_SOCKETS_CODE
-    assert websocket.MESSAGE_TOO_BIG == auction_socket.MESSAGE_TOO_BIG

@@ -33,22 +33,19 @@ from madeinpk.auctions.schemas import (
     Pong,
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
+from madeinpk.database import MAX_ID
 from madeinpk.http.auth import Account
-from madeinpk.http.requests import client_address
-from madeinpk.http.socket_cap import SocketCap
+from madeinpk.http.socket_cap import place_under_cap
+from madeinpk.http.websocket import INVALID_TOKEN_CODE, MESSAGE_TOO_BIG
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 4096
-MAX_ID = 2**31 - 1  # serial primary keys
-INVALID_TOKEN_CODE = 4401
 NOT_FOUND_CODE = 4404
 INVALID_SINCE_SEQ_CODE = 4400
-TOO_MANY_SOCKETS_CODE = 4429
 INVALID_SINCE_SEQ = "Invalid since_seq: use a whole number, 0 or more"
-MESSAGE_TOO_BIG = 1009
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INVALID_MAX = "Invalid maximum bid amount"
 
@@ -78,16 +75,8 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
 
 @asynccontextmanager
 async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
-    cap: SocketCap = socket.app.state.socket_cap
-    address = client_address(socket)
-    if not await cap.acquire(address):
-        await socket.accept()
-        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
-    try:
-        async with _watching(socket):
-            yield
-    finally:
-        await cap.release(address)
+    async with place_under_cap(socket), _watching(socket):
+        yield
 
 
 @asynccontextmanager

@@ -12,7 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Protocol
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from litestar import WebSocket
+from litestar.exceptions import WebSocketException
+
+from madeinpk.http.requests import client_address
+from madeinpk.http.websocket import TOO_MANY_SOCKETS_CODE
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +37,21 @@ class SocketCap(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@asynccontextmanager
+async def place_under_cap(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+    """Hold one of the client address's places for the socket's life; over the cap the socket
+    is accepted and closed with 4429, so the client can tell why."""
+    cap: SocketCap = socket.app.state.socket_cap
+    address = client_address(socket)
+    if not await cap.acquire(address):
+        await socket.accept()
+        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
+    try:
+        yield
+    finally:
+        await cap.release(address)
 
 
 class MemorySocketCap:

@@ -12,12 +12,10 @@ from litestar import WebSocket, websocket_listener
 from litestar.exceptions import WebSocketException
 
 from madeinpk.http.auth import AccountsByKey
-from madeinpk.http.requests import client_address
-from madeinpk.http.socket_cap import SocketCap
+from madeinpk.http.socket_cap import place_under_cap
 from madeinpk.http.websocket import (
     INVALID_TOKEN_CODE,
     MESSAGE_TOO_BIG,
-    TOO_MANY_SOCKETS_CODE,
     Error,
     Pong,
 )
@@ -30,12 +28,7 @@ _encoder = msgspec.json.Encoder()
 
 @asynccontextmanager
 async def notification_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
-    cap: SocketCap = socket.app.state.socket_cap
-    address = client_address(socket)
-    if not await cap.acquire(address):
-        await socket.accept()
-        raise WebSocketException(detail="Too many connections", code=TOO_MANY_SOCKETS_CODE)
-    try:
+    async with place_under_cap(socket):
         token = socket.query_params.get("token")
         tokens: AccountsByKey = socket.app.state.token_cache
         account = await tokens.account(token) if token else None
@@ -48,8 +41,6 @@ async def notification_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIter
             yield
         finally:
             await feeds.leave(account.id, reader)
-    finally:
-        await cap.release(address)
 
 
 @websocket_listener(
