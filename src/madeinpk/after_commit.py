@@ -122,11 +122,12 @@ class Effects:
                 self._spawn(self._kick_emails())
         for auction_id, end_time in done.endings.items():
             self._spawn(self._reschedule(auction_id, end_time))
-        for user_id in done.notified:
+        if done.notified:  # one message to all their channels: one Redis call, not one each
+            users = sorted(done.notified)
             try:
-                self.channels.publish(b"1", [user_channel(self.channel_prefix, user_id)])
+                self.channels.publish(b"1", [user_channel(self.channel_prefix, u) for u in users])
             except Exception:
-                logger.exception("User %s was not told of a new notification", user_id)
+                logger.exception("Users %s were not told of new notifications", users)
 
     async def drain(self) -> None:
         """Let background kicks finish (shutdown); whatever is still stuck is left to sweeps."""

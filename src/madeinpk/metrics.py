@@ -29,6 +29,12 @@ BID_DECISION = Histogram(
     "Time to accept or refuse a bid (the database transaction)",
     buckets=FAST_BUCKETS,
 )
+BID_BATCHES = Counter(
+    "madeinpk_bid_batches",
+    "Bid batches by how they were written: on the state the process knew (known), or under "
+    "the row lock (locked; also when the known state had moved)",
+    ["path"],
+)
 WATCHERS = Gauge(
     "madeinpk_watchers",
     "WebSockets watching an auction",
@@ -81,6 +87,10 @@ def record_bid_rejected(reason: str) -> None:
     """``reason``: a short stable name (``too_low``, ``not_active``, ``rate_limited``…), never
     a message with an amount in it: every distinct value is a new time series."""
     BIDS_REJECTED.labels(reason=reason).inc()
+
+
+def record_bid_batch(path: str) -> None:
+    BID_BATCHES.labels(path=path).inc()
 
 
 def observe_bid_decision(seconds: float) -> None:

@@ -24,6 +24,8 @@ from piccolo.table import Table
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
+Statement = tuple[str, dict[str, Any]]  # SQL with ``:name`` parameters, and their values
+
 
 @lru_cache(maxsize=1024)
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -151,22 +153,8 @@ class Connection:
         rows: Sequence[Sequence[Any]],
         suffix: str = "",
         prefix: str = "r",
-    ) -> tuple[str, dict[str, Any]]:
-        """One ``INSERT`` of many rows (``suffix`` may add ``ON CONFLICT``/``RETURNING``).
-
-        On PostgreSQL the rows travel as one array per column (``unnest``), so the statement
-        text is the same for any number of rows and is prepared once per connection."""
-        names = ", ".join(f'"{c}"' for c in columns)
-        into = f'INSERT INTO "{table._meta.tablename}" ({names})'
-        if self.postgres:
-            types = _column_types(table)
-            arrays = ", ".join(f":{prefix}{i}::{types[c]}[]" for i, c in enumerate(columns))
-            by_column = {
-                f"{prefix}{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))
-            }
-            return f"{into} SELECT * FROM unnest({arrays}) {suffix}", by_column
-        values = rows_sql(columns, len(rows), prefix)
-        return f"{into} VALUES {values} {suffix}", rows_params(columns, rows, prefix)
+    ) -> Statement:
+        return insert_sql(self.postgres, table, columns, rows, suffix, prefix)
 
     async def insert_rows(
         self,
@@ -182,29 +170,19 @@ class Connection:
         return await self.fetch(sql, **values, **params)
 
     async def together(
-        self, statements: Sequence[tuple[str, dict[str, Any]]], *returning: int
+        self, statements: Sequence[Statement], *returning: int
     ) -> list[list[dict[str, Any]]]:
         """Independent writes (no two touching the same rows, and none reading another's), as one
         round trip on PostgreSQL (data-modifying CTEs; on SQLite in the order given); for each
         index in ``returning``, that statement's ``RETURNING`` rows. Their parameter names must
         not clash."""
         if self.postgres and len(statements) > 1:
-            ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
-            params = {k: v for _, p in statements for k, v in p.items()}
-            if len(returning) == 1:
-                rows = await self.fetch(f"WITH {ctes} SELECT * FROM w{returning[0]}", **params)
-                return [rows]
-            if not returning:
-                await self.fetch(f"WITH {ctes} SELECT 1", **params)
-                return []
-            tail = " UNION ALL ".join(
-                f"SELECT {n} AS w, row_to_json(w{i})::text AS r FROM w{i}"
-                for n, i in enumerate(returning)
-            )
-            results: list[list[dict[str, Any]]] = [[] for _ in returning]
-            for row in await self.fetch(f"WITH {ctes} {tail}", **params):
-                results[row["w"]].append(_decode_row(row["r"]))
-            return results
+            if len(returning) == 1:  # plain rows, as the statement returns them
+                ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
+                params = {k: v for _, p in statements for k, v in p.items()}
+                return [await self.fetch(f"WITH {ctes} SELECT * FROM w{returning[0]}", **params)]
+            query, params = _with_ctes(None, statements, returning)
+            return _split_rows(await self.fetch(query, **params), len(returning))
         if self.postgres:
             sql, params = statements[0]
             rows = await self.fetch(sql, **params)
@@ -213,3 +191,114 @@ class Connection:
             [bind(sql, params, False) for sql, params in statements]
         )
         return [results[i] for i in returning]
+
+
+def insert_sql(
+    postgres: bool,
+    table: type[Table],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    suffix: str = "",
+    prefix: str = "r",
+    only_if: str = "",
+) -> Statement:
+    """One ``INSERT`` of many rows (``suffix`` may add ``ON CONFLICT``/``RETURNING``).
+
+    On PostgreSQL the rows travel as one array per column (``unnest``), so the statement text
+    is the same for any number of rows and is prepared once per connection; there ``only_if``
+    may make the rows depend on a condition (see ``write_if_held``)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    into = f'INSERT INTO "{table._meta.tablename}" ({names})'
+    if postgres:
+        types = _column_types(table)
+        arrays = ", ".join(f":{prefix}{i}::{types[c]}[]" for i, c in enumerate(columns))
+        by_column = {
+            f"{prefix}{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))
+        }
+        where = f"WHERE {only_if}" if only_if else ""
+        return f"{into} SELECT * FROM unnest({arrays}) {where} {suffix}", by_column
+    values = rows_sql(columns, len(rows), prefix)
+    return f"{into} VALUES {values} {suffix}", rows_params(columns, rows, prefix)
+
+
+# What a statement that depends on ``held`` adds on PostgreSQL (``write_if_held``).
+IF_HELD = "EXISTS (SELECT 1 FROM held)"
+
+
+def _with_ctes(
+    held: Statement | None, statements: Sequence[Statement], returning: Sequence[int]
+) -> tuple[str, dict[str, Any]]:
+    """One statement running ``statements`` as data-modifying CTEs (``held`` first, named so),
+    selecting the ``RETURNING`` rows of ``held`` (as ``w = -1``) and of each index in
+    ``returning`` (as ``w = n``, its position there) as JSON text."""
+    parts = [f"held AS ({held[0]})"] if held else []
+    parts += [f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements)]
+    params = {k: v for _, p in ([held] if held else []) + list(statements) for k, v in p.items()}
+    selects = ["SELECT -1 AS w, row_to_json(held)::text AS r FROM held"] if held else []
+    selects += [
+        f"SELECT {n} AS w, row_to_json(w{i})::text AS r FROM w{i}" for n, i in enumerate(returning)
+    ]
+    tail = " UNION ALL ".join(selects) or "SELECT 1 AS w, NULL AS r WHERE FALSE"
+    return f"WITH {', '.join(parts)} {tail}", params
+
+
+def _split_rows(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
+    results: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for row in rows:
+        if row["w"] >= 0:
+            results[row["w"]].append(_decode_row(row["r"]))
+    return results
+
+
+async def write_if_held(
+    engine: Engine, held: Statement, statements: Sequence[Statement], *returning: int
+) -> list[list[dict[str, Any]]] | None:
+    """One transaction in one round trip, for a writer that already knows what it expects:
+    ``held`` (an ``UPDATE … WHERE <unchanged> RETURNING``, or a ``SELECT``) goes first, and
+    ``statements`` count only when it returned a row. ``None`` when it returned none: nothing was
+    written. Otherwise, as ``together``, the ``RETURNING`` rows of each index in ``returning``.
+
+    On PostgreSQL this is one autocommitted statement, so each of ``statements`` must itself
+    depend on ``held``: add ``IF_HELD`` to its condition (``only_if`` for ``insert_sql``). On
+    SQLite the statements run one after another in a single trip to the connection's thread,
+    from ``BEGIN IMMEDIATE`` to ``COMMIT``."""
+    if isinstance(engine, PostgresEngine):
+        query, params = _with_ctes(held, statements, returning)
+        if engine.pool is not None:
+            async with engine.pool.acquire() as raw:
+                rows = await Connection(True, raw).fetch(query, **params)
+        else:
+            raw = await engine.get_new_connection()
+            try:
+                rows = await Connection(True, raw).fetch(query, **params)
+            finally:
+                await raw.close()
+        if not any(row["w"] == -1 for row in rows):
+            return None
+        return _split_rows(rows, len(returning))
+    writer = getattr(engine, "writer", None)
+    if writer is None:  # a plain SQLiteEngine: the same, in Piccolo's immediate transaction
+        async with transaction(engine) as db:
+            if not await db.fetch(held[0], **held[1]):
+                return None
+            return await db.together(statements, *returning) if statements else []
+    bound = [bind(sql, params, False) for sql, params in [held, *statements]]
+
+    def run(connection: sqlite3.Connection) -> list[list[dict[str, Any]]] | None:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            first, *rest = bound
+            if not connection.execute(*first).fetchall():
+                connection.execute("ROLLBACK")
+                return None
+            results = [list(connection.execute(text, args).fetchall()) for text, args in rest]
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return [results[i] for i in returning]
+
+    async with writer() as raw:
+        # aiosqlite runs a function on its thread with ``_execute`` (as ``_in_sqlite_thread``).
+        return await raw._execute(run, raw._conn)  # type: ignore[no-any-return]

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
@@ -44,7 +45,7 @@ from madeinpk.auctions.tables import BidRequest as BidRequestRow
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.sql import Connection, transaction
+from madeinpk.sql import IF_HELD, Connection, Statement, insert_sql, transaction, write_if_held
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 KEY_LIFETIME = timedelta(hours=24)
 MAX_BATCH = 100
 KEY_RACE_RETRIES = 3
+# How long a process may decide on the state its own last batch left, without reading it again
+# under the lock: the product's name and the leader's address are read afresh at least this often.
+KNOWN_FOR_SECONDS = 1.0
 
 _outcome_encoder = msgspec.json.Encoder(decimal_format="string")
 _outcome_decoder = msgspec.json.Decoder(Outcome)
@@ -77,6 +81,7 @@ class BidDesk:
         self.max_batch = max_batch
         self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
+        self._known: dict[int, Known] = {}
 
     async def place(self, request: BidRequest) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -99,11 +104,20 @@ class BidDesk:
                     self._queues[auction_id] = rest
                 requests = [request for request, _ in batch]
                 started = time.perf_counter()
+                known = self._known.pop(auction_id, None)
+                if known is not None and time.monotonic() - known.read_at > KNOWN_FOR_SECONDS:
+                    known = None
                 try:
-                    outcomes, done = await decide_batch(auction_id, requests, self.increments)
+                    outcomes, done, known = await decide_batch(
+                        auction_id, requests, self.increments, known
+                    )
                 except Exception:
                     logger.exception("Bids on auction %s could not be decided", auction_id)
                     outcomes, done = [refusal(Reason.internal) for _ in batch], AfterCommit()
+                else:
+                    if known is not None:
+                        self._forget_stale()
+                        self._known[auction_id] = known
                 metrics.observe_bid_decision(time.perf_counter() - started)
                 self.effects.flush(done)
                 _count(outcomes)
@@ -112,6 +126,11 @@ class BidDesk:
                         future.set_result(outcome)
         finally:
             del self._writers[auction_id]
+
+    def _forget_stale(self) -> None:
+        if len(self._known) >= 256:
+            cutoff = time.monotonic() - KNOWN_FOR_SECONDS
+            self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
 
 
 def _count(outcomes: list[Outcome]) -> None:
@@ -127,28 +146,55 @@ class _KeyRace(Exception):
     """Another transaction stored the same idempotency key a moment ago: decide again."""
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """An auction's state as this process's last batch left it (the bidders' blocks aside),
+    and when it was last read under the lock."""
+
+    state: AuctionState
+    read_at: float  # time.monotonic()
+
+
 async def decide_batch(
-    auction_id: int, requests: list[BidRequest], increments: Increments = ()
-) -> tuple[list[Outcome], AfterCommit]:
-    """Decide and record ``requests`` in one transaction; the events wait in the result."""
+    auction_id: int,
+    requests: list[BidRequest],
+    increments: Increments = (),
+    known: Known | None = None,
+) -> tuple[list[Outcome], AfterCommit, Known | None]:
+    """Decide and record ``requests`` in one transaction; the events wait in the result, with
+    the state it left for the next batch to start from.
+
+    With ``known`` (and no idempotency keys to look up), the batch is decided on that state
+    and written in one round trip, on condition that the row still holds it; when another
+    writer got there first nothing is written and the batch is decided again under the lock."""
+    if known is not None and not any(r.key for r in requests):
+        done = AfterCommit()
+        decided = await _decide_on_known(known.state, requests, increments, done)
+        if decided is not None:
+            outcomes, after = decided
+            metrics.record_bid_batch("known")
+            return outcomes, done, Known(after, known.read_at)
+    metrics.record_bid_batch("locked")
     for _ in range(KEY_RACE_RETRIES):
         done = AfterCommit()
+        read_at = time.monotonic()
         try:
-            return await _decide_in_transaction(auction_id, requests, increments, done), done
+            outcomes, after = await _decide_in_transaction(auction_id, requests, increments, done)
         except _KeyRace:
             continue
+        return outcomes, done, Known(after, read_at) if after is not None else None
     raise RuntimeError(f"idempotency keys kept racing on auction {auction_id}")
 
 
 async def _decide_in_transaction(
     auction_id: int, requests: list[BidRequest], increments: Increments, done: AfterCommit
-) -> list[Outcome]:
+) -> tuple[list[Outcome], AuctionState | None]:
     engine: Engine = Auction._meta.db
     async with transaction(engine) as db:
         bidder_ids = sorted({r.bidder.id for r in requests})
         locked = await _lock(db, auction_id, bidder_ids)
         if locked is None:
-            return [refusal(Reason.not_found) for _ in requests]
+            return [refusal(Reason.not_found) for _ in requests], None
         state, now, blocked = locked
         state = replace(state, increments=increments)
         priors = await _priors(db, requests, now) if any(r.key for r in requests) else {}
@@ -166,7 +212,68 @@ async def _decide_in_transaction(
         decision = decide(state, attempts, now)
         outcomes = await _record(db, decision, done, now)
         await _remember_keys(db, auction_id, attempts, outcomes, now)
-    return outcomes
+    return outcomes, decision.after
+
+
+async def _decide_on_known(
+    state: AuctionState, requests: list[BidRequest], increments: Increments, done: AfterCommit
+) -> tuple[list[Outcome], AuctionState] | None:
+    """Decide on the state this process left, and write on condition that the row still holds
+    it (the same guarantee as holding the row: no bid lands between the state judged and the
+    bids written) and that no bidder of the batch is blocked; ``None`` when it does not."""
+    engine: Engine = Auction._meta.db
+    postgres = isinstance(engine, PostgresEngine)
+    now = utc_now()
+    state = replace(state, increments=increments)
+    decision = decide(state, [Attempt(r.bidder, r.amount, r.max_amount) for r in requests], now)
+    unchanged, params = _unchanged(postgres, state, sorted({r.bidder.id for r in requests}))
+    if not decision.changed:  # refusals only: they hold if the row is as judged
+        held: Statement = (f"SELECT a.id FROM auction AS a WHERE {unchanged}", params)
+        return (
+            None
+            if await write_if_held(engine, held, []) is None
+            else (
+                decision.outcomes,
+                decision.after,
+            )
+        )
+    # On PostgreSQL the bids are also judged against the database's clock: a bid decided just
+    # before the end but arriving after it goes the locked way, and is refused there.
+    still_open = " AND a.end_time > clock_timestamp()" if postgres else ""
+    writes = _Writes(postgres, decision, now, (unchanged + still_open, params))
+    returned = await write_if_held(engine, writes.auction, writes.rest, *writes.returning)
+    if returned is None:
+        return None
+    return writes.finish(decision, done, returned), decision.after
+
+
+def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> Statement:
+    """``a`` (the auction row) still holds ``state``, column by column, and none of ``bidders``
+    is blocked. The rest of what ``_lock`` reads (the product's seller and name, the leader's
+    name and address) is read afresh at least every ``KNOWN_FOR_SECONDS``."""
+    columns = {
+        "status": state.status,
+        "start_time": state.start_time,
+        "end_time": state.end_time,
+        "starting_price": state.starting_price,
+        "current_price": state.current_price,
+        "bid_count": state.bid_count,
+        "seq": state.seq,
+        "leader": state.leader.id if state.leader else None,
+        "leader_max": state.leader_max,
+        "last_bid_time": state.last_bid_time,
+        "min_increment": state.min_increment,
+        "reserve_price": state.reserve_price,
+        "soft_close_seconds": state.soft_close_seconds,
+    }
+    checks = " AND ".join(f"a.{c} IS NOT DISTINCT FROM :was_{c}" for c in columns)
+    among = "= ANY(:was_bidders)" if postgres else "IN (:was_bidders)"
+    blocked = f'SELECT 1 FROM user_profile WHERE "user" {among} AND is_blocked'
+    params = {f"was_{c}": value for c, value in columns.items()} | {
+        "was_bidders": bidders,
+        "was_auction": state.auction_id,
+    }
+    return f"a.id = :was_auction AND {checks} AND NOT EXISTS ({blocked})", params
 
 
 _LOCK_POSTGRES = """
@@ -283,23 +390,28 @@ async def _priors(
     }
 
 
-async def _record(
-    db: Connection, decision: Decision, done: AfterCommit, now: datetime
-) -> list[Outcome]:
-    """Write what the decision lists; return the outcomes with the stored bids' ids.
+class _Writes:
+    """What a decision writes, in statement order. With ``unchanged`` (a condition on the
+    auction row ``a``), the auction's update only applies if it holds and returns the row's id,
+    and on PostgreSQL every later statement depends on it (``sql.write_if_held``)."""
 
-    Everything goes in one round trip on PostgreSQL: the old winning bid is unflagged and the
-    new one inserted side by side, as the database checks "one winning bid" at commit; SQLite
-    runs the same statements in order."""
-    if not decision.changed:
-        return decision.outcomes
-    state, auction_id = decision.after, decision.after.auction_id
-    writes = [
-        (
-            "UPDATE auction SET current_price = :price, bid_count = :count, seq = :seq, "
+    def __init__(
+        self,
+        postgres: bool,
+        decision: Decision,
+        now: datetime,
+        unchanged: Statement | None = None,
+    ) -> None:
+        state, auction_id = decision.after, decision.after.auction_id
+        where, conditions = unchanged or ("a.id = :auction", {})
+        only_if = IF_HELD if unchanged and postgres else ""
+        self.auction: Statement = (
+            "UPDATE auction AS a SET current_price = :price, bid_count = :count, seq = :seq, "
             "leader = :leader, leader_max = :leader_max, last_bid_time = :time, "
-            "end_time = :end_time, updated_at = :now WHERE id = :auction",
-            {
+            f"end_time = :end_time, updated_at = :now WHERE {where}"
+            + (" RETURNING id" if unchanged else ""),
+            conditions
+            | {
                 "price": state.current_price,
                 "count": state.bid_count,
                 "seq": state.seq,
@@ -311,67 +423,105 @@ async def _record(
                 "auction": auction_id,
             },
         )
-    ]
-    if decision.extended:
-        done.schedule_ending(auction_id, state.end_time)
-    if not decision.bids:  # only a leader's raised maximum
-        await db.together(writes)
+        self.rest: list[Statement] = []
+        self.outbox: int | None = None  # index in ``rest`` of the outbox insert
+        self.bids: int | None = None  # index in ``rest`` of the bid insert
+        self.payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
+        if not decision.bids:  # only a leader's raised maximum
+            return
+        also = f" AND {only_if}" if only_if else ""
+        self.rest.append(
+            (
+                f"UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning{also}",
+                {"unwin": auction_id},
+            )
+        )
+        self.rest.append(
+            insert_sql(
+                postgres,
+                AuctionEvent,
+                ("auction", "seq", "payload", "created_at"),
+                [(auction_id, seq, payload.decode(), now) for seq, payload in self.payloads],
+                prefix="ev",
+                only_if=only_if,
+            )
+        )
+        if decision.outbid:
+            notices, outbox = _outbid_notices(postgres, decision, now, only_if)
+            self.rest.append(notices)
+            self.outbox = len(self.rest)
+            self.rest.append(outbox)
+        last = len(decision.bids) - 1
+        self.bids = len(self.rest)
+        self.rest.append(
+            insert_sql(
+                postgres,
+                BidRow,
+                ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
+                [
+                    (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
+                    for i, b in enumerate(decision.bids)
+                ],
+                "RETURNING id, seq",
+                prefix="bd",
+                only_if=only_if,
+            )
+        )
+
+    @property
+    def returning(self) -> tuple[int, ...]:
+        return tuple(i for i in (self.outbox, self.bids) if i is not None)
+
+    def finish(
+        self, decision: Decision, done: AfterCommit, returned: list[list[dict[str, Any]]]
+    ) -> list[Outcome]:
+        """After the writes: the effects to carry out once committed, and the outcomes with the
+        stored bids' ids."""
+        auction_id = decision.after.auction_id
+        if decision.extended:
+            done.schedule_ending(auction_id, decision.after.end_time)
+        rows = dict(zip(self.returning, returned, strict=True))
+        done.notify_users(o.bidder.id for o in decision.outbid)
+        for seq, payload in self.payloads:
+            done.broadcast(auction_id, seq, payload)
+        if self.outbox is not None:
+            done.send_emails([r["id"] for r in rows[self.outbox]])
+        if self.bids is None:
+            return decision.outcomes
+        bid_ids = {r["seq"]: r["id"] for r in rows[self.bids]}
+        return [
+            msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
+            if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
+            else o
+            for o in decision.outcomes
+        ]
+
+
+async def _record(
+    db: Connection, decision: Decision, done: AfterCommit, now: datetime
+) -> list[Outcome]:
+    """Write what the decision lists, in the transaction that holds the row; return the
+    outcomes with the stored bids' ids.
+
+    Everything goes in one round trip on PostgreSQL: the old winning bid is unflagged and the
+    new one inserted side by side, as the database checks "one winning bid" at commit; SQLite
+    runs the same statements in order."""
+    if not decision.changed:
         return decision.outcomes
-    writes.append(
-        (
-            "UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning",
-            {"unwin": auction_id},
-        )
-    )
-    payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
-    writes.append(
-        db.insert_sql(
-            AuctionEvent,
-            ("auction", "seq", "payload", "created_at"),
-            [(auction_id, seq, payload.decode(), now) for seq, payload in payloads],
-            prefix="ev",
-        )
-    )
-    writes.extend(_outbid_notices(db, decision, now))
-    last = len(decision.bids) - 1
-    writes.append(
-        db.insert_sql(
-            BidRow,
-            ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
-            [
-                (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
-                for i, b in enumerate(decision.bids)
-            ],
-            "RETURNING id, seq",
-            prefix="bd",
-        )
-    )
-    done.notify_users(o.bidder.id for o in decision.outbid)  # pinged after commit
-    if decision.outbid:  # the outbox statement comes just before the bids
-        queued, inserted = await db.together(writes, len(writes) - 2, len(writes) - 1)
-    else:
-        queued, [inserted] = [], await db.together(writes, len(writes) - 1)
-    for seq, payload in payloads:
-        done.broadcast(auction_id, seq, payload)
-    done.send_emails([r["id"] for r in queued])
-    bid_ids = {r["seq"]: r["id"] for r in inserted}
-    return [
-        msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
-        if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
-        else o
-        for o in decision.outcomes
-    ]
+    writes = _Writes(db.postgres, decision, now)
+    statements = [writes.auction, *writes.rest]
+    returned = await db.together(statements, *(i + 1 for i in writes.returning))
+    return writes.finish(decision, done, returned)
 
 
 def _outbid_notices(
-    db: Connection, decision: Decision, now: datetime
-) -> list[tuple[str, dict[str, Any]]]:
+    postgres: bool, decision: Decision, now: datetime, only_if: str
+) -> tuple[Statement, Statement]:
     """The in-app notices and outbox emails of those who lost the lead, committed with the bid
-    that beat them; the outbox statement comes last and returns the emails' ids."""
-    if not decision.outbid:
-        return []
+    that beat them; the outbox statement returns the emails' ids."""
     product, auction_id = decision.before.product_name, decision.before.auction_id
-    notices = db.insert_sql(
+    notices = insert_sql(
+        postgres,
         Notification,
         ("user", "notification_type", "title", "message", "auction", "created_at"),
         [
@@ -386,6 +536,7 @@ def _outbid_notices(
             for o in decision.outbid
         ],
         prefix="nt",
+        only_if=only_if,
     )
     emails = []
     for o in decision.outbid:
@@ -393,14 +544,16 @@ def _outbid_notices(
             username=o.bidder.username, product=product, amount=format_money(o.price)
         )
         emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
-    outbox = db.insert_sql(
+    outbox = insert_sql(
+        postgres,
         OutboxEmail,
         ("dedupe_key", "to_address", "subject", "body", "created_at"),
         emails,
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         prefix="em",
+        only_if=only_if,
     )
-    return [notices, outbox]
+    return notices, outbox
 
 
 async def _remember_keys(
