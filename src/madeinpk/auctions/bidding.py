@@ -5,8 +5,10 @@ arrive while a batch is being written wait and are decided together, in arrival 
 next batch: one transaction takes the auction's row (``FOR UPDATE`` on PostgreSQL, the write lock
 on SQLite), reads the state once, lets ``rules.decide`` judge every attempt, writes what the
 decision lists in a few multi-row statements and commits. Across processes the row lock orders
-the batches. Only then are the events broadcast (in ``seq`` order) and the emails handed over,
-through ``after_commit``; nothing after the commit can turn a recorded bid into an error.
+the batches. While an auction stays hot, the next batch starts from the state the last one left
+and is written in one round trip, on condition that the row still holds it (``Known``). Only
+then are the events broadcast (in ``seq`` order) and the emails handed over, through
+``after_commit``; nothing after the commit can turn a recorded bid into an error.
 """
 
 from __future__ import annotations
