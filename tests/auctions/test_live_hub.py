@@ -335,6 +335,31 @@ async def test_events_are_written_as_one_shared_frame_straight_to_the_transport(
     assert framed.frames[-1] == text_frame(b"accepted 2")
 
 
+async def test_a_batch_of_events_is_one_write_per_socket() -> None:
+    """A hot auction's batch (several bids, a soft-close extension) costs each socket one
+    system call; a watcher that cannot take it now gets the events one by one, in order."""
+    framed, plain, holding = FramedSocket(), FakeSocket(), FramedSocket()
+    room, [first, second, held] = room_with(framed, plain, holding)
+    room.start_at(0)
+    first.ready(0)
+    second.ready(0)
+    first.reply_after(2, "accepted 2")
+    room.receive_batch([(1, "bid 1"), (2, "bid 2"), (3, "bid 3")], None)
+    assert framed.frames == [
+        text_frame(b"bid 1") + text_frame(b"bid 2") + text_frame(b"bid 3"),
+        text_frame(b"accepted 2"),
+    ]
+    assert plain.sent == ["bid 1", "bid 2", "bid 3"]
+    assert holding.frames == []  # no snapshot yet: the events wait for it
+    held.ready(1)  # its snapshot already had event 1
+    assert holding.frames == [text_frame(b"bid 2"), text_frame(b"bid 3")]
+    framed.full = True  # over the flow-control mark: the ordinary sends, in order
+    room.receive_batch([(4, "bid 4"), (5, "bid 5")], None)
+    assert framed.sent == ["bid 4", "bid 5"]
+    room.receive_batch([(5, "bid 5"), (6, "bid 6")], None)  # 5 again (its channel copy)
+    assert framed.sent == ["bid 4", "bid 5", "bid 6"] and room.expected == 7
+
+
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
 def test_a_text_frame_is_what_a_websocket_client_reads(size: int) -> None:
     payload = b"x" * size
