@@ -173,18 +173,17 @@ async def decide_batch(
         done = AfterCommit()
         decided = await _decide_on_known(known.state, requests, increments, done)
         if decided is not None:
-            outcomes, after = decided
             metrics.record_bid_batch("known")
-            return outcomes, done, Known(after, known.read_at)
+            return decided[0], done, Known(decided[1], known.read_at)
     metrics.record_bid_batch("locked")
     for _ in range(KEY_RACE_RETRIES):
         done = AfterCommit()
         read_at = time.monotonic()
         try:
-            outcomes, after = await _decide_in_transaction(auction_id, requests, increments, done)
+            outcomes, left = await _decide_in_transaction(auction_id, requests, increments, done)
         except _KeyRace:
             continue
-        return outcomes, done, Known(after, read_at) if after is not None else None
+        return outcomes, done, Known(left, read_at) if left is not None else None
     raise RuntimeError(f"idempotency keys kept racing on auction {auction_id}")
 
 
