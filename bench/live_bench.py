@@ -73,7 +73,11 @@ async def child(port: int, url: str, count: int, concurrency: int) -> None:
                 latencies.append(at - sent[amount])
         checks.append(clients.stream_check(amounts, expected))
     closes = [w.close_code for w in watchers if w.close_code is not None]
-    print(json.dumps({"latencies": latencies, "check": clients.merge_checks(checks), "closes": closes}))
+    print(
+        json.dumps(
+            {"latencies": latencies, "check": clients.merge_checks(checks), "closes": closes}
+        )
+    )
     sys.stdout.flush()
     await clients.close_all(watchers)
 

@@ -18,14 +18,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-# Before the app is imported: the broker module reads its queue name once, and a test run must
-# not take (or leave) tasks on another run's queue.
+# This run's task queue (and Redis key prefix), for every process it starts: a test run must not
+# take (or leave) tasks on another run's queue, nor see another run's workers.
 os.environ.setdefault("TASK_QUEUE", f"madeinpk-test-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-0123456789")
 
@@ -35,14 +36,18 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from litestar import Litestar
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import sort_table_classes
+from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import Role
+from madeinpk.after_commit import Effects, reschedule_ending
 from madeinpk.app import create_app
 from madeinpk.cli import LEAN_WEBSOCKETS
 from madeinpk.database import ALL_TABLES
+from madeinpk.heartbeat import ProcessRole, live_processes
 from madeinpk.settings import Settings
 from tests.factories import UserHandle, make_auction, make_user
 
@@ -208,14 +213,32 @@ def settings(test_env: dict[str, str]) -> Settings:
 class LiveServer:
     url: str
     settings: Settings
+    app: Litestar
+
+    @property
+    def effects(self) -> Effects:
+        """The app's effects, and through them its task broker and schedule source."""
+        effects: Effects = self.app.state.effects
+        return effects
+
+    async def schedule_auction_end(self, auction_id: int, end_time: datetime | None) -> None:
+        """Schedule, move or (``None``) cancel an ending directly, as the app does after commit."""
+        await reschedule_ending(
+            self.effects.broker, self.effects.schedule_source, auction_id, end_time
+        )
+
+    async def kick(self, task_name: str, *args: object) -> None:
+        """Hand a task to the workers (embedded: to the app) by name, as the app does."""
+        await AsyncKicker(task_name, self.effects.broker, {}).kiq(*args)
 
 
 @pytest.fixture(scope="session")
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The app in a real uvicorn server on this test loop, so tests may also query the
     database directly through the same engine and pool."""
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=settings.port,
         lifespan="on",
@@ -233,7 +256,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
         await asyncio.sleep(0.025)
     assert_bound_to(settings)
     await empty_tables()  # migrations bring reference data; tests start from nothing
-    yield LiveServer(url=f"http://127.0.0.1:{settings.port}", settings=settings)
+    yield LiveServer(url=f"http://127.0.0.1:{settings.port}", settings=settings, app=app)
     server.should_exit = True
     await task
 
@@ -241,24 +264,31 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
 class TaskProcess:
     """A real ``taskiq`` process (worker or scheduler) that a test may stop and start again.
 
-    ``start`` returns once the process logs ``ready`` (taskiq's own startup line), so a test's
-    clock does not start while Python is still importing."""
+    ``start`` returns once the process is up by the health check an operator has (``madeinpk
+    health worker|scheduler``: a heartbeat in Redis, here one newer than this start), so a
+    test's clock does not start while Python is still importing."""
 
-    def __init__(self, env: dict[str, str], log: Path, ready: str, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log: Path, role: ProcessRole, *args: str) -> None:
         self.env = {**os.environ, **env}
+        self.settings = Settings.from_env(self.env)
+        self.role = role
         self.args = [sys.executable, "-m", "taskiq", *args]
-        self.log, self.ready = log, ready
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
+
+    def up(self, since: float = 0.0) -> bool:
+        """Whether a process of this role beats (one that started at ``since`` or later)."""
+        return any(b.started >= since for b in live_processes(self.settings, self.role))
 
     def start(self) -> None:
         assert self.process is None
-        offset = self.log.stat().st_size if self.log.exists() else 0
+        started = time.time()
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 self.args, env=self.env, stdout=output, stderr=output, start_new_session=True
             )
         deadline = time.monotonic() + 60
-        while self.ready not in self.log.read_text(errors="replace")[offset:]:
+        while not self.up(since=started):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.args} did not start; see {self.log}")
             time.sleep(0.05)
@@ -271,6 +301,21 @@ class TaskProcess:
             self.process = None
 
 
+def worker_process(env: dict[str, str], log: Path) -> TaskProcess:
+    """``taskiq worker madeinpk.tasks:broker`` with one worker process, as the Procfile runs it."""
+    return TaskProcess(env, log, "worker", "worker", "madeinpk.tasks:broker", "--workers", "1")
+
+
+def scheduler_process(env: dict[str, str], log: Path) -> TaskProcess:
+    """``taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1``, the Procfile's."""
+    return TaskProcess(
+        env,
+        log,
+        "scheduler",
+        *("scheduler", "madeinpk.scheduling:scheduler", "--update-interval", "1"),
+    )
+
+
 @pytest.fixture(scope="session")
 def task_worker(test_env: dict[str, str]) -> Iterator[TaskProcess | None]:
     """On the production topology tasks go through Redis to a real ``taskiq worker`` process;
@@ -278,10 +323,7 @@ def task_worker(test_env: dict[str, str]) -> Iterator[TaskProcess | None]:
     if "REDIS_URL" not in test_env:
         yield None
         return
-    log = Path(test_env["MEDIA_ROOT"]).parent / "worker.log"
-    worker = TaskProcess(
-        test_env, log, "Listening started.", "worker", "madeinpk.tasks:broker", "--workers", "1"
-    )
+    worker = worker_process(test_env, Path(test_env["MEDIA_ROOT"]).parent / "worker.log")
     worker.start()
     try:
         yield worker
@@ -295,15 +337,7 @@ def task_scheduler(test_env: dict[str, str]) -> Iterator[None]:
     if "REDIS_URL" not in test_env:
         yield
         return
-    scheduler = TaskProcess(
-        test_env,
-        Path(test_env["MEDIA_ROOT"]).parent / "scheduler.log",
-        "Startup completed.",
-        "scheduler",
-        "madeinpk.scheduling:scheduler",
-        "--update-interval",
-        "1",
-    )
+    scheduler = scheduler_process(test_env, Path(test_env["MEDIA_ROOT"]).parent / "scheduler.log")
     scheduler.start()
     try:
         yield

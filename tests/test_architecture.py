@@ -43,7 +43,7 @@ NOTIFICATIONS_INTERFACE = frozenset(
 SHARED_ROOT = frozenset(
     {
         "madeinpk.after_commit",  # effects a transaction causes, run after commit
-        "madeinpk.broker",  # the Taskiq broker tasks are declared on
+        "madeinpk.broker",  # @task, how tasks are declared (brokers are built by the assembly)
         "madeinpk.database",
         "madeinpk.logs",
         "madeinpk.media",

@@ -17,7 +17,6 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction
-from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_user
@@ -121,7 +120,7 @@ async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: 
     # End it only now: however slowly the pages opened, the bid came first.
     end = utc_now() + timedelta(seconds=1)
     await Auction.update({Auction.end_time: end}).where(Auction.id == auction_id)
-    await schedule_auction_end(auction_id, end)
+    await live_server.schedule_auction_end(auction_id, end)
     for page in pages:
         banner = page.locator("#ended")
         await expect(banner).to_be_visible(timeout=15_000)

@@ -17,7 +17,7 @@ import pytest
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.live_recovery import SERVICE_RESTART
-from tests.conftest import LiveServer, TaskProcess
+from tests.conftest import LiveServer, TaskProcess, scheduler_process, worker_process
 from tests.factories import make_auction, make_user
 from tests.processes import AppProcess, RedisServer
 from tests.sockets import Watch, watch
@@ -178,21 +178,8 @@ def task_processes(
     test_env: dict[str, str], private_redis: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[TaskProcess, TaskProcess]]:
     env = {**test_env, "REDIS_URL": private_redis.url}
-    worker = TaskProcess(
-        env,
-        tmp_path / "worker.log",
-        "Listening started.",
-        *("worker", "madeinpk.tasks:broker", "--workers", "1"),
-    )
-    scheduler = TaskProcess(
-        env,
-        tmp_path / "scheduler.log",
-        "Startup completed.",
-        "scheduler",
-        "madeinpk.scheduling:scheduler",
-        "--update-interval",
-        "1",
-    )
+    worker = worker_process(env, tmp_path / "worker.log")
+    scheduler = scheduler_process(env, tmp_path / "scheduler.log")
     worker.start()
     scheduler.start()
     try:

@@ -43,7 +43,6 @@ from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
 from madeinpk.auctions.socket import auction_socket
-from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
@@ -73,9 +72,10 @@ from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.redis_channels import ReconnectingPubSubBackend
-from madeinpk.scheduling import run_embedded_scheduler, schedule_source
+from madeinpk.schedule_source import build_schedule_source
+from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
-from madeinpk.tasks import broker  # embedded, the app runs every task itself
+from madeinpk.tasks import build_task_broker
 from madeinpk.websocket_close import CloseOnceMiddleware
 
 
@@ -115,7 +115,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     if isinstance(backend, ReconnectingPubSubBackend):  # Redis only; memory never breaks
         backend.add_listener(partial(close_interrupted_watchers, live))
+    # The task broker and the schedule source, from these settings: on Redis they hand tasks
+    # to the workers and endings to the scheduler; embedded, this process runs both itself.
+    broker = build_task_broker(settings)
+    schedule_source = build_schedule_source(settings)
     effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
+    broker.state.settings = settings  # what tasks run here (embedded) are given
+    broker.state.effects = effects
+    scheduler = build_scheduler(broker, schedule_source) if settings.embedded else None
     effects.deliver_locally = live.deliver
     bid_desk = BidDesk(effects, settings.bid_increments)
     rate_limiter = bid_rate_limiter(
@@ -129,12 +136,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with database_lifespan(engine, settings):
-            use_app_context(settings, effects)
             await broker.startup()
             await sockets_per_ip.start()
             # Embedded, the scheduler lives here too; in production it is its own process.
             scheduler_task = (
-                asyncio.create_task(run_embedded_scheduler()) if settings.embedded else None
+                asyncio.create_task(run_embedded_scheduler(scheduler))
+                if scheduler is not None
+                else None
             )
             # Everything loaded so far lives as long as the process: keep the collector from
             # walking it again on every collection (thousands of sockets make many).
@@ -225,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "notification_feeds": NotificationFeeds(channels, settings.channel_prefix),
                 "token_cache": TokenCache(),
                 "settings": settings,
+                "effects": effects,  # and through it the task broker and schedule source
                 "readiness": Readiness(engine, backend, broker),
             }
         ),

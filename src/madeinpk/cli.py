@@ -1,4 +1,4 @@
-"""The ``madeinpk`` command: migrate, seed, serve, createsuperuser."""
+"""The ``madeinpk`` command: migrate, seed, serve, createsuperuser, health."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from piccolo.apps.user.tables import BaseUser
 from madeinpk.accounts.passwords import password_problems
 from madeinpk.accounts.tables import Role, UserProfile
 from madeinpk.database import build_engine, database_lifespan
+from madeinpk.heartbeat import ROLES, ProcessRole, probe
 from madeinpk.piccolo_app import MIGRATIONS_FOLDER
 from madeinpk.sample_data import database_is_empty, seed
 from madeinpk.settings import Settings, SettingsError
@@ -167,6 +168,26 @@ def createsuperuser(username: str, email: str) -> None:
     if problems := password_problems(password, username=username, email=email):
         raise click.ClickException(" ".join(problems))
     _run(lambda settings: _create_superuser(settings, username, email, password))
+
+
+@main.command()
+@click.argument("role", type=click.Choice(ROLES))
+@click.option(
+    "--local", is_flag=True, help="Only the processes on this host (a container's probe)."
+)
+def health(role: ProcessRole, local: bool) -> None:
+    """Exit 0 if a ROLE process (worker or scheduler) is up, 1 if none is.
+
+    Up: its heartbeat in Redis is fresh. A worker beats once it listens on the task queue, the
+    scheduler once it has started; one stopped cleanly is gone at once, a crashed one within
+    seconds. Needs REDIS_URL (embedded, both run inside the app process: ask its GET
+    /health/ready). For a probe run every few seconds, ``python -m madeinpk.heartbeat ROLE`` is
+    the same check without loading the whole application.
+    """
+    up, report = probe(_settings(), role, local=local)
+    click.echo(report, err=not up)
+    if not up:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,11 @@ class ReconnectingStreamBroker(RedisStreamBroker):
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **{**connection_options(), **kwargs})
+        # Set when a worker starts reading (its startup, consumer group included, is done).
+        self.listening = asyncio.Event()
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        self.listening.set()
         delay = MIN_BACKOFF
         down_since: float | None = None
         while True:

@@ -2,35 +2,66 @@
 
 Production: ``taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1`` (exactly one
 instance; its 60-second default update interval would make endings up to a minute late), with
-the one-off schedules kept in Redis. Embedded: the same scheduler runs inside the app process on
-an in-memory source. Endings are added through ``after_commit``.
+the one-off schedules kept in Redis; taskiq calls the ``scheduler`` factory, which reads the
+settings once and builds the broker, the schedule source and the heartbeat from them. Embedded:
+the app factory builds the same scheduler from the app's settings, on an in-memory source, and
+runs it inside the app process. Endings are added through ``after_commit``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from taskiq import TaskiqScheduler
+from redis.asyncio import Redis
+from taskiq import AsyncBroker, ScheduleSource, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.schedule_sources import LabelScheduleSource
 
-from madeinpk.after_commit import reschedule_ending
+from madeinpk.heartbeat import Heartbeat
+from madeinpk.redis_tasks import ReconnectingStreamBroker
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
-from madeinpk.tasks import broker
-
-schedule_source = build_schedule_source(Settings.from_env())
-scheduler = TaskiqScheduler(broker, sources=[LabelScheduleSource(broker), schedule_source])
+from madeinpk.tasks import build_task_broker
 
 
-async def run_embedded_scheduler() -> None:
+def build_scheduler(broker: AsyncBroker, schedule_source: ScheduleSource) -> TaskiqScheduler:
+    """The periodic sweeps (from the tasks' labels on ``broker``) and the one-off endings."""
+    return TaskiqScheduler(broker, sources=[LabelScheduleSource(broker), schedule_source])
+
+
+class BeatingScheduler(TaskiqScheduler):
+    """The scheduler process's own: it beats from the end of its startup (``madeinpk health
+    scheduler``) until its shutdown."""
+
+    def __init__(
+        self, broker: ReconnectingStreamBroker, sources: list[ScheduleSource], prefix: str
+    ) -> None:
+        super().__init__(broker, sources)
+        self.heartbeat = Heartbeat(
+            Redis(connection_pool=broker.connection_pool), prefix, "scheduler"
+        )
+
+    async def startup(self) -> None:
+        await super().startup()
+        self.heartbeat.start()
+
+    async def shutdown(self) -> None:
+        await self.heartbeat.stop()
+        await super().shutdown()
+
+
+def scheduler() -> TaskiqScheduler:
+    """What ``taskiq scheduler madeinpk.scheduling:scheduler`` runs (taskiq calls a factory)."""
+    settings = Settings.from_env()
+    broker = build_task_broker(settings)
+    source = build_schedule_source(settings)
+    if not isinstance(broker, ReconnectingStreamBroker):
+        return build_scheduler(broker, source)  # embedded: the app runs its own
+    return BeatingScheduler(broker, [LabelScheduleSource(broker), source], settings.task_queue)
+
+
+async def run_embedded_scheduler(scheduler: TaskiqScheduler) -> None:
     """The scheduler loop inside the app process: schedules re-read every second."""
     await run_scheduler_task(
         scheduler, interval=timedelta(seconds=1), loop_interval=timedelta(seconds=1)
     )
-
-
-async def schedule_auction_end(auction_id: int, end_time: datetime | None) -> None:
-    """Schedule, move or (``None``) cancel an ending directly: for tools and tests; the app
-    does it after commit through ``after_commit``."""
-    await reschedule_ending(broker, schedule_source, auction_id, end_time)

@@ -15,7 +15,6 @@ import websockets
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.schemas import ClientMessage
-from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import make_auction, make_user
@@ -121,7 +120,7 @@ async def test_real_frames_match_the_documented_payloads(
         ]
         for frame in sent:
             await ws.send(json.dumps(frame))
-        await schedule_auction_end(auction_id, utc_now() + timedelta(seconds=3))
+        await live_server.schedule_auction_end(auction_id, utc_now() + timedelta(seconds=3))
         while frames[-1]["type"] != "auction_ended":
             frames.append(json.loads(await ws.recv()))
     kinds = [f["type"] for f in frames]

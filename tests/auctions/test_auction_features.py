@@ -21,7 +21,6 @@ from websockets.asyncio.client import ClientConnection
 from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.orders.tables import Order
-from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox
 from tests.factories import UserHandle, make_auction, make_user
@@ -385,7 +384,7 @@ async def test_soft_close_extends_and_the_auction_ends_once_after_the_new_end(
     auction_id = await make_auction(seller, ends_in=timedelta(seconds=2), soft_close_seconds=6)
     original_end = await end_time_of(auction_id)
     if scheduled:  # the one-off ending; without it only the 2-second sweep ends auctions
-        await schedule_auction_end(auction_id, original_end)
+        await live_server.schedule_auction_end(auction_id, original_end)
     async with (
         connect(live_server.url, auction_id) as (spectator, status),
         connect(live_server.url, auction_id, alice) as (socket, _),
@@ -453,11 +452,11 @@ async def test_a_bid_outside_the_window_does_not_extend(
 # --- reserve price -----------------------------------------------------------------------------
 
 
-async def end_now(auction_id: int) -> datetime:
+async def end_now(live_server: LiveServer, auction_id: int) -> datetime:
     """Schedule the ending a moment from now (the real scheduler and worker end it)."""
     end = utc_now() + timedelta(seconds=1)
     await Auction.update({Auction.end_time: end}).where(Auction.id == auction_id)
-    await schedule_auction_end(auction_id, end)
+    await live_server.schedule_auction_end(auction_id, end)
     return end
 
 
@@ -476,7 +475,7 @@ async def test_reserve_not_met_ends_without_a_sale(
     assert (body["reserve_met"], body["reserve_price"]) == (False, None)
     async with connect(live_server.url, auction_id) as (spectator, status):
         assert status["reserve_met"] is False
-        await end_now(auction_id)
+        await end_now(live_server, auction_id)
         ended = await spectator.receive(seconds=15)
     assert ended == {
         "type": "auction_ended",
@@ -527,7 +526,7 @@ async def test_reserve_met_sells_as_usual(
     assert placed.status_code == 201
     async with connect(live_server.url, auction_id) as (spectator, status):
         assert status["reserve_met"] is True
-        await end_now(auction_id)
+        await end_now(live_server, auction_id)
         ended = await spectator.receive(seconds=15)
     assert (ended["data"]["winner"], ended["data"]["reserve_met"]) == (alice.username, True)
     assert ended["data"]["message"] == f"Auction ended. Winner: {alice.username} at Rs. 3000.00"

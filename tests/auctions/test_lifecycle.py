@@ -11,17 +11,17 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import SellerProfile, UserProfile
+from madeinpk.after_commit import END_AUCTION_TASK
 from madeinpk.auctions import lifecycle
 from madeinpk.auctions.lifecycle import BATCH, ENDED, GONE, Endings, endings, finish_auction
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
-from madeinpk.broker import broker, task_effects
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
 from madeinpk.redis_tasks import ReconnectingScheduleSource
-from madeinpk.scheduling import schedule_auction_end
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
 from tests.factories import PASSWORD, UserHandle, make_auction, make_order, make_user
@@ -78,7 +78,7 @@ async def test_auction_ends_on_the_second_with_winner_order_and_emails(
 ) -> None:
     auction_id = await make_auction(seller, ends_in=timedelta(seconds=3))
     end_time = await end_time_of(auction_id)
-    await schedule_auction_end(auction_id, end_time)
+    await live_server.schedule_auction_end(auction_id, end_time)
     assert await bid(client, auction_id, rival, 2600) == 201
     assert await bid(client, auction_id, buyer, 2700) == 201
     async with watch(live_server.url, auction_id) as watcher:
@@ -157,7 +157,7 @@ async def test_auction_without_bids_ends_cleanly(
     live_server: LiveServer, inbox: SmtpInbox, seller: UserHandle
 ) -> None:
     auction_id = await make_auction(seller, ends_in=timedelta(seconds=2))
-    await schedule_auction_end(auction_id, await end_time_of(auction_id))
+    await live_server.schedule_auction_end(auction_id, await end_time_of(auction_id))
     async with watch(live_server.url, auction_id) as watcher:
         message = await watcher.receive(seconds=10)
     assert message["data"] == {
@@ -188,20 +188,18 @@ async def test_ending_is_idempotent(
     buyer: UserHandle,
     rival: UserHandle,
 ) -> None:
-    from madeinpk.auctions.tasks import end_auction as end_auction_task
-
     auction_id = await make_auction(seller)
     assert await bid(client, auction_id, rival, 2600) == 201
     assert await bid(client, auction_id, buyer, 2700) == 201
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id == auction_id
     )
-    settings, effects = live_server.settings, task_effects(broker.state)
+    settings, effects = live_server.settings, live_server.effects
     results = await asyncio.gather(
         *(finish_auction(auction_id, settings, effects) for _ in range(4))
     )
-    await end_auction_task.kiq(auction_id)  # the scheduled task arriving late: a no-op
-    await end_auction_task.kiq(auction_id)
+    await live_server.kick(END_AUCTION_TASK, auction_id)  # the ending arriving late: a no-op
+    await live_server.kick(END_AUCTION_TASK, auction_id)
     assert sum(results) <= 1  # exactly one caller ends it (the sweep may have won the race)
     await wait_for_status(auction_id, "ended", 10)
     await inbox.wait_for(buyer.email)
@@ -224,7 +222,7 @@ async def test_bid_racing_the_end_is_accepted_before_or_refused(
     bidders = [await make_user(live_server.settings) for _ in range(4)]
     auction_id = await make_auction(seller, ends_in=timedelta(seconds=1.5))
     end_time = await end_time_of(auction_id)
-    await schedule_auction_end(auction_id, end_time)
+    await live_server.schedule_auction_end(auction_id, end_time)
     outcomes: list[tuple[int, int]] = []
 
     async def hammer(user: UserHandle, offset: int) -> None:
@@ -253,11 +251,11 @@ async def test_a_lost_schedule_is_caught_by_the_sweep(seller: UserHandle) -> Non
 
 @pytest.mark.postgres_only
 async def test_killed_worker_restarted_still_ends_the_auction(
-    seller: UserHandle, task_worker: TaskProcess | None
+    live_server: LiveServer, seller: UserHandle, task_worker: TaskProcess | None
 ) -> None:
     assert task_worker is not None
     auction_id = await make_auction(seller, ends_in=timedelta(seconds=2))
-    await schedule_auction_end(auction_id, await end_time_of(auction_id))
+    await live_server.schedule_auction_end(auction_id, await end_time_of(auction_id))
     task_worker.stop()
     try:
         await asyncio.sleep(3.5)
@@ -329,10 +327,10 @@ async def test_many_auctions_due_at_once_each_end_exactly_once(
     end = utc_now() + timedelta(seconds=3)
     await Auction.update({Auction.end_time: end}).where(Auction.id.is_in(ids))
     for auction_id in ids:
-        await schedule_auction_end(auction_id, end)
+        await live_server.schedule_auction_end(auction_id, end)
     await asyncio.sleep((end - utc_now()).total_seconds())
     # This process's sweep races the scheduled endings (a worker's, on the production topology).
-    here = endings(live_server.settings, task_effects(broker.state))
+    here = endings(live_server.settings, live_server.effects)
     await here.sweep()
     await wait_until_ended(ids, 20)
 
@@ -396,10 +394,10 @@ async def test_a_scheduled_ending_racing_sweeps_and_callers_ends_once(
     ids = [await make_auction(seller, ends_in=timedelta(seconds=2)) for _ in range(5)]
     for auction_id in ids:
         await add_bids(auction_id, [(buyer, 2600)])
-        await schedule_auction_end(auction_id, await end_time_of(auction_id))
+        await live_server.schedule_auction_end(auction_id, await end_time_of(auction_id))
     end = max([await end_time_of(a) for a in ids])
     await asyncio.sleep((end - utc_now()).total_seconds() + 0.01)
-    settings, effects = live_server.settings, task_effects(broker.state)
+    settings, effects = live_server.settings, live_server.effects
     one, two = Endings(settings, effects), Endings(settings, effects)
     outcomes = await asyncio.gather(
         *(one.end(a) for a in ids),
@@ -443,7 +441,7 @@ async def test_an_auction_that_cannot_be_ended_does_not_hold_up_the_others(
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id.is_in(ids)
     )
-    ending = Endings(live_server.settings, task_effects(broker.state))
+    ending = Endings(live_server.settings, live_server.effects)
     outcomes = await asyncio.gather(*(ending.end(a) for a in ids), return_exceptions=True)
     assert outcomes[0] in (ENDED, GONE) and outcomes[2] in (ENDED, GONE)  # GONE: the sweep ended it
     assert isinstance(outcomes[1], RuntimeError)
@@ -462,8 +460,6 @@ async def test_the_schedule_source_finds_past_minutes_without_scanning(
     the index of minute lists; minutes whose one-offs were all sent leave the index."""
     from redis.asyncio import Redis
 
-    from madeinpk.auctions.tasks import end_auction as end_auction_task
-
     url = live_server.settings.redis_url
     assert url is not None
     prefix = f"test-{secrets.token_hex(4)}:schedule"  # a colon in the prefix, as deployed
@@ -471,9 +467,8 @@ async def test_the_schedule_source_finds_past_minutes_without_scanning(
     now = utc_now()
 
     async def one_off(name: str, at: datetime) -> str:
-        created = (
-            await end_auction_task.kicker().with_schedule_id(name).schedule_by_time(source, at, 1)
-        )
+        kicker = AsyncKicker(END_AUCTION_TASK, live_server.effects.broker, {})
+        created = await kicker.with_schedule_id(name).schedule_by_time(source, at, 1)
         return created.schedule_id
 
     missed = await one_off("missed", now - timedelta(minutes=5))
@@ -509,10 +504,8 @@ async def test_missed_deadlines_block_the_buyer_at_the_third(
 ) -> None:
     orders = [await make_order(seller, buyer, deadline_in=-timedelta(minutes=1)) for _ in range(3)]
     still_open = await make_order(seller, buyer)
-    assert await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 3
-    assert (
-        await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 0
-    )  # idempotent
+    assert await expire_overdue_orders(live_server.settings, live_server.effects) == 3
+    assert await expire_overdue_orders(live_server.settings, live_server.effects) == 0  # idempotent
 
     rows = await Order.select(Order.id, Order.status, Order.auction).where(Order.id.is_in(orders))
     assert {r["status"] for r in rows} == {"payment_failed"}
@@ -551,7 +544,7 @@ async def test_two_misses_do_not_block(
 ) -> None:
     for _ in range(2):
         await make_order(seller, buyer, deadline_in=-timedelta(minutes=1))
-    assert await expire_overdue_orders(live_server.settings, task_effects(broker.state)) == 2
+    assert await expire_overdue_orders(live_server.settings, live_server.effects) == 2
     profile = await UserProfile.select().where(UserProfile.user == buyer.id).first()
     assert profile is not None
     assert (profile["failed_payment_count"], profile["is_blocked"]) == (2, False)

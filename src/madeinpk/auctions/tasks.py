@@ -14,7 +14,7 @@ from taskiq import Context, TaskiqDepends
 
 from madeinpk.auctions.bidding import forget_expired_keys
 from madeinpk.auctions.lifecycle import ENDED, GONE, end_time_if_active, endings
-from madeinpk.broker import broker, task_effects, task_settings
+from madeinpk.broker import task, task_effects, task_settings
 from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
@@ -28,7 +28,7 @@ CLOCK_RETRIES = 10
 RETRY_SECONDS = 0.05
 
 
-@broker.task(task_name="madeinpk.end_auction")
+@task("madeinpk.end_auction")
 async def end_auction(
     auction_id: int,
     context: Annotated[Context, TaskiqDepends()],
@@ -58,7 +58,7 @@ async def end_auction(
     return False
 
 
-@broker.task(task_name="madeinpk.sweep_auctions", schedule=[{"interval": SWEEP_SECONDS}])
+@task("madeinpk.sweep_auctions", schedule=[{"interval": SWEEP_SECONDS}])
 async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
     auction open for more than a couple of seconds. It goes through the same batches as the
@@ -67,7 +67,7 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     return await endings(settings, effects).sweep()
 
 
-@broker.task(task_name="madeinpk.forget_bid_keys", schedule=[{"interval": 3600}])
+@task("madeinpk.forget_bid_keys", schedule=[{"interval": 3600}])
 async def forget_bid_keys() -> int:
     """Hourly: idempotency keys past their 24 hours go (the table would otherwise grow with
     every keyed bid ever placed)."""

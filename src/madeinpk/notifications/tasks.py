@@ -8,7 +8,7 @@ from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
 
-from madeinpk.broker import broker, task_settings
+from madeinpk.broker import task, task_settings
 from madeinpk.notifications.mail import deliver, unsent_email_ids
 
 logger = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ SEND_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 30.0
 
 
-@broker.task(task_name="madeinpk.send_emails")
+@task("madeinpk.send_emails")
 async def send_emails(outbox_ids: list[int], context: Annotated[Context, TaskiqDepends()]) -> int:
     """Send the emails one transaction queued, retrying failures with exponential backoff.
 
@@ -42,7 +42,7 @@ async def send_emails(outbox_ids: list[int], context: Annotated[Context, TaskiqD
     return sent
 
 
-@broker.task(task_name="madeinpk.sweep_outbox", schedule=[{"interval": 30}])
+@task("madeinpk.sweep_outbox", schedule=[{"interval": 30}])
 async def sweep_outbox(context: Annotated[Context, TaskiqDepends()]) -> int:
     """Re-send what every retry gave up on (or what a dead worker held). The claim in
     ``deliver`` keeps this from ever sending an email twice."""

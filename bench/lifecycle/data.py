@@ -1,0 +1,262 @@
+"""What a lifecycle scenario ends: a seller and buyers, auctions planned with their bids (and so
+with what their ending must write), written as the app writes them; and the check, afterwards,
+of what every ending wrote."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from piccolo.apps.user.tables import BaseUser
+
+from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+from madeinpk.auctions.tables import Auction, Bid
+from madeinpk.catalog.tables import Product
+
+
+@dataclass
+class Users:
+    seller_id: int
+    seller_name: str
+    buyers: list[tuple[int, str]]  # (id, username)
+
+
+@dataclass
+class Spec:
+    """One auction as created, and what its ending must produce."""
+
+    name: str
+    end_time: datetime
+    starting: Decimal
+    bids: list[tuple[int, str, Decimal]]  # (bidder id, username, amount), ascending amounts
+    id: int = 0
+
+    @property
+    def winner(self) -> tuple[int, str, Decimal] | None:
+        return self.bids[-1] if self.bids else None
+
+    @property
+    def final_price(self) -> Decimal:
+        return self.bids[-1][2] if self.bids else self.starting
+
+    @property
+    def losers(self) -> set[int]:
+        return {b[0] for b in self.bids} - {self.bids[-1][0]} if self.bids else set()
+
+    @property
+    def expected_rows(self) -> int:
+        """Notifications (= outbox emails): winner, each distinct loser, seller; or seller only."""
+        return (2 + len(self.losers)) if self.bids else 1
+
+
+async def create_users(n_buyers: int) -> Users:
+    now = datetime.now(UTC)
+    tag = secrets.token_hex(3)
+    password = BaseUser.hash_password("bench-password-1")  # once: 600k PBKDF2 rounds
+    names = [f"lc_seller_{tag}"] + [f"lc_buyer{i}_{tag}" for i in range(n_buyers)]
+    rows = await BaseUser.insert(
+        *[
+            BaseUser(
+                username=n,
+                email=f"{n}@example.com",
+                password=password,
+                first_name="Bench",
+                last_name="User",
+                active=True,
+                admin=False,
+                superuser=False,
+            )
+            for n in names
+        ]
+    ).returning(BaseUser.id, BaseUser.username)
+    ids = {r["username"]: r["id"] for r in rows}
+    await UserProfile.insert(
+        *[
+            UserProfile(
+                user=ids[n],
+                role=(Role.seller if n == names[0] else Role.buyer).value,
+                phone_number="",
+                profile_picture="",
+                is_blocked=False,
+                failed_payment_count=0,
+                created_at=now,
+            )
+            for n in names
+        ]
+    )
+    await SellerProfile.insert(
+        SellerProfile(
+            user=ids[names[0]],
+            social_media_links="{}",
+            is_verified=False,
+            average_rating=Decimal("0.00"),
+            total_feedbacks=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return Users(ids[names[0]], names[0], [(ids[n], n) for n in names[1:]])
+
+
+def plan(
+    users: Users, end_times: list[datetime], rng: random.Random, prefix: str, bids_cycle: list[int]
+) -> list[Spec]:
+    specs = []
+    for i, end in enumerate(end_times):
+        starting = Decimal(2500 + 10 * rng.randint(0, 50)).quantize(Decimal("0.01"))
+        n = bids_cycle[i % len(bids_cycle)]
+        bids = []
+        for j in range(n):
+            bidder = rng.choice(users.buyers)
+            bids.append((bidder[0], bidder[1], starting + Decimal(100 * (j + 1))))
+        specs.append(Spec(f"{prefix} item {i}", end, starting, bids))
+    return specs
+
+
+async def insert_auctions(users: Users, specs: list[Spec], chunk: int = 500) -> None:
+    """Product + Auction rows as tests/factories.make_auction writes them, plus Bid rows."""
+    now = datetime.now(UTC)
+    for k in range(0, len(specs), chunk):
+        part = specs[k : k + chunk]
+        products = await Product.insert(
+            *[
+                Product(
+                    seller=users.seller_id,
+                    category=None,
+                    name=s.name,
+                    description="",
+                    condition="new",
+                    created_at=now,
+                    updated_at=now,
+                )
+                for s in part
+            ]
+        ).returning(Product.id, Product.name)  # type: ignore[attr-defined]
+        product_of = {r["name"]: r["id"] for r in products}
+        auctions = await Auction.insert(
+            *[
+                Auction(
+                    product=product_of[s.name],
+                    starting_price=s.starting,
+                    current_price=s.final_price,
+                    bid_count=len(s.bids),
+                    start_time=now - timedelta(hours=1),
+                    end_time=s.end_time,
+                    status="active",
+                    winner=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for s in part
+            ]
+        ).returning(Auction.id, Auction.product)  # type: ignore[attr-defined]
+        auction_of = {r["product"]: r["id"] for r in auctions}
+        for s in part:
+            s.id = auction_of[product_of[s.name]]
+        bid_rows = [
+            Bid(
+                auction=s.id,
+                bidder=bidder,
+                amount=amount,
+                bid_time=now - timedelta(minutes=30) + timedelta(seconds=j),
+                is_winning=j == len(s.bids) - 1,
+            )
+            for s in part
+            for j, (bidder, _, amount) in enumerate(s.bids)
+        ]
+        for b in range(0, len(bid_rows), 1000):
+            await Bid.insert(*bid_rows[b : b + 1000])
+
+
+async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) -> dict[str, Any]:
+    """What every ending must have written, checked against the plan."""
+    ids = [s.id for s in specs]
+    by_id = {s.id: s for s in specs}
+    auctions = {
+        r["id"]: r
+        for r in await conn.fetch(
+            "SELECT id, status, winner, current_price FROM auction WHERE id = ANY($1)", ids
+        )
+    }
+    orders = await conn.fetch(
+        "SELECT auction, buyer, seller, total_amount, status FROM auction_order "
+        "WHERE auction = ANY($1)",
+        ids,
+    )
+    orders_per: Counter[int] = Counter(o["auction"] for o in orders)
+    notes = dict(
+        await conn.fetch(
+            "SELECT auction, count(*) FROM notification WHERE auction = ANY($1) GROUP BY auction",
+            ids,
+        )
+    )
+    emails = dict(
+        await conn.fetch(
+            "SELECT split_part(dedupe_key, ':', 2)::int AS a, count(*) FROM outbox_email "
+            "WHERE CASE WHEN dedupe_key ~ '^auction_(won|lost|ended):' "
+            "THEN split_part(dedupe_key, ':', 2)::int END = ANY($1) GROUP BY a",
+            ids,
+        )
+    )
+    bad: Counter[str] = Counter()
+    examples: list[str] = []
+
+    def fail(kind: str, detail: str) -> None:
+        bad[kind] += 1
+        if len(examples) < 10:
+            examples.append(f"{kind}: {detail}")
+
+    for aid, s in by_id.items():
+        a = auctions.get(aid)
+        if a is None or a["status"] != "ended":
+            fail("not_ended", f"auction {aid} status {a and a['status']}")
+            continue
+        w = s.winner
+        if (a["winner"] if a["winner"] is not None else None) != (w[0] if w else None):
+            fail("winner", f"auction {aid} winner {a['winner']} expected {w and w[0]}")
+        expected_orders = 1 if s.bids else 0
+        if orders_per[aid] != expected_orders:
+            fail("orders", f"auction {aid}: {orders_per[aid]} orders, expected {expected_orders}")
+        if notes.get(aid, 0) != s.expected_rows:
+            fail("notifications", f"auction {aid}: {notes.get(aid, 0)} != {s.expected_rows}")
+        if emails.get(aid, 0) != s.expected_rows:
+            fail("emails", f"auction {aid}: {emails.get(aid, 0)} != {s.expected_rows}")
+    for o in orders:
+        s = by_id[o["auction"]]
+        if s.winner is None or (o["buyer"], o["seller"], o["total_amount"]) != (
+            s.winner[0],
+            seller_id,
+            s.final_price,
+        ):
+            fail("order_content", f"auction {o['auction']}: {dict(o)}")
+    with_bids = sum(1 for s in specs if s.bids)
+    return {
+        "auctions": len(specs),
+        "with_bids": with_bids,
+        "ended": sum(1 for a in auctions.values() if a["status"] == "ended"),
+        "still_active": sum(1 for a in auctions.values() if a["status"] == "active"),
+        "orders": len(orders),
+        "orders_expected": with_bids,
+        "auctions_with_2plus_orders": sum(1 for c in orders_per.values() if c > 1),
+        "notifications": sum(notes.values()),
+        "notifications_expected": sum(s.expected_rows for s in specs),
+        "outbox_emails": sum(emails.values()),
+        "outbox_emails_expected": sum(s.expected_rows for s in specs),
+        "errors": dict(bad),
+        "error_examples": examples,
+        "ok": not bad,
+    }
+
+
+async def db_end_times(conn: asyncpg.Connection, ids: list[int]) -> dict[int, datetime]:
+    """updated_at of an ended auction = statement_timestamp() of the closing UPDATE."""
+    rows = await conn.fetch(
+        "SELECT id, updated_at FROM auction WHERE id = ANY($1) AND status = 'ended'", ids
+    )
+    return {r["id"]: r["updated_at"] for r in rows}
