@@ -41,12 +41,17 @@ from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
-from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
+from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm, AuctionUpdate
 from madeinpk.auctions.socket import auction_socket
 from madeinpk.broker import use_app_context
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
-from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
+from madeinpk.catalog.schemas import (
+    ImageUpload,
+    ProductCreate,
+    ProductCreateForm,
+    ProductUpdate,
+)
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http.auth import provide_account
@@ -255,7 +260,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=logging_config(settings),
         debug=settings.debug,
     )
-    # Bodies read by ``read_body`` (JSON or multipart) are documented by hand: their operations
+    # Bodies read by ``read_body`` or ``read_json`` are documented by hand: their operations
     # refer to these components, which Litestar cannot derive from a handler signature.
     openapi = app.openapi_schema
     document_error_bodies(openapi)
@@ -265,8 +270,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         **component_schemas(
             AuctionCreate,
             AuctionCreateForm,
+            AuctionUpdate,
             ProductCreate,
             ProductCreateForm,
+            ProductUpdate,
             ImageUpload,
             ProfileUpdate,
             ProfileUpdateForm,
