@@ -58,7 +58,7 @@ from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.http.pagination import provide_page_request
-from madeinpk.http.socket_cap import socket_cap
+from madeinpk.http.socket_cap import SocketCap, socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
@@ -130,6 +130,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.redis_url, settings.max_sockets_per_ip, settings.redis_key_prefix
     )
     login_throttle = LoginThrottle.from_settings(settings)
+    token_cache = TokenCache()
+    notification_feeds = NotificationFeeds(channels, settings.channel_prefix)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -181,6 +183,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_login_throttle() -> LoginThrottle:
         return login_throttle
 
+    def provide_live() -> LiveAuctions:
+        return live
+
+    def provide_socket_cap() -> SocketCap:
+        return sockets_per_ip
+
+    def provide_token_cache() -> TokenCache:
+        return token_cache
+
+    def provide_notification_feeds() -> NotificationFeeds:
+        return notification_feeds
+
     app = Litestar(
         route_handlers=[
             AccountController,
@@ -219,20 +233,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
             ),
             "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
+            # The sockets' (and logout's): a listener resolves them once per connection.
+            "live": Provide(provide_live, sync_to_thread=False, use_cache=True),
+            "socket_cap": Provide(provide_socket_cap, sync_to_thread=False, use_cache=True),
+            "token_cache": Provide(provide_token_cache, sync_to_thread=False, use_cache=True),
+            "notification_feeds": Provide(
+                provide_notification_feeds, sync_to_thread=False, use_cache=True
+            ),
         },
         plugins=[channels],
-        state=State(
-            {
-                "live": live,
-                "bid_desk": bid_desk,
-                "bid_rate_limiter": rate_limiter,
-                "socket_cap": sockets_per_ip,
-                "notification_feeds": NotificationFeeds(channels, settings.channel_prefix),
-                "token_cache": TokenCache(),
-                "settings": settings,
-                "readiness": Readiness(engine, backend, broker),
-            }
-        ),
+        # Read outside DI: by the /metrics guard (guards take no dependencies) and by the
+        # readiness check (a test swaps it here). Everything else is a dependency above.
+        state=State({"settings": settings, "readiness": Readiness(engine, backend, broker)}),
         middleware=[
             RequestIdMiddleware,
             CloseOnceMiddleware,
