@@ -1,7 +1,9 @@
-"""Bodies that may arrive as JSON or as a multipart form (the React client sends both).
+"""Request bodies: read here, checked against their Structs here, documented by hand.
 
-Litestar picks a body parser from the handler's declared type; these endpoints take either, so
-they read the request here and their OpenAPI entry documents both media types.
+Some bodies may arrive as JSON or as a multipart form (the React client sends both). Litestar
+picks a body parser from the handler's declared type; these endpoints take either, so they read
+the request here and their OpenAPI entry documents both media types. Litestar would also stop at
+a body's first bad field and word it its own way; ``to_struct`` reports every field, as DRF does.
 """
 
 from __future__ import annotations
