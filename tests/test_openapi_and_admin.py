@@ -44,6 +44,49 @@ async def test_schema_is_valid_openapi_31_and_lists_the_contract(client: httpx.A
     )
 
 
+async def test_request_bodies_show_their_constraints(client: httpx.AsyncClient) -> None:
+    """The checks of a request field and its schema come from one declaration."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    for path, component in (
+        ("/api/products/{product_id}", "ProductUpdate"),
+        ("/api/auctions/{auction_id}", "AuctionUpdate"),
+    ):
+        for method in ("patch", "put"):
+            body = spec["paths"][path][method]["requestBody"]["content"]
+            assert body == {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}
+            }
+    product = schemas["ProductUpdate"]["properties"]
+    name = product["name"]["anyOf"][0]
+    assert (name["type"], name["minLength"], name["maxLength"]) == ("string", 1, 200)
+    assert product["description"]["anyOf"][0]["maxLength"] == 5000
+    assert product["condition"]["anyOf"][0] == {"$ref": "#/components/schemas/Condition"}
+    assert set(schemas["Condition"]["enum"]) == {"new", "like_new", "good", "fair"}
+    category = product["category"]["anyOf"][0]
+    assert (category["type"], category["minimum"], category["maximum"]) == (
+        "integer",
+        0,
+        2**31 - 1,
+    )
+    for component in ("AuctionCreate", "AuctionUpdate"):
+        terms = schemas[component]["properties"]
+        price = terms["starting_price"]
+        assert price["type"] == ["number", "string"]
+        assert (price["exclusiveMinimum"], price["maximum"], price["multipleOf"]) == (
+            0,
+            99999999.99,
+            0.01,
+        )
+        assert terms["start_time"]["format"] == terms["end_time"]["format"] == "date-time"
+    product_id = schemas["AuctionCreate"]["properties"]["product_id"]
+    assert (product_id["type"], product_id["minimum"], product_id["maximum"]) == (
+        "integer",
+        1,
+        2**31 - 1,
+    )
+
+
 @pytest.mark.usefixtures("task_worker", "task_scheduler")
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     live_server: LiveServer,

@@ -41,18 +41,23 @@ from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
-from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm
+from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm, AuctionUpdate
 from madeinpk.auctions.socket import auction_socket
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
-from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm
+from madeinpk.catalog.schemas import (
+    ImageUpload,
+    ProductCreate,
+    ProductCreateForm,
+    ProductUpdate,
+)
 from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.http.pagination import provide_page_request
-from madeinpk.http.socket_cap import socket_cap
+from madeinpk.http.socket_cap import SocketCap, socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
@@ -132,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.redis_url, settings.max_sockets_per_ip, settings.redis_key_prefix
     )
     login_throttle = LoginThrottle.from_settings(settings)
+    token_cache = TokenCache()
+    notification_feeds = NotificationFeeds(channels, settings.channel_prefix)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -184,6 +191,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_login_throttle() -> LoginThrottle:
         return login_throttle
 
+    def provide_live() -> LiveAuctions:
+        return live
+
+    def provide_socket_cap() -> SocketCap:
+        return sockets_per_ip
+
+    def provide_token_cache() -> TokenCache:
+        return token_cache
+
+    def provide_notification_feeds() -> NotificationFeeds:
+        return notification_feeds
+
     app = Litestar(
         route_handlers=[
             AccountController,
@@ -222,19 +241,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
             ),
             "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
+            # The sockets' (and logout's): a listener resolves them once per connection.
+            "live": Provide(provide_live, sync_to_thread=False, use_cache=True),
+            "socket_cap": Provide(provide_socket_cap, sync_to_thread=False, use_cache=True),
+            "token_cache": Provide(provide_token_cache, sync_to_thread=False, use_cache=True),
+            "notification_feeds": Provide(
+                provide_notification_feeds, sync_to_thread=False, use_cache=True
+            ),
         },
         plugins=[channels],
+        # Read outside DI: by the /metrics guard (guards take no dependencies), by the
+        # readiness check (a test swaps it here) and by tests that drive the effects (the task
+        # broker and schedule source) directly. Everything else is a dependency above.
         state=State(
             {
-                "live": live,
-                "bid_desk": bid_desk,
-                "bid_rate_limiter": rate_limiter,
-                "socket_cap": sockets_per_ip,
-                "notification_feeds": NotificationFeeds(channels, settings.channel_prefix),
-                "token_cache": TokenCache(),
                 "settings": settings,
-                "effects": effects,  # and through it the task broker and schedule source
                 "readiness": Readiness(engine, backend, broker),
+                "effects": effects,
             }
         ),
         middleware=[
@@ -264,7 +287,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=logging_config(settings),
         debug=settings.debug,
     )
-    # Bodies read by ``read_body`` (JSON or multipart) are documented by hand: their operations
+    # Bodies read by ``read_body`` or ``read_json`` are documented by hand: their operations
     # refer to these components, which Litestar cannot derive from a handler signature.
     openapi = app.openapi_schema
     document_error_bodies(openapi)
@@ -274,8 +297,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         **component_schemas(
             AuctionCreate,
             AuctionCreateForm,
+            AuctionUpdate,
             ProductCreate,
             ProductCreateForm,
+            ProductUpdate,
             ImageUpload,
             ProfileUpdate,
             ProfileUpdateForm,

@@ -51,3 +51,24 @@ def parse_amount(raw: object) -> Decimal:
     if number != number.quantize(CENT):
         raise InvalidAmount("Ensure that there are no more than 2 decimal places.")
     return number.quantize(CENT)
+
+
+class Amount(Decimal):
+    """Money in a request body, as the contract takes it: a JSON number or a numeric string,
+    read by ``parse_amount`` (msgspec cannot bound a ``Decimal``), so a refusal is in DRF's
+    words. Arithmetic on it gives plain ``Decimal``s; take ``Decimal(amount)`` before a
+    database driver sees it (they bind exact types only)."""
+
+    @classmethod
+    def from_input(cls, raw: object) -> Amount:
+        return cls(parse_amount(raw))
+
+
+# What ``parse_amount`` accepts, as JSON Schema (a request field's ``extra_json_schema``).
+AMOUNT_SCHEMA = {
+    "type": ["number", "string"],
+    "exclusiveMinimum": 0,
+    "maximum": float(MAX_AMOUNT),
+    "multipleOf": float(CENT),
+    "pattern": r"^[0-9]{1,8}(\.[0-9]{1,2})?$",
+}

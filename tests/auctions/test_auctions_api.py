@@ -334,3 +334,52 @@ async def test_odd_digits_in_query_values_are_client_errors(
 ) -> None:
     response = await client.get(f"/api/auctions/?{query}")
     assert response.status_code in (200, 400, 404), response.text
+
+
+async def test_every_bad_term_is_reported_at_once_on_create_and_edit(
+    client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    product = await Product.insert(
+        Product(seller=seller.id, name="Sindhi Ralli Quilt", description="Quilt", condition="new")
+    ).returning(Product.id)
+    bad = {"starting_price": "12.345", "start_time": "soon", "end_time": None}
+    created = await client.post(
+        "/api/auctions/", json={"product_id": True, **bad}, headers=seller.auth
+    )
+    assert (created.status_code, created.json()) == (
+        400,
+        {
+            "product_id": ["A valid integer is required."],
+            "starting_price": ["Ensure that there are no more than 2 decimal places."],
+            "start_time": [
+                "Datetime has wrong format. Use one of these formats instead: "
+                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+            ],
+            "end_time": ["This field is required."],
+        },
+    )
+    beyond = {
+        "product_id": 2**31,  # beyond any serial id: was a 500 on PostgreSQL
+        "starting_price": "1500",
+        "start_time": iso(timedelta()),
+        "end_time": iso(timedelta(days=1)),
+    }
+    response = await client.post("/api/auctions/", json=beyond, headers=seller.auth)
+    assert (response.status_code, response.json()) == (400, {"product_id": ["Product not found"]})
+    minutes = {**beyond, "product_id": product[0]["id"]}
+    minutes["end_time"] = (utc_now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    listed = await client.post("/api/auctions/", json=minutes, headers=seller.auth)
+    assert listed.status_code == 201, listed.text  # a datetime-local value, naive: UTC
+
+    url = f"/api/auctions/{listed.json()['id']}/"
+    for method in ("PATCH", "PUT"):
+        edited = await client.request(method, url, json=bad, headers=seller.auth)
+        assert edited.status_code == 400
+        assert set(edited.json()) == {"starting_price", "start_time", "end_time"}
+    not_object = await client.patch(
+        url, headers={**seller.auth, "content-type": "application/json"}, content=b"[1]"
+    )
+    assert not_object.json() == {"detail": "Invalid data. Expected a dictionary, but got list."}
+    unchanged = await client.patch(url, json={}, headers=seller.auth)
+    assert unchanged.status_code == 200
+    assert unchanged.json()["end_time"] == listed.json()["end_time"]

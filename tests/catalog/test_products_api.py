@@ -174,3 +174,58 @@ async def test_delete_product_is_how_the_client_deletes_an_auction(
     assert gone.status_code == 204
     assert not await Auction.exists().where(Auction.id == unbid)
     assert not await Product.exists().where(Product.id == unbid_product)
+
+
+async def test_an_edit_reports_every_bad_field_at_once_and_changes_nothing(
+    client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    product = await create(client, seller, images=0)
+    url = f"/api/products/{product['id']}/"
+    for method in ("PATCH", "PUT"):
+        bad = await client.request(
+            method,
+            url,
+            headers=seller.auth,
+            json={"name": "  ", "description": "x" * 5001, "condition": 5, "category": "abc"},
+        )
+        assert (bad.status_code, bad.json()) == (
+            400,
+            {
+                "name": ["This field may not be blank."],
+                "description": ["Ensure this field has no more than 5000 characters."],
+                "condition": ['"5" is not a valid choice.'],
+                "category": ["A valid integer is required."],
+            },
+        )
+        beyond = await client.request(
+            method, url, headers=seller.auth, json={"name": "x" * 201, "category": 2**31}
+        )
+        assert beyond.json() == {
+            "name": ["Ensure this field has no more than 200 characters."],
+            "category": ["A valid integer is required."],
+        }
+    assert (await client.get(url)).json() == product
+    numbered = await client.patch(url, headers=seller.auth, json={"name": 1947, "category": ""})
+    assert numbered.status_code == 200
+    assert (numbered.json()["name"], numbered.json()["category"]) == ("1947", None)
+
+
+async def test_an_edit_body_must_be_a_json_object(
+    client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    product = await create(client, seller, images=0)
+    url = f"/api/products/{product['id']}/"
+    for body, detail in (
+        (b"[1]", "Invalid data. Expected a dictionary, but got list."),
+        (b'"x"', "Invalid data. Expected a dictionary."),
+    ):
+        response = await client.patch(
+            url, headers={**seller.auth, "content-type": "application/json"}, content=body
+        )
+        assert (response.status_code, response.json()) == (400, {"detail": detail})
+    broken = await client.patch(
+        url, headers={**seller.auth, "content-type": "application/json"}, content=b"{bad"
+    )
+    assert broken.status_code == 400 and broken.json()["detail"].startswith("JSON parse error")
+    empty = await client.patch(url, headers=seller.auth)  # DRF: nothing sent, nothing changed
+    assert (empty.status_code, empty.json()) == (200, product)

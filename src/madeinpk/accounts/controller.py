@@ -23,6 +23,7 @@ from madeinpk.accounts.schemas import (
     seller_profile_body,
     user_body,
 )
+from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.accounts.tokens import revoke_token
 from madeinpk.http.auth import Account, current_account, requires_account
 from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
@@ -70,9 +71,11 @@ class AccountController(Controller):
         return AuthResponse(user=user_body(account, base_url(request)), token=token)
 
     @post("/logout/", status_code=HTTP_200_OK, guards=[requires_account], operation_id="Logout")
-    async def logout(self, request: AnyRequest) -> Message:
+    async def logout(
+        self, request: AnyRequest, token_cache: NamedDependency[TokenCache]
+    ) -> Message:
         await revoke_token(str(request.auth))
-        request.app.state.token_cache.forget(str(request.auth))
+        token_cache.forget(str(request.auth))  # this process's sockets see it at once
         return Message(message="Logged out successfully")
 
     @get("/profile/", guards=[requires_account], operation_id="GetProfile")

@@ -20,8 +20,6 @@ from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.rules import Accepted, Bidder, Reason
 from madeinpk.auctions.schemas import (
     Auction,
-    AuctionCreate,
-    AuctionUpdate,
     Bid,
     BidAmount,
     MaximumUpdated,
@@ -29,8 +27,15 @@ from madeinpk.auctions.schemas import (
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
-from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
-from madeinpk.http.bodies import FORM_ENCODINGS, UPLOAD_LIMIT, json_or_form, read_body
+from madeinpk.http.auth import Account, requires_account, requires_seller
+from madeinpk.http.bodies import (
+    FORM_ENCODINGS,
+    UPLOAD_LIMIT,
+    json_only,
+    json_or_form,
+    read_body,
+    read_json,
+)
 from madeinpk.http.errors import BusinessError, NotFound, ServiceUnavailable, field_error
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.requests import AnyRequest, base_url
@@ -94,14 +99,15 @@ async def auction_body(
 
 async def _update_auction(
     request: AnyRequest,
+    account: Account,
     auction_id: int,
-    data: AuctionUpdate,
     settings: Settings,
     effects: Effects,
     auction_orders: listing.AuctionOrders,
 ) -> Auction:
-    """Seller only, while nobody has bid; moving the end time moves the scheduled ending."""
-    await selling.update_auction(current_account(request), auction_id, data, effects)
+    """Seller only, while nobody has bid (an ``AuctionUpdate``); moving the end time moves the
+    scheduled ending."""
+    await selling.update_auction(account, auction_id, await read_json(request), effects)
     return await auction_body(request, auction_id, settings, auction_orders)
 
 
@@ -203,37 +209,46 @@ class AuctionController(Controller):
                 is_form=request.headers.get("content-type", "").startswith(FORM_ENCODINGS),
             )
         else:
-            auction_id = await selling.create_from_product(
-                account,
-                msgspec.convert(body.fields, AuctionCreate, strict=False),
-                settings,
-                effects,
-            )
+            auction_id = await selling.create_from_product(account, body.fields, settings, effects)
         return await auction_body(request, auction_id, settings, auction_orders)
 
-    @patch("/{auction_id:int}/", guards=[requires_account], operation_id="UpdateAuction")
+    @patch(
+        "/{auction_id:int}/",
+        guards=[requires_account],
+        operation_id="UpdateAuction",
+        operation_class=json_only("AuctionUpdate"),
+    )
     async def update_auction(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         auction_id: FromPath[int],
-        data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
         auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
+        return await _update_auction(
+            request, account, auction_id, settings, effects, auction_orders
+        )
 
-    @put("/{auction_id:int}/", guards=[requires_account], operation_id="ReplaceAuction")
+    @put(
+        "/{auction_id:int}/",
+        guards=[requires_account],
+        operation_id="ReplaceAuction",
+        operation_class=json_only("AuctionUpdate"),
+    )
     async def replace_auction(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         auction_id: FromPath[int],
-        data: JSONBody[AuctionUpdate],
         settings: NamedDependency[Settings],
         auction_orders: NamedDependency[listing.AuctionOrders],
         effects: NamedDependency[Effects],
     ) -> Auction:
-        return await _update_auction(request, auction_id, data, settings, effects, auction_orders)
+        return await _update_auction(
+            request, account, auction_id, settings, effects, auction_orders
+        )
 
     @delete(
         "/{auction_id:int}/",

@@ -7,13 +7,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from madeinpk.catalog.schemas import Product
+from madeinpk.catalog.schemas import CategoryId, Product, ProductDescription, ProductName
+from madeinpk.catalog.tables import Condition
+from madeinpk.database import MAX_ID
+from madeinpk.http.bodies import field_options
+from madeinpk.http.errors import REQUIRED
 
 # The frames every socket shares, re-exported: the auction socket's protocol names them too.
 from madeinpk.http.websocket import Error as Error
 from madeinpk.http.websocket import Pong as Pong
 from madeinpk.http.websocket import Time
+from madeinpk.money import AMOUNT_SCHEMA, Amount
+from madeinpk.timestamps import INSTANT_SCHEMA, Instant
 
 # Wire types of the socket messages: what the AsyncAPI document says of each field.
 Money = Annotated[
@@ -311,28 +318,66 @@ SoftCloseSeconds = Annotated[
 ]
 
 
-class AuctionCreate(msgspec.Struct):
-    """JSON creation from an own product without a listing."""
+# The auction's terms as a client sends them (JSON, or a form's strings). An empty value is a
+# missing one, as a form sends it; the cross-field rules (end after start and after now, at most
+# 30 days) are the selling service's.
+PRODUCT_NOT_FOUND = "Product not found"
+ProductId = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=MAX_ID,
+        description="An own product without a listing",
+        examples=[42],
+        extra=field_options(
+            null=REQUIRED, min_value=PRODUCT_NOT_FOUND, max_value=PRODUCT_NOT_FOUND
+        ),
+    ),
+]
+StartingPrice = Annotated[
+    Amount,
+    msgspec.Meta(
+        description="Rupees: a JSON number or a numeric string, > 0, at most 2 decimal places "
+        "and 10 digits",
+        examples=["2500.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
+        extra=field_options(blank=REQUIRED),
+    ),
+]
+TermTime = Annotated[
+    Instant,
+    msgspec.Meta(
+        description="ISO-8601; a time without an offset is UTC",
+        examples=["2025-10-27T18:32:00Z"],
+        extra_json_schema=INSTANT_SCHEMA,
+        extra=field_options(null=REQUIRED, blank=REQUIRED),
+    ),
+]
 
-    product_id: Any = msgspec.UNSET
-    starting_price: Any = msgspec.UNSET
-    start_time: Any = msgspec.UNSET
-    end_time: Any = msgspec.UNSET
-    min_increment: MinIncrement = msgspec.UNSET
-    reserve_price: ReservePrice = msgspec.UNSET
-    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
+
+class AuctionCreate(msgspec.Struct):
+    """JSON creation from an own product without a listing. ``starting_price``, ``start_time``
+    and ``end_time`` are required (the service says so, beside the fields' own errors)."""
+
+    product_id: ProductId | UnsetType = UNSET
+    starting_price: StartingPrice | UnsetType = UNSET
+    start_time: TermTime | UnsetType = UNSET
+    end_time: TermTime | UnsetType = UNSET
+    min_increment: MinIncrement = UNSET
+    reserve_price: ReservePrice = UNSET
+    soft_close_seconds: SoftCloseSeconds = UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
     """Multipart creation in one step: product, images and auction together."""
 
-    name: str
-    description: str
-    condition: str
-    starting_price: str
-    start_time: str
-    end_time: str
-    category: int | None = None
+    name: ProductName
+    description: ProductDescription
+    starting_price: StartingPrice
+    start_time: TermTime
+    end_time: TermTime
+    condition: Condition = Condition.new
+    category: CategoryId | None = None
     images: list[bytes] = msgspec.field(default_factory=list)
     # Options: an empty value is "none" (a form cannot send null).
     min_increment: Annotated[
@@ -347,9 +392,12 @@ class AuctionCreateForm(msgspec.Struct):
 
 
 class AuctionUpdate(msgspec.Struct):
-    starting_price: Any = msgspec.UNSET
-    start_time: Any = msgspec.UNSET
-    end_time: Any = msgspec.UNSET
-    min_increment: MinIncrement = msgspec.UNSET
-    reserve_price: ReservePrice = msgspec.UNSET
-    soft_close_seconds: SoftCloseSeconds = msgspec.UNSET
+    """PUT and PATCH alike change what is sent; the rest stays. (The one-step form's auction
+    fields are read through this Struct too.)"""
+
+    starting_price: StartingPrice | UnsetType = UNSET
+    start_time: TermTime | UnsetType = UNSET
+    end_time: TermTime | UnsetType = UNSET
+    min_increment: MinIncrement = UNSET
+    reserve_price: ReservePrice = UNSET
+    soft_close_seconds: SoftCloseSeconds = UNSET

@@ -28,7 +28,10 @@ from madeinpk.catalog.service import (
 from madeinpk.catalog.tables import Product
 from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
+from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
+    NOT_INTEGER,
+    NOT_NULL,
     REQUIRED,
     BusinessError,
     FieldErrorCollector,
@@ -37,21 +40,16 @@ from madeinpk.http.errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import InvalidAmount, format_money, parse_amount, to_money
+from madeinpk.money import InvalidAmount, parse_amount, to_money
 from madeinpk.settings import Settings
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.timestamps import as_utc, plain, utc_now
 
 MAX_DURATION = timedelta(days=30)
 MAX_SOFT_CLOSE_SECONDS = 3600
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
-NOT_NULL = "This field may not be null."
-NOT_INTEGER = "A valid integer is required."
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
 OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
-BAD_DATETIME = (
-    "Datetime has wrong format. Use one of these formats instead: "
-    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-)
+TERM_FIELDS = ("starting_price", "start_time", "end_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,44 +141,35 @@ def parse_options(
     return options
 
 
-def _datetime(errors: FieldErrorCollector, field: str, raw: Any) -> datetime | None:
-    if raw is UNSET or raw is None or raw == "":
-        errors.add(field, REQUIRED)
+def check_terms(
+    errors: FieldErrorCollector, data: AuctionCreate | AuctionUpdate, current: Terms | None
+) -> Terms | None:
+    """The terms ``data`` sets, over ``current`` (an update) or all required (a creation), and
+    the rules between them. None when one is missing or was refused (its error is in
+    ``errors`` already, from the Struct)."""
+    values: dict[str, Any] = {}
+    for field in TERM_FIELDS:
+        value = getattr(data, field)
+        if value is UNSET:
+            if field in errors.errors:
+                continue
+            if current is None:
+                errors.add(field, REQUIRED)
+                continue
+            value = getattr(current, field)
+        values[field] = value
+    if len(values) < len(TERM_FIELDS):
         return None
-    if not isinstance(raw, str):
-        errors.add(field, BAD_DATETIME)
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(raw.strip()))
-    except ValueError:
-        errors.add(field, BAD_DATETIME)
-        return None
-
-
-def _price(errors: FieldErrorCollector, raw: Any) -> Decimal | None:
-    if raw is UNSET or raw == "":
-        errors.add("starting_price", REQUIRED)
-        return None
-    try:
-        return parse_amount(raw)
-    except InvalidAmount as exc:
-        errors.add("starting_price", str(exc))
-        return None
-
-
-def parse_terms(errors: FieldErrorCollector, price: Any, start: Any, end: Any) -> Terms | None:
-    starting_price = _price(errors, price)
-    start_time = _datetime(errors, "start_time", start)
-    end_time = _datetime(errors, "end_time", end)
-    if starting_price is None or start_time is None or end_time is None:
-        return None
-    if end_time <= start_time:
+    terms = Terms(
+        Decimal(values["starting_price"]), plain(values["start_time"]), plain(values["end_time"])
+    )
+    if terms.end_time <= terms.start_time:
         errors.add("non_field_errors", "End time must be after start time")
-    elif end_time <= utc_now():
+    elif terms.end_time <= utc_now():
         errors.add("end_time", "End time must be in the future")
-    elif end_time - start_time > MAX_DURATION:
+    elif terms.end_time - terms.start_time > MAX_DURATION:
         errors.add("non_field_errors", "An auction can last at most 30 days")
-    return Terms(starting_price, start_time, end_time)
+    return terms
 
 
 async def _insert_auction(product_id: int, terms: Terms, options: Options) -> int:
@@ -210,15 +199,15 @@ def _defaults(settings: Settings) -> Options:
 
 
 async def create_from_product(
-    account: Account, data: AuctionCreate, settings: Settings, effects: Effects
+    account: Account, fields: dict[str, Any], settings: Settings, effects: Effects
 ) -> int:
+    """From JSON with ``product_id`` (an ``AuctionCreate``)."""
     errors = FieldErrorCollector()
+    data = to_struct(fields, AuctionCreate, errors)
     product_id = data.product_id
-    if product_id is UNSET or product_id is None:
+    if product_id is UNSET and "product_id" not in errors.errors:
         errors.add("product_id", REQUIRED)
-    elif isinstance(product_id, bool) or not isinstance(product_id, int):
-        errors.add("product_id", "A valid integer is required.")
-    terms = parse_terms(errors, data.starting_price, data.start_time, data.end_time)
+    terms = check_terms(errors, data, None)
     raw_options = {name: getattr(data, name) for name in OPTION_FIELDS}
     options = parse_options(
         errors, raw_options, _defaults(settings), terms.starting_price if terms else None
@@ -265,12 +254,7 @@ async def create_with_product(
     errors = FieldErrorCollector()
     values = parse_product(errors, form)
     check_images(errors, images, required=False)
-    terms = parse_terms(
-        errors,
-        form.get("starting_price", UNSET),
-        form.get("start_time", UNSET),
-        form.get("end_time", UNSET),
-    )
+    terms = check_terms(errors, to_struct(form, AuctionUpdate, errors), None)
     options = parse_options(
         errors,
         form,
@@ -319,24 +303,21 @@ async def _own_auction(account: Account, auction_id: int) -> dict[str, Any]:
 
 
 async def update_auction(
-    account: Account, auction_id: int, data: AuctionUpdate, effects: Effects
+    account: Account, auction_id: int, fields: dict[str, Any], effects: Effects
 ) -> Terms:
-    """Change price, times or options while nobody has bid; the ending moves with the end
-    time."""
+    """Change price, times or options (an ``AuctionUpdate``) while nobody has bid; the ending
+    moves with the end time."""
     row = await _own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
     if row["status"] != AuctionStatus.active.value:
         raise BusinessError("Only active auctions can be edited")
     errors = FieldErrorCollector()
-    terms = parse_terms(
-        errors,
-        format_money(row["starting_price"])
-        if data.starting_price is UNSET
-        else data.starting_price,
-        row["start_time"].isoformat() if data.start_time is UNSET else data.start_time,
-        row["end_time"].isoformat() if data.end_time is UNSET else data.end_time,
+    data = to_struct(fields, AuctionUpdate, errors)
+    in_force = Terms(
+        to_money(row["starting_price"]), as_utc(row["start_time"]), as_utc(row["end_time"])
     )
+    terms = check_terms(errors, data, in_force)
     current = Options(
         min_increment=_stored_money(row["min_increment"]),
         reserve_price=_stored_money(row["reserve_price"]),

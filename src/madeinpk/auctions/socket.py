@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket_listener
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketException
 
-from madeinpk.accounts.token_cache import TokenCache
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
@@ -34,8 +34,8 @@ from madeinpk.auctions.schemas import (
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.database import MAX_ID
-from madeinpk.http.auth import Account
-from madeinpk.http.socket_cap import place_under_cap
+from madeinpk.http.auth import Account, AccountsByKey
+from madeinpk.http.socket_cap import SocketCap, place_under_cap
 from madeinpk.http.websocket import INVALID_TOKEN_CODE, MESSAGE_TOO_BIG
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
@@ -74,15 +74,22 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
 
 
 @asynccontextmanager
-async def auction_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
-    async with place_under_cap(socket), _watching(socket):
+async def auction_connection(
+    socket: WebSocket[Any, Any, Any],
+    socket_cap: NamedDependency[SocketCap],
+    token_cache: NamedDependency[AccountsByKey],
+    live: NamedDependency[LiveAuctions],
+) -> AsyncIterator[None]:
+    """Its dependencies are the app's (Litestar resolves them once per connection)."""
+    async with place_under_cap(socket, socket_cap), _watching(socket, token_cache, live):
         yield
 
 
 @asynccontextmanager
-async def _watching(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+async def _watching(
+    socket: WebSocket[Any, Any, Any], tokens: AccountsByKey, live: LiveAuctions
+) -> AsyncIterator[None]:
     token = socket.query_params.get("token")
-    tokens: TokenCache = socket.app.state.token_cache
     account = await tokens.account(token) if token else None
     await socket.accept()
     if token and account is None:
@@ -101,7 +108,6 @@ async def _watching(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
     except InvalidSinceSeq:
         await _send(socket, _error(Reason.invalid_message, INVALID_SINCE_SEQ))
         raise WebSocketException(detail="Invalid since_seq", code=INVALID_SINCE_SEQ_CODE) from None
-    live: LiveAuctions = socket.app.state.live
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
@@ -187,7 +193,13 @@ def _problem(data: str) -> str | None:
     connection_lifespan=auction_connection,
     receive_mode="text",
 )
-async def auction_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
+async def auction_socket(
+    data: str,
+    socket: WebSocket[Any, Any, Any],
+    bid_desk: NamedDependency[BidDesk],
+    bid_rate_limiter: NamedDependency[BidRateLimiter],
+) -> None:
+    """Every frame of a connection; the dependencies are resolved once, when it opens."""
     if len(data.encode()) > MAX_FRAME_BYTES:
         raise WebSocketException(detail="Message too big", code=MESSAGE_TOO_BIG)
     connection: Connection = socket.state.connection
@@ -208,17 +220,21 @@ async def auction_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
     except ValueError as exc:
         await _send(socket, _error(Reason.invalid_message, str(exc)))
         return
-    await _place_bid(socket, connection, message, bid_id)
+    await _place_bid(socket, connection, message, bid_id, bid_desk, bid_rate_limiter)
 
 
 async def _place_bid(
-    socket: WebSocket[Any, Any, Any], connection: Connection, message: PlaceBid, bid_id: str | None
+    socket: WebSocket[Any, Any, Any],
+    connection: Connection,
+    message: PlaceBid,
+    bid_id: str | None,
+    desk: BidDesk,
+    limiter: BidRateLimiter,
 ) -> None:
     account = connection.account
     if account is None:
         await _send(socket, _error(Reason.unauthenticated, bid_id=bid_id))
         return
-    limiter: BidRateLimiter = socket.app.state.bid_rate_limiter
     if not await limiter.allow(account.id):
         await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
         return
@@ -233,7 +249,6 @@ async def _place_bid(
     except InvalidAmount:
         await _send(socket, _error(Reason.invalid_max_amount, INVALID_MAX, bid_id))
         return
-    desk: BidDesk = socket.app.state.bid_desk
     bidder = Bidder(account.id, account.username, account.email)
     try:
         outcome = await desk.place(

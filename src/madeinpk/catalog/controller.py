@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from madeinpk.catalog import service
 from madeinpk.catalog.products import Listings, product_bodies, product_body
-from madeinpk.catalog.schemas import Category, Product, ProductUpdate
-from madeinpk.http.auth import Account, current_account, requires_account, requires_seller
-from madeinpk.http.bodies import UPLOAD_LIMIT, form_only, json_or_form, read_body
+from madeinpk.catalog.schemas import Category, Product
+from madeinpk.http.auth import Account, requires_account, requires_seller
+from madeinpk.http.bodies import (
+    UPLOAD_LIMIT,
+    form_only,
+    json_only,
+    json_or_form,
+    read_body,
+    read_json,
+)
 from madeinpk.http.errors import NotFound
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.requests import AnyRequest, base_url
@@ -49,11 +55,12 @@ async def _product(request: AnyRequest, product_id: int, listings: Listings) -> 
 
 
 async def _update_product(
-    request: AnyRequest, product_id: int, data: ProductUpdate, listings: Listings
+    request: AnyRequest, account: Account, product_id: int, listings: Listings
 ) -> Product:
-    """PUT and PATCH alike update what is sent; owner only, while nobody has bid."""
-    fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-    await service.update_product(current_account(request), product_id, fields, listings)
+    """PUT and PATCH alike update what is sent (a ``ProductUpdate``); owner only, while nobody
+    has bid."""
+    fields = await read_json(request)
+    await service.update_product(account, product_id, fields, listings)
     return await _product(request, product_id, listings)
 
 
@@ -106,25 +113,35 @@ class ProductController(Controller):
         )
         return await _product(request, product_id, listings)
 
-    @patch("/{product_id:int}/", guards=[requires_account], operation_id="UpdateProduct")
+    @patch(
+        "/{product_id:int}/",
+        guards=[requires_account],
+        operation_id="UpdateProduct",
+        operation_class=json_only("ProductUpdate"),
+    )
     async def update_product(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
-        data: JSONBody[ProductUpdate],
         listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data, listings)
+        return await _update_product(request, account, product_id, listings)
 
-    @put("/{product_id:int}/", guards=[requires_account], operation_id="ReplaceProduct")
+    @put(
+        "/{product_id:int}/",
+        guards=[requires_account],
+        operation_id="ReplaceProduct",
+        operation_class=json_only("ProductUpdate"),
+    )
     async def replace_product(
         self,
         request: AnyRequest,
+        account: NamedDependency[Account],
         product_id: FromPath[int],
-        data: JSONBody[ProductUpdate],
         listings: NamedDependency[Listings],
     ) -> Product:
-        return await _update_product(request, product_id, data, listings)
+        return await _update_product(request, account, product_id, listings)
 
     @delete(
         "/{product_id:int}/",

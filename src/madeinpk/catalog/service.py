@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from msgspec import UNSET
+
 from madeinpk.catalog.products import PRODUCT_COLUMNS, Listings
 from madeinpk.catalog.schemas import Category as CategoryBody
+from madeinpk.catalog.schemas import ProductUpdate
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.database import MAX_ID, contains_ignoring_case, write_transaction
+from madeinpk.database import contains_ignoring_case, write_transaction
 from madeinpk.http.auth import Account
+from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
     REQUIRED,
     BusinessError,
@@ -72,36 +76,23 @@ async def category(category_id: int) -> CategoryBody | None:
 def parse_product(
     errors: FieldErrorCollector, form: dict[str, Any], *, partial: bool = False
 ) -> dict[str, Any]:
-    """Validated product fields from JSON or a form; ``partial`` leaves absent ones out."""
+    """The product fields of a JSON body or a form, read through ``ProductUpdate`` (a field
+    that does not fit is in ``errors``, and left out); ``partial`` leaves absent ones out, else
+    a name and a description are required and the condition defaults to new."""
+    data = to_struct(form, ProductUpdate, errors)
     values: dict[str, Any] = {}
-    for field, limit in (("name", 200), ("description", 5000)):
-        raw = form.get(field)
-        if raw is None:
-            if not partial:
-                errors.add(field, REQUIRED)
-            continue
-        text = str(raw).strip()
-        if not text:
-            errors.add(field, "This field may not be blank.")
-        elif len(text) > limit:
-            errors.add(field, f"Ensure this field has no more than {limit} characters.")
-        values[field] = text
-    condition = form.get("condition")
-    if condition is not None:
-        if condition not in {c.value for c in Condition}:
-            errors.add("condition", f'"{condition}" is not a valid choice.')
-        values["condition"] = condition
-    elif not partial:
+    for field in ("name", "description"):
+        text = getattr(data, field)
+        if isinstance(text, str):
+            values[field] = text
+        elif not partial and field not in errors.errors:
+            errors.add(field, REQUIRED)
+    if isinstance(data.condition, Condition):
+        values["condition"] = data.condition.value
+    elif not partial and "condition" not in errors.errors:
         values["condition"] = Condition.new.value
-    category = form.get("category")
-    if category not in (None, ""):
-        text = str(category)
-        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
-            errors.add("category", "A valid integer is required.")
-        else:
-            values["category"] = int(text)
-    elif "category" in form:
-        values["category"] = None
+    if data.category is not UNSET:
+        values["category"] = data.category
     return values
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -50,6 +50,7 @@ class Account:
         return self.role in SELLER_ROLES
 
 
+@runtime_checkable  # the sockets take it as a dependency, which Litestar checks against its type
 class AccountsByKey(Protocol):
     """What a socket needs to sign its caller in: the account behind a login key, or None."""
 

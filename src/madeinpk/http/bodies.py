@@ -1,13 +1,16 @@
-"""Bodies that may arrive as JSON or as a multipart form (the React client sends both).
+"""Request bodies: read here, checked against their Structs here, documented by hand.
 
-Litestar picks a body parser from the handler's declared type; these endpoints take either, so
-they read the request here and their OpenAPI entry documents both media types.
+Some bodies may arrive as JSON or as a multipart form (the React client sends both). Litestar
+picks a body parser from the handler's declared type; these endpoints take either, so they read
+the request here and their OpenAPI entry documents both media types. Litestar would also stop at
+a body's first bad field and word it its own way; ``to_struct`` reports every field, as DRF does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -25,11 +28,13 @@ from litestar.openapi.spec import (
 from madeinpk.http.errors import (
     ApiError,
     FieldErrorCollector,
+    drf_message,
     field_errors_from_msgspec,
     reject_impossible_ids,
+    split_msgspec_error,
 )
 
-T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 
 UPLOAD_LIMIT = 60 * 1024 * 1024  # ten 5 MB images and the form around them
 
@@ -126,9 +131,14 @@ async def read_body(request: Request[Any, Any, Any]) -> Body:
             else:
                 fields[name] = value
         return Body(fields, files)
+    return Body(await read_json(request))
+
+
+async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A JSON object body (an empty body is ``{}``); anything else is DRF's 400."""
     raw = await request.body()
     if not raw:
-        return Body({})
+        return {}
     try:
         decoded = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
@@ -139,60 +149,187 @@ async def read_body(request: Request[Any, Any, Any]) -> Body:
             if isinstance(decoded, list)
             else "Invalid data. Expected a dictionary."
         )
-    return Body(decoded)
+    return decoded
 
 
-def to_struct(fields: dict[str, Any], struct: type[T]) -> T:
-    """Convert decoded fields to a request Struct; a wrong type is a DRF field error."""
+# --- request Structs ---------------------------------------------------------------------------
+#
+# A request field says everything about itself in its type: ``Annotated[T, msgspec.Meta(...)]``
+# gives the constraints (msgspec checks them, and they are the OpenAPI schema), and
+# ``Meta(extra=field_options(...))`` what DRF says that msgspec has no word for. A type msgspec
+# cannot constrain (money, ISO-8601 times) is a class with a ``from_input`` classmethod that
+# reads a raw value or raises ``ValueError`` with DRF's words; its schema goes in
+# ``Meta(extra_json_schema=...)``.
+
+
+def field_options(
+    *, text: bool = False, blank_is_null: bool = False, **error_messages: str
+) -> dict[str, Any]:
+    """``Meta(extra=…)`` of a request field. ``text``: read as DRF's ``CharField`` reads, before
+    the checks: a number is its text, surrounding whitespace is dropped. ``blank_is_null``: an
+    empty string means null (DRF's relations; a form's way to say "none"). ``error_messages``:
+    the field's own words for any of DRF's keys (``null``, ``blank``, ``invalid``,
+    ``invalid_choice``, ``min_length``, ``max_length``, ``min_value``, ``max_value``);
+    ``{input}`` and ``{limit}`` are filled in."""
+    return {"text": text, "blank_is_null": blank_is_null, "error_messages": error_messages}
+
+
+def decode_input(type_: type, value: Any) -> Any:
+    """msgspec's ``dec_hook`` for request bodies: a custom field type reads itself."""
+    read = getattr(type_, "from_input", None)
+    if read is None:
+        raise NotImplementedError(f"{type_!r} cannot be read from a request")
+    return read(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    key: str  # the name in the body
+    type: Any
+    alone: type[msgspec.Struct]  # a Struct of this field only: converts it with its default
+    text: bool
+    blank_is_null: bool
+
+
+def _options(info: msgspec.inspect.Type) -> dict[str, Any]:
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    options: dict[str, Any] = {}
+    for member in members:
+        if isinstance(member, msgspec.inspect.Metadata):
+            options.update(member.extra or {})
+    return options
+
+
+@cache
+def _fields(struct: type[msgspec.Struct]) -> tuple[_Field, ...]:
+    fields = []
+    for info in msgspec.structs.fields(struct):
+        options = _options(msgspec.inspect.type_info(info.type))
+        default = (
+            msgspec.NODEFAULT
+            if info.required
+            else info.default
+            if info.default is not msgspec.NODEFAULT
+            else msgspec.field(default_factory=info.default_factory)
+        )
+        alone = msgspec.defstruct(
+            f"{struct.__name__}_{info.name}",
+            [(info.name, info.type, default)],
+            rename={info.name: info.encode_name},
+        )
+        fields.append(
+            _Field(
+                info.name,
+                info.encode_name,
+                info.type,
+                alone,
+                bool(options.get("text")),
+                bool(options.get("blank_is_null")),
+            )
+        )
+    return tuple(fields)
+
+
+def _prepared(fields: dict[str, Any], struct: type[msgspec.Struct]) -> dict[str, Any]:
+    prepared = dict(fields)
+    for item in _fields(struct):
+        value = prepared.get(item.key)
+        if item.text and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            if item.text:
+                value = value.strip()
+            if item.blank_is_null and value == "":
+                value = None
+            prepared[item.key] = value
+    return prepared
+
+
+def to_struct(
+    fields: dict[str, Any], struct: type[S], errors: FieldErrorCollector | None = None
+) -> S:
+    """Read decoded fields (JSON, or a form's strings: lax) into a request Struct. Every field
+    that does not fit is a DRF field error, all of them at once, in DRF's words or the field's
+    own. Without ``errors`` they are raised here; with it they are added there and each such
+    field keeps its default (so the Struct must give every field one), for the caller to add
+    its own checks and raise everything together."""
+    prepared = _prepared(fields, struct)
     try:
-        return msgspec.convert(fields, struct, strict=False)
+        return msgspec.convert(prepared, struct, strict=False, dec_hook=decode_input)
     except msgspec.ValidationError as exc:
-        raise field_errors_from_msgspec(exc) from None
+        problem = exc
+    collected = FieldErrorCollector() if errors is None else errors
+    values: dict[str, Any] = {}
+    reported = False
+    for item in _fields(struct):
+        if item.key not in prepared:
+            continue
+        value = prepared[item.key]
+        try:
+            converted = msgspec.convert(
+                {item.key: value}, item.alone, strict=False, dec_hook=decode_input
+            )
+        except msgspec.ValidationError as exc:
+            reported = True
+            message, at, where = str(exc).rpartition(" - at `$.")
+            if not at or where != f"{item.key}`":  # inside a list or an object: msgspec's words
+                collected.add(item.key, split_msgspec_error(str(exc))[0])
+            else:
+                collected.add(item.key, drf_message(message, value, item.type))
+        else:
+            values[item.name] = getattr(converted, item.name)
+    if not reported:  # nothing wrong with any one field: the body as a whole (a missing field)
+        whole = field_errors_from_msgspec(problem)
+        for name, messages in whole.body.items():
+            for message in messages:
+                collected.add(name, message)
+    if errors is None:
+        collected.check()
+    return struct(**values)
+
+
+def _body_operation(content: dict[str, str]) -> type[Operation]:
+    """An OpenAPI operation whose body is, by media type, one of these components."""
+
+    @dataclass
+    class BodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                content={
+                    media_type: OpenAPIMediaType(
+                        schema=Reference(f"#/components/schemas/{component}")
+                    )
+                    for media_type, component in content.items()
+                },
+            )
+
+    return BodyOperation
 
 
 def json_or_form(json_schema: str, form_schema: str) -> type[Operation]:
     """An OpenAPI operation whose body is either the JSON or the multipart component."""
-
-    @dataclass
-    class JsonOrFormOperation(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(
-                required=True,
-                content={
-                    "application/json": OpenAPIMediaType(
-                        schema=Reference(f"#/components/schemas/{json_schema}")
-                    ),
-                    "multipart/form-data": OpenAPIMediaType(
-                        schema=Reference(f"#/components/schemas/{form_schema}")
-                    ),
-                },
-            )
-
-    return JsonOrFormOperation
+    return _body_operation({"application/json": json_schema, "multipart/form-data": form_schema})
 
 
 def form_only(form_schema: str) -> type[Operation]:
     """An OpenAPI operation whose body is the multipart component ``form_schema``."""
+    return _body_operation({"multipart/form-data": form_schema})
 
-    @dataclass
-    class FormOperation(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(
-                required=True,
-                content={
-                    "multipart/form-data": OpenAPIMediaType(
-                        schema=Reference(f"#/components/schemas/{form_schema}")
-                    )
-                },
-            )
 
-    return FormOperation
+def json_only(json_schema: str) -> type[Operation]:
+    """An OpenAPI operation whose body is the JSON component ``json_schema`` (read by
+    ``read_json``, so the handler itself declares no body)."""
+    return _body_operation({"application/json": json_schema})
 
 
 _SCHEMA_KEYS = {
     "title": "title", "description": "description", "format": "format", "default": "default",
     "required": "required", "minimum": "minimum", "maximum": "maximum", "minLength": "min_length",
-    "maxLength": "max_length", "examples": "examples", "enum": "enum",
+    "maxLength": "max_length", "examples": "examples", "enum": "enum", "pattern": "pattern",
+    "exclusiveMinimum": "exclusive_minimum", "exclusiveMaximum": "exclusive_maximum",
+    "multipleOf": "multiple_of",
 }  # fmt: skip
 
 

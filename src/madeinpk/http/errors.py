@@ -176,6 +176,84 @@ def field_errors_from_msgspec(exc: msgspec.ValidationError) -> FieldErrors:
     return FieldErrors({field or "non_field_errors": [message]})
 
 
+# DRF's default ``error_messages`` (``rest_framework.fields``), by DRF's keys. A request field
+# may give any key its own words in its declaration (``http.bodies.field_options``).
+NOT_NULL = "This field may not be null."
+NOT_INTEGER = "A valid integer is required."
+DRF_MESSAGES = {
+    "null": NOT_NULL,
+    "blank": "This field may not be blank.",
+    "invalid_choice": '"{input}" is not a valid choice.',
+    "min_length": "Ensure this field has at least {limit} characters.",
+    "max_length": "Ensure this field has no more than {limit} characters.",
+    "min_value": "Ensure this value is greater than or equal to {limit}.",
+    "max_value": "Ensure this value is less than or equal to {limit}.",
+}
+# ``invalid``, by the type msgspec expected.
+_INVALID = {
+    "int": NOT_INTEGER,
+    "float": "A valid number is required.",
+    "str": "Not a valid string.",
+    "bool": "Must be a valid boolean.",
+}
+# msgspec's words for a scalar that does not fit (``msgspec/_core.c``); anything else (the
+# words of a custom type's decoder, a nested problem) is kept as msgspec says it.
+_TYPE = re.compile(r"Expected `(?P<expected>[a-z]+)[^`]*`, got `(?P<got>[a-z]+)`")
+_LENGTH = re.compile(r"Expected `str` of length (?P<op>[<>]=) (?P<limit>\d+)")
+_BOUND = re.compile(r"Expected `(?:int|float)` (?P<op>[<>]=?) (?P<limit>\S+)")
+_STRICT_BOUNDS = {
+    ">": ("min_value", "Ensure this value is greater than {limit}."),
+    "<": ("max_value", "Ensure this value is less than {limit}."),
+}
+
+
+def _declared(info: msgspec.inspect.Type) -> tuple[dict[str, str], bool]:
+    """The field's own ``error_messages`` (from its Meta) and whether it is a choice."""
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    messages: dict[str, str] = {}
+    choice = False
+    for member in members:
+        if isinstance(member, msgspec.inspect.Metadata):
+            messages.update((member.extra or {}).get("error_messages", {}))
+            member = member.type
+        choice = choice or isinstance(
+            member, msgspec.inspect.EnumType | msgspec.inspect.LiteralType
+        )
+    return messages, choice
+
+
+def drf_message(message: str, value: Any, field_type: Any) -> str:
+    """msgspec's reason why ``value`` does not fit a request field of ``field_type`` (the
+    message without its ``- at`` part), in DRF's words, or in the field's own where it declares
+    them. A message msgspec did not write (a custom type's decoder speaks DRF already) is kept."""
+    declared, choice = _declared(msgspec.inspect.type_info(field_type))
+    if value is None and "null" in declared:
+        return declared["null"]
+    if value == "" and "blank" in declared:
+        return declared["blank"]
+    key, limit, default = None, "", message
+    typed = _TYPE.fullmatch(message)
+    if typed and typed["got"] == "null":
+        key, default = "null", NOT_NULL
+    elif message.startswith("Invalid enum value") or (choice and typed):
+        key, default = "invalid_choice", DRF_MESSAGES["invalid_choice"]
+    elif typed:
+        key, default = "invalid", _INVALID.get(typed["expected"], message)
+    elif length := _LENGTH.fullmatch(message):
+        limit = length["limit"]
+        key = "max_length" if length["op"] == "<=" else "blank" if limit == "1" else "min_length"
+        default = DRF_MESSAGES[key]
+    elif bound := _BOUND.fullmatch(message):
+        limit = bound["limit"]
+        if bound["op"] in _STRICT_BOUNDS:
+            key, default = _STRICT_BOUNDS[bound["op"]]
+        else:
+            key = "min_value" if bound["op"] == ">=" else "max_value"
+            default = DRF_MESSAGES[key]
+    text = declared.get(key, default) if key else default
+    return text.replace("{input}", str(value)).replace("{limit}", limit)
+
+
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar reports body and query problems as a list; re-key them by field, DRF style."""
     errors: dict[str, list[str]] = {}

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketException
@@ -28,6 +28,7 @@ HEARTBEAT_EVERY = 10.0
 HEARTBEAT_TTL = 30
 
 
+@runtime_checkable  # the sockets take it as a dependency, which Litestar checks against its type
 class SocketCap(Protocol):
     async def acquire(self, address: str) -> bool:
         """Count one more socket for ``address``; False (and nothing counted) at the cap."""
@@ -40,10 +41,9 @@ class SocketCap(Protocol):
 
 
 @asynccontextmanager
-async def place_under_cap(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+async def place_under_cap(socket: WebSocket[Any, Any, Any], cap: SocketCap) -> AsyncIterator[None]:
     """Hold one of the client address's places for the socket's life; over the cap the socket
     is accepted and closed with 4429, so the client can tell why."""
-    cap: SocketCap = socket.app.state.socket_cap
     address = client_address(socket)
     if not await cap.acquire(address):
         await socket.accept()

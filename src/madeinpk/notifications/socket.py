@@ -9,10 +9,11 @@ from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket_listener
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketException
 
 from madeinpk.http.auth import AccountsByKey
-from madeinpk.http.socket_cap import place_under_cap
+from madeinpk.http.socket_cap import SocketCap, place_under_cap
 from madeinpk.http.websocket import (
     INVALID_TOKEN_CODE,
     MESSAGE_TOO_BIG,
@@ -27,20 +28,24 @@ _encoder = msgspec.json.Encoder()
 
 
 @asynccontextmanager
-async def notification_connection(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
-    async with place_under_cap(socket):
+async def notification_connection(
+    socket: WebSocket[Any, Any, Any],
+    socket_cap: NamedDependency[SocketCap],
+    token_cache: NamedDependency[AccountsByKey],
+    notification_feeds: NamedDependency[NotificationFeeds],
+) -> AsyncIterator[None]:
+    """Its dependencies are the app's (Litestar resolves them once per connection)."""
+    async with place_under_cap(socket, socket_cap):
         token = socket.query_params.get("token")
-        tokens: AccountsByKey = socket.app.state.token_cache
-        account = await tokens.account(token) if token else None
+        account = await token_cache.account(token) if token else None
         await socket.accept()
         if account is None:
             raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
-        feeds: NotificationFeeds = socket.app.state.notification_feeds
-        reader = await feeds.join(account.id, socket)
+        reader = await notification_feeds.join(account.id, socket)
         try:
             yield
         finally:
-            await feeds.leave(account.id, reader)
+            await notification_feeds.leave(account.id, reader)
 
 
 @websocket_listener(
