@@ -177,6 +177,11 @@ class Watcher:
             self._release_held(last)
         return True
 
+    def reply(self, text: str) -> None:
+        """An answer to this socket's own message, after whatever already waits for it."""
+        if not self.closed:
+            self._push(text)
+
     def reply_after(self, seq: int, text: str) -> None:
         """Send ``text`` to this socket once event ``seq`` has been queued to it."""
         if self.closed:

@@ -73,6 +73,12 @@ async def _send(socket: WebSocket[Any, Any, Any], message: msgspec.Struct) -> No
     await socket.send_data(_encoder.encode(message), mode="text")
 
 
+def _answer(connection: Connection, message: msgspec.Struct) -> None:
+    """An answer to the socket's own message: after whatever is already on its way to it, and
+    written straight to the transport like the events (not through the ASGI send)."""
+    connection.watcher.reply(_encoder.encode(message).decode())
+
+
 @asynccontextmanager
 async def auction_connection(
     socket: WebSocket[Any, Any, Any],
@@ -208,23 +214,22 @@ async def auction_socket(
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         problem = _problem(data)
         if problem is None and "amount" in str(exc):
-            await _send(socket, _error(Reason.invalid_amount))
+            _answer(connection, _error(Reason.invalid_amount))
         else:
-            await _send(socket, _error(Reason.invalid_message, problem or "Unknown message type"))
+            _answer(connection, _error(Reason.invalid_message, problem or "Unknown message type"))
         return
     if not isinstance(message, PlaceBid):
-        await _send(socket, Pong(server_time=utc_now()))
+        _answer(connection, Pong(server_time=utc_now()))
         return
     try:
         bid_id = _bid_id(message)
     except ValueError as exc:
-        await _send(socket, _error(Reason.invalid_message, str(exc)))
+        _answer(connection, _error(Reason.invalid_message, str(exc)))
         return
-    await _place_bid(socket, connection, message, bid_id, bid_desk, bid_rate_limiter)
+    await _place_bid(connection, message, bid_id, bid_desk, bid_rate_limiter)
 
 
 async def _place_bid(
-    socket: WebSocket[Any, Any, Any],
     connection: Connection,
     message: PlaceBid,
     bid_id: str | None,
@@ -233,21 +238,21 @@ async def _place_bid(
 ) -> None:
     account = connection.account
     if account is None:
-        await _send(socket, _error(Reason.unauthenticated, bid_id=bid_id))
+        _answer(connection, _error(Reason.unauthenticated, bid_id=bid_id))
         return
     if not await limiter.allow(account.id):
-        await _send(socket, _error(Reason.rate_limited, bid_id=bid_id))
+        _answer(connection, _error(Reason.rate_limited, bid_id=bid_id))
         return
     try:
         amount = _amount(bytes(message.amount))
     except InvalidAmount:
-        await _send(socket, _error(Reason.invalid_amount, bid_id=bid_id))
+        _answer(connection, _error(Reason.invalid_amount, bid_id=bid_id))
         return
     raw_max = bytes(message.max_amount)
     try:
         max_amount = _amount(raw_max) if raw_max and raw_max != b"null" else None
     except InvalidAmount:
-        await _send(socket, _error(Reason.invalid_max_amount, INVALID_MAX, bid_id))
+        _answer(connection, _error(Reason.invalid_max_amount, INVALID_MAX, bid_id))
         return
     bidder = Bidder(account.id, account.username, account.email)
     try:
@@ -257,10 +262,10 @@ async def _place_bid(
     except Exception:
         # Never leak internals, never drop the watcher; but an operator must hear about it.
         logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
-        await _send(socket, _error(Reason.internal, bid_id=bid_id))
+        _answer(connection, _error(Reason.internal, bid_id=bid_id))
         return
     if not isinstance(outcome, Accepted):
-        await _send(socket, _error(outcome.reason, outcome.message, bid_id))
+        _answer(connection, _error(outcome.reason, outcome.message, bid_id))
         return
     accepted = BidAccepted(
         data=BidAcceptedData(
