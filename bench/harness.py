@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import uvloop
 
@@ -66,9 +66,18 @@ def _r(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def proc_table() -> dict[int, tuple[str, int, int]]:
-    """pid -> (comm, ppid, utime+stime ticks) for every process we can read."""
-    table: dict[int, tuple[str, int, int]] = {}
+class ProcStat(NamedTuple):
+    """One process as ``/proc/<pid>/stat`` has it."""
+
+    comm: str
+    ppid: int
+    pgrp: int
+    ticks: int  # utime + stime
+
+
+def proc_table() -> dict[int, ProcStat]:
+    """pid -> (comm, ppid, pgrp, utime+stime ticks) for every process we can read."""
+    table: dict[int, ProcStat] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -80,15 +89,23 @@ def proc_table() -> dict[int, tuple[str, int, int]]:
         close = stat.rfind(")")
         comm = stat[stat.find("(") + 1 : close]
         fields = stat[close + 2 :].split()
-        table[int(entry)] = (comm, int(fields[1]), int(fields[11]) + int(fields[12]))
+        table[int(entry)] = ProcStat(
+            comm, int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12])
+        )
     return table
 
 
-def descendants(root: int, table: dict[int, tuple[str, int, int]] | None = None) -> list[int]:
+def system_ticks() -> list[int]:
+    """The machine's cpu line: user nice system idle iowait irq softirq steal ..."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+def descendants(root: int, table: dict[int, ProcStat] | None = None) -> list[int]:
     table = table or proc_table()
     children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
+    for pid, stat in table.items():
+        children.setdefault(stat.ppid, []).append(pid)
     found, stack = [], [root]
     while stack:
         for child in children.get(stack.pop(), []):
@@ -120,25 +137,31 @@ def socket_fds(pid: int) -> int:
     return count
 
 
+def bystander(pid: int, comm: str) -> str:
+    """The group of a process that is not one of those measured: this one, PostgreSQL, Redis or
+    other."""
+    if pid == os.getpid():
+        return "bench"
+    if comm.startswith("postgres"):
+        return "postgres"
+    if comm.startswith("redis"):
+        return "redis"
+    return "other"
+
+
 class CpuMeter:
     """CPU seconds spent per process group over one phase (100% = one core busy)."""
 
     def __init__(self, server_pid: int) -> None:
         self.server_pid = server_pid
         self.start_wall = 0.0
-        self.start: dict[int, tuple[str, int, int]] = {}
+        self.start: dict[int, ProcStat] = {}
         self.start_total: list[int] = []
-
-    @staticmethod
-    def _system() -> list[int]:
-        """The machine's cpu line: user nice system idle iowait irq softirq steal ..."""
-        with open("/proc/stat") as f:
-            return [int(x) for x in f.readline().split()[1:]]
 
     def __enter__(self) -> CpuMeter:
         self.start_wall = time.perf_counter()
         self.start = proc_table()
-        self.start_total = self._system()
+        self.start_total = system_ticks()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -149,23 +172,13 @@ class CpuMeter:
         end = proc_table()
         server = set(descendants(self.server_pid, end)) | {self.server_pid}
         groups: Counter[str] = Counter()
-        for pid, (comm, _, ticks) in end.items():
+        for pid, (comm, _, _, ticks) in end.items():
             before = self.start.get(pid)  # ticks survive exec (comm may change); new pids
-            used = ticks - (before[2] if before else 0)  # started within the phase
+            used = ticks - (before.ticks if before else 0)  # started within the phase
             if used <= 0:
                 continue
-            if pid in server:
-                group = "server"
-            elif pid == os.getpid():
-                group = "bench"
-            elif comm.startswith("postgres"):
-                group = "postgres"
-            elif comm.startswith("redis"):
-                group = "redis"
-            else:
-                group = "other"
-            groups[group] += used
-        now = self._system()
+            groups["server" if pid in server else bystander(pid, comm)] += used
+        now = system_ticks()
         delta = [b - a for a, b in zip(self.start_total, now, strict=False)]
         all_ticks = max(1, sum(delta))
         busy = all_ticks - delta[3] - delta[4]
@@ -180,6 +193,15 @@ class CpuMeter:
                 n: round(100 * d / all_ticks, 1) for n, d in zip(names, delta, strict=False) if d
             },
         }
+
+
+def get_ok(url: str) -> bool:
+    """Whether a GET of ``url`` answers 200 (within 2 s)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def free_port() -> int:
@@ -212,6 +234,41 @@ class Fixture:
     bidders: list[tuple[str, str]]  # (username, token)
 
 
+async def insert_users(names: list[str], password: str, now: datetime) -> dict[str, int]:
+    """Users with their profiles, the first a seller, the others buyers (the seller's own
+    profile is the caller's); ``password`` already hashed. Returns username -> id."""
+    from piccolo.apps.user.tables import BaseUser
+
+    from madeinpk.accounts.tables import Role, UserProfile
+
+    users = [
+        BaseUser(
+            username=name,
+            email=f"{name}@example.com",
+            password=password,
+            first_name="Bench",
+            last_name="User",
+            active=True,
+            admin=False,
+            superuser=False,
+        )
+        for name in names
+    ]
+    rows = await BaseUser.insert(*users).returning(BaseUser.id, BaseUser.username)
+    ids = {row["username"]: row["id"] for row in rows}
+    await UserProfile.insert(
+        *[
+            UserProfile(
+                user=ids[name],
+                role=(Role.seller if name == names[0] else Role.buyer).value,
+                created_at=now,
+            )
+            for name in names
+        ]
+    )
+    return ids
+
+
 async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fixture:
     for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"):
         if key in env:
@@ -220,7 +277,7 @@ async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fi
             os.environ.pop(key, None)
     from piccolo.apps.user.tables import BaseUser
 
-    from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+    from madeinpk.accounts.tables import SellerProfile
     from madeinpk.accounts.tokens import issue_token
     from madeinpk.auctions.tables import Auction
     from madeinpk.catalog.tables import Category, Product, ProductImage
@@ -233,32 +290,8 @@ async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fi
         now = datetime.now(UTC)
         tag = secrets.token_hex(3)
         names = [f"bench_seller_{tag}"] + [f"bench_buyer{i}_{tag}" for i in range(n_buyers)]
-        users = [
-            BaseUser(
-                username=name,
-                email=f"{name}@example.com",
-                password=password,
-                first_name="Bench",
-                last_name="User",
-                active=True,
-                admin=False,
-                superuser=False,
-            )
-            for name in names
-        ]
-        rows = await BaseUser.insert(*users).returning(BaseUser.id, BaseUser.username)
-        ids = {row["username"]: row["id"] for row in rows}
+        ids = await insert_users(names, password, now)
         seller_id = ids[names[0]]
-        await UserProfile.insert(
-            *[
-                UserProfile(
-                    user=ids[name],
-                    role=(Role.seller if name == names[0] else Role.buyer).value,
-                    created_at=now,
-                )
-                for name in names
-            ]
-        )
         await SellerProfile.insert(
             SellerProfile(
                 user=seller_id,
@@ -356,18 +389,10 @@ class Server:
                     f"server exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}"
                 )
             started = self.log_text().count("Application startup complete")
-            if started >= self.workers and await asyncio.to_thread(self._get_ok, url):
+            if started >= self.workers and await asyncio.to_thread(get_ok, url):
                 return
             await asyncio.sleep(0.25)
         raise RuntimeError(f"server not ready after {limit_s}s:\n{self.log_text()[-3000:]}")
-
-    @staticmethod
-    def _get_ok(url: str) -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
 
     def worker_pids(self) -> list[int]:
         """The app processes: uvicorn's children, or the server itself when it runs alone."""

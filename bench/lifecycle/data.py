@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from bench.harness import insert_users
 from piccolo.apps.user.tables import BaseUser
 
-from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
+from madeinpk.accounts.tables import SellerProfile
 from madeinpk.auctions.tables import Auction, Bid
 from madeinpk.catalog.tables import Product
 
@@ -60,36 +61,7 @@ async def create_users(n_buyers: int) -> Users:
     tag = secrets.token_hex(3)
     password = BaseUser.hash_password("bench-password-1")  # once: 600k PBKDF2 rounds
     names = [f"lc_seller_{tag}"] + [f"lc_buyer{i}_{tag}" for i in range(n_buyers)]
-    rows = await BaseUser.insert(
-        *[
-            BaseUser(
-                username=n,
-                email=f"{n}@example.com",
-                password=password,
-                first_name="Bench",
-                last_name="User",
-                active=True,
-                admin=False,
-                superuser=False,
-            )
-            for n in names
-        ]
-    ).returning(BaseUser.id, BaseUser.username)
-    ids = {r["username"]: r["id"] for r in rows}
-    await UserProfile.insert(
-        *[
-            UserProfile(
-                user=ids[n],
-                role=(Role.seller if n == names[0] else Role.buyer).value,
-                phone_number="",
-                profile_picture="",
-                is_blocked=False,
-                failed_payment_count=0,
-                created_at=now,
-            )
-            for n in names
-        ]
-    )
+    ids = await insert_users(names, password, now)
     await SellerProfile.insert(
         SellerProfile(
             user=ids[names[0]],

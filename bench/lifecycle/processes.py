@@ -13,13 +13,11 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.harness import CLK_TCK, ROOT
+from bench.harness import CLK_TCK, ROOT, ProcStat, bystander, get_ok, proc_table, system_ticks
 
 from madeinpk.heartbeat import ProcessRole, live_processes
 from madeinpk.settings import Settings
@@ -90,43 +88,20 @@ class Proc:
         self.proc = None
 
 
-def proc_table() -> dict[int, tuple[str, int, int, int]]:
-    """pid -> (comm, ppid, pgrp, utime+stime ticks)."""
-    table: dict[int, tuple[str, int, int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        close = stat.rfind(")")
-        comm = stat[stat.find("(") + 1 : close]
-        fields = stat[close + 2 :].split()
-        table[int(entry)] = (
-            comm,
-            int(fields[1]),
-            int(fields[2]),
-            int(fields[11]) + int(fields[12]),
-        )
-    return table
-
-
 class CpuMeter:
     """CPU used per group of processes over an interval, as % of one core."""
 
     def __init__(self, groups: dict[str, int]) -> None:
         self.groups = groups  # name -> process group id
-        self.start: dict[int, tuple[str, int, int, int]] = {}
+        self.start: dict[int, ProcStat] = {}
         self.t0 = 0.0
 
     def begin(self) -> None:
         self.start, self.t0 = proc_table(), time.perf_counter()
         self.sched0 = self._schedstat(self.start)
-        self.sys0 = _system_ticks()
+        self.sys0 = system_ticks()
 
-    def _schedstat(self, table: dict[int, tuple[str, int, int, int]]) -> dict[int, tuple[int, int]]:
+    def _schedstat(self, table: dict[int, ProcStat]) -> dict[int, tuple[int, int]]:
         """pid -> (ns on CPU, ns runnable but waiting for a CPU) for our process groups."""
         ours = set(self.groups.values())
         out: dict[int, tuple[int, int]] = {}
@@ -142,7 +117,7 @@ class CpuMeter:
         wall = time.perf_counter() - self.t0
         end = proc_table()
         sched1 = self._schedstat(end)
-        sys1 = _system_ticks()
+        sys1 = system_ticks()
         sys_delta = [b - a for a, b in zip(self.sys0, sys1, strict=False)]
         all_ticks = max(1, sum(sys_delta))
         by_group: dict[str, list[int]] = {}
@@ -156,20 +131,10 @@ class CpuMeter:
         used: Counter[str] = Counter()
         for pid, (comm, _, pgrp, ticks) in end.items():
             before = self.start.get(pid)
-            delta = ticks - (before[3] if before else 0)
+            delta = ticks - (before.ticks if before else 0)
             if delta <= 0:
                 continue
-            if pgrp in by_pgrp:
-                group = by_pgrp[pgrp]
-            elif pid == os.getpid():
-                group = "bench"
-            elif comm.startswith("postgres"):
-                group = "postgres"
-            elif comm.startswith("redis"):
-                group = "redis"
-            else:
-                group = "other"
-            used[group] += delta
+            used[by_pgrp[pgrp] if pgrp in by_pgrp else bystander(pid, comm)] += delta
         return {
             "wall_s": round(wall, 2),
             "cpu_pct_of_one_core": {
@@ -185,11 +150,6 @@ class CpuMeter:
                 for g, (r, w) in by_group.items()
             },
         }
-
-
-def _system_ticks() -> list[int]:
-    with open("/proc/stat") as f:
-        return [int(x) for x in f.readline().split()[1:]]
 
 
 async def wait_quiet(groups: dict[str, int], max_s: float, threshold: float) -> float:
@@ -213,14 +173,6 @@ def loadavg() -> str:
 def worker_children(worker: Proc) -> list[int]:
     table = proc_table()
     return [pid for pid, (_, ppid, _, _) in table.items() if ppid == worker.pid]
-
-
-def get_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 async def wait_http(proc: Proc, url: str, limit_s: float = 60) -> float:
