@@ -95,11 +95,9 @@ class ProductCreate(msgspec.Struct):
     category: CategoryId | None = None
 
 
-class ProductCreateForm(msgspec.Struct):
-    name: ProductName
-    description: ProductDescription
-    condition: Condition = Condition.new
-    category: CategoryId | None = None
+# The multipart form: ProductCreate's fields, then the images. (No docstring: it would become
+# the component's description in the OpenAPI document.)
+class ProductCreateForm(ProductCreate):
     images: list[bytes] = msgspec.field(default_factory=list)
 
 
