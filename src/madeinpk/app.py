@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
@@ -106,6 +107,18 @@ def _redact_access_log() -> None:
             logger.addFilter(RedactTokens())
 
 
+def constant(kind: Any, value: object) -> Provide:
+    """The dependency that is always ``value``, one object for the app's life; declared as
+    returning ``kind`` (a class, Protocol or Callable alias), since Litestar builds the
+    provider's signature from its annotations."""
+
+    def provide() -> Any:
+        return value
+
+    provide.__annotations__ = {"return": kind}
+    return Provide(provide, sync_to_thread=False, use_cache=True)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     _redact_access_log()
@@ -167,42 +180,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await sockets_per_ip.close()
                 await rate_limiter.close()
 
-    def provide_settings() -> Settings:
-        return settings
-
-    def provide_sales_summary() -> SalesSummary:
-        return sales_summary
-
-    def provide_auction_orders() -> AuctionOrders:
-        return auction_orders
-
-    def provide_listings() -> Listings:
-        return PRODUCT_LISTINGS
-
-    def provide_effects() -> Effects:
-        return effects
-
-    def provide_bid_desk() -> BidDesk:
-        return bid_desk
-
-    def provide_bid_rate_limiter() -> BidRateLimiter:
-        return rate_limiter
-
-    def provide_login_throttle() -> LoginThrottle:
-        return login_throttle
-
-    def provide_live() -> LiveAuctions:
-        return live
-
-    def provide_socket_cap() -> SocketCap:
-        return sockets_per_ip
-
-    def provide_token_cache() -> TokenCache:
-        return token_cache
-
-    def provide_notification_feeds() -> NotificationFeeds:
-        return notification_feeds
-
     app = Litestar(
         route_handlers=[
             AccountController,
@@ -229,25 +206,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             media_router(settings.media_root),
         ],
         dependencies={
-            "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "settings": constant(Settings, settings),
             "paging": Provide(provide_page_request, sync_to_thread=False),
             "account": Provide(provide_account, sync_to_thread=False),
-            "sales_summary": Provide(provide_sales_summary, sync_to_thread=False, use_cache=True),
-            "auction_orders": Provide(provide_auction_orders, sync_to_thread=False, use_cache=True),
-            "listings": Provide(provide_listings, sync_to_thread=False, use_cache=True),
-            "effects": Provide(provide_effects, sync_to_thread=False, use_cache=True),
-            "bid_desk": Provide(provide_bid_desk, sync_to_thread=False, use_cache=True),
-            "bid_rate_limiter": Provide(
-                provide_bid_rate_limiter, sync_to_thread=False, use_cache=True
-            ),
-            "login_throttle": Provide(provide_login_throttle, sync_to_thread=False, use_cache=True),
+            "sales_summary": constant(SalesSummary, sales_summary),
+            "auction_orders": constant(AuctionOrders, auction_orders),
+            "listings": constant(Listings, PRODUCT_LISTINGS),
+            "effects": constant(Effects, effects),
+            "bid_desk": constant(BidDesk, bid_desk),
+            "bid_rate_limiter": constant(BidRateLimiter, rate_limiter),
+            "login_throttle": constant(LoginThrottle, login_throttle),
             # The sockets' (and logout's): a listener resolves them once per connection.
-            "live": Provide(provide_live, sync_to_thread=False, use_cache=True),
-            "socket_cap": Provide(provide_socket_cap, sync_to_thread=False, use_cache=True),
-            "token_cache": Provide(provide_token_cache, sync_to_thread=False, use_cache=True),
-            "notification_feeds": Provide(
-                provide_notification_feeds, sync_to_thread=False, use_cache=True
-            ),
+            "live": constant(LiveAuctions, live),
+            "socket_cap": constant(SocketCap, sockets_per_ip),
+            "token_cache": constant(TokenCache, token_cache),
+            "notification_feeds": constant(NotificationFeeds, notification_feeds),
         },
         plugins=[channels],
         # Read outside DI: by the /metrics guard (guards take no dependencies), by the
