@@ -29,5 +29,6 @@ variants, results), ``scenario_a`` and ``scenario_b`` (one scenario each, with i
 ``context`` (what a scenario is given, summary figures, where an ending's time went),
 ``processes`` (the processes and their CPU), ``logs`` (taskiq's log lines), ``data`` (users,
 auctions, and checking what the endings wrote). Shared with the other benchmarks:
-``bench/harness.py`` (logging, percentiles, ports, git state).
+``bench/harness.py`` (logging, percentiles, ports, git state, the ``/proc`` process table
+and the machine's CPU ticks, the HTTP readiness probe, users with their profiles).
 """
