@@ -43,7 +43,7 @@ from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm, AuctionUpdate
-from madeinpk.auctions.socket import auction_socket
+from madeinpk.auctions.socket import AuctionSocketServices, auction_socket
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import (
@@ -58,12 +58,12 @@ from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
 from madeinpk.http.pagination import provide_page_request
-from madeinpk.http.socket_cap import SocketCap, socket_cap
+from madeinpk.http.socket_cap import socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.notifications.live import NotificationFeeds
-from madeinpk.notifications.socket import notification_socket
+from madeinpk.notifications.socket import NotificationSocketServices, notification_socket
 from madeinpk.observability import (
     OPERATIONAL_PATHS,
     MetricsController,
@@ -216,11 +216,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "bid_desk": constant(BidDesk, bid_desk),
             "bid_rate_limiter": constant(BidRateLimiter, rate_limiter),
             "login_throttle": constant(LoginThrottle, login_throttle),
-            # The sockets' (and logout's): a listener resolves them once per connection.
-            "live": constant(LiveAuctions, live),
-            "socket_cap": constant(SocketCap, sockets_per_ip),
-            "token_cache": constant(TokenCache, token_cache),
-            "notification_feeds": constant(NotificationFeeds, notification_feeds),
+            "token_cache": constant(TokenCache, token_cache),  # logout forgets the token
+            # The sockets': one each, resolved once per connection.
+            "auction_socket_services": constant(
+                AuctionSocketServices,
+                AuctionSocketServices(sockets_per_ip, token_cache, live, bid_desk, rate_limiter),
+            ),
+            "notification_socket_services": constant(
+                NotificationSocketServices,
+                NotificationSocketServices(sockets_per_ip, token_cache, notification_feeds),
+            ),
         },
         plugins=[channels],
         # Read outside DI: by the /metrics guard (guards take no dependencies), by the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -27,25 +28,34 @@ MAX_FRAME_BYTES = 1024
 _encoder = msgspec.json.Encoder()
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationSocketServices:
+    """What the socket needs of the app, as ONE dependency (several independent ones are
+    resolved in a task group, per connection)."""
+
+    cap: SocketCap
+    tokens: AccountsByKey
+    feeds: NotificationFeeds
+
+
 @asynccontextmanager
 async def notification_connection(
     socket: WebSocket[Any, Any, Any],
-    socket_cap: NamedDependency[SocketCap],
-    token_cache: NamedDependency[AccountsByKey],
-    notification_feeds: NamedDependency[NotificationFeeds],
+    notification_socket_services: NamedDependency[NotificationSocketServices],
 ) -> AsyncIterator[None]:
-    """Its dependencies are the app's (Litestar resolves them once per connection)."""
-    async with place_under_cap(socket, socket_cap):
+    """Its dependency is the app's (Litestar resolves it once per connection)."""
+    services = notification_socket_services
+    async with place_under_cap(socket, services.cap):
         token = socket.query_params.get("token")
-        account = await token_cache.account(token) if token else None
+        account = await services.tokens.account(token) if token else None
         await socket.accept()
         if account is None:
             raise WebSocketException(detail="Invalid token", code=INVALID_TOKEN_CODE)
-        reader = await notification_feeds.join(account.id, socket)
+        reader = await services.feeds.join(account.id, socket)
         try:
             yield
         finally:
-            await notification_feeds.leave(account.id, reader)
+            await services.feeds.leave(account.id, reader)
 
 
 @websocket_listener(
