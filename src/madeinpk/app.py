@@ -94,7 +94,7 @@ class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) and "token=" in a else a
                 for a in record.args
             )
         return True
