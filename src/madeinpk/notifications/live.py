@@ -121,6 +121,8 @@ class UserFeed:
         self.subscribed.set()
 
     async def _consume(self, subscriber: Subscriber) -> None:
+        # What a message holds is never read: any message means "something new" (a hot
+        # auction's batch message is sent to its outbid users' channels too).
         async for _ in subscriber.iter_events():
             self.ping()
 
