@@ -164,3 +164,58 @@ def test_a_json_only_body_is_documented_as_its_component() -> None:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
         "required": True,
     }
+
+
+Seconds = Annotated[int, msgspec.Meta(ge=0, le=60, extra=field_options(text=True))]
+FormSeconds = Annotated[
+    int, msgspec.Meta(ge=0, le=60, extra=field_options(text=True, blank_is_null=True))
+]
+
+
+class Timer(msgspec.Struct):
+    seconds: Seconds | UnsetType = UNSET
+    form_seconds: FormSeconds | None | UnsetType = UNSET
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [(12, 12), (12.0, 12), ("12", 12), (" +12 ", 12), ("12.", 12), ("12.00", 12), ("-0", 0)],
+)
+def test_an_integer_field_read_as_text_takes_what_drf_takes(raw: object, read: int) -> None:
+    assert to_struct({"seconds": raw, "form_seconds": raw}, Timer) == Timer(read, read)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("1e2", "A valid integer is required."),  # msgspec alone would read 100
+        ("12.5", "A valid integer is required."),
+        (12.5, "A valid integer is required."),
+        ("0x10", "A valid integer is required."),
+        ("١٢", "A valid integer is required."),
+        (" ", "A valid integer is required."),  # only "" is a form's blank
+        ("1" * 31, "A valid integer is required."),  # never handed to int() unbounded
+        ("9" * 5000, "A valid integer is required."),
+        (True, "A valid integer is required."),
+        ([1], "A valid integer is required."),
+        (None, "This field may not be null."),
+        ("-1", "Ensure this value is greater than or equal to 0."),
+        ("61", "Ensure this value is less than or equal to 60."),
+        (10**40, "Ensure this value is less than or equal to 60."),
+        (1e40, "Ensure this value is less than or equal to 60."),
+    ],
+)
+def test_an_integer_field_read_as_text_refuses_in_drf_words(raw: object, message: str) -> None:
+    with pytest.raises(FieldErrors) as error:
+        to_struct({"seconds": raw}, Timer)
+    assert error.value.body == {"seconds": [message]}
+
+
+def test_a_blank_form_integer_is_null_and_a_json_one_is_not() -> None:
+    assert to_struct({"form_seconds": ""}, Timer) == Timer(form_seconds=None)
+    with pytest.raises(FieldErrors) as error:
+        to_struct({"seconds": "", "form_seconds": "x"}, Timer)
+    assert error.value.body == {
+        "seconds": ["A valid integer is required."],
+        "form_seconds": ["A valid integer is required."],
+    }

@@ -8,6 +8,7 @@ a body's first bad field and word it its own way; ``to_struct`` reports every fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -166,7 +167,9 @@ def field_options(
     *, text: bool = False, blank_is_null: bool = False, **error_messages: str
 ) -> dict[str, Any]:
     """``Meta(extra=…)`` of a request field. ``text``: read as DRF's ``CharField`` reads, before
-    the checks: a number is its text, surrounding whitespace is dropped. ``blank_is_null``: an
+    the checks: a number is its text, surrounding whitespace is dropped; of an ``int`` field, as
+    DRF's ``IntegerField`` reads that text (ASCII digits, a sign, a zero fraction: ``" +12.0 "``
+    is 12, ``"1e2"`` is not an integer). ``blank_is_null``: an
     empty string means null (DRF's relations; a form's way to say "none"). ``error_messages``:
     the field's own words for any of DRF's keys (``null``, ``blank``, ``invalid``,
     ``invalid_choice``, ``min_length``, ``max_length``, ``min_value``, ``max_value``);
@@ -190,22 +193,27 @@ class _Field:
     alone: type[msgspec.Struct]  # a Struct of this field only: converts it with its default
     text: bool
     blank_is_null: bool
+    integer: bool  # an ``int`` field read as text: a string is an integer by DRF's grammar only
 
 
-def _options(info: msgspec.inspect.Type) -> dict[str, Any]:
+def _options(info: msgspec.inspect.Type) -> tuple[dict[str, Any], bool]:
+    """The field's ``field_options`` and whether it takes an integer."""
     members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
     options: dict[str, Any] = {}
+    integer = False
     for member in members:
         if isinstance(member, msgspec.inspect.Metadata):
             options.update(member.extra or {})
-    return options
+            member = member.type
+        integer = integer or isinstance(member, msgspec.inspect.IntType)
+    return options, integer
 
 
 @cache
 def _fields(struct: type[msgspec.Struct]) -> tuple[_Field, ...]:
     fields = []
     for info in msgspec.structs.fields(struct):
-        options = _options(msgspec.inspect.type_info(info.type))
+        options, integer = _options(msgspec.inspect.type_info(info.type))
         default = (
             msgspec.NODEFAULT
             if info.required
@@ -226,24 +234,44 @@ def _fields(struct: type[msgspec.Struct]) -> tuple[_Field, ...]:
                 alone,
                 bool(options.get("text")),
                 bool(options.get("blank_is_null")),
+                bool(options.get("text")) and integer,
             )
         )
     return tuple(fields)
 
 
+# DRF's ``IntegerField`` reads ``int(text)`` once a zero fraction is dropped (at most 30 digits
+# here: Python refuses to read a few thousand, and no field of ours takes more than nine).
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
+
+
 def _prepared(fields: dict[str, Any], struct: type[msgspec.Struct]) -> dict[str, Any]:
     prepared = dict(fields)
     for item in _fields(struct):
-        value = prepared.get(item.key)
-        if item.text and isinstance(value, int | float) and not isinstance(value, bool):
+        if item.key not in prepared:
+            continue
+        value = prepared[item.key]
+        if item.integer:  # numbers stay numbers: 12.0 is 12, 12.5 no integer
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+        elif item.text and isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if isinstance(value, str):
-            if item.text:
+            if item.text and not item.integer:
                 value = value.strip()
-            if item.blank_is_null and value == "":
+            if item.blank_is_null and value == "":  # of an integer, "" only: " " is no integer
                 value = None
-            prepared[item.key] = value
+            elif item.integer and (text := value.strip()).isascii():
+                if _INTEGER_TEXT.fullmatch(text):
+                    value = int(text.partition(".")[0])
+        prepared[item.key] = value
     return prepared
+
+
+def _unread(prepared: dict[str, Any], struct: type[msgspec.Struct]) -> bool:
+    """Whether an integer field still holds text it could not read as one (msgspec's own lax
+    reading would take more, such as ``"1e2"``): each field is then converted on its own."""
+    return any(item.integer and isinstance(prepared.get(item.key), str) for item in _fields(struct))
 
 
 def to_struct(
@@ -255,8 +283,10 @@ def to_struct(
     field keeps its default (so the Struct must give every field one), for the caller to add
     its own checks and raise everything together."""
     prepared = _prepared(fields, struct)
+    problem: msgspec.ValidationError | None = None
     try:
-        return msgspec.convert(prepared, struct, strict=False, dec_hook=decode_input)
+        if not _unread(prepared, struct):
+            return msgspec.convert(prepared, struct, strict=False, dec_hook=decode_input)
     except msgspec.ValidationError as exc:
         problem = exc
     collected = FieldErrorCollector() if errors is None else errors
@@ -268,7 +298,10 @@ def to_struct(
         value = prepared[item.key]
         try:
             converted = msgspec.convert(
-                {item.key: value}, item.alone, strict=False, dec_hook=decode_input
+                {item.key: value},
+                item.alone,
+                strict=item.integer,  # what an integer field could not read is no integer
+                dec_hook=decode_input,
             )
         except msgspec.ValidationError as exc:
             reported = True
@@ -279,7 +312,7 @@ def to_struct(
                 collected.add(item.key, drf_message(message, value, item.type))
         else:
             values[item.name] = getattr(converted, item.name)
-    if not reported:  # nothing wrong with any one field: the body as a whole (a missing field)
+    if not reported and problem is not None:  # the body as a whole (a missing field)
         whole = field_errors_from_msgspec(problem)
         for name, messages in whole.body.items():
             for message in messages:
