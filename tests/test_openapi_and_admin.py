@@ -134,3 +134,48 @@ async def test_admin_panel_is_mounted_and_staff_only(
     assert tables.status_code == 200
     assert {"auction", "bid", "piccolo_user", "auction_order", "outbox_email"} <= set(tables.json())
     assert (await admin_tables(ordinary.username)).status_code in (401, 403)  # staff only
+
+
+async def test_the_bid_and_the_auction_options_show_their_constraints(
+    client: httpx.AsyncClient,
+) -> None:
+    """``place_bid``'s body and the auction options: the schema is the declaration the body is
+    read by."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    body = spec["paths"]["/api/auctions/{auction_id}/place_bid"]["post"]["requestBody"]
+    assert body["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/BidAmount"}}
+    }
+    money = {
+        "type": ["number", "string"],
+        "exclusiveMinimum": 0,
+        "maximum": 99999999.99,
+        "multipleOf": 0.01,
+        "pattern": r"^[0-9]{1,8}(\.[0-9]{1,2})?$",
+    }
+
+    def constraints(node: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in node.items() if k in money}
+
+    bid = schemas["BidAmount"]["properties"]
+    assert constraints(bid["amount"]) == money
+    max_amount = bid["max_amount"]["anyOf"]
+    assert constraints(max_amount[0]) == money and max_amount[1] == {"type": "null"}
+    for component in ("AuctionCreate", "AuctionUpdate", "AuctionCreateForm"):
+        options = schemas[component]["properties"]
+        for name in ("min_increment", "reserve_price"):
+            variants = options[name]["anyOf"]
+            assert constraints(variants[0]) == money, (component, name)
+            assert {"type": "null"} in variants, (component, name)
+        soft_close = options["soft_close_seconds"]
+        soft_close = soft_close.get("anyOf", [soft_close])[0]
+        assert (soft_close["type"], soft_close["minimum"], soft_close["maximum"]) == (
+            "integer",
+            0,
+            3600,
+        ), component
+    assert (
+        "empty"
+        in schemas["AuctionCreateForm"]["properties"]["min_increment"]["anyOf"][0]["description"]
+    )

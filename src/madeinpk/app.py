@@ -42,7 +42,12 @@ from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
-from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm, AuctionUpdate
+from madeinpk.auctions.schemas import (
+    AuctionCreate,
+    AuctionCreateForm,
+    AuctionUpdate,
+    BidAmount,
+)
 from madeinpk.auctions.socket import AuctionSocketServices, auction_socket
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
@@ -276,6 +281,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuctionCreate,
             AuctionCreateForm,
             AuctionUpdate,
+            BidAmount,
             ProductCreate,
             ProductCreateForm,
             ProductUpdate,

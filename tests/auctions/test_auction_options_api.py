@@ -198,6 +198,8 @@ BAD_OPTIONS: list[tuple[dict[str, Any], dict[str, list[str]]]] = [
     ({"soft_close_seconds": "two"}, {"soft_close_seconds": ["A valid integer is required."]}),
     ({"soft_close_seconds": True}, {"soft_close_seconds": ["A valid integer is required."]}),
     ({"soft_close_seconds": {"s": 1}}, {"soft_close_seconds": ["A valid integer is required."]}),
+    ({"soft_close_seconds": "1e2"}, {"soft_close_seconds": ["A valid integer is required."]}),
+    ({"soft_close_seconds": ""}, {"soft_close_seconds": ["A valid integer is required."]}),
     ({"soft_close_seconds": None}, {"soft_close_seconds": ["This field may not be null."]}),
     (
         {"min_increment": "x", "reserve_price": "1", "soft_close_seconds": 9999},
@@ -244,6 +246,9 @@ async def test_option_errors_come_with_the_other_field_errors(
             {"soft_close_seconds": ["Ensure this value is less than or equal to 3600."]},
         ),
         ({"soft_close_seconds": "1.5"}, {"soft_close_seconds": ["A valid integer is required."]}),
+        ({"soft_close_seconds": " "}, {"soft_close_seconds": ["A valid integer is required."]}),
+        ({"soft_close_seconds": "1e2"}, {"soft_close_seconds": ["A valid integer is required."]}),
+        ({"min_increment": " "}, {"min_increment": ["A valid number is required."]}),
         ({"reserve_price": "100"}, {"reserve_price": [RESERVE_BELOW_START]}),
         ({"min_increment": "0"}, {"min_increment": ["Ensure this value is greater than 0."]}),
     ],
@@ -437,3 +442,41 @@ async def test_openapi_documents_the_options_and_the_derived_fields(
         assert options <= set(schemas[name]["properties"]), name
     assert DERIVED <= set(schemas["Auction"]["properties"])
     assert DERIVED <= set(schemas["Auction"]["required"])
+
+
+async def test_options_read_as_drf_reads_them_in_json_and_in_the_form(
+    client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    """A signed integer with spaces or a zero fraction is one; in the one-step form an empty
+    option is none (the default); as JSON, the one-step body reads the options as JSON does."""
+    body = create_body(await own_product(seller), soft_close_seconds=" +90.0 ", min_increment=5)
+    created = await client.post("/api/auctions/", json=body, headers=seller.auth)
+    assert created.status_code == 201, created.text
+    assert await stored_options(created.json()["id"]) == ("5.00", None, 90)
+    terms = {
+        "starting_price": "1800",
+        "start_time": iso(timedelta()),
+        "end_time": iso(timedelta(days=1)),
+    }
+    product = {"name": "Wooden Jewelry Box", "description": "Sheesham wood.", **terms}
+    empty = {"min_increment": "", "reserve_price": "", "soft_close_seconds": ""}
+    files = [("images", ("box.jpg", jpeg(), "image/jpeg"))]
+    form = await client.post(
+        "/api/auctions/", data={**product, **empty}, files=files, headers=seller.auth
+    )
+    assert form.status_code == 201, form.text
+    default = form.json()["soft_close_seconds"]  # the SOFT_CLOSE_SECONDS setting
+    assert await stored_options(form.json()["id"]) == (None, None, default)
+    as_json = await client.post("/api/auctions/", json={**product, **empty}, headers=seller.auth)
+    assert (as_json.status_code, as_json.json()) == (
+        400,
+        {
+            "min_increment": ["A valid number is required."],
+            "reserve_price": ["A valid number is required."],
+            "soft_close_seconds": ["A valid integer is required."],
+        },
+    )
+    nulls = {"min_increment": None, "reserve_price": None, "soft_close_seconds": "+12"}
+    one_step = await client.post("/api/auctions/", json={**product, **nulls}, headers=seller.auth)
+    assert one_step.status_code == 201, one_step.text
+    assert await stored_options(one_step.json()["id"]) == (None, None, 12)

@@ -137,3 +137,56 @@ async def test_rest_outbid_email_and_bid_history(
     assert (await client.get("/api/auctions/999999/bids/")).status_code == 404
     stored = await Auction.select(Auction.current_price).where(Auction.id == auction).first()
     assert stored is not None and f"{stored['current_price']:.2f}" == "2800.00"
+
+
+@pytest.mark.parametrize(
+    ("max_amount", "message"),
+    [
+        ("", "A valid number is required."),
+        ("abc", "A valid number is required."),
+        ([4000], "A valid number is required."),
+        (True, "A valid number is required."),
+        (0, "Ensure this value is greater than 0."),
+        (4000.001, "Ensure that there are no more than 2 decimal places."),
+        (100000000, "Ensure that there are no more than 10 digits in total."),
+    ],
+)
+async def test_bad_max_amounts_are_field_errors(
+    client: httpx.AsyncClient, auction: int, buyer: UserHandle, max_amount: object, message: str
+) -> None:
+    body = {"amount": 3000, "max_amount": max_amount}
+    response = await client.post(bid_url(auction), json=body, headers=buyer.auth)
+    assert (response.status_code, response.json()) == (400, {"max_amount": [message]})
+    assert await Bid.count() == 0
+
+
+async def test_the_amount_is_judged_first_and_a_null_maximum_is_none(
+    client: httpx.AsyncClient, auction: int, buyer: UserHandle
+) -> None:
+    both = {"amount": "abc", "max_amount": "xyz"}
+    response = await client.post(bid_url(auction), json=both, headers=buyer.auth)
+    assert response.json() == {"amount": ["A valid number is required."]}  # the socket's order
+    missing = await client.post(bid_url(auction), json={"max_amount": "x"}, headers=buyer.auth)
+    assert missing.json() == {"amount": ["This field is required."]}
+    plain = {"amount": " 3000 ", "max_amount": None}
+    response = await client.post(bid_url(auction), json=plain, headers=buyer.auth)
+    assert response.status_code == 201, response.text
+    assert response.json()["amount"] == "3000.00"
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"", {"amount": ["This field is required."]}),
+        (b"[1]", {"detail": "Invalid data. Expected a dictionary, but got list."}),
+        (b"null", {"detail": "Invalid data. Expected a dictionary."}),
+    ],
+)
+async def test_a_body_that_is_no_object_is_drf_s_400(
+    client: httpx.AsyncClient, auction: int, buyer: UserHandle, raw: bytes, body: object
+) -> None:
+    headers = {**buyer.auth, "content-type": "application/json"}
+    response = await client.post(bid_url(auction), content=raw, headers=headers)
+    assert (response.status_code, response.json()) == (400, body)
+    broken = await client.post(bid_url(auction), content=b"{bad", headers=headers)
+    assert broken.status_code == 400 and broken.json()["detail"].startswith("JSON parse error")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import UnsetType
 
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import listing, selling
@@ -35,11 +35,20 @@ from madeinpk.http.bodies import (
     json_or_form,
     read_body,
     read_json,
+    to_struct,
 )
-from madeinpk.http.errors import BusinessError, NotFound, ServiceUnavailable, field_error
+from madeinpk.http.errors import (
+    REQUIRED,
+    BusinessError,
+    FieldErrorCollector,
+    FieldErrors,
+    NotFound,
+    ServiceUnavailable,
+    field_error,
+)
 from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.requests import AnyRequest, base_url
-from madeinpk.money import InvalidAmount, format_money, parse_amount
+from madeinpk.money import format_money
 from madeinpk.settings import Settings
 
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
@@ -61,20 +70,17 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _rest_amount(data: BidAmount) -> tuple[Decimal, Decimal | None]:
-    """REST takes a JSON number or a numeric string (the contract's money rule)."""
-    if data.amount is msgspec.UNSET:
-        raise field_error("amount", "This field is required.")
-    try:
-        amount = parse_amount(data.amount)
-    except InvalidAmount as exc:
-        raise field_error("amount", str(exc)) from None
-    if data.max_amount is msgspec.UNSET or data.max_amount is None:
-        return amount, None
-    try:
-        return amount, parse_amount(data.max_amount)
-    except InvalidAmount as exc:
-        raise field_error("max_amount", str(exc)) from None
+def _rest_amount(fields: dict[str, Any]) -> tuple[Decimal, Decimal | None]:
+    """The bid's money (a ``BidAmount``: a JSON number or a numeric string, the contract's
+    money rule). Checked in the socket's order: a bad or missing amount is the one error."""
+    errors = FieldErrorCollector()
+    data = to_struct(fields, BidAmount, errors)
+    if "amount" in errors.errors or isinstance(data.amount, UnsetType):
+        raise FieldErrors({"amount": errors.errors.get("amount", [REQUIRED])})
+    errors.check()
+    max_amount = None if isinstance(data.max_amount, UnsetType) else data.max_amount
+    # Plain Decimals: the bid desk compares and stores them.
+    return Decimal(data.amount), None if max_amount is None else Decimal(max_amount)
 
 
 def _viewer(request: AnyRequest) -> Account | None:
@@ -269,12 +275,13 @@ class AuctionController(Controller):
         status_code=HTTP_201_CREATED,
         guards=[requires_account],
         operation_id="PlaceBid",
+        operation_class=json_only("BidAmount"),
     )
     async def place_bid(
         self,
+        request: AnyRequest,
         account: NamedDependency[Account],
         auction_id: FromPath[int],
-        data: JSONBody[BidAmount],
         bid_desk: NamedDependency[BidDesk],
         bid_rate_limiter: NamedDependency[BidRateLimiter],
         idempotency_key: IdempotencyKey = None,
@@ -284,7 +291,7 @@ class AuctionController(Controller):
             raise BusinessError(
                 "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
             )
-        amount, max_amount = _rest_amount(data)
+        amount, max_amount = _rest_amount(await read_json(request))
         if not await bid_rate_limiter.allow(account.id):
             raise BusinessError("Too many bids, slow down", 429)
         bidder = Bidder(account.id, account.username, account.email)

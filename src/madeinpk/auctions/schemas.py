@@ -4,7 +4,7 @@ and the REST bid. Money fields are 2-dp strings; datetimes encode as UTC with ``
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -210,23 +210,33 @@ class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
 # --- REST --------------------------------------------------------------------------------------
 
 
+# Every JSON value reaches the money reader (``Amount``), which answers a bad one in DRF's words
+# (null too: "A valid number is required.").
+BidMoney = Annotated[
+    Amount,
+    msgspec.Meta(
+        description="Bid amount: a JSON number or numeric string, > 0, at most 2 decimal places "
+        "and 10 digits",
+        examples=[3000.0],
+        extra_json_schema=AMOUNT_SCHEMA,
+    ),
+]
+MaxAmount = Annotated[
+    Amount,
+    msgspec.Meta(
+        description="Optional secret maximum: the server bids for you up to it (proxy "
+        "bidding). At least the amount; the same money rules; null: none.",
+        examples=[4000.0],
+        extra_json_schema=AMOUNT_SCHEMA,
+    ),
+]
+
+
 class BidAmount(msgspec.Struct):
-    # Any JSON value reaches the money parser, which answers every bad one with a field error.
-    amount: Annotated[
-        Any,
-        msgspec.Meta(
-            description="Bid amount: a JSON number or numeric string, > 0, at most 2 decimals",
-            examples=[3000.0],
-        ),
-    ] = msgspec.UNSET
-    max_amount: Annotated[
-        Any,
-        msgspec.Meta(
-            description="Optional secret maximum: the server bids for you up to it (proxy "
-            "bidding). At least the amount; the same money rules.",
-            examples=[4000.0],
-        ),
-    ] = msgspec.UNSET
+    """``amount`` is required (the handler says so, beside the fields' own errors)."""
+
+    amount: BidMoney | UnsetType = UNSET
+    max_amount: MaxAmount | None | UnsetType = UNSET
 
 
 class Bid(msgspec.Struct):
@@ -292,28 +302,68 @@ class Auction(msgspec.Struct):
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
 
 
+# The auction's options (auction-engine.md § 1). Absent keeps what is in force (the defaults on
+# creation); null is "none" for the money ones. A form cannot send null: there an empty value is
+# "none" (or the default), which the form's declarations say with ``blank_is_null``.
+MAX_SOFT_CLOSE_SECONDS = 3600
+_MIN_INCREMENT = "Fixed step between bids (money), or null: the site's BID_INCREMENTS table "
+_RESERVE_PRICE = "Secret lowest price the seller will sell at (money, at least the starting "
+_SOFT_CLOSE = (
+    f"0-{MAX_SOFT_CLOSE_SECONDS}: a bid with less than this many seconds left moves the end to "
+    "bid time + this (default: the SOFT_CLOSE_SECONDS setting; 0 = off)"
+)
 MinIncrement = Annotated[
-    Any,
+    Amount,
     msgspec.Meta(
-        description="Fixed step between bids (money), or null: the site's BID_INCREMENTS "
-        "table applies (0.01 without one)",
+        description=_MIN_INCREMENT + "applies (0.01 without one)",
         examples=["100.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
     ),
 ]
 ReservePrice = Annotated[
-    Any,
+    Amount,
     msgspec.Meta(
-        description="Secret lowest price the seller will sell at (money, at least the "
-        "starting price), or null for none",
+        description=_RESERVE_PRICE + "price), or null for none",
         examples=["30000.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
     ),
 ]
 SoftCloseSeconds = Annotated[
-    Any,
+    int,
     msgspec.Meta(
-        description="0-3600: a bid with less than this many seconds left moves the end to "
-        "bid time + this (default: the SOFT_CLOSE_SECONDS setting; 0 = off)",
+        ge=0,
+        le=MAX_SOFT_CLOSE_SECONDS,
+        description=_SOFT_CLOSE,
         examples=[120],
+        extra=field_options(text=True),  # read as DRF's IntegerField: " 12 ", "+12", "12.0"
+    ),
+]
+FormMinIncrement = Annotated[
+    Amount,
+    msgspec.Meta(
+        description=_MIN_INCREMENT + "applies; empty: none",
+        examples=["100.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
+        extra=field_options(blank_is_null=True),
+    ),
+]
+FormReservePrice = Annotated[
+    Amount,
+    msgspec.Meta(
+        description=_RESERVE_PRICE + "price); empty: none",
+        examples=["30000.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
+        extra=field_options(blank_is_null=True),
+    ),
+]
+FormSoftCloseSeconds = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_SOFT_CLOSE_SECONDS,
+        description=_SOFT_CLOSE + "; empty: the default",
+        examples=[120],
+        extra=field_options(text=True, blank_is_null=True),
     ),
 ]
 
@@ -363,9 +413,9 @@ class AuctionCreate(msgspec.Struct):
     starting_price: StartingPrice | UnsetType = UNSET
     start_time: TermTime | UnsetType = UNSET
     end_time: TermTime | UnsetType = UNSET
-    min_increment: MinIncrement = UNSET
-    reserve_price: ReservePrice = UNSET
-    soft_close_seconds: SoftCloseSeconds = UNSET
+    min_increment: MinIncrement | None | UnsetType = UNSET
+    reserve_price: ReservePrice | None | UnsetType = UNSET
+    soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
@@ -379,16 +429,10 @@ class AuctionCreateForm(msgspec.Struct):
     condition: Condition = Condition.new
     category: CategoryId | None = None
     images: list[bytes] = msgspec.field(default_factory=list)
-    # Options: an empty value is "none" (a form cannot send null).
-    min_increment: Annotated[
-        str | None, msgspec.Meta(description="Fixed step between bids; empty: none")
-    ] = None
-    reserve_price: Annotated[
-        str | None, msgspec.Meta(description="Secret reserve, at least the starting price")
-    ] = None
-    soft_close_seconds: Annotated[
-        int | None, msgspec.Meta(description="0-3600; default the SOFT_CLOSE_SECONDS setting")
-    ] = None
+    # Options: an empty value is "none" (a form cannot send null); read by ``AuctionOptionsForm``.
+    min_increment: FormMinIncrement | None = None
+    reserve_price: FormReservePrice | None = None
+    soft_close_seconds: FormSoftCloseSeconds | None = None
 
 
 class AuctionUpdate(msgspec.Struct):
@@ -398,6 +442,23 @@ class AuctionUpdate(msgspec.Struct):
     starting_price: StartingPrice | UnsetType = UNSET
     start_time: TermTime | UnsetType = UNSET
     end_time: TermTime | UnsetType = UNSET
-    min_increment: MinIncrement = UNSET
-    reserve_price: ReservePrice = UNSET
-    soft_close_seconds: SoftCloseSeconds = UNSET
+    min_increment: MinIncrement | None | UnsetType = UNSET
+    reserve_price: ReservePrice | None | UnsetType = UNSET
+    soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
+
+
+class AuctionOptions(msgspec.Struct):
+    """The options alone, as JSON and the admin send them (``AuctionUpdate``'s)."""
+
+    min_increment: MinIncrement | None | UnsetType = UNSET
+    reserve_price: ReservePrice | None | UnsetType = UNSET
+    soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
+
+
+class AuctionOptionsForm(msgspec.Struct):
+    """The options alone, as the one-step form sends them (``AuctionCreateForm``'s): empty is
+    none, or the default."""
+
+    min_increment: FormMinIncrement | None | UnsetType = UNSET
+    reserve_price: FormReservePrice | None | UnsetType = UNSET
+    soft_close_seconds: FormSoftCloseSeconds | None | UnsetType = UNSET

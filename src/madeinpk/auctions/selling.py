@@ -6,17 +6,21 @@ lands a moment earlier always wins over an edit that would change the terms unde
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.schemas import AuctionCreate, AuctionUpdate
+from madeinpk.auctions.schemas import (
+    AuctionCreate,
+    AuctionOptions,
+    AuctionOptionsForm,
+    AuctionUpdate,
+)
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.service import (
     check_category,
@@ -30,8 +34,6 @@ from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
-    NOT_INTEGER,
-    NOT_NULL,
     REQUIRED,
     BusinessError,
     FieldErrorCollector,
@@ -40,14 +42,12 @@ from madeinpk.http.errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import InvalidAmount, parse_amount, to_money
+from madeinpk.money import to_money
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, plain, utc_now
 
 MAX_DURATION = timedelta(days=30)
-MAX_SOFT_CLOSE_SECONDS = 3600
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
-_INTEGER = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
 OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
 TERM_FIELDS = ("starting_price", "start_time", "end_time")
 
@@ -68,67 +68,29 @@ class Options:
     soft_close_seconds: int = 0
 
 
-def _optional_money(
-    errors: FieldErrorCollector, field: str, raw: Any, current: Decimal | None, form: bool
-) -> Decimal | None:
-    """Money or null; absent keeps ``current``. A form cannot send null: an empty value is."""
-    if raw is UNSET:
+def _money_over(value: Decimal | None | UnsetType, current: Decimal | None) -> Decimal | None:
+    if isinstance(value, UnsetType):
         return current
-    if raw is None or (form and raw == ""):
-        return None
-    try:
-        return parse_amount(raw)
-    except InvalidAmount as exc:
-        errors.add(field, str(exc))
-        return current
+    return None if value is None else Decimal(value)  # a plain Decimal: drivers bind exact types
 
 
-def _soft_close(errors: FieldErrorCollector, raw: Any, current: int, form: bool) -> int:
-    """An integer 0-3600 in DRF's words; absent (or an empty form value) keeps ``current``."""
-    field = "soft_close_seconds"
-    if raw is UNSET or (form and raw == ""):
-        return current
-    if raw is None:
-        errors.add(field, NOT_NULL)
-        return current
-    value: int | None = None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw
-    elif isinstance(raw, float) and raw.is_integer():
-        value = int(raw)
-    elif isinstance(raw, str) and raw.strip().isascii() and _INTEGER.fullmatch(raw.strip()):
-        value = int(Decimal(raw.strip()))
-    if value is None:
-        errors.add(field, NOT_INTEGER)
-    elif value < 0:
-        errors.add(field, "Ensure this value is greater than or equal to 0.")
-    elif value > MAX_SOFT_CLOSE_SECONDS:
-        errors.add(field, f"Ensure this value is less than or equal to {MAX_SOFT_CLOSE_SECONDS}.")
-    else:
-        return value
-    return current
-
-
-def parse_options(
+def options_over(
     errors: FieldErrorCollector,
-    raw: Mapping[str, Any],
+    data: AuctionCreate | AuctionUpdate | AuctionOptions | AuctionOptionsForm,
     current: Options,
     starting_price: Decimal | None,
-    *,
-    form: bool = False,
 ) -> Options:
-    """The options in ``raw`` over ``current``; the reserve is checked against the starting
-    price in force, so a new starting price above an old reserve is refused too."""
+    """The options ``data`` sets (read and checked by its Struct) over ``current``: absent keeps
+    what is in force, as does a form's empty ``soft_close_seconds``; a null money option is
+    none. The reserve is checked against the starting price in force, so a new starting price
+    above an old reserve is refused too."""
+    soft_close = data.soft_close_seconds
     options = Options(
-        min_increment=_optional_money(
-            errors, "min_increment", raw.get("min_increment", UNSET), current.min_increment, form
-        ),
-        reserve_price=_optional_money(
-            errors, "reserve_price", raw.get("reserve_price", UNSET), current.reserve_price, form
-        ),
-        soft_close_seconds=_soft_close(
-            errors, raw.get("soft_close_seconds", UNSET), current.soft_close_seconds, form
-        ),
+        min_increment=_money_over(data.min_increment, current.min_increment),
+        reserve_price=_money_over(data.reserve_price, current.reserve_price),
+        soft_close_seconds=soft_close
+        if isinstance(soft_close, int)
+        else current.soft_close_seconds,
     )
     reserve = options.reserve_price
     if (
@@ -139,6 +101,25 @@ def parse_options(
     ):
         errors.add("reserve_price", RESERVE_BELOW_START)
     return options
+
+
+def parse_options(
+    errors: FieldErrorCollector,
+    raw: Mapping[str, Any],
+    current: Options,
+    starting_price: Decimal | None,
+    *,
+    form: bool = False,
+) -> Options:
+    """The options in ``raw`` (JSON's or the admin's values, or a form's: ``form``) over
+    ``current``, each refusal a field error in ``errors``."""
+    fields = {name: raw[name] for name in OPTION_FIELDS if name in raw}
+    data: AuctionOptions | AuctionOptionsForm = (
+        to_struct(fields, AuctionOptionsForm, errors)
+        if form
+        else to_struct(fields, AuctionOptions, errors)
+    )
+    return options_over(errors, data, current, starting_price)
 
 
 def check_terms(
@@ -208,9 +189,8 @@ async def create_from_product(
     if product_id is UNSET and "product_id" not in errors.errors:
         errors.add("product_id", REQUIRED)
     terms = check_terms(errors, data, None)
-    raw_options = {name: getattr(data, name) for name in OPTION_FIELDS}
-    options = parse_options(
-        errors, raw_options, _defaults(settings), terms.starting_price if terms else None
+    options = options_over(
+        errors, data, _defaults(settings), terms.starting_price if terms else None
     )
     errors.check()
     assert terms is not None and isinstance(product_id, int)
@@ -254,7 +234,10 @@ async def create_with_product(
     errors = FieldErrorCollector()
     values = parse_product(errors, form)
     check_images(errors, images, required=False)
-    terms = check_terms(errors, to_struct(form, AuctionUpdate, errors), None)
+    # The terms as JSON gives them (what a form sends reads the same); the options by the body's
+    # own rule for an empty value.
+    given_terms = {name: value for name, value in form.items() if name not in OPTION_FIELDS}
+    terms = check_terms(errors, to_struct(given_terms, AuctionUpdate, errors), None)
     options = parse_options(
         errors,
         form,
@@ -323,8 +306,7 @@ async def update_auction(
         reserve_price=_stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
     )
-    raw_options = {name: getattr(data, name) for name in OPTION_FIELDS}
-    options = parse_options(errors, raw_options, current, terms.starting_price if terms else None)
+    options = options_over(errors, data, current, terms.starting_price if terms else None)
     errors.check()
     assert terms is not None
     changed = (
