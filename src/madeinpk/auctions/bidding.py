@@ -248,11 +248,9 @@ async def _decide_on_known(
     return writes.finish(decision, done, returned), decision.after
 
 
-def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> Statement:
-    """``a`` (the auction row) still holds ``state``, column by column, and none of ``bidders``
-    is blocked. The rest of what ``_lock`` reads (the product's seller and name, the leader's
-    name and address) is read afresh at least every ``KNOWN_FOR_SECONDS``."""
-    columns = {
+def _row(state: AuctionState) -> dict[str, Any]:
+    """The auction row's columns that hold ``state`` (all that the rules read), by name."""
+    return {
         "status": state.status,
         "start_time": state.start_time,
         "end_time": state.end_time,
@@ -267,6 +265,25 @@ def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> State
         "reserve_price": state.reserve_price,
         "soft_close_seconds": state.soft_close_seconds,
     }
+
+
+# What a batch of bids changes on the auction's row.
+_BID_COLUMNS = (
+    "current_price",
+    "bid_count",
+    "seq",
+    "leader",
+    "leader_max",
+    "last_bid_time",
+    "end_time",
+)
+
+
+def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> Statement:
+    """``a`` (the auction row) still holds ``state``, column by column, and none of ``bidders``
+    is blocked. The rest of what ``_lock`` reads (the product's seller and name, the leader's
+    name and address) is read afresh at least every ``KNOWN_FOR_SECONDS``."""
+    columns = _row(state)
     checks = " AND ".join(f"a.{c} IS NOT DISTINCT FROM :was_{c}" for c in columns)
     among = "= ANY(:was_bidders)" if postgres else "IN (:was_bidders)"
     blocked = f'SELECT 1 FROM user_profile WHERE "user" {among} AND is_blocked'
@@ -406,23 +423,12 @@ class _Writes:
         state, auction_id = decision.after, decision.after.auction_id
         where, conditions = unchanged or ("a.id = :auction", {})
         only_if = IF_HELD if unchanged and postgres else ""
+        row = _row(state)
+        sets = ", ".join(f"{c} = :{c}" for c in _BID_COLUMNS)
         self.auction: Statement = (
-            "UPDATE auction AS a SET current_price = :price, bid_count = :count, seq = :seq, "
-            "leader = :leader, leader_max = :leader_max, last_bid_time = :time, "
-            f"end_time = :end_time, updated_at = :now WHERE {where}"
+            f"UPDATE auction AS a SET {sets}, updated_at = :now WHERE {where}"
             + (" RETURNING id" if unchanged else ""),
-            conditions
-            | {
-                "price": state.current_price,
-                "count": state.bid_count,
-                "seq": state.seq,
-                "leader": state.leader.id if state.leader else None,
-                "leader_max": state.leader_max,
-                "time": state.last_bid_time,
-                "end_time": state.end_time,
-                "now": now,
-                "auction": auction_id,
-            },
+            conditions | {c: row[c] for c in _BID_COLUMNS} | {"now": now, "auction": auction_id},
         )
         self.rest: list[Statement] = []
         self.outbox: int | None = None  # index in ``rest`` of the outbox insert

@@ -155,17 +155,18 @@ class Watcher:
         return True
 
     def offer_run(
-        self, events: list[tuple[int, str]], frames: list[bytes], max_backlog: int
+        self, events: list[tuple[int, str]], frames: list[bytes], joined: bytes, max_backlog: int
     ) -> bool:
-        """Consecutive events at once: one write (one system call) when the watcher can take
-        them all straight away, else one by one as ``offer``."""
+        """Consecutive events at once (``joined``: their frames end to end): one write (one
+        system call) when the watcher can take them all straight away, else one by one as
+        ``offer``."""
         if (
             self.closed
             or self.min_seq is None
             or self._flusher is not None
             or self._write_frame is None
             or events[0][0] <= self.min_seq
-            or not self._write_frame(b"".join(frames))
+            or not self._write_frame(joined)
         ):
             return all(
                 self.offer(seq, text, max_backlog, frame)
@@ -318,7 +319,7 @@ class AuctionRoom:
         before = self.expected
         first = events[0][0] if events else None
         if len(events) > 1 and first == before and not self.pending and _consecutive(events):
-            self._release_run(events)
+            self._release(events)
             self.expected = events[-1][0] + 1
         else:
             for seq, text in events:
@@ -379,7 +380,7 @@ class AuctionRoom:
                 self.pending[seq] = text
             self._schedule_gap_timeout()
         elif seq == self.expected:
-            self._release(seq, text)
+            self._release([(seq, text)])
             self.expected = seq + 1
             self._release_contiguous()
         else:  # already released, from the event log or an earlier copy
@@ -397,7 +398,7 @@ class AuctionRoom:
     def _release_contiguous(self) -> None:
         assert self.expected is not None
         while self.expected in self.pending:
-            self._release(self.expected, self.pending.pop(self.expected))
+            self._release([(self.expected, self.pending.pop(self.expected))])
             self.expected += 1
         if not self.pending and self.gap_timer is not None:
             self.gap_timer.cancel()
@@ -460,24 +461,16 @@ class AuctionRoom:
         if self.pending:
             self._schedule_gap_timeout()
 
-    def _release_run(self, events: list[tuple[int, str]]) -> None:
-        """As ``_release`` for each, with one write per socket for them all."""
+    def _release(self, events: list[tuple[int, str]]) -> None:
+        """Consecutive events, in order, to every watcher: each encoded once, the same bytes
+        for every socket, and one write per socket for them all."""
         if self.state is not None:
             for seq, text in events:
                 self.state.apply(seq, text)
         max_backlog = self.hub.max_backlog
         frames = [text_frame(text.encode()) for _, text in events]
-        slow = [w for w in self.watchers if not w.offer_run(events, frames, max_backlog)]
-        for watcher in slow:
-            self.watchers.discard(watcher)
-            self.hub.close_later(watcher, TRY_AGAIN_LATER, "Too slow: backlog full")
-
-    def _release(self, seq: int, text: str) -> None:
-        if self.state is not None:
-            self.state.apply(seq, text)
-        max_backlog = self.hub.max_backlog
-        frame = text_frame(text.encode())  # the same bytes for every socket
-        slow = [w for w in self.watchers if not w.offer(seq, text, max_backlog, frame)]
+        joined = b"".join(frames)  # a single frame is not copied
+        slow = [w for w in self.watchers if not w.offer_run(events, frames, joined, max_backlog)]
         for watcher in slow:
             self.watchers.discard(watcher)
             self.hub.close_later(watcher, TRY_AGAIN_LATER, "Too slow: backlog full")
