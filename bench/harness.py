@@ -399,6 +399,28 @@ class Server:
         assert self.proc is not None
         return sorted(descendants(self.proc.pid)) or [self.proc.pid]
 
+    @contextlib.contextmanager
+    def profiled(self, path: str | None) -> Any:
+        """py-spy raw stacks of each app process (and uvicorn's supervisor) to
+        ``path.<pid>.txt`` while the block runs; nothing when ``path`` is None."""
+        assert self.proc is not None
+        pids = sorted({self.proc.pid, *self.worker_pids()}) if path else []
+        spies = [
+            subprocess.Popen(
+                ["py-spy", "record", "--format", "raw", "--nonblocking", "--rate", "250",
+                 "-o", f"{path}.{pid}.txt", "-p", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            for pid in pids
+        ]  # fmt: skip
+        try:
+            yield
+        finally:
+            for spy in spies:  # py-spy writes its file on SIGINT
+                spy.send_signal(signal.SIGINT)
+            for spy in spies:
+                spy.wait()
+
     def workers_rss_kib(self) -> dict[int, int]:
         return {pid: rss_kib(pid) for pid in self.worker_pids()}
 

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,6 +199,30 @@ async def check_database(
     }
 
 
+def batch_mix(port: int, attempts: int) -> dict[str, Any]:
+    """How the server wrote the race's batches (``/metrics``): on the state it knew, or under the
+    row lock (also when that state had moved), the attempts per batch and the mean time a batch
+    took from decision to commit. Explains a run that stands out."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    paths: dict[str, float] = {}
+    decision: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("madeinpk_bid_batches_total{"):
+            paths[name.split('path="')[1].split('"')[0]] = float(value)
+        elif name in ("madeinpk_bid_decision_seconds_sum", "madeinpk_bid_decision_seconds_count"):
+            decision[name.rsplit("_", 1)[1]] = float(value)
+    batches = sum(paths.values())
+    return {
+        "by_path": {k: int(v) for k, v in sorted(paths.items())},
+        "attempts_per_batch": round(attempts / batches, 2) if batches else None,
+        "decision_ms_mean": (
+            round(1000 * decision["sum"] / decision["count"], 3) if decision.get("count") else None
+        ),
+    }
+
+
 def pgbench_limit(secs: int) -> dict[str, float]:
     """tps of the minimal bid transaction with 1 and 8 clients (the database's limit)."""
     out = subprocess.run(
@@ -230,6 +255,7 @@ async def main(args: argparse.Namespace) -> int:
     if embedded:
         env.pop("REDIS_URL")
     env["PORT"] = str(free_port())
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(scratch / "metrics")  # /metrics adds up the processes
     auction_id = random.SystemRandom().randint(100_000_000, 999_999_999)
     results: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -256,38 +282,16 @@ async def main(args: argparse.Namespace) -> int:
         await server.wait_ready()
         url = f"ws://127.0.0.1:{env['PORT']}/ws/auction/{auction_id}/"
         print(f"race: {args.bidders} bidders, {args.seconds} s …", flush=True)
-        pids = sorted({server.proc.pid, *server.worker_pids()}) if args.profile else []  # type: ignore[union-attr]
-        profilers = [
-            subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "-d",
-                    str(int(args.seconds)),
-                    "-o",
-                    f"{args.profile}.{pid}.txt",
-                    "-p",
-                    str(pid),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for pid in pids
-        ]
-        with CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
+        with server.profiled(args.profile), CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
             figures = await race(args, url, [t for _, t in fixture.bidders])
         results["cpu"] = cpu.report()
-        for profiler in profilers:
-            profiler.wait()
         seen = figures.pop("broadcast")
         results["race"] = figures
         server_cpu = results["cpu"]["cpu_pct_of_one_core"].get("server", 0.0) / 100
         results["server_cpu_ms_per_attempt"] = round(
             1000 * server_cpu * figures["seconds"] / max(1, figures["attempts"]), 3
         )
+        results["batches"] = batch_mix(server.port, figures["attempts"])
         results["anomalies"] = await check_database(db_url, auction_id, seen)
         if "pgbench_tps" in results:
             best = max(results["pgbench_tps"].values())

@@ -209,14 +209,16 @@ async def main(args: argparse.Namespace) -> int:
         bench = wb.Bench(ws_args, server, fixture, db_url)
         for phase in phases:
             harness.log(f"--- {phase}")
+            profile = f"{args.profile}.{phase}" if args.profile else None
             try:
-                if phase == "fanout10k":
-                    results[phase] = await phase_fanout10k(bench, args)
-                elif phase.startswith("fanout"):
-                    ws_args.fanout_watchers = int(phase.removeprefix("fanout"))
-                    results[phase] = await bench.phase_fanout()
-                else:
-                    results[phase] = await getattr(bench, f"phase_{phase}")()
+                with server.profiled(profile):
+                    if phase == "fanout10k":
+                        results[phase] = await phase_fanout10k(bench, args)
+                    elif phase.startswith("fanout"):
+                        ws_args.fanout_watchers = int(phase.removeprefix("fanout"))
+                        results[phase] = await bench.phase_fanout()
+                    else:
+                        results[phase] = await getattr(bench, f"phase_{phase}")()
             except Exception as exc:
                 import traceback
 
@@ -281,6 +283,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--wait-quiet", type=float, default=20.0)
     p.add_argument("--server-log", default="/tmp/live-bench-server.log")
+    p.add_argument(
+        "--profile",
+        help="py-spy raw stacks of the app processes, per phase, to PATH.<phase>.<pid>.txt",
+    )
     return p.parse_args(argv)
 
 
