@@ -67,8 +67,9 @@ async def test_a_new_connection_has_looked_up_every_array_type_it_will_bind(
         await loaded.close()
 
 
-def test_the_array_types_cover_every_column_type() -> None:
-    assert array_types() == [
-        "BOOLEAN[]", "INTEGER[]", "JSON[]", "NUMERIC[]", "TEXT[]", "TIMESTAMPTZ[]",
-        "TIMESTAMP[]", "VARCHAR[]",
-    ]  # fmt: skip
+def test_array_types_are_by_base_type() -> None:
+    """``NUMERIC(10, 2)`` and ``VARCHAR(255)`` bind as ``NUMERIC[]`` and ``VARCHAR[]``; a serial
+    id as ``INTEGER[]`` (there is no ``SERIAL[]``)."""
+    types = array_types()
+    assert {"NUMERIC[]", "VARCHAR[]", "INTEGER[]", "TIMESTAMPTZ[]"} <= set(types)
+    assert not [t for t in types if "(" in t or "SERIAL" in t]
