@@ -196,3 +196,23 @@ async def test_an_event_whose_publish_was_lost_reaches_watchers_from_the_log(
         tail_message = json.loads(tail)
         del tail_message["server_time"]
         assert await bidder.receive(seconds=10) == tail_message
+
+
+async def test_a_reconnect_past_what_this_process_released_repeats_nothing(
+    live_server: LiveServer, seller: UserHandle
+) -> None:
+    """A client saw event 1 on another process, which delivered it to its own watchers and
+    died before publishing it; the client reconnects here with ``since_seq=1``, where the room
+    (warm with another watcher) has not released 1. Its status is read afresh, and event 1,
+    when the room fills it from the log, is not sent to it a second time."""
+    auction_id = await make_auction(seller)
+    async with watch(live_server.url, auction_id) as spectator:  # the room is warm at seq 0
+        lost = await commit_without_publishing(auction_id, 1, "ghost", "2600.00")
+        url = socket_url(live_server.url, auction_id) + "?since_seq=1"
+        async with websockets.connect(url) as connection:
+            ws = Watch(connection)
+            status = await ws.receive()
+            assert status["type"] == "auction_status"
+            assert (status["data"]["seq"], status["data"]["current_price"]) == (1, "2600.00")
+            assert await asyncio.wait_for(spectator.connection.recv(), 10) == lost  # the fill
+            assert await ws.silent()

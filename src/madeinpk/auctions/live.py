@@ -333,13 +333,23 @@ class AuctionRoom:
                 for _ in released:
                     metrics.observe_fanout_delay(delay)
 
-    async def status(self) -> AuctionStatusData | None:
-        """The shared state: kept, or loaded once for everyone who asks meanwhile."""
-        if self.state is not None and self.state.fresh:
-            return self.state.status
-        if self.loading is None:
-            self.loading = asyncio.create_task(self._load())
-        return await asyncio.shield(self.loading)
+    async def status(self, at_least: int = 0) -> AuctionStatusData | None:
+        """The shared state: kept, or loaded once for everyone who asks meanwhile.
+
+        ``at_least``: a reconnecting client has seen the events up to there, maybe from another
+        process that delivered them to its own watchers and died before publishing them. A
+        room behind that reads the database instead of answering older than what the client
+        has shown; otherwise the client would be sent those events again once they arrive."""
+        status = None
+        for _ in range(2):  # a load already on its way may have read just before ``at_least``
+            if self.state is not None and self.state.fresh and self.state.status.seq >= at_least:
+                return self.state.status
+            if self.loading is None:
+                self.loading = asyncio.create_task(self._load())
+            status = await asyncio.shield(self.loading)
+            if status is None or status.seq >= at_least:
+                return status
+        return status  # ``at_least`` is past the auction's own seq: nothing to replay
 
     async def _load(self) -> AuctionStatusData | None:
         try:
@@ -550,11 +560,12 @@ class LiveAuctions:
         return watcher
 
     async def status(
-        self, watcher: Watcher, *, show_seller_email: bool
+        self, watcher: Watcher, *, show_seller_email: bool, at_least: int = 0
     ) -> AuctionStatusData | None:
-        """The watcher's ``auction_status``: the room's state plus what is this viewer's own."""
+        """The watcher's ``auction_status``: the room's state plus what is this viewer's own;
+        never before event ``at_least`` when the auction has it (see ``AuctionRoom.status``)."""
         room = self.rooms.get(watcher.auction_id)
-        shared = await room.status() if room is not None else None
+        shared = await room.status(at_least) if room is not None else None
         return for_viewer(shared, show_seller_email=show_seller_email) if shared else None
 
     def ready(self, watcher: Watcher, snapshot_seq: int) -> None:

@@ -132,7 +132,9 @@ async def _watching(
     # Join before reading the snapshot, so no bid can slip between the two.
     watcher = await live.join(auction_id, socket)
     try:
-        snapshot = await live.status(watcher, show_seller_email=account is not None)
+        snapshot = await live.status(
+            watcher, show_seller_email=account is not None, at_least=since_seq or 0
+        )
         if snapshot is not None and account is not None:
             snapshot = await _with_own_maximum(snapshot, account)
         if snapshot is None:
