@@ -31,6 +31,7 @@ from madeinpk.http.errors import (
     FieldErrorCollector,
     drf_message,
     field_errors_from_msgspec,
+    field_metadata,
     reject_impossible_ids,
     split_msgspec_error,
 )
@@ -198,15 +199,8 @@ class _Field:
 
 def _options(info: msgspec.inspect.Type) -> tuple[dict[str, Any], bool]:
     """The field's ``field_options`` and whether it takes an integer."""
-    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
-    options: dict[str, Any] = {}
-    integer = False
-    for member in members:
-        if isinstance(member, msgspec.inspect.Metadata):
-            options.update(member.extra or {})
-            member = member.type
-        integer = integer or isinstance(member, msgspec.inspect.IntType)
-    return options, integer
+    extra, types = field_metadata(info)
+    return extra, any(isinstance(t, msgspec.inspect.IntType) for t in types)
 
 
 @cache

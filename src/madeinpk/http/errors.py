@@ -207,19 +207,25 @@ _STRICT_BOUNDS = {
 }
 
 
-def _declared(info: msgspec.inspect.Type) -> tuple[dict[str, str], bool]:
-    """The field's own ``error_messages`` (from its Meta) and whether it is a choice."""
+def field_metadata(info: msgspec.inspect.Type) -> tuple[dict[str, Any], list[msgspec.inspect.Type]]:
+    """A field's ``Meta(extra=...)`` merged over its union's members, and those members with
+    their metadata taken off."""
     members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
-    messages: dict[str, str] = {}
-    choice = False
+    extra: dict[str, Any] = {}
+    types = []
     for member in members:
         if isinstance(member, msgspec.inspect.Metadata):
-            messages.update((member.extra or {}).get("error_messages", {}))
+            extra.update(member.extra or {})
             member = member.type
-        choice = choice or isinstance(
-            member, msgspec.inspect.EnumType | msgspec.inspect.LiteralType
-        )
-    return messages, choice
+        types.append(member)
+    return extra, types
+
+
+def _declared(info: msgspec.inspect.Type) -> tuple[dict[str, str], bool]:
+    """The field's own ``error_messages`` (from its Meta) and whether it is a choice."""
+    extra, types = field_metadata(info)
+    choice = msgspec.inspect.EnumType | msgspec.inspect.LiteralType
+    return extra.get("error_messages", {}), any(isinstance(t, choice) for t in types)
 
 
 def drf_message(message: str, value: Any, field_type: Any) -> str:
