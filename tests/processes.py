@@ -25,13 +25,9 @@ from tests.conftest import free_port
 class AppProcess:
     """``uvicorn --factory madeinpk.app:create_app`` in its own session, output to a file."""
 
-    def __init__(
-        self, env: dict[str, str], log: Path, *, log_level: str = "warning", host: str = "127.0.0.1"
-    ) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, log_level: str = "warning") -> None:
         self.port = free_port()
-        self.host = host  # "::": every IPv6 address of this machine (asyncio binds IPv6 only)
-        loopback = "[::1]" if ":" in host else "127.0.0.1"
-        self.url = f"http://{loopback}:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "PORT": str(self.port)}
         self.log = log
         self.log_level = log_level
@@ -47,7 +43,7 @@ class AppProcess:
                     "--factory",
                     "madeinpk.app:create_app",
                     "--host",
-                    self.host,
+                    "127.0.0.1",
                     "--port",
                     str(self.port),
                     "--log-level",

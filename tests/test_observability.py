@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -195,80 +194,60 @@ async def test_metrics_are_refused_through_a_proxy(client: httpx.AsyncClient) ->
         assert (response.status_code, response.json()) == (403, {"detail": PERMISSION_DENIED})
 
 
-def private_address() -> str | None:
-    """This machine's own address on a private IPv6 network (fc00::/7), if it has a route
-    there: a peer other than loopback, for real."""
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("fd00::1", 9))  # UDP: picks a route and a source, sends nothing
-        except OSError:
-            return None
-        address: str = probe.getsockname()[0]
-    return None if ipaddress.ip_address(address).is_loopback else address
+# A second loopback address: a peer other than 127.0.0.1 without leaving this machine.
+OTHER_LOOPBACK = "127.0.0.2"
 
 
-async def app_on_every_address(
-    env: dict[str, str], log: Path
-) -> AsyncIterator[tuple[AppProcess, str]]:
-    """An app process listening on every IPv6 address of this machine, and the machine's
-    private one (skipped on a machine without)."""
-    address = private_address()
-    if address is None:
-        pytest.skip("this machine has no private IPv6 address to speak from")
-    app = AppProcess(env, log, host="::")
-    app.start()
-    try:
-        await app.wait_until_up()
-        yield app, address
-    finally:
-        app.kill()
+def from_address(app: AppProcess, source: str) -> httpx.AsyncClient:
+    """A client whose connections come from ``source`` (a local address)."""
+    return httpx.AsyncClient(
+        base_url=app.url, transport=httpx.AsyncHTTPTransport(local_address=source)
+    )
 
 
-@pytest.fixture(scope="module")
-async def default_metrics_app(
-    test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[AppProcess, str]]:
-    """Default METRICS_ALLOW, no token."""
-    log = tmp_path_factory.mktemp("metrics-default") / "app.log"
-    async for started in app_on_every_address(test_env, log):
-        yield started
-
-
-async def test_metrics_answer_only_the_loopback_by_default(
-    default_metrics_app: tuple[AppProcess, str],
-) -> None:
+def test_metrics_default_allows_only_the_loopback() -> None:
     """Without a token, a peer on a private network is not a scraper: a balancer there that
     adds no forwarding header would make /metrics public."""
-    app, address = default_metrics_app
-    async with httpx.AsyncClient(base_url=app.url) as http:  # ::1
-        await scrape(http)
-    async with httpx.AsyncClient(base_url=f"http://[{address}]:{app.port}") as http:
-        response = await http.get("/metrics")
-    assert response.status_code == 403, response.text[:300]
-    assert response.json() == {"detail": PERMISSION_DENIED}
+    allowed = [ipaddress.ip_network(r) for r in Settings.from_env({}).metrics_allow]
+    for peer, expected in [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("10.0.0.5", False),
+        ("172.16.3.4", False),
+        ("192.168.1.10", False),
+        ("fd00::2", False),
+        ("100.64.0.1", False),
+    ]:
+        address = ipaddress.ip_address(peer)
+        assert any(address in network for network in allowed) is expected, peer
 
 
 @pytest.fixture(scope="module")
 async def allowing_metrics_app(
     test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[AppProcess, str]]:
-    """METRICS_ALLOW naming a scraper's network: this machine's private address's /64."""
-    address = private_address()
-    allow = str(ipaddress.ip_network(f"{address}/64", strict=False)) if address else "none"
+) -> AsyncIterator[AppProcess]:
+    """METRICS_ALLOW naming one scraper's address, which replaces the loopback default."""
     log = tmp_path_factory.mktemp("metrics-allow") / "app.log"
-    async for started in app_on_every_address({**test_env, "METRICS_ALLOW": allow}, log):
-        yield started
+    app = AppProcess({**test_env, "METRICS_ALLOW": f"{OTHER_LOOPBACK}/32"}, log)
+    app.start()
+    try:
+        await app.wait_until_up()
+        yield app
+    finally:
+        app.kill()
 
 
 async def test_metrics_answer_the_ranges_metrics_allow_names(
-    allowing_metrics_app: tuple[AppProcess, str],
+    allowing_metrics_app: AppProcess,
 ) -> None:
-    """The list replaces the default: the scraper's network reads, loopback no longer does."""
-    app, address = allowing_metrics_app
-    async with httpx.AsyncClient(base_url=f"http://[{address}]:{app.port}") as http:
+    """The list replaces the default: the scraper's address reads, 127.0.0.1 no longer does."""
+    async with from_address(allowing_metrics_app, OTHER_LOOPBACK) as http:
         await scrape(http)
-    async with httpx.AsyncClient(base_url=app.url) as http:  # ::1, not in the list
-        assert (await http.get("/metrics")).status_code == 403
+    async with from_address(allowing_metrics_app, "127.0.0.1") as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 403, response.text[:300]
+    assert response.json() == {"detail": PERMISSION_DENIED}
 
 
 @pytest.fixture(scope="module")
