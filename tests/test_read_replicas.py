@@ -314,6 +314,8 @@ async def test_a_replica_dying_mid_query_is_retried_on_the_primary(scene: Replic
     await lock.start()
     try:
         await locker.execute("LOCK TABLE product IN ACCESS EXCLUSIVE MODE")
+        # The lock is logged but not flushed (its transaction is open): another's commit is.
+        await scene.primary("SELECT txid_current()")
         await scene.caught_up()
         async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
             read = asyncio.create_task(http.get(f"/api/products/{scene.product_id}/"))
