@@ -1,9 +1,10 @@
 """Reads off the primary, on a real streaming replica (``pg_basebackup -R``) of a private primary.
 
 Where a read was served is proved by staleness, not by mocks: with the replica's replay paused, a
-change made on the primary is missing from what the replica serves. Two app processes share the
-pair: a tolerant one (``DATABASE_REPLICA_MAX_LAG`` 60 s: a paused replica stays in service, so a
-stale answer shows the replica served it) and a strict one (2 s: a paused replica is soon skipped).
+change made on the primary is missing from what the replica serves. Three app processes share the
+pair and the suite's Redis: two tolerant ones (``DATABASE_REPLICA_MAX_LAG`` 60 s: a paused replica
+stays in service, so a stale answer shows the replica served it) and a strict one (2 s: a paused
+replica is soon skipped).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Replicated:
     primary_url: str
     replica_url: str
     tolerant: AppProcess  # max lag 60 s
+    other: AppProcess  # max lag 60 s: another process behind the same balancer
     strict: AppProcess  # max lag 2 s
     seller: UserHandle
     buyer: UserHandle
@@ -125,9 +127,9 @@ async def replicated(
                 "DATABASE_REPLICA_CHECK_INTERVAL": CHECK_INTERVAL,
                 "BID_RATE_LIMIT": "0",
             },
-            logs / f"app-{max_lag}.log",
+            logs / f"app-{n}.log",
         )
-        for max_lag in ("60", "2")
+        for n, max_lag in enumerate(("60", "60", "2"))
     ]
     for app in apps:
         app.start()
@@ -335,3 +337,23 @@ async def test_a_replica_dying_mid_query_is_retried_on_the_primary(scene: Replic
     finally:
         if not locker.is_closed():
             await locker.close()
+
+
+async def test_a_writer_reads_its_own_write_on_another_process(
+    scene: Replicated, test_env: dict[str, str]
+) -> None:
+    if "REDIS_URL" not in test_env:
+        pytest.skip("processes share the writer's pin through Redis")
+    await scene.replica("SELECT pg_wal_replay_pause()")
+    async with httpx.AsyncClient(base_url=scene.tolerant.url) as http:
+        created = await http.post(
+            "/api/products/",
+            json={"name": "Peshawari chappal", "description": "Stitched by hand."},
+            headers=scene.seller.auth,
+        )
+        assert created.status_code == 201, created.text
+    product_id = created.json()["id"]
+    # The balancer sends the writer's next request to another process: it knows the pin.
+    assert await product_name(scene.other, product_id, scene.seller) == "Peshawari chappal"
+    async with httpx.AsyncClient(base_url=scene.other.url) as http:
+        assert (await http.get(f"/api/products/{product_id}/")).status_code == 404  # replica's

@@ -105,7 +105,7 @@ def build_engine(settings: Settings, *, replicas: bool = False) -> Engine:
     # Transactions that give their connection back even when the server is gone.
     engine = CleanupPostgresEngine(config={"dsn": db.url})
     if replicas and settings.replicas.urls:
-        engine.replicas = ReplicaRouter(engine, settings.replicas, settings.database_pool_size)
+        engine.replicas = ReplicaRouter(engine, settings)
     return engine
 
 

@@ -9,9 +9,10 @@ primary when:
 - the read is inside a transaction on the primary (it is part of a decision);
 - the request writes (any method but GET, HEAD and OPTIONS) or is a WebSocket: the body a write
   answers with is read after its commit, and must show it;
-- the account making the request wrote, in this process, within the last
-  ``max_lag + 2 * check_interval`` seconds: no replica in use is staler than that, so a writer
-  always reads its own writes;
+- the account making the request wrote within the last ``max_lag + 2 * check_interval``
+  seconds: no replica in use is staler than that, so a writer always reads its own writes. The
+  pin is kept in this process and, with ``REDIS_URL``, in Redis, where every app process sees it
+  (the writer's next request may reach another one);
 - no replica is healthy (all lag more than ``DATABASE_REPLICA_MAX_LAG``, or are unreachable).
 
 Replicas are checked in the background every ``DATABASE_REPLICA_CHECK_INTERVAL`` seconds, never
@@ -35,20 +36,23 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import asyncpg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
+from redis.asyncio import Redis
 
-from madeinpk.settings import ReplicaConfig
+from madeinpk.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0  # a check that takes longer counts the node as unreachable
 CONNECT_TIMEOUT = 2.0
+REDIS_TIMEOUT = 0.5  # a pin Redis cannot answer for in time counts as pinned
+_PINNED = "madeinpk.primary_reads"  # where a request keeps its answer, in its ASGI scope
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Replica connections cannot write even if the server were promoted: every transaction on them
 # is read-only unless it says otherwise, and nothing here says otherwise.
@@ -77,6 +81,51 @@ class Runnable(Protocol):
     async def run(self, node: str | None = None, in_pool: bool = True) -> Any: ...
 
 
+class WriterPins:
+    """Accounts whose reads stay on the primary for a while after they wrote: known to this
+    process, and with Redis to every app process (one expiring key per account)."""
+
+    def __init__(self, seconds: float, redis_url: str | None, prefix: str) -> None:
+        self.seconds = seconds
+        self._local: dict[int, float] = {}  # account id -> monotonic time the pin ends
+        self._prefix = f"{prefix}:primary-reads"
+        self._redis = (
+            Redis.from_url(
+                redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+            )
+            if redis_url
+            else None
+        )
+
+    async def pin(self, account_id: int) -> None:
+        self._local[account_id] = time.monotonic() + self.seconds
+        if self._redis is not None:
+            try:
+                await self._redis.set(
+                    f"{self._prefix}:{account_id}", 1, px=max(1, int(self.seconds * 1000))
+                )
+            except Exception as exc:  # this process still knows; others may not
+                logger.warning("Writer pin not shared (%r): other processes may read stale", exc)
+
+    async def pinned(self, account_id: int) -> bool:
+        if self._local.get(account_id, 0) > time.monotonic():
+            return True
+        if self._redis is None:
+            return False
+        try:
+            return bool(await self._redis.exists(f"{self._prefix}:{account_id}"))
+        except Exception:
+            return True  # not known: the primary is never wrong
+
+    def forget_expired(self) -> None:
+        now = time.monotonic()
+        self._local = {a: until for a, until in self._local.items() if until > now}
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
 @dataclass
 class Replica:
     node: str  # its name in the primary engine's ``extra_nodes``
@@ -89,10 +138,11 @@ class Replica:
 class ReplicaRouter:
     """The replicas of one primary engine, their health, and where each stale read goes."""
 
-    def __init__(self, primary: PostgresEngine, config: ReplicaConfig, pool_size: int) -> None:
+    def __init__(self, primary: PostgresEngine, settings: Settings) -> None:
+        config = settings.replicas
         self.primary = primary
         self.config = config
-        self.pool_size = pool_size
+        self.pool_size = settings.database_pool_size
         self.replicas = [
             Replica(
                 node=f"replica-{n}",
@@ -106,7 +156,7 @@ class ReplicaRouter:
         primary.extra_nodes = {r.node: r.engine for r in self.replicas}
         # (monotonic time, primary WAL position): enough history to date any lag up to the bound.
         self._samples: deque[tuple[float, int]] = deque()
-        self._pinned: dict[int, float] = {}  # account id -> reads on the primary until
+        self.pins = WriterPins(self.pin_seconds, settings.redis_url, settings.redis_key_prefix)
         self._turn = itertools.count()
         self._checker: asyncio.Task[None] | None = None
 
@@ -128,6 +178,7 @@ class ReplicaRouter:
             self._checker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checker
+        await self.pins.close()
         for replica in self.replicas:
             pool, replica.engine.pool = replica.engine.pool, None
             if pool is not None:
@@ -139,25 +190,30 @@ class ReplicaRouter:
 
     # --- where a read goes ---------------------------------------------------------------------
 
-    def pin(self, account_id: int) -> None:
-        self._pinned[account_id] = time.monotonic() + self.pin_seconds
-
-    def _on_primary(self) -> bool:
+    async def _on_primary(self) -> bool:
         if _primary_only.get() or self.primary.current_transaction.get() is not None:
             return True
         scope = _scope.get()
-        account_id = getattr(scope.get("user"), "id", None) if scope is not None else None
-        return isinstance(account_id, int) and self._pinned.get(account_id, 0) > time.monotonic()
+        if scope is None:
+            return False
+        account_id = getattr(scope.get("user"), "id", None)
+        if not isinstance(account_id, int):
+            return False
+        # Asked once per request, however many reads it makes.
+        state = cast(dict[str, Any], scope)
+        if _PINNED not in state:
+            state[_PINNED] = await self.pins.pinned(account_id)
+        return bool(state[_PINNED])
 
-    def choose(self) -> Replica | None:
+    async def choose(self) -> Replica | None:
         """A healthy replica, in turn; None: read on the primary."""
-        if self._on_primary():
+        if await self._on_primary():
             return None
         healthy = [r for r in self.replicas if r.status == "ok"]
         return healthy[next(self._turn) % len(healthy)] if healthy else None
 
     async def read(self, query: Runnable) -> Any:
-        replica = self.choose()
+        replica = await self.choose()
         if replica is None:
             return await query.run()
         try:
@@ -204,7 +260,7 @@ class ReplicaRouter:
         while len(self._samples) > 1 and self._samples[1][0] < horizon:
             self._samples.popleft()
         await asyncio.gather(*(self._check_replica(r, sampled) for r in self.replicas))
-        self._pinned = {a: until for a, until in self._pinned.items() if until > now}
+        self.pins.forget_expired()
 
     async def _check_replica(self, replica: Replica, fresh_sample: bool) -> None:
         try:
@@ -302,7 +358,7 @@ def _pinning(scope: Scope, send: Send) -> Send:
             router = _router()
             account_id = getattr(scope.get("user"), "id", None)
             if router is not None and isinstance(account_id, int):
-                router.pin(account_id)
+                await router.pins.pin(account_id)
         await send(message)
 
     return send_and_pin
