@@ -23,6 +23,8 @@ from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.accounts.tables import Role
 from madeinpk.database import bind_tables
+from madeinpk.pg_engine import CleanupPostgresEngine
+from madeinpk.read_replicas import ReplicaRouter
 from madeinpk.settings import Settings
 from tests.conftest import migrate
 from tests.factories import UserHandle, make_auction, make_user
@@ -357,3 +359,31 @@ async def test_a_writer_reads_its_own_write_on_another_process(
     assert await product_name(scene.other, product_id, scene.seller) == "Peshawari chappal"
     async with httpx.AsyncClient(base_url=scene.other.url) as http:
         assert (await http.get(f"/api/products/{product_id}/")).status_code == 404  # replica's
+
+
+async def test_a_server_not_in_recovery_is_skipped_and_replica_connections_are_read_only(
+    replicated: Replicated, test_env: dict[str, str]
+) -> None:
+    # The primary, named as a replica (as a promoted one would be): never read, never written.
+    promoted = replicated.primary_url.replace("127.0.0.1", "localhost")
+    settings = Settings.from_env(
+        {**test_env, "DATABASE_URL": replicated.primary_url, "DATABASE_REPLICA_URLS": promoted}
+    )
+    engine = CleanupPostgresEngine(config={"dsn": replicated.primary_url})
+    router = ReplicaRouter(engine, settings)
+    await engine.start_connection_pool(min_size=1, max_size=2)
+    try:
+        await router.start()
+        [(where, state)] = router.report().items()
+        assert (where, state) == (
+            f"localhost:{replicated.pair.primary_port}/madeinpk",
+            "not_a_replica",
+        )
+        assert await router.choose() is None
+        [replica] = router.replicas
+        for _ in range(2):  # and still after the pool has given the connection back (RESET ALL)
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await replica.engine.run_ddl("INSERT INTO category (name) VALUES ('Never')")
+    finally:
+        await router.close()
+        await engine.close_connection_pool()
