@@ -1,4 +1,4 @@
-"""Real processes a test owns: app servers, a private Redis, a private PostgreSQL cluster.
+"""Real processes a test owns: app servers, a private Redis, private PostgreSQL clusters.
 
 Each one can be killed and started again on the same port, which is what the restart tests
 need; the suite's shared Redis and PostgreSQL are never restarted.
@@ -7,11 +7,14 @@ need; the suite's shared Redis and PostgreSQL are never restarted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -183,3 +186,75 @@ class PostgresCluster:
             capture_output=True,
             timeout=120,
         )
+
+
+class StreamingReplicaPair:
+    """A throw-away PostgreSQL 15 primary and a hot-standby streaming replica of it, taken with
+    ``pg_basebackup -R``: plain ``initdb``/``pg_ctl`` under a temporary directory, each on its own
+    free port, run as the ``postgres`` user (``initdb`` refuses root). The replica can be stopped,
+    started, and have its replay paused, as a lagging or dying standby would be."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="madeinpk-pg-"))
+        self.primary_dir = self.root / "primary"
+        self.replica_dir = self.root / "replica"
+        self.primary_port = free_port()
+        self.replica_port = free_port()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if not (cls.BIN / "initdb").exists() or not (cls.BIN / "pg_basebackup").exists():
+            return f"needs PostgreSQL 15's initdb and pg_basebackup in {cls.BIN}"
+        if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != "postgres":
+            return "runs its servers as the postgres user: needs root or postgres"
+        return None
+
+    def url(self, port: int, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"{args[0]} failed:\n{result.stdout}{result.stderr}")
+
+    def create(self) -> None:
+        """Primary up, base backup taken, replica up and streaming."""
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.primary_dir), "-U", "postgres", "--auth=trust")
+        with (self.primary_dir / "postgresql.conf").open("a") as conf:
+            conf.write(
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.root}'\n"
+                "fsync = off\nfull_page_writes = off\n"  # throw-away data: no need to survive
+                "wal_level = replica\nmax_wal_senders = 5\n"
+                f"port = {self.primary_port}\n"
+            )
+        self._ctl(self.primary_dir, "start")
+        self._run(
+            "pg_basebackup", "-R", "-D", str(self.replica_dir), "-h", "127.0.0.1",
+            "-p", str(self.primary_port), "-U", "postgres", "--checkpoint=fast",
+        )  # fmt: skip
+        with (self.replica_dir / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {self.replica_port}\nhot_standby = on\n")
+        self.replica("start")
+
+    def _ctl(self, data: Path, action: str) -> None:
+        log = self.root / f"{data.name}.log"
+        self._run("pg_ctl", "-D", str(data), "-l", str(log), "-m", "fast", "-w", action)
+
+    def replica(self, action: str) -> None:
+        """``start`` or ``stop`` (fast: its connections are terminated at once)."""
+        self._ctl(self.replica_dir, action)
+
+    def drop(self) -> None:
+        for data in (self.replica_dir, self.primary_dir):
+            if (data / "postmaster.pid").exists():
+                with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                    self._run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)

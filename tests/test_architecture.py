@@ -49,6 +49,7 @@ SHARED_ROOT = frozenset(
         "madeinpk.media",
         "madeinpk.metrics",
         "madeinpk.money",
+        "madeinpk.read_replicas",  # stale_read: where a read that tolerates staleness goes
         "madeinpk.settings",
         "madeinpk.sql",
         "madeinpk.timestamps",

@@ -56,6 +56,10 @@ def test_production_values() -> None:
     assert settings.port == 9000
 
 
+PG = {"DATABASE_URL": "postgresql://postgres@primary:5432/madeinpk", "SECRET_KEY": "k" * 16}
+REPLICA = "postgresql://postgres@replica:5432/madeinpk"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -82,12 +86,47 @@ def test_production_values() -> None:
         ({"LOGIN_FAILURES_PER_ACCOUNT": "0"}, "LOGIN_FAILURES_PER_ACCOUNT: must be between 1"),
         ({"LOGIN_FAILURES_PER_IP": "many"}, "LOGIN_FAILURES_PER_IP: expected a whole number"),
         ({"LOGIN_FAILURE_WINDOW": "-5"}, "LOGIN_FAILURE_WINDOW: must be between 1"),
+        (
+            {"DATABASE_REPLICA_URLS": "postgresql://postgres@replica:5432/madeinpk"},
+            "DATABASE_REPLICA_URLS: replicas need DATABASE_URL on PostgreSQL",
+        ),
+        (
+            {**PG, "DATABASE_REPLICA_URLS": "sqlite:///replica.sqlite3"},
+            "DATABASE_REPLICA_URLS: expected postgresql://",
+        ),
+        (
+            {**PG, "DATABASE_REPLICA_URLS": "postgresql://postgres@replica:5432"},
+            "DATABASE_REPLICA_URLS: a PostgreSQL URL needs a host and a database name",
+        ),
+        (
+            {**PG, "DATABASE_REPLICA_URLS": f"{REPLICA},{REPLICA}"},
+            "DATABASE_REPLICA_URLS: 'postgresql://postgres@replica:5432/madeinpk' is named twice",
+        ),
+        ({**PG, "DATABASE_REPLICA_MAX_LAG": "soon"}, "DATABASE_REPLICA_MAX_LAG: expected a"),
+        ({**PG, "DATABASE_REPLICA_MAX_LAG": "0.5"}, "DATABASE_REPLICA_MAX_LAG: must be from"),
+        ({**PG, "DATABASE_REPLICA_CHECK_INTERVAL": "0"}, "DATABASE_REPLICA_CHECK_INTERVAL: must"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_env(env)
     assert message in str(error.value)
+
+
+def test_replicas_are_read_from_a_comma_separated_list() -> None:
+    second = REPLICA.replace("replica:", "replica-2:")
+    replicas = Settings.from_env(
+        {
+            **PG,
+            "DATABASE_REPLICA_URLS": f" {REPLICA} ,{second},",
+            "DATABASE_REPLICA_MAX_LAG": "2.5",
+            "DATABASE_REPLICA_CHECK_INTERVAL": "0.5",
+        }
+    ).replicas
+    assert replicas.urls == (REPLICA, second)
+    assert (replicas.max_lag, replicas.check_interval) == (2.5, 0.5)
+    # Unset: no replica, and the production topology reads everything on the primary.
+    assert Settings.from_env(PG).replicas.urls == ()
 
 
 def test_empty_values_count_as_unset() -> None:

@@ -82,6 +82,7 @@ from madeinpk.orders.controller import FeedbackController, OrderController, sell
 from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
+from madeinpk.read_replicas import ReadRoutingMiddleware
 from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
@@ -127,7 +128,7 @@ def constant(kind: Any, value: object) -> Provide:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     _redact_access_log()
-    engine = build_engine(settings)
+    engine = build_engine(settings, replicas=True)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     backend = channels_backend(settings)
     channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
@@ -245,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         middleware=[
             RequestIdMiddleware,
+            ReadRoutingMiddleware,  # outside auth: it reads the account after auth set it
             CloseOnceMiddleware,
             prometheus_config().middleware,
             DefineMiddleware(

@@ -25,6 +25,7 @@ from piccolo_api.session_auth.tables import SessionsBase
 
 from madeinpk.pg_engine import CleanupPostgresEngine, PooledConnection
 from madeinpk.piccolo_app import APP_CONFIG
+from madeinpk.read_replicas import ReplicaRouter, replicas_running
 from madeinpk.settings import Settings
 
 # Piccolo's own tables first (users; the admin panel's sessions), then the project's.
@@ -92,7 +93,9 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
             await writer.close()
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, *, replicas: bool = False) -> Engine:
+    """``replicas``: send reads that tolerate staleness to ``DATABASE_REPLICA_URLS`` (app
+    processes only; the worker and the CLI read on the primary)."""
     db = settings.database
     if db.engine == "sqlite":
         assert db.sqlite_path is not None
@@ -100,7 +103,10 @@ def build_engine(settings: Settings) -> Engine:
         # A generous busy timeout: writers queue behind SQLite's single write lock.
         return EmbeddedSQLiteEngine(path=str(db.sqlite_path), timeout=30)
     # Transactions that give their connection back even when the server is gone.
-    return CleanupPostgresEngine(config={"dsn": db.url})
+    engine = CleanupPostgresEngine(config={"dsn": db.url})
+    if replicas and settings.replicas.urls:
+        engine.replicas = ReplicaRouter(engine, settings)
+    return engine
 
 
 def bind_tables(engine: Engine) -> None:
@@ -125,7 +131,8 @@ async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator
             init=load_array_codecs,
         )
         try:
-            yield
+            async with replicas_running(getattr(engine, "replicas", None)):
+                yield
         finally:
             await _close_pool(engine)
     else:

@@ -4,7 +4,8 @@
   database outage never gets healthy processes killed.
 - ``GET /health/ready``: the database, Redis (and this process's pub/sub stream) and the task
   broker all answer within a couple of seconds; otherwise 503 naming the ones that failed, so
-  the balancer sends traffic elsewhere until they are back.
+  the balancer sends traffic elsewhere until they are back. With read replicas, each one's
+  state is under ``replicas``, but never fails readiness: reads skip a replica that is down.
 - ``GET /metrics``: Prometheus text, for scrapers on this host only by default, at the
   addresses ``METRICS_ALLOW`` names, or with ``Authorization: Bearer $METRICS_TOKEN``. Private
   networks are not open by default: a balancer there that adds no forwarding header makes every
@@ -63,6 +64,11 @@ class Readiness:
         )
         return dict(zip(names, results, strict=True))
 
+    def replicas(self) -> dict[str, str] | None:
+        """The read replicas' states as the last background check saw them (no query here)."""
+        router = getattr(self.engine, "replicas", None)
+        return router.report() if router is not None else None
+
     async def _probe(self, probe: Callable[[], Awaitable[str]]) -> str:
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
@@ -101,6 +107,7 @@ def health_live() -> dict[str, str]:
 async def health_ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     readiness: Readiness = request.app.state.readiness
     checks = await readiness.check()
+    replicas = {"replicas": report} if (report := readiness.replicas()) is not None else {}
     failed = [name for name, result in checks.items() if result != "ok"]
     if failed:
         return Response(
@@ -108,11 +115,12 @@ async def health_ready(request: Request[Any, Any, Any]) -> Response[dict[str, An
                 "status": "unavailable",
                 "detail": f"Not ready: {', '.join(failed)}",
                 "checks": checks,
+                **replicas,
             },
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    return Response({"status": "ok", "checks": checks})
+    return Response({"status": "ok", "checks": checks, **replicas})
 
 
 def metrics_access(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

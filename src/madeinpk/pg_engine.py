@@ -13,10 +13,13 @@ WebSocket, whose messages all run in one task, every later bid on that socket fa
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
+
+if TYPE_CHECKING:
+    from madeinpk.read_replicas import ReplicaRouter
 
 logger = logging.getLogger(__name__)
 
@@ -120,5 +123,8 @@ class PooledConnection(asyncpg.Connection):
 
 
 class CleanupPostgresEngine(PostgresEngine):
+    # Where reads that tolerate staleness go, when this app process has replicas.
+    replicas: ReplicaRouter | None = None
+
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return CleanupTransaction(engine=self, allow_nested=allow_nested)

@@ -34,23 +34,24 @@ class DatabaseConfig:
     sqlite_path: Path | None = None
 
     @classmethod
-    def parse(cls, url: str) -> DatabaseConfig:
+    def parse(cls, url: str, name: str = "DATABASE_URL") -> DatabaseConfig:
+        """``name`` is the variable the URL came from, for the error messages."""
         if url.startswith("sqlite:///"):
             raw_path = url.removeprefix("sqlite:///")
             if not raw_path:
-                raise SettingsError("DATABASE_URL: sqlite URL needs a file path (sqlite:///file)")
+                raise SettingsError(f"{name}: sqlite URL needs a file path (sqlite:///file)")
             return cls(engine="sqlite", url=url, sqlite_path=Path(raw_path))
         scheme = url.split("://", 1)[0] if "://" in url else ""
         if scheme in ("postgresql", "postgres"):
             parts = urlsplit(url)
             if not parts.hostname or not parts.path.strip("/"):
                 raise SettingsError(
-                    "DATABASE_URL: a PostgreSQL URL needs a host and a database name "
+                    f"{name}: a PostgreSQL URL needs a host and a database name "
                     "(postgresql://user@host:5432/dbname)"
                 )
             return cls(engine="postgres", url=url)
         raise SettingsError(
-            f"DATABASE_URL: expected postgresql://… or sqlite:///path/file.sqlite3, got {url!r}"
+            f"{name}: expected postgresql://… or sqlite:///path/file.sqlite3, got {url!r}"
         )
 
     @property
@@ -58,6 +59,44 @@ class DatabaseConfig:
         if self.engine == "sqlite":
             return str(self.sqlite_path)
         return urlsplit(self.url).path.strip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    """PostgreSQL streaming replicas for reads that tolerate staleness (``read_replicas``)."""
+
+    urls: tuple[str, ...] = ()
+    max_lag: float = 5.0  # seconds behind the primary past which a replica is skipped
+    check_interval: float = 1.0  # seconds between two lag checks
+
+    @classmethod
+    def parse(cls, env: _Env, database: DatabaseConfig) -> ReplicaConfig:
+        raw = env.optional("DATABASE_REPLICA_URLS")
+        urls: list[str] = []
+        for url in (u.strip() for u in (raw or "").split(",")):
+            if not url:
+                continue
+            if DatabaseConfig.parse(url, "DATABASE_REPLICA_URLS").engine != "postgres":
+                raise SettingsError(
+                    f"DATABASE_REPLICA_URLS: expected postgresql://… URLs, got {url!r}"
+                )
+            if url in urls or url == database.url:
+                raise SettingsError(f"DATABASE_REPLICA_URLS: {url!r} is named twice")
+            urls.append(url)
+        if urls and database.engine != "postgres":
+            raise SettingsError("DATABASE_REPLICA_URLS: replicas need DATABASE_URL on PostgreSQL")
+        max_lag = float(env.number("DATABASE_REPLICA_MAX_LAG", Decimal(5)))
+        interval = float(env.number("DATABASE_REPLICA_CHECK_INTERVAL", Decimal(1)))
+        if not 0.1 <= interval <= 60:
+            raise SettingsError(
+                f"DATABASE_REPLICA_CHECK_INTERVAL: must be from 0.1 to 60 seconds, got {interval}"
+            )
+        if not interval <= max_lag <= 3600:
+            raise SettingsError(
+                "DATABASE_REPLICA_MAX_LAG: must be from DATABASE_REPLICA_CHECK_INTERVAL "
+                f"({interval}) to 3600 seconds, got {max_lag}"
+            )
+        return cls(urls=tuple(urls), max_lag=max_lag, check_interval=interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +142,7 @@ class Settings:
     metrics_allow: tuple[str, ...] = ()  # normalised CIDR ranges (plain strings: DI-friendly)
     metrics_token: str | None = None
     max_sockets_per_ip: int = 200  # open sockets one client address may hold; 0 = no cap
+    replicas: ReplicaConfig = ReplicaConfig()
 
     @property
     def channel_prefix(self) -> str:
@@ -202,6 +242,7 @@ class Settings:
             max_sockets_per_ip=env.integer(
                 "MAX_SOCKETS_PER_IP", 200, minimum=0, maximum=10_000_000
             ),
+            replicas=ReplicaConfig.parse(env, database),
         )
 
 

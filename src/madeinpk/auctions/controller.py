@@ -3,6 +3,7 @@ auction services (``bidding`` for bids, ``selling`` for the seller's side, ``lis
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 from typing import Annotated, Any
@@ -47,8 +48,10 @@ from madeinpk.http.errors import (
     field_error,
 )
 from madeinpk.http.pagination import Page, PageRequest
+from madeinpk.http.query import is_true_flag
 from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.money import format_money
+from madeinpk.read_replicas import primary_reads, stale_read
 from madeinpk.settings import Settings
 
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
@@ -159,20 +162,23 @@ class AuctionController(Controller):
         ordering: FromQuery[str | None] = None,
     ) -> Page[Auction]:
         viewer = _viewer(request)
-        conditions = listing.auction_filters(
-            viewer,
-            status=status,
-            seller=seller,
-            category=category,
-            my_auctions=my_auctions,
-            search=search,
-        )
-        count, rows = await listing.list_auctions(
-            conditions, listing.ordering(ordering), paging.offset, paging.size
-        )
-        bodies = await listing.auction_bodies(
-            rows, viewer, base_url(request), settings, auction_orders
-        )
+        # A seller's own auctions are their own data: read on the primary, always current.
+        own = viewer is not None and is_true_flag(my_auctions)
+        with primary_reads() if own else contextlib.nullcontext():
+            conditions = listing.auction_filters(
+                viewer,
+                status=status,
+                seller=seller,
+                category=category,
+                my_auctions=my_auctions,
+                search=search,
+            )
+            count, rows = await listing.list_auctions(
+                conditions, listing.ordering(ordering), paging.offset, paging.size
+            )
+            bodies = await listing.auction_bodies(
+                rows, viewer, base_url(request), settings, auction_orders
+            )
         return paging.build(request, count, bodies)
 
     @get("/{auction_id:int}/", operation_id="GetAuction")
@@ -312,12 +318,11 @@ class AuctionController(Controller):
 
     @get("/{auction_id:int}/bids/", operation_id="ListBids")
     async def bids(self, auction_id: FromPath[int]) -> list[Bid]:
-        if not await AuctionRow.exists().where(AuctionRow.id == auction_id):
+        # A public history, append-only: a replica's is the same, a few seconds shorter at most.
+        if not await stale_read(AuctionRow.exists().where(AuctionRow.id == auction_id)):
             raise NotFound()
-        rows = (
-            await BidRow.select(
-                BidRow.all_columns(), BidRow.bidder.username.as_alias("bidder_username")
-            )
+        rows = await stale_read(
+            BidRow.select(BidRow.all_columns(), BidRow.bidder.username.as_alias("bidder_username"))
             .where(BidRow.auction == auction_id)
             .order_by(BidRow.bid_time, ascending=False)
             .order_by(BidRow.id, ascending=False)

@@ -24,6 +24,7 @@ from madeinpk.http.auth import Account
 from madeinpk.http.errors import field_error
 from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
+from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 
@@ -112,7 +113,9 @@ class AuctionListings:
     listed as ``"auction"``, and has bids when its auction does."""
 
     async def listing_types(self, product_ids: list[int]) -> dict[int, str]:
-        rows = await Auction.select(Auction.product).where(Auction.product.is_in(product_ids))
+        rows = await stale_read(
+            Auction.select(Auction.product).where(Auction.product.is_in(product_ids))
+        )
         return {row["product"]: "auction" for row in rows}
 
     async def has_bids(self, product_id: int) -> bool:
@@ -157,7 +160,8 @@ async def auction_bodies(
     products = {p.id: p for p in await product_bodies(product_rows, base_url, PRODUCT_LISTINGS)}
     ids = [r["id"] for r in rows]
     bids: dict[int, list[Bid]] = defaultdict(list)
-    for b in await Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids):
+    latest = Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids)
+    for b in await stale_read(latest):
         bids[b["auction"]].append(
             Bid(
                 id=b["id"],
@@ -224,14 +228,18 @@ async def list_auctions(
         count_query = count_query.where(condition)
         query = query.where(condition)
     column, ascending = order_by
-    rows = (
-        await query.order_by(column, ascending=ascending)
+    # Lists and searches are browsed; a bidder's decisions read the row on the primary (the
+    # bid path), and a live page follows the auction's events, not this (see read_replicas).
+    rows = await stale_read(
+        query.order_by(column, ascending=ascending)
         .order_by(Auction.id, ascending=ascending)
         .offset(offset)
         .limit(limit)
     )
-    return await count_query, rows
+    return await stale_read(count_query), rows
 
 
 async def auction_row(auction_id: int) -> dict[str, Any] | None:
-    return await Auction.select(*AUCTION_COLUMNS).where(Auction.id == auction_id).first()
+    return await stale_read(
+        Auction.select(*AUCTION_COLUMNS).where(Auction.id == auction_id).first()
+    )

@@ -15,6 +15,7 @@ from madeinpk.catalog.tables import Product as ProductRow
 from madeinpk.catalog.tables import ProductImage
 from madeinpk.media import absolute_media_url
 from madeinpk.money import format_money
+from madeinpk.read_replicas import stale_read
 
 
 @runtime_checkable  # Litestar checks a dependency's value against its type
@@ -42,24 +43,27 @@ PRODUCT_COLUMNS = (
 async def product_bodies(
     rows: list[dict[str, Any]], base_url: str, listings: Listings
 ) -> list[Product]:
-    """``rows`` are selected with ``PRODUCT_COLUMNS`` (or the same aliases)."""
+    """``rows`` are selected with ``PRODUCT_COLUMNS`` (or the same aliases). Its reads may be a
+    replica's: after a write, the request (and the writer's next ones) read on the primary."""
     if not rows:
         return []
     product_ids = [r["id"] for r in rows]
     seller_ids = list({r["seller"] for r in rows})
-    images = (
-        await ProductImage.select()
+    images = await stale_read(
+        ProductImage.select()
         .where(ProductImage.product.is_in(product_ids))
         .order_by(ProductImage.display_order)
         .order_by(ProductImage.id)
     )
-    profiles = await SellerProfile.select(
-        SellerProfile.user,
-        SellerProfile.brand_name,
-        SellerProfile.biography,
-        SellerProfile.is_verified,
-        SellerProfile.average_rating,
-    ).where(SellerProfile.user.is_in(seller_ids))
+    profiles = await stale_read(
+        SellerProfile.select(
+            SellerProfile.user,
+            SellerProfile.brand_name,
+            SellerProfile.biography,
+            SellerProfile.is_verified,
+            SellerProfile.average_rating,
+        ).where(SellerProfile.user.is_in(seller_ids))
+    )
     listing_types = await listings.listing_types(product_ids)
     images_of: dict[int, list[Image]] = defaultdict(list)
     for image in images:
@@ -103,7 +107,9 @@ async def product_bodies(
 
 
 async def product_body(product_id: int, base_url: str, listings: Listings) -> Product | None:
-    row = await ProductRow.select(*PRODUCT_COLUMNS).where(ProductRow.id == product_id).first()
+    row = await stale_read(
+        ProductRow.select(*PRODUCT_COLUMNS).where(ProductRow.id == product_id).first()
+    )
     if row is None:
         return None
     [body] = await product_bodies([row], base_url, listings)

@@ -32,13 +32,15 @@ from madeinpk.media import (
     clean_images,
     delete_media,
 )
+from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
 
 async def _category_tree() -> tuple[dict[int, dict[str, Any]], dict[int | None, list[int]]]:
-    """The whole tree in one query: categories are a few dozen rows, read far more than written."""
-    rows = await Category.select().order_by(Category.id)
+    """The whole tree in one query: categories are a few dozen rows, read far more than written
+    (and changed only by staff, through the admin: a replica's few seconds do not matter)."""
+    rows = await stale_read(Category.select().order_by(Category.id))
     by_id = {row["id"]: row for row in rows}
     children: dict[int | None, list[int]] = defaultdict(list)
     for row in rows:
@@ -196,13 +198,14 @@ async def list_products(
     count_query, query = Product.count(), Product.select(*PRODUCT_COLUMNS)
     for condition in conditions:
         count_query, query = count_query.where(condition), query.where(condition)
-    rows = (
-        await query.order_by(column, ascending=ascending)
+    # Public and browsed, and never the ground of a decision: a replica's (see read_replicas).
+    rows = await stale_read(
+        query.order_by(column, ascending=ascending)
         .order_by(Product.id, ascending=ascending)
         .offset(offset)
         .limit(limit)
     )
-    return await count_query, rows
+    return await stale_read(count_query), rows
 
 
 async def _own_product(
