@@ -12,6 +12,7 @@ from uuid import uuid4
 
 from litestar import Router
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from PIL import Image, ImageOps
@@ -34,11 +35,39 @@ def _nosniff(app: ASGIApp) -> ASGIApp:
     return with_nosniff
 
 
+# The file system's limits (Linux): a longer name, or a path with a NUL, is no file's.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def _possible_paths_only(app: ASGIApp) -> ASGIApp:
+    """A path no file can have is a 404, not the file system's error (a 500): a NUL byte
+    (``/media/%00``), a name or path longer than the system allows."""
+
+    async def possible_paths_only(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if (
+            "\x00" in path
+            or len(path.encode()) > PATH_MAX
+            or any(len(name.encode()) > NAME_MAX for name in path.split("/"))
+        ):
+            raise NotFoundException()
+        await app(scope, receive, send)
+
+    return possible_paths_only
+
+
+def files_router(path: str, root: Path, name: str, **options: Any) -> Router:
+    """A folder served as it is (uploads, the web page's files), every path a file can have."""
+    middleware = [_possible_paths_only, *options.pop("middleware", [])]
+    return create_static_files_router(
+        path=path, directories=[root], name=name, middleware=middleware, **options
+    )
+
+
 def media_router(root: Path) -> Router:
     """``/media/``: uploaded and generated files, straight from the media root."""
-    return create_static_files_router(
-        path=MEDIA_URL.rstrip("/"), directories=[root], name="media", middleware=[_nosniff]
-    )
+    return files_router(MEDIA_URL.rstrip("/"), root, "media", middleware=[_nosniff])
 
 
 def media_path_url(path: str) -> str | None:

@@ -8,8 +8,40 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import FormMultiDict
+from litestar.exceptions import SerializationException
+
+from madeinpk.http.decoding import (
+    DECODING_FAILURES,
+    FORM_NOT_TEXT,
+    Undecodable,
+    check_urlencoded,
+    json_failure,
+)
 
 AnyRequest = Request[Any, Any, Any]
+
+
+class ClientRequest(Request[Any, Any, Any]):
+    """The app's request class: a body Litestar cannot decode (a handler's typed ``data``,
+    ``request.json()``, ``request.form()``) raises ``Undecodable``, DRF's 400, whatever
+    msgspec or the form parser raised."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except SerializationException as exc:
+            raise json_failure(exc.__cause__ or exc) from None
+        except DECODING_FAILURES as exc:
+            raise json_failure(exc) from None
+
+    async def form(self) -> FormMultiDict:
+        if self.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            check_urlencoded(await self.body(), FORM_NOT_TEXT)
+        try:
+            return await super().form()
+        except (UnicodeError, LookupError):  # a multipart part, or its declared charset
+            raise Undecodable("Multipart form parse error - a field is not valid text.") from None
 
 
 def base_url(request: AnyRequest) -> str:
