@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+import weakref
 from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -142,10 +144,45 @@ def clean_image(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Clea
     return CleanImage(output.getvalue(), IMAGE_FORMATS[kind])
 
 
-async def clean_images(files: list[bytes], max_pixels: int) -> list[CleanImage]:
-    """``clean_image`` for each upload, in a worker thread: decoding and encoding tens of
-    megapixels would otherwise stall every socket this process serves."""
-    return await asyncio.to_thread(lambda: [clean_image(data, max_pixels) for data in files])
+class ImageDecodes:
+    """At most ``limit`` uploads decoded at once in this process, each in a worker thread
+    (decoding tens of megapixels would otherwise stall every socket the process serves). A
+    40-megapixel picture holds ~270 MB for about a second while it is decoded and encoded
+    again: unbounded, a burst of uploads could take the machine's memory; the others wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.peak = 0  # the most decoded at once so far
+        # One semaphore per event loop (a process has one; the test suite starts several).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def clean(self, data: bytes, max_pixels: int) -> CleanImage:
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.limit)
+        async with slots:
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+            try:
+                return await asyncio.to_thread(clean_image, data, max_pixels)
+            finally:
+                self.busy -= 1
+
+
+@cache
+def image_decodes(limit: int) -> ImageDecodes:
+    """The process's bound (``MAX_IMAGE_DECODES``): one for every caller with that limit."""
+    return ImageDecodes(limit)
+
+
+async def clean_images(files: list[bytes], max_pixels: int, max_decodes: int) -> list[CleanImage]:
+    """``clean_image`` for each upload, at most ``max_decodes`` at once in this process."""
+    decodes = image_decodes(max_decodes)
+    return [await decodes.clean(data, max_pixels) for data in files]
 
 
 class MediaWriter:
