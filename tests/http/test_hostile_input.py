@@ -178,3 +178,27 @@ async def test_a_path_id_is_ascii_digits_only(
 async def test_a_media_path_no_file_can_have_is_a_404(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize(("method", "path", "who"), JSON_ENDPOINTS)
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30, -(2**63) - 1])
+async def test_numbers_past_the_databases_integers_in_a_body_are_never_a_500(
+    client: httpx.AsyncClient,
+    seller: UserHandle,
+    buyer: UserHandle,
+    auction: int,
+    method: str,
+    path: str,
+    who: str | None,
+    number: int,
+) -> None:
+    """PostgreSQL's driver raises on an integer past its column; every id and count a body
+    may carry is checked before it gets there."""
+    fields = (
+        "amount", "max_amount", "product", "category", "order", "city", "province", "rating",
+        "seller_rating", "product_rating", "soft_close_seconds", "duration_hours", "quantity",
+    )  # fmt: skip
+    body = {name: number for name in fields}
+    url = path.format(auction=auction)
+    response = await client.request(method, url, json=body, headers=_headers(who, seller, buyer))
+    assert response.status_code < 500, (url, number, response.text)
