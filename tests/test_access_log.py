@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -69,10 +70,14 @@ def test_the_websocket_library_does_not_repeat_uvicorns_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One line per socket (uvicorn's ``[accepted]``), not also "connection open"/"closed"."""
-    protocol = LeanWebSocketProtocol(
-        Config(app=None, ws="websockets-sansio"), ServerState(), app_state={}
-    )
-    with caplog.at_level(logging.INFO):
-        protocol.conn.logger.info("connection open")
-        protocol.conn.logger.warning("a real problem")
+    loop = asyncio.new_event_loop()  # its own: a sync test may run where none is current
+    try:
+        protocol = LeanWebSocketProtocol(
+            Config(app=None, ws="websockets-sansio"), ServerState(), app_state={}, _loop=loop
+        )
+        with caplog.at_level(logging.INFO):
+            protocol.conn.logger.info("connection open")
+            protocol.conn.logger.warning("a real problem")
+    finally:
+        loop.close()
     assert [r.getMessage() for r in caplog.records] == ["a real problem"]
