@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from madeinpk.accounts.tables import AuthToken, Role, SellerProfile, UserProfile
@@ -393,6 +395,30 @@ async def test_a_text_frame_that_is_not_utf8_is_the_documented_close_1007(
         await ws.connection.send(b'{"type": "place_bid", "amount": "\xff\xfe"}', text=True)
         code, _ = await ws.closed_with()
         assert code == 1007
+
+
+async def test_the_protocols_own_closes_are_not_logged_as_server_errors(
+    live_server: LiveServer,
+    auction: int,
+    buyer: UserHandle,
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """1007 (not UTF-8) and 1009 (past the server's 64 KiB frame limit) are closed by the
+    protocol layer, for the client's mistake: no ERROR traceback (uvicorn logged one for
+    1007), and no second close from the app ("Exception in ASGI application")."""
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(caplog.handler)
+    try:
+        for frame, code in ((b'{"type": "\xff"}', 1007), (b"x" * 70_000, 1009)):
+            async with watch(live_server.url, auction, buyer.token) as ws:
+                await ws.connection.send(frame, text=True)
+                assert (await ws.closed_with())[0] == code
+        assert (await client.get(f"/api/auctions/{auction}/")).status_code == 200
+    finally:
+        server_log.removeHandler(caplog.handler)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 async def test_ping_gets_pong(live_server: LiveServer, auction: int) -> None:
