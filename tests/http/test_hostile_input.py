@@ -135,6 +135,24 @@ async def test_integers_past_the_databases_range_are_never_a_500(
         assert response.status_code < 500, (path, query, response.text)
 
 
+@pytest.mark.parametrize("province", ["99999999999999999999", "9" * 5000, "%D9%A1", "-1"])
+async def test_a_province_filter_no_row_can_have_is_a_field_error(
+    client: httpx.AsyncClient, province: str
+) -> None:
+    response = await client.get(f"/api/cities/?province={province}")
+    assert response.status_code == 400, response.text
+    assert list(response.json()) == ["province"]
+
+
+@pytest.mark.parametrize("seller_id", ["99999999999999999999", "9" * 5000, "-" + "9" * 30])
+async def test_feedback_seller_filters_past_any_id_are_never_a_500(
+    client: httpx.AsyncClient, seller_id: str
+) -> None:
+    stats = await client.get(f"/api/feedbacks/seller_stats/?seller_id={seller_id}")
+    listing = await client.get(f"/api/feedbacks/?seller={seller_id}")
+    assert stats.status_code < 500 and listing.status_code < 500, (stats.text, listing.text)
+
+
 # Other scripts' digits, which Python's int() reads as ASCII ones: (name, zero's code point).
 DIGIT_SCRIPTS = [
     ("arabic-indic", 0x660),
