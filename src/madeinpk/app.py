@@ -64,7 +64,7 @@ from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies, log_socket_failure
 from madeinpk.http.pagination import provide_page_request
-from madeinpk.http.requests import ClientRequest
+from madeinpk.http.requests import ClientRequest, RefuseUnusableHost
 from madeinpk.http.socket_cap import socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
@@ -254,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         middleware=[
+            RefuseUnusableHost,
             RequestIdMiddleware,
             CloseOnceMiddleware,
             prometheus_config().middleware,

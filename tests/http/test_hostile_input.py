@@ -220,3 +220,14 @@ async def test_numbers_past_the_databases_integers_in_a_body_are_never_a_500(
     url = path.format(auction=auction)
     response = await client.request(method, url, json=body, headers=_headers(who, seller, buyer))
     assert response.status_code < 500, (url, number, response.text)
+
+
+@pytest.mark.parametrize("host", ["x:99999999", "a:b:c", "x:-1", "[::1]:70000"])
+async def test_a_host_header_whose_port_is_no_port_is_a_400(
+    client: httpx.AsyncClient, host: str
+) -> None:
+    """Absolute URLs (the metrics' labels, pagination links) are built from ``Host``."""
+    for path in ("/api/auctions/?page_size=1", "/api/categories/", "/health/live"):
+        response = await client.get(path, headers={"Host": host})
+        assert response.status_code == 400, (path, response.text)
+        assert response.json() == {"detail": "Invalid host header"}
