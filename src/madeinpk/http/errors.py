@@ -334,7 +334,10 @@ async def log_socket_failure(exc: Exception, scope: Any) -> None:
 
 
 def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # The scope's path: building ``request.url`` may itself fail (it reads the Host header).
+    logger.exception(
+        "Unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc
+    )
     return _respond({"detail": "A server error occurred."}, HTTP_500_INTERNAL_SERVER_ERROR)
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import FormMultiDict
-from litestar.exceptions import ClientException, SerializationException
+from litestar.exceptions import ClientException, SerializationException, WebSocketException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from madeinpk.http.decoding import (
@@ -61,6 +61,8 @@ class RefuseUnusableHost:
             try:
                 urlsplit("//" + host.decode("latin-1")).port  # noqa: B018 (it raises)
             except ValueError:
+                if scope["type"] == "websocket":  # refused before the handshake completes
+                    raise WebSocketException("Invalid host header", code=4400) from None
                 raise ClientException("Invalid host header") from None
         await self.app(scope, receive, send)
 
