@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
+from urllib.parse import unquote_plus
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
@@ -61,8 +62,9 @@ from madeinpk.channels_backend import channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
-from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies
+from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies, log_socket_failure
 from madeinpk.http.pagination import provide_page_request
+from madeinpk.http.requests import ClientRequest, RefuseUnusableHost
 from madeinpk.http.socket_cap import socket_cap
 from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
@@ -93,14 +95,22 @@ from madeinpk.websocket_close import CloseOnceMiddleware
 
 class RedactTokens(logging.Filter):
     """Login keys travel in ``?token=`` on sockets (browsers cannot set headers there); keep
-    them out of the access log."""
+    them out of the access log. A parameter's name is judged as the app reads it, percent-
+    decoded (``?tok%65n=`` signs in too), and whatever its case: any name holding "token"."""
 
-    _TOKEN = re.compile(r"(token=)[^&\s\"]+")
+    _PARAMETER = re.compile(r"(?<=[?&;])([^&;=\s\"]*)=([^&;\s\"]*)")
+
+    @staticmethod
+    def _redact(match: re.Match[str]) -> str:
+        name = match[1]
+        if "token" in unquote_plus(name).casefold():
+            return f"{name}=[redacted]"
+        return match[0]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) and "token=" in a else a
+                self._PARAMETER.sub(self._redact, a) if isinstance(a, str) and "=" in a else a
                 for a in record.args
             )
         return True
@@ -245,6 +255,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         middleware=[
+            RefuseUnusableHost,
             RequestIdMiddleware,
             ReadRoutingMiddleware,  # outside auth: it reads the account after auth set it
             CloseOnceMiddleware,
@@ -259,6 +270,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[add_request_id_header],
         exception_handlers={**EXCEPTION_HANDLERS, **OUTAGE_HANDLERS},
         before_request=screen_request,
+        after_exception=[log_socket_failure],
+        request_class=ClientRequest,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=True),
         openapi_config=OpenAPIConfig(
             title="MadeInPK Live",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+import weakref
 from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from uuid import uuid4
 
 from litestar import Router
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from PIL import Image, ImageOps
@@ -34,11 +37,39 @@ def _nosniff(app: ASGIApp) -> ASGIApp:
     return with_nosniff
 
 
+# The file system's limits (Linux): a longer name, or a path with a NUL, is no file's.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def _possible_paths_only(app: ASGIApp) -> ASGIApp:
+    """A path no file can have is a 404, not the file system's error (a 500): a NUL byte
+    (``/media/%00``), a name or path longer than the system allows."""
+
+    async def possible_paths_only(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if (
+            "\x00" in path
+            or len(path.encode()) > PATH_MAX
+            or any(len(name.encode()) > NAME_MAX for name in path.split("/"))
+        ):
+            raise NotFoundException()
+        await app(scope, receive, send)
+
+    return possible_paths_only
+
+
+def files_router(path: str, root: Path, name: str, **options: Any) -> Router:
+    """A folder served as it is (uploads, the web page's files), every path a file can have."""
+    middleware = [_possible_paths_only, *options.pop("middleware", [])]
+    return create_static_files_router(
+        path=path, directories=[root], name=name, middleware=middleware, **options
+    )
+
+
 def media_router(root: Path) -> Router:
     """``/media/``: uploaded and generated files, straight from the media root."""
-    return create_static_files_router(
-        path=MEDIA_URL.rstrip("/"), directories=[root], name="media", middleware=[_nosniff]
-    )
+    return files_router(MEDIA_URL.rstrip("/"), root, "media", middleware=[_nosniff])
 
 
 def media_path_url(path: str) -> str | None:
@@ -113,10 +144,45 @@ def clean_image(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Clea
     return CleanImage(output.getvalue(), IMAGE_FORMATS[kind])
 
 
-async def clean_images(files: list[bytes], max_pixels: int) -> list[CleanImage]:
-    """``clean_image`` for each upload, in a worker thread: decoding and encoding tens of
-    megapixels would otherwise stall every socket this process serves."""
-    return await asyncio.to_thread(lambda: [clean_image(data, max_pixels) for data in files])
+class ImageDecodes:
+    """At most ``limit`` uploads decoded at once in this process, each in a worker thread
+    (decoding tens of megapixels would otherwise stall every socket the process serves). A
+    40-megapixel picture holds ~270 MB for about a second while it is decoded and encoded
+    again: unbounded, a burst of uploads could take the machine's memory; the others wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.peak = 0  # the most decoded at once so far
+        # One semaphore per event loop (a process has one; the test suite starts several).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def clean(self, data: bytes, max_pixels: int) -> CleanImage:
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.limit)
+        async with slots:
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+            try:
+                return await asyncio.to_thread(clean_image, data, max_pixels)
+            finally:
+                self.busy -= 1
+
+
+@cache
+def image_decodes(limit: int) -> ImageDecodes:
+    """The process's bound (``MAX_IMAGE_DECODES``): one for every caller with that limit."""
+    return ImageDecodes(limit)
+
+
+async def clean_images(files: list[bytes], max_pixels: int, max_decodes: int) -> list[CleanImage]:
+    """``clean_image`` for each upload, at most ``max_decodes`` at once in this process."""
+    decodes = image_decodes(max_decodes)
+    return [await decodes.clean(data, max_pixels) for data in files]
 
 
 class MediaWriter:

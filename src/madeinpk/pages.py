@@ -7,7 +7,8 @@ from pathlib import Path
 from litestar import MediaType, Router, get
 from litestar.params import FromPath
 from litestar.response import Response
-from litestar.static_files import create_static_files_router
+
+from madeinpk.media import files_router
 
 WEB = Path(__file__).parent / "web"
 
@@ -24,7 +25,5 @@ def page_routes() -> list[Router | object]:
     async def auction_page(auction_id: FromPath[int]) -> Response[str]:
         return Response(auction, media_type=MediaType.HTML)
 
-    static = create_static_files_router(
-        path="/static", directories=[WEB], name="web", include_in_schema=False
-    )
+    static = files_router("/static", WEB, "web", include_in_schema=False)
     return [list_page, auction_page, static]

@@ -143,6 +143,7 @@ class Settings:
     metrics_token: str | None = None
     max_sockets_per_ip: int = 200  # open sockets one client address may hold; 0 = no cap
     replicas: ReplicaConfig = ReplicaConfig()
+    max_image_decodes: int = 2  # uploads decoded at once per process (~270 MB each at 40 MP)
 
     @property
     def channel_prefix(self) -> str:
@@ -223,6 +224,7 @@ class Settings:
             max_image_pixels=env.integer(
                 "MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000, maximum=150_000_000
             ),
+            max_image_decodes=env.integer("MAX_IMAGE_DECODES", 2, minimum=1, maximum=64),
             login_failures_per_account=env.integer(
                 "LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000
             ),

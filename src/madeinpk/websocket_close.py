@@ -5,7 +5,7 @@ for one whose stream broke), the listener's next receive ends in ``WebSocketDisc
 Litestar's exception middleware sends a second ``websocket.close``. uvicorn refuses that with a
 ``RuntimeError`` and logs an "Exception in ASGI application" traceback per socket: thousands of
 them when Redis restarts under a full house. The client already has its close code; drop the
-duplicate.
+duplicate; and once the client or the protocol has closed it, the app's own close too.
 """
 
 from __future__ import annotations
@@ -31,4 +31,13 @@ class CloseOnceMiddleware:
                 closed = True
             await send(message)
 
-        await self.app(scope, receive, send_once)
+        async def receive_noting_close() -> Message:
+            # The protocol may close a socket itself (1007 for a text frame that is not UTF-8,
+            # 1009 past the server's frame limit); the app then only hears the disconnect.
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                closed = True
+            return message
+
+        await self.app(scope, receive_noting_close, send_once)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from madeinpk.accounts.tables import AuthToken, Role, SellerProfile, UserProfile
@@ -329,6 +331,7 @@ BAD_AMOUNTS = [
     ('{"type": "place_bid", "amount": "NaN"}', "NaN string"),
     ('{"type": "place_bid", "amount": Infinity}', "Infinity literal"),
     ('{"type": "place_bid", "amount": 1e400}', "overflowing number"),
+    ('{"type": "place_bid", "amount": ' + "9" * 4000 + "}", "4000 digits"),
     ('{"type": "place_bid", "amount": 100000000}', "too large"),
     ('{"type": "place_bid", "amount": 99999999.999}', "too many decimals, huge"),
     ('{"type": "place_bid", "amount": 3000.001}', "three decimals"),
@@ -352,6 +355,9 @@ async def test_bad_amount_is_refused_and_connection_survives(
         assert (await ws.bid(3000))["type"] == "new_bid"  # still usable
 
 
+NOT_JSON = "Invalid message: not valid JSON"
+
+
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
@@ -362,6 +368,13 @@ async def test_bad_amount_is_refused_and_connection_survives(
         ('{"amount": 3000}', "Unknown message type"),
         ("", "Invalid message: send JSON text frames"),
         (b"\x00\x01binary", "Invalid message: send JSON text frames"),
+        (b'{"type": "ping"}', "Invalid message: send JSON text frames"),
+        # Nested past the decoder's recursion limit, anywhere in the frame: no 4500 close.
+        ("[" * 1500 + "]" * 1500, "Invalid message: not valid JSON"),
+        ('{"a":' * 600 + "1" + "}" * 600, "Unknown message type"),
+        ('{"type": "place_bid", "amount": ' + "[" * 1500 + "]" * 1500 + "}", NOT_JSON),
+        ('{"type": "place_bid", "amount": 1, "bid_id": ' + "[" * 1500 + "]" * 1500 + "}", NOT_JSON),
+        ('{"type": "ping", "x": ' + "[" * 1500 + "]" * 1500 + "}", NOT_JSON),
     ],
 )
 async def test_malformed_frames_get_an_error_not_a_crash(
@@ -371,6 +384,41 @@ async def test_malformed_frames_get_an_error_not_a_crash(
         await ws.send(frame)
         assert await ws.receive() == error(message, "invalid_message")
         assert (await ws.bid(3000))["type"] == "new_bid"
+
+
+async def test_a_text_frame_that_is_not_utf8_is_the_documented_close_1007(
+    live_server: LiveServer, auction: int, buyer: UserHandle
+) -> None:
+    """RFC 6455 § 8.1: invalid UTF-8 in a text frame fails the connection (1007), the one
+    frame the protocol cannot answer; never the app's 4500 or 1011."""
+    async with watch(live_server.url, auction, buyer.token) as ws:
+        await ws.connection.send(b'{"type": "place_bid", "amount": "\xff\xfe"}', text=True)
+        code, _ = await ws.closed_with()
+        assert code == 1007
+
+
+async def test_the_protocols_own_closes_are_not_logged_as_server_errors(
+    live_server: LiveServer,
+    auction: int,
+    buyer: UserHandle,
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """1007 (not UTF-8) and 1009 (past the server's 64 KiB frame limit) are closed by the
+    protocol layer, for the client's mistake: no ERROR traceback (uvicorn logged one for
+    1007), and no second close from the app ("Exception in ASGI application")."""
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(caplog.handler)
+    try:
+        for frame, code in ((b'{"type": "\xff"}', 1007), (b"x" * 70_000, 1009)):
+            async with watch(live_server.url, auction, buyer.token) as ws:
+                await ws.connection.send(frame, text=True)
+                assert (await ws.closed_with())[0] == code
+        assert (await client.get(f"/api/auctions/{auction}/")).status_code == 200
+    finally:
+        server_log.removeHandler(caplog.handler)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 async def test_ping_gets_pong(live_server: LiveServer, auction: int) -> None:

@@ -69,7 +69,8 @@ async def test_since_seq_at_or_past_the_current_seq_replays_nothing(
     auction_id = await make_auction(seller)
     async with watch(live_server.url, auction_id, buyer.token) as bidder:
         await bidder.bid(2600)
-    for since in (1, 99):
+    # Up to 10 digits, as the docs allow: past the column's range is past every seq there is.
+    for since in (1, 99, 2147483647, 2147483648, 9999999999):
         url = socket_url(live_server.url, auction_id) + f"?since_seq={since}"
         async with websockets.connect(url) as connection:
             ws = Watch(connection)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from functools import cache
 from io import BytesIO
@@ -16,6 +17,8 @@ from PIL.PngImagePlugin import PngInfo
 from madeinpk.accounts.tables import UserProfile
 from madeinpk.auctions.tables import Auction
 from madeinpk.catalog.tables import Product, ProductImage
+from madeinpk.media import clean_images, image_decodes
+from madeinpk.settings import Settings
 from tests.auctions.test_auctions_api import iso, jpeg
 from tests.conftest import LiveServer
 from tests.factories import UserHandle
@@ -144,3 +147,31 @@ async def test_missing_media_is_a_404_with_nosniff(client: httpx.AsyncClient) ->
     response = await client.get("/media/products/nothing-here.png")
     assert response.status_code == 404
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_image_decodes_are_bounded_per_process(live_server: LiveServer) -> None:
+    """However many uploads arrive at once, at most ``MAX_IMAGE_DECODES`` are decoded together
+    in one process (each 40-megapixel picture holds ~270 MB while it is); the others wait
+    their turn and are cleaned all the same."""
+    settings = live_server.settings
+    assert settings.max_image_decodes == 2  # the documented default
+    decodes = image_decodes(settings.max_image_decodes)
+    decodes.peak = 0
+    uploads = [png_with_html() for _ in range(6)]
+    cleaned = await asyncio.gather(
+        *(
+            clean_images([data], settings.max_image_pixels, settings.max_image_decodes)
+            for data in uploads
+        )
+    )
+    assert [c.extension for [c] in cleaned] == ["png"] * 6
+    assert all(HTML not in c.data for [c] in cleaned)
+    assert decodes.peak == 2 and decodes.busy == 0
+
+
+def test_max_image_decodes_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_IMAGE_DECODES", "4")
+    assert Settings.from_env().max_image_decodes == 4
+    monkeypatch.setenv("MAX_IMAGE_DECODES", "0")
+    with pytest.raises(ValueError):
+        Settings.from_env()

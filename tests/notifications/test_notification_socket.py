@@ -71,6 +71,41 @@ async def test_an_outbid_notice_is_pushed_with_the_unread_count(
         assert await feed.receive() == {"type": "unread_count", "data": {"unread_count": 1}}
 
 
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ("hello", "Invalid message: not valid JSON"),
+        ("", "Invalid message: send JSON text frames"),
+        (b'{"type": "ping"}', "Invalid message: send JSON text frames"),
+        ('{"type": "buy_now"}', "Unknown message type"),
+        # As deep as the frame limit allows, in a process whose stack is already deep.
+        ("[" * 511 + "]" * 511, "Unknown message type"),
+        ('{"type": ' + "9" * 1000 + "}", "Unknown message type"),
+    ],
+)
+async def test_a_frame_it_cannot_read_is_an_error_and_the_socket_stays_open(
+    live_server: LiveServer, buyer: UserHandle, frame: str | bytes, message: str
+) -> None:
+    """The notification socket reads frames with the auction socket's decoder: the same
+    words for the same mistakes, and never a 4500 close."""
+    async with alerts(live_server.url, buyer) as feed:
+        assert (await feed.receive())["type"] == "unread_count"
+        await feed.send(frame)
+        assert await feed.receive() == error(message, "invalid_message")
+        await feed.send({"type": "ping"})
+        assert await feed.receive() == {"type": "pong"}
+
+
+async def test_a_text_frame_that_is_not_utf8_is_the_documented_close_1007(
+    live_server: LiveServer, buyer: UserHandle
+) -> None:
+    async with alerts(live_server.url, buyer) as feed:
+        assert (await feed.receive())["type"] == "unread_count"
+        await feed.connection.send(b'{"type": "\xff"}', text=True)
+        code, _ = await feed.closed_with()
+        assert code == 1007
+
+
 async def test_the_end_of_an_auction_is_pushed_to_the_winner(
     live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:

@@ -226,7 +226,9 @@ async def update_profile(
     media = MediaWriter(settings.media_root)
     if picture is not None:
         try:
-            [image] = await clean_images([picture], settings.max_image_pixels)
+            [image] = await clean_images(
+                [picture], settings.max_image_pixels, settings.max_image_decodes
+            )
         except InvalidImage as exc:
             raise FieldErrors({"profile_picture": [str(exc)]}) from None
         profile_changes[UserProfile.profile_picture] = media.save_image(image, "profiles")

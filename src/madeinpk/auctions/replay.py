@@ -18,10 +18,13 @@ class InvalidSinceSeq(ValueError):
 
 
 def parse_since_seq(raw: str | None) -> int | None:
-    """None when absent; a whole number 0 ≤ N < 2**31 (the column's range), else an error."""
+    """None when absent; a whole number of at most 10 ASCII digits, as docs/websocket.md
+    says, else an error. Past the column's range (2**31 - 1) is past every event there is:
+    nothing to replay, and no query is made with it (``stored_events`` asks only below the
+    auction's own ``seq``)."""
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > 2**31 - 1:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
         raise InvalidSinceSeq(raw)
     return int(raw)
 

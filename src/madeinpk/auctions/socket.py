@@ -36,7 +36,7 @@ from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.database import MAX_ID
 from madeinpk.http.auth import Account, AccountsByKey
 from madeinpk.http.socket_cap import SocketCap, place_under_cap
-from madeinpk.http.websocket import INVALID_TOKEN_CODE, MESSAGE_TOO_BIG
+from madeinpk.http.websocket import INVALID_TOKEN_CODE, InvalidMessage, read_message
 from madeinpk.money import InvalidAmount, format_money, parse_amount
 from madeinpk.timestamps import utc_now
 
@@ -201,16 +201,6 @@ def _bid_id(message: PlaceBid) -> str | None:
     return key
 
 
-def _problem(data: str) -> str | None:
-    if not data:
-        return "Invalid message: send JSON text frames"
-    try:
-        msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return "Invalid message: not valid JSON"
-    return None
-
-
 @websocket_listener(
     "/ws/auction/{auction_id:str}/",
     connection_lifespan=auction_connection,
@@ -222,17 +212,14 @@ async def auction_socket(
     auction_socket_services: NamedDependency[AuctionSocketServices],
 ) -> None:
     """Every frame of a connection; the dependencies are resolved once, when it opens."""
-    if len(data.encode()) > MAX_FRAME_BYTES:
-        raise WebSocketException(detail="Message too big", code=MESSAGE_TOO_BIG)
     connection: Connection = socket.state.connection
     try:
-        message = _decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        problem = _problem(data)
-        if problem is None and "amount" in str(exc):
+        message = read_message(data, _decoder, MAX_FRAME_BYTES)
+    except InvalidMessage as exc:
+        if exc.field == "amount":
             _answer(connection, _error(Reason.invalid_amount))
         else:
-            _answer(connection, _error(Reason.invalid_message, problem or "Unknown message type"))
+            _answer(connection, _error(Reason.invalid_message, exc.message))
         return
     if not isinstance(message, PlaceBid):
         _answer(connection, Pong(server_time=utc_now()))

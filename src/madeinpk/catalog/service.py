@@ -115,7 +115,7 @@ async def prepared_images(files: list[bytes], field: str, settings: Settings) ->
     """Uploads checked and re-encoded before any transaction starts (so no lock is held while
     pixels are decoded); a bad one is a field error and nothing is written."""
     try:
-        return await clean_images(files, settings.max_image_pixels)
+        return await clean_images(files, settings.max_image_pixels, settings.max_image_decodes)
     except InvalidImage as exc:
         raise FieldErrors({field: [str(exc)]}) from None
 

@@ -26,6 +26,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from madeinpk.http.decoding import QUERY_NOT_TEXT, Undecodable, check_urlencoded, decode_json
 from madeinpk.http.errors import (
     ApiError,
     FieldErrorCollector,
@@ -99,16 +100,15 @@ def check_storable_text(items: Iterable[tuple[str, Any]]) -> None:
 
 
 async def screen_request(request: Request[Any, Any, Any]) -> None:
-    """Every HTTP request, before its handler: impossible ids are 404s, and unstorable text in
-    the query string, a JSON body or a form is a field error. Checked here, in one place, so
-    no endpoint can forget it; the body is parsed once and Litestar reuses it."""
+    """Every HTTP request, before its handler: impossible ids are 404s, bytes that are no
+    UTF-8 in the query string or a form are a 400, and unstorable text in the query string, a
+    JSON body or a form is a field error. Checked here, in one place, so no endpoint can
+    forget it; the body is parsed once and Litestar reuses it."""
     reject_impossible_ids(request)
+    check_urlencoded(request.scope["query_string"], QUERY_NOT_TEXT)
     check_storable_text(request.query_params.multi_items())
     if request.headers.get("content-type", "").startswith(FORM_ENCODINGS):
-        try:
-            form = await request.form()
-        except (UnicodeDecodeError, LookupError):
-            raise MalformedBody("Multipart form parse error - a field is not valid text.") from None
+        form = await request.form()  # ``ClientRequest.form``: Undecodable unless UTF-8
         check_storable_text((k, v) for k, v in form.multi_items() if isinstance(v, str))
         return
     if not await request.body():
@@ -116,7 +116,7 @@ async def screen_request(request: Request[Any, Any, Any]) -> None:
     try:
         # Litestar decodes JSON bodies whatever the declared content type; so does read_body.
         data = await request.json()
-    except Exception:  # not JSON: the handler answers that in its own words
+    except Undecodable:  # not JSON: the handler answers that, if it reads a body at all
         return
     check_storable_text(data.items() if isinstance(data, dict) else [("non_field_errors", data)])
 
@@ -141,10 +141,7 @@ async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         return {}
-    try:
-        decoded = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"JSON parse error - {exc}") from None
+    decoded = decode_json(raw)  # Undecodable: DRF's 400 "JSON parse error - …"
     if not isinstance(decoded, dict):
         raise MalformedBody(
             "Invalid data. Expected a dictionary, but got list."

@@ -19,6 +19,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
     ValidationException,
+    WebSocketException,
 )
 from litestar.openapi.spec import (
     OpenAPI,
@@ -31,6 +32,7 @@ from litestar.openapi.spec import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from madeinpk.database import MAX_ID
+from madeinpk.http.decoding import Undecodable
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +142,20 @@ class Throttled(ApiError):
 
 
 def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
-    """A path id beyond the serial range names nothing: 404, before any query overflows."""
-    for value in request.path_params.values():
-        if isinstance(value, int) and not 0 <= value <= MAX_ID:
-            raise NotFound()
+    """A path id that is not ASCII digits, or beyond the serial range, names nothing: 404,
+    before any query overflows. Litestar reads ``{id:int}`` with ``int()``, which also takes
+    other scripts' digits (Arabic-Indic, full-width), a sign, spaces and underscores;
+    Django's ``<int:>`` takes ``[0-9]+`` only, as the URLs the API writes."""
+    ids = [v for v in request.path_params.values() if isinstance(v, int)]
+    if not ids:
+        return
+    written = {
+        int(segment)
+        for segment in request.scope["path"].split("/")
+        if segment.isascii() and segment.isdigit() and len(segment.lstrip("0")) <= 10
+    }
+    if any(value not in written or not 0 <= value <= MAX_ID for value in ids):
+        raise NotFound()
 
 
 def _respond(
@@ -260,6 +272,10 @@ def drf_message(message: str, value: Any, field_type: Any) -> str:
     return text.replace("{input}", str(value)).replace("{limit}", limit)
 
 
+def _undecodable(_: Request[Any, Any, Any], exc: Undecodable) -> Response[Any]:
+    return _respond({"detail": exc.detail}, 400)
+
+
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar reports body and query problems as a list; re-key them by field, DRF style."""
     errors: dict[str, list[str]] = {}
@@ -310,13 +326,24 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _respond({"detail": exc.detail}, exc.status_code, exc.headers)
 
 
+async def log_socket_failure(exc: Exception, scope: Any) -> None:
+    """``after_exception``: an unexpected error on a socket closes it with 4500 (Litestar does
+    that) and would go unheard; HTTP's 500 handler logs its own."""
+    if scope["type"] == "websocket" and not isinstance(exc, WebSocketException):
+        logger.error("Unhandled error on socket %s", scope["path"], exc_info=exc)
+
+
 def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # The scope's path: building ``request.url`` may itself fail (it reads the Host header).
+    logger.exception(
+        "Unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc
+    )
     return _respond({"detail": "A server error occurred."}, HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ApiError: _api_error,
+    Undecodable: _undecodable,
     ValidationException: _validation_error,
     NotFoundException: _not_found,
     MethodNotAllowedException: _method_not_allowed,

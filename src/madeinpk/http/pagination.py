@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request
 from litestar.params import FromQuery
 
+from madeinpk.database import MAX_ID
 from madeinpk.http.errors import ApiError
 
 T = TypeVar("T")
@@ -59,9 +60,13 @@ class PageRequest:
         """As DRF: a bad page number is a 404, a bad page size falls back to the default."""
         number = 1
         if page not in (None, ""):
-            if not (page.isascii() and page.isdigit()) or int(page) < 1:
+            # No table holds more rows than ids (``MAX_ID``): a page past that is past the end
+            # of every list, and its offset would overflow the database's integers.
+            if not (page.isascii() and page.isdigit() and len(page.lstrip("0")) <= 10):
                 raise InvalidPage()
             number = int(page)
+            if not 1 <= number <= MAX_ID:
+                raise InvalidPage()
         return cls(number=number, size=page_size_from_query(page_size))
 
     def build(self, request: Request[Any, Any, Any], count: int, results: list[T]) -> Page[T]:

@@ -20,7 +20,7 @@ def parse_id_filter(name: str, value: str) -> int:
     """A row id in a list filter: ASCII digits, at most ``MAX_ID``, else a 400 on ``name``."""
     if not (value.isascii() and value.isdigit()):
         raise field_error(name, INVALID_INTEGER)
-    if int(value) > MAX_ID:
+    if len(value.lstrip("0")) > 10 or int(value) > MAX_ID:  # int() reads 4,300 digits at most
         raise field_error(name, f"Ensure this value is less than or equal to {MAX_ID}.")
     return int(value)
 

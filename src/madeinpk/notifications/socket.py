@@ -17,9 +17,11 @@ from madeinpk.http.auth import AccountsByKey
 from madeinpk.http.socket_cap import SocketCap, place_under_cap
 from madeinpk.http.websocket import (
     INVALID_TOKEN_CODE,
-    MESSAGE_TOO_BIG,
+    UNKNOWN_TYPE,
     Error,
+    InvalidMessage,
     Pong,
+    read_message,
 )
 from madeinpk.notifications.live import NotificationFeeds
 from madeinpk.timestamps import utc_now
@@ -58,19 +60,29 @@ async def notification_connection(
             await services.feeds.leave(account.id, reader)
 
 
+class _Frame(msgspec.Struct):
+    """A client's frame: any JSON object, of which only ``type`` is read."""
+
+    type: Any = None
+
+
+_decoder = msgspec.json.Decoder(_Frame)
+
+
 @websocket_listener(
     "/ws/notifications/", connection_lifespan=notification_connection, receive_mode="text"
 )
 async def notification_socket(data: str, socket: WebSocket[Any, Any, Any]) -> None:
     """Only ``{"type": "ping"}`` is understood (answered ``pong``); the server does the talking."""
-    if len(data.encode()) > MAX_FRAME_BYTES:
-        raise WebSocketException(detail="Message too big", code=MESSAGE_TOO_BIG)
     try:
-        message = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        message = None
-    if isinstance(message, dict) and message.get("type") == "ping":
-        reply: msgspec.Struct = Pong(server_time=utc_now())
+        frame = read_message(data, _decoder, MAX_FRAME_BYTES)
+    except InvalidMessage as exc:
+        problem: str | None = exc.message
     else:
-        reply = Error(message="Unknown message type", code="invalid_message", server_time=utc_now())
+        problem = None if frame.type == "ping" else UNKNOWN_TYPE
+    reply: msgspec.Struct = (
+        Pong(server_time=utc_now())
+        if problem is None
+        else Error(message=problem, code="invalid_message", server_time=utc_now())
+    )
     await socket.send_data(_encoder.encode(reply), mode="text")
