@@ -93,17 +93,27 @@ class Racer:
                     self.answers.put_nowait((message.get("code", "error"), now, message))
 
 
-async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[str, Any]:
-    async def open_racer(token: str | None) -> Racer:
-        ws = await connect(f"{url}?token={token}" if token else url, compression=None)
+async def race(
+    args: argparse.Namespace, rooms: list[tuple[str, list[str]]]
+) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
+    """Each room (an auction's URL and its bidders' tokens) raced at once, with one spectator
+    per auction; the figures add up the rooms, and each room's broadcasts are returned."""
+
+    async def open_racer(url: str, token: str | None) -> Racer:
+        ws = await connect(
+            f"{url}?token={token}" if token else url, compression=None, max_queue=None
+        )
         status = _decode(await ws.recv())
         return Racer(ws, Decimal(status["data"]["current_price"]))
 
-    racers = [await open_racer(t) for t in tokens[: args.bidders]]
-    spectator = await open_racer(None)
-    seen: list[dict[str, Any]] = []
+    racers: list[Racer] = []
+    spectators: list[Racer] = []
+    for url, tokens in rooms:  # one room at a time: a connect storm is not what is measured
+        racers += await asyncio.gather(*(open_racer(url, t) for t in tokens))
+        spectators.append(await open_racer(url, None))
+    seen: list[list[dict[str, Any]]] = [[] for _ in rooms]
     readers = [asyncio.create_task(r.read()) for r in racers]
-    readers.append(asyncio.create_task(spectator.read(seen)))
+    readers += [asyncio.create_task(s.read(seen[i])) for i, s in enumerate(spectators)]
     outcomes: Counter[str] = Counter()
     latency: list[float] = []
     rng = random.Random(args.seed)
@@ -124,13 +134,14 @@ async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[st
             latency.append(at - sent)
 
     started = time.perf_counter()
-    proxies = round(len(racers) * args.proxy_share)
+    per_room = len(racers) // len(rooms)
+    proxies = round(per_room * args.proxy_share)
     await asyncio.gather(
-        *(run(r, started + args.seconds, i < proxies) for i, r in enumerate(racers))
+        *(run(r, started + args.seconds, i % per_room < proxies) for i, r in enumerate(racers))
     )
     elapsed = time.perf_counter() - started
     await asyncio.sleep(1.0)  # the last broadcasts
-    for r in [*racers, spectator]:
+    for r in [*racers, *spectators]:
         await r.ws.close()
     for reader in readers:
         reader.cancel()
@@ -146,8 +157,7 @@ async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[st
             "p99": round(1000 * (pct(latency, 0.99) or 0), 2),
             "max": round(1000 * max(latency, default=0), 2),
         },
-        "broadcast": seen,
-    }
+    }, seen
 
 
 async def check_database(
@@ -261,6 +271,7 @@ async def main(args: argparse.Namespace) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "topology": "embedded (SQLite, memory)" if embedded else "production (PostgreSQL, Redis)",
         "app_processes": args.workers,
+        "auctions": args.auctions,
         "bidders": args.bidders,
         "proxy_share": args.proxy_share,
     }
@@ -276,29 +287,58 @@ async def main(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "madeinpk", "migrate"], cwd=ROOT, env=env, check=True,
             capture_output=True,
         )  # fmt: skip
-        fixture = await create_data(env, args.bidders, auction_id)
+        more = tuple(auction_id + i for i in range(1, args.auctions))
+        fixture = await create_data(env, args.bidders * args.auctions, auction_id, more)
         server = Server(env, args.workers, scratch / "server.log")
         server.start()
         await server.wait_ready()
-        url = f"ws://127.0.0.1:{env['PORT']}/ws/auction/{auction_id}/"
-        print(f"race: {args.bidders} bidders, {args.seconds} s …", flush=True)
+        auctions = [auction_id, *more]
+        tokens = [t for _, t in fixture.bidders]
+        rooms = [
+            (
+                f"ws://127.0.0.1:{env['PORT']}/ws/auction/{a}/",
+                tokens[i * args.bidders : (i + 1) * args.bidders],
+            )
+            for i, a in enumerate(auctions)
+        ]
+        print(
+            f"race: {args.auctions} auction(s) x {args.bidders} bidders, {args.seconds} s …",
+            flush=True,
+        )
         with server.profiled(args.profile), CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
-            figures = await race(args, url, [t for _, t in fixture.bidders])
+            figures, seen = await race(args, rooms)
         results["cpu"] = cpu.report()
-        seen = figures.pop("broadcast")
         results["race"] = figures
         server_cpu = results["cpu"]["cpu_pct_of_one_core"].get("server", 0.0) / 100
         results["server_cpu_ms_per_attempt"] = round(
             1000 * server_cpu * figures["seconds"] / max(1, figures["attempts"]), 3
         )
         results["batches"] = batch_mix(server.port, figures["attempts"])
-        results["anomalies"] = await check_database(db_url, auction_id, seen)
+        checks = [await check_database(db_url, a, s) for a, s in zip(auctions, seen, strict=True)]
+        results["anomalies"] = {k: sum(c[k] for c in checks) for k in checks[0]}
+        if args.auctions > 1:
+            results["auctions_with_anomalies"] = sum(
+                any(v for k, v in c.items() if k not in ("bids", "proxy_ties")) for c in checks
+            )
+            results["accepted_per_auction"] = {
+                "min": min(c["bids"] for c in checks),
+                "max": max(c["bids"] for c in checks),
+            }
         if "pgbench_tps" in results:
             best = max(results["pgbench_tps"].values())
             results["ratio_to_pgbench"] = round(figures["accepted_per_s"] / best, 3)
     finally:
         if server is not None:
             server.stop()
+            if any(
+                v
+                for k, v in results.get("anomalies", {}).items()
+                if k not in ("bids", "proxy_ties")
+            ):
+                RESULTS_DIR.mkdir(exist_ok=True)
+                kept = RESULTS_DIR / f"hot_auction-{tag}-server.log"
+                shutil.copy(scratch / "server.log", kept)
+                results["server_log"] = str(kept)
         if admin is not None:
             with contextlib.suppress(Exception):
                 await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
@@ -316,7 +356,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1, help="app processes")
     parser.add_argument("--embedded", action="store_true", help="SQLite + memory, 1 process")
-    parser.add_argument("--bidders", type=int, default=20)
+    parser.add_argument("--bidders", type=int, default=20, help="bidders per auction")
+    parser.add_argument(
+        "--auctions", type=int, default=1, help="auctions raced at once, each its own bidders"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
