@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import subprocess
@@ -94,10 +95,13 @@ class Racer:
 
 
 async def race(
-    args: argparse.Namespace, rooms: list[tuple[str, list[str]]]
+    args: argparse.Namespace, rooms: list[tuple[str, list[tuple[str, str]]]], server: Server
 ) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
-    """Each room (an auction's URL and its bidders' tokens) raced at once, with one spectator
-    per auction; the figures add up the rooms, and each room's broadcasts are returned."""
+    """Each room (its spectator's URL, and its bidders' URLs and tokens) raced at once; the
+    figures add up the rooms, and each room's broadcasts are returned. How many client sockets
+    each app process holds is reported: behind one shared port (``--shared-port``) the kernel
+    deals them out as it likes, and a run whose bidders all landed on one process measures one
+    process."""
 
     async def open_racer(url: str, token: str | None) -> Racer:
         ws = await connect(
@@ -108,9 +112,10 @@ async def race(
 
     racers: list[Racer] = []
     spectators: list[Racer] = []
-    for url, tokens in rooms:  # one room at a time: a connect storm is not what is measured
-        racers += await asyncio.gather(*(open_racer(url, t) for t in tokens))
-        spectators.append(await open_racer(url, None))
+    for watched, bidders in rooms:  # one room at a time: a connect storm is not measured
+        racers += await asyncio.gather(*(open_racer(url, t) for url, t in bidders))
+        spectators.append(await open_racer(watched, None))
+    held = client_sockets(server)
     seen: list[list[dict[str, Any]]] = [[] for _ in rooms]
     readers = [asyncio.create_task(r.read()) for r in racers]
     readers += [asyncio.create_task(s.read(seen[i])) for i, s in enumerate(spectators)]
@@ -152,6 +157,7 @@ async def race(
         "outcomes": dict(outcomes),
         "accepted_per_s": round(outcomes["accepted"] / elapsed, 1),
         "attempts_per_s": round(attempts / elapsed, 1),
+        "client_sockets_per_app_process": held,
         "answer_ms": {
             "p50": round(1000 * (pct(latency, 0.5) or 0), 2),
             "p99": round(1000 * (pct(latency, 0.99) or 0), 2),
@@ -207,6 +213,28 @@ async def check_database(
         "times_out_of_order": sum(1 for a, b in pairwise(amounts) if b < a),
         "proxy_ties": sum(1 for a, b in pairwise(amounts) if b == a),
     }
+
+
+def client_sockets(server: Server) -> list[int]:
+    """The established TCP connections to the app's ports that each app process holds."""
+    ports: set[int] = {server.port}
+    ports |= {int(p) for p in re.findall(r"PORT=(\d+)", " ".join(server.command))}
+    inodes: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                    inodes[fields[9]] = 1
+    counts = []
+    for pid in server.worker_pids():
+        links = []
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        counts.append(sum(1 for link in links if link[8:-1] in inodes))
+    return sorted(counts)
 
 
 def batch_mix(port: int, attempts: int) -> dict[str, Any]:
@@ -290,23 +318,36 @@ async def main(args: argparse.Namespace) -> int:
         more = tuple(auction_id + i for i in range(1, args.auctions))
         fixture = await create_data(env, args.bidders * args.auctions, auction_id, more)
         server = Server(env, args.workers, scratch / "server.log")
+        ports = [server.port]
+        if args.workers > 1 and not args.shared_port:
+            # One port per app process, each its own ``serve``: the bidders are dealt out evenly.
+            ports += [free_port() for _ in range(args.workers - 1)]
+            serves = [f"PORT={port} {sys.executable} -m madeinpk serve" for port in ports]
+            server.command = ["sh", "-c", " & ".join(serves) + " & wait"]
         server.start()
         await server.wait_ready()
         auctions = [auction_id, *more]
         tokens = [t for _, t in fixture.bidders]
+
+        def url(i: int, auction: int) -> str:
+            return f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/auction/{auction}/"
+
         rooms = [
             (
-                f"ws://127.0.0.1:{env['PORT']}/ws/auction/{a}/",
-                tokens[i * args.bidders : (i + 1) * args.bidders],
+                url(n, a),
+                [
+                    (url(n * args.bidders + j, a), tokens[n * args.bidders + j])
+                    for j in range(args.bidders)
+                ],
             )
-            for i, a in enumerate(auctions)
+            for n, a in enumerate(auctions)
         ]
         print(
             f"race: {args.auctions} auction(s) x {args.bidders} bidders, {args.seconds} s …",
             flush=True,
         )
         with server.profiled(args.profile), CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
-            figures, seen = await race(args, rooms)
+            figures, seen = await race(args, rooms, server)
         results["cpu"] = cpu.report()
         results["race"] = figures
         server_cpu = results["cpu"]["cpu_pct_of_one_core"].get("server", 0.0) / 100
@@ -362,6 +403,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--shared-port",
+        action="store_true",
+        help="with --workers > 1: one port for all (serve --workers N), as in production; by "
+        "default each app process gets its own port and the bidders are dealt out evenly",
+    )
     parser.add_argument(
         "--proxy-share", type=float, default=0.0, help="share of bidders that set a maximum"
     )
