@@ -54,6 +54,7 @@ from bench.harness import (
     base_env,
     create_data,
     free_port,
+    get_ok,
     run_fast,
 )
 
@@ -326,6 +327,9 @@ async def main(args: argparse.Namespace) -> int:
             server.command = ["sh", "-c", " & ".join(serves) + " & wait"]
         server.start()
         await server.wait_ready()
+        for port in ports[1:]:  # each of the other processes, on its own port
+            while not await asyncio.to_thread(get_ok, f"http://127.0.0.1:{port}/api/categories/"):
+                await asyncio.sleep(0.25)
         auctions = [auction_id, *more]
         tokens = [t for _, t in fixture.bidders]
 
@@ -371,7 +375,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
-            if any(
+            if args.keep_log or any(
                 v
                 for k, v in results.get("anomalies", {}).items()
                 if k not in ("bids", "proxy_ties")
@@ -403,6 +407,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-log", action="store_true", help="keep the server log in results/")
     parser.add_argument(
         "--shared-port",
         action="store_true",
