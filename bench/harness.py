@@ -232,6 +232,7 @@ class Fixture:
     auction_id: int
     seller: str
     bidders: list[tuple[str, str]]  # (username, token)
+    more_auctions: tuple[int, ...] = ()  # ``create_data``'s ``more_auctions``, each its product
 
 
 async def insert_users(names: list[str], password: str, now: datetime) -> dict[str, int]:
@@ -269,7 +270,11 @@ async def insert_users(names: list[str], password: str, now: datetime) -> dict[s
     return ids
 
 
-async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fixture:
+async def create_data(
+    env: dict[str, str], n_buyers: int, auction_id: int, more_auctions: tuple[int, ...] = ()
+) -> Fixture:
+    """A seller, ``n_buyers`` buyers with tokens, and the auction ``auction_id`` (and each of
+    ``more_auctions``) of a product of the seller's, active for two hours."""
     for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"):
         if key in env:
             os.environ[key] = env[key]
@@ -279,8 +284,7 @@ async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fi
 
     from madeinpk.accounts.tables import SellerProfile
     from madeinpk.accounts.tokens import issue_token
-    from madeinpk.auctions.tables import Auction
-    from madeinpk.catalog.tables import Category, Product, ProductImage
+    from madeinpk.catalog.tables import Category
     from madeinpk.database import build_engine, database_lifespan
     from madeinpk.settings import Settings
 
@@ -306,47 +310,55 @@ async def create_data(env: dict[str, str], n_buyers: int, auction_id: int) -> Fi
             )
         )
         category = await Category.insert(Category(name=f"Textiles {tag}")).returning(Category.id)
-        product = await Product.insert(
-            Product(
-                seller=seller_id,
-                category=category[0]["id"],
-                name="Handwoven Pashmina Shawl",
-                description="Luxurious handwoven Pashmina shawl made from the finest Kashmiri "
-                "wool, with intricate embroidery and traditional patterns.",
-                condition="new",
-                created_at=now,
-                updated_at=now,
-            )
-        ).returning(Product.id)
-        product_id = product[0]["id"]
-        await ProductImage.insert(
-            *[
-                ProductImage(
-                    product=product_id,
-                    image=f"products/shawl_{i}.jpg",
-                    is_primary=i == 0,
-                    display_order=i,
-                )
-                for i in range(3)
-            ]
-        )
-        await Auction.insert(
-            Auction(
-                id=auction_id,
-                product=product_id,
-                starting_price=Decimal("1000.00"),
-                current_price=Decimal("1000.00"),
-                bid_count=0,
-                start_time=now - timedelta(hours=1),
-                end_time=now + timedelta(hours=2),
-                status="active",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        for auction in (auction_id, *more_auctions):
+            await _insert_auction(seller_id, category[0]["id"], auction, now)
         buyer_names = names[1:]
         tokens = await asyncio.gather(*(issue_token(ids[n], settings) for n in buyer_names))
-    return Fixture(auction_id, names[0], list(zip(buyer_names, tokens, strict=True)))
+    return Fixture(auction_id, names[0], list(zip(buyer_names, tokens, strict=True)), more_auctions)
+
+
+async def _insert_auction(seller_id: int, category_id: int, auction_id: int, now: datetime) -> None:
+    from madeinpk.auctions.tables import Auction
+    from madeinpk.catalog.tables import Product, ProductImage
+
+    product = await Product.insert(
+        Product(
+            seller=seller_id,
+            category=category_id,
+            name="Handwoven Pashmina Shawl",
+            description="Luxurious handwoven Pashmina shawl made from the finest Kashmiri "
+            "wool, with intricate embroidery and traditional patterns.",
+            condition="new",
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(Product.id)
+    product_id = product[0]["id"]
+    await ProductImage.insert(
+        *[
+            ProductImage(
+                product=product_id,
+                image=f"products/shawl_{i}.jpg",
+                is_primary=i == 0,
+                display_order=i,
+            )
+            for i in range(3)
+        ]
+    )
+    await Auction.insert(
+        Auction(
+            id=auction_id,
+            product=product_id,
+            starting_price=Decimal("1000.00"),
+            current_price=Decimal("1000.00"),
+            bid_count=0,
+            start_time=now - timedelta(hours=1),
+            end_time=now + timedelta(hours=2),
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 class Server:

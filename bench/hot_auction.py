@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import subprocess
@@ -53,6 +54,7 @@ from bench.harness import (
     base_env,
     create_data,
     free_port,
+    get_ok,
     run_fast,
 )
 
@@ -93,17 +95,31 @@ class Racer:
                     self.answers.put_nowait((message.get("code", "error"), now, message))
 
 
-async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[str, Any]:
-    async def open_racer(token: str | None) -> Racer:
-        ws = await connect(f"{url}?token={token}" if token else url, compression=None)
+async def race(
+    args: argparse.Namespace, rooms: list[tuple[str, list[tuple[str, str]]]], server: Server
+) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
+    """Each room (its spectator's URL, and its bidders' URLs and tokens) raced at once; the
+    figures add up the rooms, and each room's broadcasts are returned. How many client sockets
+    each app process holds is reported: behind one shared port (``--shared-port``) the kernel
+    deals them out as it likes, and a run whose bidders all landed on one process measures one
+    process."""
+
+    async def open_racer(url: str, token: str | None) -> Racer:
+        ws = await connect(
+            f"{url}?token={token}" if token else url, compression=None, max_queue=None
+        )
         status = _decode(await ws.recv())
         return Racer(ws, Decimal(status["data"]["current_price"]))
 
-    racers = [await open_racer(t) for t in tokens[: args.bidders]]
-    spectator = await open_racer(None)
-    seen: list[dict[str, Any]] = []
+    racers: list[Racer] = []
+    spectators: list[Racer] = []
+    for watched, bidders in rooms:  # one room at a time: a connect storm is not measured
+        racers += await asyncio.gather(*(open_racer(url, t) for url, t in bidders))
+        spectators.append(await open_racer(watched, None))
+    held = client_sockets(server)
+    seen: list[list[dict[str, Any]]] = [[] for _ in rooms]
     readers = [asyncio.create_task(r.read()) for r in racers]
-    readers.append(asyncio.create_task(spectator.read(seen)))
+    readers += [asyncio.create_task(s.read(seen[i])) for i, s in enumerate(spectators)]
     outcomes: Counter[str] = Counter()
     latency: list[float] = []
     rng = random.Random(args.seed)
@@ -124,13 +140,14 @@ async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[st
             latency.append(at - sent)
 
     started = time.perf_counter()
-    proxies = round(len(racers) * args.proxy_share)
+    per_room = len(racers) // len(rooms)
+    proxies = round(per_room * args.proxy_share)
     await asyncio.gather(
-        *(run(r, started + args.seconds, i < proxies) for i, r in enumerate(racers))
+        *(run(r, started + args.seconds, i % per_room < proxies) for i, r in enumerate(racers))
     )
     elapsed = time.perf_counter() - started
     await asyncio.sleep(1.0)  # the last broadcasts
-    for r in [*racers, spectator]:
+    for r in [*racers, *spectators]:
         await r.ws.close()
     for reader in readers:
         reader.cancel()
@@ -141,13 +158,13 @@ async def race(args: argparse.Namespace, url: str, tokens: list[str]) -> dict[st
         "outcomes": dict(outcomes),
         "accepted_per_s": round(outcomes["accepted"] / elapsed, 1),
         "attempts_per_s": round(attempts / elapsed, 1),
+        "client_sockets_per_app_process": held,
         "answer_ms": {
             "p50": round(1000 * (pct(latency, 0.5) or 0), 2),
             "p99": round(1000 * (pct(latency, 0.99) or 0), 2),
             "max": round(1000 * max(latency, default=0), 2),
         },
-        "broadcast": seen,
-    }
+    }, seen
 
 
 async def check_database(
@@ -197,6 +214,28 @@ async def check_database(
         "times_out_of_order": sum(1 for a, b in pairwise(amounts) if b < a),
         "proxy_ties": sum(1 for a, b in pairwise(amounts) if b == a),
     }
+
+
+def client_sockets(server: Server) -> list[int]:
+    """The established TCP connections to the app's ports that each app process holds."""
+    ports: set[int] = {server.port}
+    ports |= {int(p) for p in re.findall(r"PORT=(\d+)", " ".join(server.command))}
+    inodes: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                    inodes[fields[9]] = 1
+    counts = []
+    for pid in server.worker_pids():
+        links = []
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        counts.append(sum(1 for link in links if link[8:-1] in inodes))
+    return sorted(counts)
 
 
 def batch_mix(port: int, attempts: int) -> dict[str, Any]:
@@ -261,6 +300,7 @@ async def main(args: argparse.Namespace) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "topology": "embedded (SQLite, memory)" if embedded else "production (PostgreSQL, Redis)",
         "app_processes": args.workers,
+        "auctions": args.auctions,
         "bidders": args.bidders,
         "proxy_share": args.proxy_share,
     }
@@ -276,29 +316,74 @@ async def main(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "madeinpk", "migrate"], cwd=ROOT, env=env, check=True,
             capture_output=True,
         )  # fmt: skip
-        fixture = await create_data(env, args.bidders, auction_id)
+        more = tuple(auction_id + i for i in range(1, args.auctions))
+        fixture = await create_data(env, args.bidders * args.auctions, auction_id, more)
         server = Server(env, args.workers, scratch / "server.log")
+        ports = [server.port]
+        if args.workers > 1 and not args.shared_port:
+            # One port per app process, each its own ``serve``: the bidders are dealt out evenly.
+            ports += [free_port() for _ in range(args.workers - 1)]
+            serves = [f"PORT={port} {sys.executable} -m madeinpk serve" for port in ports]
+            server.command = ["sh", "-c", " & ".join(serves) + " & wait"]
         server.start()
         await server.wait_ready()
-        url = f"ws://127.0.0.1:{env['PORT']}/ws/auction/{auction_id}/"
-        print(f"race: {args.bidders} bidders, {args.seconds} s …", flush=True)
+        for port in ports[1:]:  # each of the other processes, on its own port
+            while not await asyncio.to_thread(get_ok, f"http://127.0.0.1:{port}/api/categories/"):
+                await asyncio.sleep(0.25)
+        auctions = [auction_id, *more]
+        tokens = [t for _, t in fixture.bidders]
+
+        def url(i: int, auction: int) -> str:
+            return f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/auction/{auction}/"
+
+        rooms = [
+            (
+                url(n, a),
+                [
+                    (url(n * args.bidders + j, a), tokens[n * args.bidders + j])
+                    for j in range(args.bidders)
+                ],
+            )
+            for n, a in enumerate(auctions)
+        ]
+        print(
+            f"race: {args.auctions} auction(s) x {args.bidders} bidders, {args.seconds} s …",
+            flush=True,
+        )
         with server.profiled(args.profile), CpuMeter(server.proc.pid) as cpu:  # type: ignore[union-attr]
-            figures = await race(args, url, [t for _, t in fixture.bidders])
+            figures, seen = await race(args, rooms, server)
         results["cpu"] = cpu.report()
-        seen = figures.pop("broadcast")
         results["race"] = figures
         server_cpu = results["cpu"]["cpu_pct_of_one_core"].get("server", 0.0) / 100
         results["server_cpu_ms_per_attempt"] = round(
             1000 * server_cpu * figures["seconds"] / max(1, figures["attempts"]), 3
         )
         results["batches"] = batch_mix(server.port, figures["attempts"])
-        results["anomalies"] = await check_database(db_url, auction_id, seen)
+        checks = [await check_database(db_url, a, s) for a, s in zip(auctions, seen, strict=True)]
+        results["anomalies"] = {k: sum(c[k] for c in checks) for k in checks[0]}
+        if args.auctions > 1:
+            results["auctions_with_anomalies"] = sum(
+                any(v for k, v in c.items() if k not in ("bids", "proxy_ties")) for c in checks
+            )
+            results["accepted_per_auction"] = {
+                "min": min(c["bids"] for c in checks),
+                "max": max(c["bids"] for c in checks),
+            }
         if "pgbench_tps" in results:
             best = max(results["pgbench_tps"].values())
             results["ratio_to_pgbench"] = round(figures["accepted_per_s"] / best, 3)
     finally:
         if server is not None:
             server.stop()
+            if args.keep_log or any(
+                v
+                for k, v in results.get("anomalies", {}).items()
+                if k not in ("bids", "proxy_ties")
+            ):
+                RESULTS_DIR.mkdir(exist_ok=True)
+                kept = RESULTS_DIR / f"hot_auction-{tag}-server.log"
+                shutil.copy(scratch / "server.log", kept)
+                results["server_log"] = str(kept)
         if admin is not None:
             with contextlib.suppress(Exception):
                 await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
@@ -316,9 +401,19 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1, help="app processes")
     parser.add_argument("--embedded", action="store_true", help="SQLite + memory, 1 process")
-    parser.add_argument("--bidders", type=int, default=20)
+    parser.add_argument("--bidders", type=int, default=20, help="bidders per auction")
+    parser.add_argument(
+        "--auctions", type=int, default=1, help="auctions raced at once, each its own bidders"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-log", action="store_true", help="keep the server log in results/")
+    parser.add_argument(
+        "--shared-port",
+        action="store_true",
+        help="with --workers > 1: one port for all (serve --workers N), as in production; by "
+        "default each app process gets its own port and the bidders are dealt out evenly",
+    )
     parser.add_argument(
         "--proxy-share", type=float, default=0.0, help="share of bidders that set a maximum"
     )

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
 import websockets
 
 from madeinpk.accounts.tables import Role
+from madeinpk.auctions.tables import Auction, Bid
 from madeinpk.cli import LEAN_WEBSOCKETS
 from tests.conftest import LiveServer, free_port
-from tests.factories import make_auction, make_user
+from tests.factories import UserHandle, make_auction, make_user
 from tests.sockets import Watch, socket_url, watch
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("task_worker")]
@@ -211,3 +214,66 @@ async def test_an_outbid_alert_reaches_the_buyer_on_the_other_process(
     assert pushed["type"] == "notification" and pushed["unread_count"] == 1
     assert pushed["data"]["notification_type"] == "bid_outbid"
     assert pushed["data"]["auction"] == auction_id
+
+
+async def race_over_socket(
+    url: str, auction_id: int, bidder: UserHandle, plan: list[int]
+) -> list[int]:
+    """Each amount in turn, the next once this one is answered; the amounts accepted."""
+    accepted = []
+    async with watch(url, auction_id, bidder.token) as ws:
+        for amount in plan:
+            await ws.send({"type": "place_bid", "amount": amount})
+            while True:  # the other bidders' new_bid events come in between
+                message = await ws.receive(seconds=30)
+                if message["type"] == "error":
+                    assert message["code"] == "too_low", message
+                    break
+                if message["type"] == "bid_accepted":
+                    accepted.append(amount)
+                    break
+    return accepted
+
+
+async def test_two_processes_racing_on_one_auction_keep_every_guarantee(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    """Bidders on both processes at once: each process decides its batches on the state its
+    last batch left, finds the row moved by the other, and decides again on the row the failed
+    write returned. Whatever the interleaving: one order for all (acceptance order = time
+    order, seq 1, 2, 3 … without gaps), the price the highest bid, one winning bid, and every
+    accepted bid seen once, in order, by watchers on both processes."""
+    seller = await make_user(live_server.settings, role=Role.seller)
+    auction_id = await make_auction(seller, starting_price="1000.00")
+    bidders = [await make_user(live_server.settings) for _ in range(8)]
+    rng = random.Random(19)
+    pool = rng.sample(range(1001, 1001 + 8 * 6 * 10), 8 * 6)  # every amount distinct
+    plans = [sorted(pool[i * 6 : (i + 1) * 6]) for i in range(8)]
+    async with watch(apps[0], auction_id) as on_first, watch(apps[1], auction_id) as on_second:
+        results = await asyncio.gather(
+            *(
+                race_over_socket(apps[i % 2], auction_id, bidder, plan)
+                for i, (bidder, plan) in enumerate(zip(bidders, plans, strict=True))
+            )
+        )
+        accepted = sorted(a for result in results for a in result)
+        assert accepted
+        for spectator in (on_first, on_second):
+            events = [await spectator.receive(seconds=10) for _ in accepted]
+            assert [Decimal(e["data"]["amount"]) for e in events] == accepted
+            assert [e["data"]["seq"] for e in events] == list(range(1, len(accepted) + 1))
+            assert await spectator.silent(0.3)
+    rows = await Bid.select(Bid.id, Bid.amount, Bid.bid_time, Bid.is_winning, Bid.seq).where(
+        Bid.auction == auction_id
+    )
+    by_time = sorted(rows, key=lambda r: (r["bid_time"], r["id"]))
+    assert [int(r["amount"]) for r in by_time] == accepted, "time order is acceptance order"
+    assert sorted(r["seq"] for r in rows) == list(range(1, len(accepted) + 1))
+    assert [int(r["amount"]) for r in rows if r["is_winning"]] == [max(accepted)]
+    auction = (
+        await Auction.select(Auction.current_price, Auction.bid_count, Auction.seq)
+        .where(Auction.id == auction_id)
+        .first()
+    )
+    assert auction is not None
+    assert (auction["current_price"], auction["bid_count"]) == (max(accepted), len(accepted))

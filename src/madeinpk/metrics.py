@@ -31,8 +31,9 @@ BID_DECISION = Histogram(
 )
 BID_BATCHES = Counter(
     "madeinpk_bid_batches",
-    "Bid batches by how they were written: on the state the process knew (known), or under "
-    "the row lock (locked; also when the known state had moved)",
+    "Bid batches by how they were written: on the state the process knew (known), on the "
+    "state another writer left, returned when the known one had moved (moved), or under the "
+    "row lock (locked)",
     ["path"],
 )
 WATCHERS = Gauge(

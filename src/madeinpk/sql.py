@@ -12,6 +12,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -223,18 +224,35 @@ def insert_sql(
 
 # What a statement that depends on ``held`` adds on PostgreSQL (``write_if_held``).
 IF_HELD = "EXISTS (SELECT 1 FROM held)"
+# What ``write_if_held``'s ``current`` adds on PostgreSQL: it reads only when nothing was written.
+IF_NOT_HELD = "NOT EXISTS (SELECT 1 FROM held)"
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """``write_if_held`` found the row no longer as expected and wrote nothing; ``rows`` is what
+    its ``current`` read instead (empty without one), after whatever moved the row committed."""
+
+    rows: list[dict[str, Any]]
 
 
 def _with_ctes(
-    held: Statement | None, statements: Sequence[Statement], returning: Sequence[int]
+    held: Statement | None,
+    statements: Sequence[Statement],
+    returning: Sequence[int],
+    current: Statement | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """One statement running ``statements`` as data-modifying CTEs (``held`` first, named so),
-    selecting the ``RETURNING`` rows of ``held`` (as ``w = -1``) and of each index in
-    ``returning`` (as ``w = n``, its position there) as JSON text."""
+    selecting the ``RETURNING`` rows of ``held`` (as ``w = -1``), of ``current`` (as ``w = -2``)
+    and of each index in ``returning`` (as ``w = n``, its position there) as JSON text."""
     parts = [f"held AS ({held[0]})"] if held else []
+    parts += [f"current_row AS ({current[0]})"] if current else []
     parts += [f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements)]
-    params = {k: v for _, p in ([held] if held else []) + list(statements) for k, v in p.items()}
+    first = ([held] if held else []) + ([current] if current else [])
+    params = {k: v for _, p in first + list(statements) for k, v in p.items()}
     selects = ["SELECT -1 AS w, row_to_json(held)::text AS r FROM held"] if held else []
+    if current:
+        selects.append("SELECT -2 AS w, row_to_json(current_row)::text AS r FROM current_row")
     selects += [
         f"SELECT {n} AS w, row_to_json(w{i})::text AS r FROM w{i}" for n, i in enumerate(returning)
     ]
@@ -251,19 +269,28 @@ def _split_rows(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, A
 
 
 async def write_if_held(
-    engine: Engine, held: Statement, statements: Sequence[Statement], *returning: int
-) -> list[list[dict[str, Any]]] | None:
+    engine: Engine,
+    held: Statement,
+    statements: Sequence[Statement],
+    *returning: int,
+    current: Statement | None = None,
+) -> list[list[dict[str, Any]]] | Moved:
     """One transaction in one round trip, for a writer that already knows what it expects:
     ``held`` (an ``UPDATE … WHERE <unchanged> RETURNING``, or a ``SELECT``) goes first, and
-    ``statements`` count only when it returned a row. ``None`` when it returned none: nothing was
-    written. Otherwise, as ``together``, the ``RETURNING`` rows of each index in ``returning``.
+    ``statements`` count only when it returned a row. ``Moved`` when it returned none: nothing
+    was written, and ``current`` (a ``SELECT``), if given, says what the row holds now, so the
+    writer can decide again without another trip. Otherwise, as ``together``, the ``RETURNING``
+    rows of each index in ``returning``.
 
     On PostgreSQL this is one autocommitted statement, so each of ``statements`` must itself
-    depend on ``held``: add ``IF_HELD`` to its condition (``only_if`` for ``insert_sql``). On
-    SQLite the statements run one after another in a single trip to the connection's thread,
-    from ``BEGIN IMMEDIATE`` to ``COMMIT``."""
+    depend on ``held``: add ``IF_HELD`` to its condition (``only_if`` for ``insert_sql``), and
+    ``current`` must add ``IF_NOT_HELD`` and lock the row it reads (``FOR UPDATE``): a plain
+    read sees the statement's snapshot, from before the writer it waited for committed, while a
+    locking one waits for that writer and reads the row it left. On SQLite the statements run
+    one after another in a single trip to the connection's thread, from ``BEGIN IMMEDIATE`` to
+    ``COMMIT`` (or ``current`` then ``ROLLBACK``)."""
     if isinstance(engine, PostgresEngine):
-        query, params = _with_ctes(held, statements, returning)
+        query, params = _with_ctes(held, statements, returning, current)
         if engine.pool is not None:
             async with engine.pool.acquire() as raw:
                 rows = await Connection(True, raw).fetch(query, **params)
@@ -274,23 +301,25 @@ async def write_if_held(
             finally:
                 await raw.close()
         if not any(row["w"] == -1 for row in rows):
-            return None
+            return Moved([_decode_row(row["r"]) for row in rows if row["w"] == -2])
         return _split_rows(rows, len(returning))
     writer = getattr(engine, "writer", None)
     if writer is None:  # a plain SQLiteEngine: the same, in Piccolo's immediate transaction
         async with transaction(engine) as db:
             if not await db.fetch(held[0], **held[1]):
-                return None
+                return Moved(await db.fetch(current[0], **current[1]) if current else [])
             return await db.together(statements, *returning) if statements else []
     bound = [bind(sql, params, False) for sql, params in [held, *statements]]
+    reread = bind(current[0], current[1], False) if current else None
 
-    def run(connection: sqlite3.Connection) -> list[list[dict[str, Any]]] | None:
+    def run(connection: sqlite3.Connection) -> list[list[dict[str, Any]]] | Moved:
         connection.execute("BEGIN IMMEDIATE")
         try:
             first, *rest = bound
             if not connection.execute(*first).fetchall():
+                now = list(connection.execute(*reread).fetchall()) if reread else []
                 connection.execute("ROLLBACK")
-                return None
+                return Moved(now)
             results = [list(connection.execute(text, args).fetchall()) for text, args in rest]
             connection.execute("COMMIT")
         except BaseException:

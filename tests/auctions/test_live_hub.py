@@ -88,6 +88,35 @@ async def test_a_missing_event_is_filled_from_the_event_log() -> None:
     assert socket.sent == ["bid 1", "bid 2", "bid 3"]
 
 
+async def test_a_gap_that_opens_while_another_is_filled_is_filled_too() -> None:
+    """Two app processes' publishes overtaking each other on a busy machine: bids 3 and 4 go
+    missing while the log is being read for bid 1. They are in the log as well, so they are
+    read from it, not skipped (which lost them for every watcher of this process)."""
+    socket = FakeSocket()
+    stored = {seq: f"bid {seq}" for seq in range(1, 6)}
+    reading = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow_log(auction_id: int, after: int, upto: int) -> list[tuple[int, str]]:
+        reading.set()
+        await go_on.wait()
+        return [(seq, stored[seq]) for seq in sorted(stored) if after < seq <= upto]
+
+    room, [watcher] = room_with(socket, gap=0.02)
+    room.hub.load_events = slow_log
+    room.start_at(0)
+    watcher.ready(0)
+    room.receive(2, "bid 2")
+    await reading.wait()  # the gap before bid 2 is being filled
+    room.receive(5, "bid 5")
+    go_on.set()
+    for _ in range(100):
+        if len(socket.sent) == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.sent == ["bid 1", "bid 2", "bid 3", "bid 4", "bid 5"]
+
+
 async def test_a_gap_the_log_cannot_fill_is_skipped() -> None:
     socket = FakeSocket()
     room, [watcher] = room_with(socket, gap=0.05, log={})

@@ -47,7 +47,16 @@ from madeinpk.auctions.tables import BidRequest as BidRequestRow
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.sql import IF_HELD, Connection, Statement, insert_sql, transaction, write_if_held
+from madeinpk.sql import (
+    IF_HELD,
+    IF_NOT_HELD,
+    Connection,
+    Moved,
+    Statement,
+    insert_sql,
+    transaction,
+    write_if_held,
+)
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)
@@ -58,6 +67,9 @@ KEY_RACE_RETRIES = 3
 # How long a process may decide on the state its own last batch left, without reading it again
 # under the lock: the product's name and the leader's address are read afresh at least this often.
 KNOWN_FOR_SECONDS = 1.0
+# How many times a batch is decided again on the row another writer left, each in one round
+# trip, before it goes the locked way (BEGIN, SELECT … FOR UPDATE, writes, COMMIT).
+MOVED_RETRIES = 3
 
 _outcome_encoder = msgspec.json.Encoder(decimal_format="string")
 _outcome_decoder = msgspec.json.Decoder(Outcome)
@@ -167,14 +179,17 @@ async def decide_batch(
     the state it left for the next batch to start from.
 
     With ``known`` (and no idempotency keys to look up), the batch is decided on that state
-    and written in one round trip, on condition that the row still holds it; when another
-    writer got there first nothing is written and the batch is decided again under the lock."""
+    and written in one round trip, on condition that the row still holds it. When another
+    writer got there first, nothing is written and the same statement returns the row as that
+    writer left it: the batch is decided again on it and written on the same condition, a few
+    times at most, and only then under the lock."""
     if known is not None and not any(r.key for r in requests):
         done = AfterCommit()
-        decided = await _decide_on_known(known.state, requests, increments, done)
+        decided = await _decide_on_known(known, requests, increments, done)
         if decided is not None:
-            metrics.record_bid_batch("known")
-            return decided[0], done, Known(decided[1], known.read_at)
+            outcomes, now_known, path = decided
+            metrics.record_bid_batch(path)
+            return outcomes, done, now_known
     metrics.record_bid_batch("locked")
     for _ in range(KEY_RACE_RETRIES):
         done = AfterCommit()
@@ -217,34 +232,68 @@ async def _decide_in_transaction(
 
 
 async def _decide_on_known(
-    state: AuctionState, requests: list[BidRequest], increments: Increments, done: AfterCommit
-) -> tuple[list[Outcome], AuctionState] | None:
+    known: Known, requests: list[BidRequest], increments: Increments, done: AfterCommit
+) -> tuple[list[Outcome], Known, str] | None:
     """Decide on the state this process left, and write on condition that the row still holds
     it (the same guarantee as holding the row: no bid lands between the state judged and the
-    bids written) and that no bidder of the batch is blocked; ``None`` when it does not."""
+    bids written) and that no bidder of the batch not judged blocked is blocked now; with the
+    state it left and the path taken (``known``, or ``moved`` when decided again on the row
+    another writer left). ``None`` when the row does not hold and another try would not help
+    (``MOVED_RETRIES`` spent, or nothing the rules read has changed: a block lifted, the
+    database's clock past the end)."""
     engine: Engine = Auction._meta.db
     postgres = isinstance(engine, PostgresEngine)
+    state, read_at = known.state, known.read_at
+    blocked: set[int] = set()
+    for tries in range(MOVED_RETRIES + 1):
+        written = await _write_on_state(
+            engine, postgres, replace(state, increments=increments), requests, blocked, done
+        )
+        if not isinstance(written, Moved):
+            outcomes, left = written
+            return outcomes, Known(left, read_at), "moved" if tries else "known"
+        if not written.rows:  # the auction is gone: the locked way says so
+            return None
+        row = written.rows[0]
+        was = (_row(state), blocked)
+        state, blocked = _state(state.auction_id, row), set(_array(row["blocked"]))
+        read_at = time.monotonic()  # everything the lock reads, read with the row locked
+        if (_row(state), blocked) == was:
+            return None
+    return None
+
+
+async def _write_on_state(
+    engine: Engine,
+    postgres: bool,
+    state: AuctionState,
+    requests: list[BidRequest],
+    blocked: set[int],
+    done: AfterCommit,
+) -> tuple[list[Outcome], AuctionState] | Moved:
+    """One try of ``_decide_on_known``: the outcomes and the state left, or, when the row did
+    not hold, what it holds now (the row of ``_current``)."""
     now = utc_now()
-    state = replace(state, increments=increments)
-    decision = decide(state, [Attempt(r.bidder, r.amount, r.max_amount) for r in requests], now)
-    unchanged, params = _unchanged(postgres, state, sorted({r.bidder.id for r in requests}))
+    attempts = [Attempt(r.bidder, r.amount, r.max_amount, r.bidder.id in blocked) for r in requests]
+    decision = decide(state, attempts, now)
+    bidders = sorted({r.bidder.id for r in requests})
+    unchanged, params = _unchanged(postgres, state, [b for b in bidders if b not in blocked])
+    current = _current(postgres, state.auction_id, bidders)
     if not decision.changed:  # refusals only: they hold if the row is as judged
         held: Statement = (f"SELECT a.id FROM auction AS a WHERE {unchanged}", params)
-        return (
-            None
-            if await write_if_held(engine, held, []) is None
-            else (
-                decision.outcomes,
-                decision.after,
-            )
-        )
+        checked = await write_if_held(engine, held, [], current=current)
+        if isinstance(checked, Moved):
+            return checked
+        return decision.outcomes, decision.after
     # On PostgreSQL the bids are also judged against the database's clock: a bid decided just
     # before the end but arriving after it goes the locked way, and is refused there.
     still_open = " AND a.end_time > clock_timestamp()" if postgres else ""
     writes = _Writes(postgres, decision, now, (unchanged + still_open, params))
-    returned = await write_if_held(engine, writes.auction, writes.rest, *writes.returning)
-    if returned is None:
-        return None
+    returned = await write_if_held(
+        engine, writes.auction, writes.rest, *writes.returning, current=current
+    )
+    if isinstance(returned, Moved):
+        return returned
     return writes.finish(decision, done, returned), decision.after
 
 
@@ -326,6 +375,44 @@ _STATE_SQLITE = """
 
 _BLOCKED_SQLITE = 'SELECT "user" FROM user_profile WHERE "user" IN (:bidders) AND is_blocked'
 
+# The row as another writer left it, when a write on a known state found it moved: locked, so
+# that it is read after that writer committed (``sql.write_if_held``). Travels as JSON: money as
+# text, so that no amount goes through a float.
+_CURRENT_POSTGRES = f"""
+    SELECT s.*, u.username AS leader_username, u.email AS leader_email,
+           ARRAY(SELECT "user" FROM user_profile
+                 WHERE "user" = ANY(:cur_bidders) AND is_blocked) AS blocked
+    FROM (
+        SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price::text,
+               a.current_price::text, a.bid_count, a.seq, a.leader, a.leader_max::text,
+               a.last_bid_time, a.min_increment::text, a.reserve_price::text,
+               a.soft_close_seconds, p.seller, p.name AS product_name
+        FROM auction a JOIN product p ON p.id = a.product
+        WHERE a.id = :cur_auction AND {IF_NOT_HELD}
+        FOR UPDATE OF a
+    ) s
+    LEFT JOIN piccolo_user u ON u.id = s.leader
+"""
+
+_CURRENT_SQLITE = _STATE_SQLITE.replace(":auction", ":cur_auction").replace(
+    "FROM auction a",
+    """, (SELECT json_group_array("user") FROM user_profile
+              WHERE "user" IN (:cur_bidders) AND is_blocked) AS blocked
+    FROM auction a""",
+)
+
+
+def _current(postgres: bool, auction_id: int, bidders: list[int]) -> Statement:
+    return (
+        _CURRENT_POSTGRES if postgres else _CURRENT_SQLITE,
+        {"cur_auction": auction_id, "cur_bidders": bidders},
+    )
+
+
+def _array(value: Any) -> list[int]:
+    """An id array: a list from PostgreSQL, JSON text from SQLite."""
+    return list(msgspec.json.decode(value) if isinstance(value, str) else value)
+
 
 def _timestamp(value: Any) -> datetime:
     """SQLite returns computed or untyped timestamps as text."""
@@ -352,12 +439,17 @@ async def _lock(
             return None
         row, now = rows[0], utc_now()
         blocked = {r["user"] for r in blocked_rows}
+    return _state(auction_id, row), now, blocked
+
+
+def _state(auction_id: int, row: dict[str, Any]) -> AuctionState:
+    """The rules' view of an auction's row (joined with its product and leader)."""
     leader = (
         Bidder(row["leader"], row["leader_username"], row["leader_email"])
         if row["leader"] is not None
         else None
     )
-    state = AuctionState(
+    return AuctionState(
         auction_id=auction_id,
         product_name=row["product_name"],
         seller_id=row["seller"],
@@ -377,7 +469,6 @@ async def _lock(
         reserve_price=_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
     )
-    return state, now, blocked
 
 
 def _money(value: Any) -> Decimal | None:

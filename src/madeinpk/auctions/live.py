@@ -430,10 +430,12 @@ class AuctionRoom:
             self.filling = asyncio.create_task(self._fill(upto))
 
     async def _fill(self, upto: int) -> None:
+        not_in_log = False
         try:
             while self.expected is not None and self.expected <= upto:
                 events = await self.hub.load_events(self.auction_id, self.expected - 1, upto)
                 if not events:
+                    not_in_log = True
                     break
                 logger.info(
                     "Auction %s: events %s..%s filled from the event log",
@@ -452,8 +454,10 @@ class AuctionRoom:
         if self.pending and self.expected is not None and self.expected not in self.pending:
             if self.fill_failures and self.fill_failures < FILL_ATTEMPTS:
                 self._schedule_gap_timeout()
-            else:
+            elif self.fill_failures or not_in_log:
                 self._skip_gap()
+            else:  # a later gap opened while this one was filled: its events are in the log too
+                self.fill(min(self.pending) - 1)
 
     def _skip_gap(self) -> None:
         """The log cannot give the missing events: go on without them, loudly."""
