@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from madeinpk.accounts.tables import Role
+from madeinpk.accounts.tokens import issue_token
+from madeinpk.auctions.tables import Auction
 from madeinpk.cli import LEAN_WEBSOCKETS
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_order, make_user
@@ -45,7 +47,20 @@ class Cast:
     buyer: UserHandle
     seller: UserHandle
     auction: int
+    product: int
     order: int
+    # More login keys of each user, for Logout to revoke (user id -> keys not yet spent).
+    spare_tokens: dict[int, list[str]]
+
+    @property
+    def path_ids(self) -> dict[str, int]:
+        """Path parameters naming rows that exist (the generated ones rarely do)."""
+        return {
+            "auction_id": self.auction,
+            "product_id": self.product,
+            "order_id": self.order,
+            "user_id": self.seller.id,
+        }
 
 
 @pytest.fixture
@@ -54,4 +69,19 @@ async def cast(live_server: LiveServer) -> Cast:
     buyer = await make_user(live_server.settings)
     auction = await make_auction(seller, images=1, min_increment="10.00", soft_close_seconds=30)
     order = await make_order(seller, buyer)
-    return Cast(buyer=buyer, seller=seller, auction=auction, order=order)
+    product = await Auction.select(Auction.product).where(Auction.id == auction).first()
+    assert product is not None
+    spare_tokens = {
+        user.id: [
+            await issue_token(user.id, live_server.settings) for _ in range(FUZZ_EXAMPLES * 3)
+        ]
+        for user in (buyer, seller)
+    }
+    return Cast(
+        buyer=buyer,
+        seller=seller,
+        auction=auction,
+        product=product["product"],
+        order=order,
+        spare_tokens=spare_tokens,
+    )

@@ -1,25 +1,30 @@
 """Schemathesis over the OpenAPI document, against a real server: no operation answers a 5xx.
 
-Every operation of ``/schema/openapi.json``, with schema-valid (positive) and schema-breaking
-(negative) requests, ``FUZZ_EXAMPLES`` of each, signed in as a buyer and then as a seller. The
-requests are derandomized: a run repeats the last one's, so a red CI reproduces. A failure lists
-every operation that answered 5xx with the ``curl`` command that does it again.
+Every operation of ``/schema/openapi.json`` gets schema-valid (positive) requests, schema-breaking
+(negative) ones and valid ones on rows that exist, ``FUZZ_EXAMPLES`` of each, signed in as a
+buyer and then as a seller. The requests are derandomized: a run repeats the last one's, so a red
+CI reproduces. A failure lists every operation that answered 5xx, with the ``curl`` command that
+does it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis.strategies import SearchStrategy
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.factories import PASSWORD, UserHandle
+from tests.factories import UserHandle
 from tests.fuzz.conftest import FUZZ_EXAMPLES, Cast
 from tests.servers import WebServer
+
+pytestmark = pytest.mark.fuzz
 
 FUZZ_SETTINGS = settings(
     max_examples=FUZZ_EXAMPLES,
@@ -39,22 +44,19 @@ def known_until_merge(case: Case) -> str | None:
     return next((name for name, matches in KNOWN_UNTIL_MERGE.items() if matches(case)), None)
 
 
-def token_for(case: Case, fuzzer: UserHandle, base_url: str) -> str:
-    """The fuzzer's token; a fresh one for Logout, which revokes the token it is sent with."""
+def token_for(case: Case, fuzzer: UserHandle, cast: Cast) -> str:
+    """The fuzzer's token; a spare one for Logout, which revokes the token it is sent with
+    (once the spares are spent, a revoked one: the request still runs, unauthenticated)."""
     if case.operation.label != "POST /api/auth/logout":
         return fuzzer.token
-    login = requests.post(
-        f"{base_url}/api/auth/login/",
-        json={"username": fuzzer.username, "password": PASSWORD},
-        timeout=15,
-    )
-    return str(login.json()["token"]) if login.status_code == 200 else fuzzer.token
+    spares = cast.spare_tokens[fuzzer.id]
+    return spares.pop() if len(spares) > 1 else spares[0]
 
 
-def call_and_check(case: Case, fuzzer: UserHandle, server: WebServer) -> None:
+def call_and_check(case: Case, fuzzer: UserHandle, cast: Cast, server: WebServer) -> None:
     """Send the case signed in as ``fuzzer``: schemathesis's ``not_a_server_error`` check, and a
     failure that says which request, what came back and how to send it again."""
-    headers = {"Authorization": f"Token {token_for(case, fuzzer, server.url)}"}
+    headers = {"Authorization": f"Token {token_for(case, fuzzer, cast)}"}
     response = case.call(base_url=server.url, headers=headers, timeout=15)
     if response.status_code >= 500 and known_until_merge(case):
         return
@@ -68,26 +70,35 @@ def call_and_check(case: Case, fuzzer: UserHandle, server: WebServer) -> None:
         ) from None
 
 
-def fuzz_every_operation(fuzzer: UserHandle, server: WebServer) -> None:
+def strategies(operation: APIOperation, cast: Cast) -> Iterator[tuple[str, SearchStrategy[Case]]]:
+    """Valid requests, invalid ones, and valid ones on rows that exist."""
+    yield "positive", operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    yield "negative", operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    real = {k: v for k, v in cast.path_ids.items() if f"{{{k}}}" in operation.path}
+    if real:
+        yield "existing rows", operation.as_strategy(path_parameters=real)
+
+
+def fuzz_every_operation(fuzzer: UserHandle, cast: Cast, server: WebServer) -> None:
     api = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     failures: list[str] = []
     operations: list[APIOperation] = [result.ok() for result in api.get_all_operations()]
     assert len(operations) >= 60  # every operation of the document, none lost on loading
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        for name, strategy in strategies(operation, cast):
 
             @FUZZ_SETTINGS
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=strategy)
             def fuzz(case: Case) -> None:
-                call_and_check(case, fuzzer, server)
+                call_and_check(case, fuzzer, cast, server)
 
             try:
                 fuzz()
             except AssertionError as failure:
-                failures.append(f"[{mode.value}] {failure}")
+                failures.append(f"[{name}] {failure}")
             except Unsatisfiable:
                 # Nothing in this operation's schema to break (no parameters, no body).
-                assert mode is GenerationMode.NEGATIVE, operation.label
+                assert name == "negative", operation.label
     assert not failures, "server errors:\n" + "\n".join(failures)
     # The requests went out signed in: the fuzzer's token still opens its profile.
     profile = requests.get(
@@ -99,8 +110,8 @@ def fuzz_every_operation(fuzzer: UserHandle, server: WebServer) -> None:
 
 
 def test_no_operation_answers_a_buyer_a_server_error(cast: Cast, fuzz_server: WebServer) -> None:
-    fuzz_every_operation(cast.buyer, fuzz_server)
+    fuzz_every_operation(cast.buyer, cast, fuzz_server)
 
 
 def test_no_operation_answers_a_seller_a_server_error(cast: Cast, fuzz_server: WebServer) -> None:
-    fuzz_every_operation(cast.seller, fuzz_server)
+    fuzz_every_operation(cast.seller, cast, fuzz_server)
