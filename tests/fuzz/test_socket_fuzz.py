@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets import ConnectionClosed
+from websockets import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.fuzz.conftest import FUZZ_EXAMPLES, Cast
@@ -121,24 +122,29 @@ message_types = st.text(max_size=12) | st.sampled_from(
 field_names = st.sampled_from(["type", "amount", "max_amount", "bid_id", "data", "seq"])
 
 
-def raw_field(value: object | str) -> str:
-    """A field's JSON text: a generated value, or a raw number text that ``json`` cannot write."""
-    return value if isinstance(value, str) and value[:1] in "-0123456789NI.+" else json.dumps(value)
+# Field values as JSON text: plausible ones (bids that may be accepted, valid keys), generated
+# JSON of any type, and number texts ``json`` would not write.
+plausible = st.one_of(
+    st.integers(min_value=2000, max_value=10**6).map(str),
+    st.decimals(min_value=1, max_value=10**6, places=2).map(str),
+    st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True).map(json.dumps),
+)
+field_values = st.one_of(plausible, json_values.map(json.dumps), huge_numbers)
 
 
 @st.composite
 def protocol_messages(draw: st.DrawFn) -> str:
     """Every message of docs/websocket.md § 2 and § 7 (``place_bid`` with ``max_amount`` and
     ``bid_id``, ``ping``), with fields added, dropped, retyped, duplicated and misnamed."""
-    fields: dict[str, str] = {"type": json.dumps(draw(message_types))}
+    fields: dict[str, str] = {"type": json.dumps(draw(message_types))}  # name -> JSON text
     for name in ("amount", "max_amount", "bid_id"):
         if draw(st.booleans()):
-            fields[name] = draw(st.one_of(json_values.map(json.dumps), huge_numbers))
+            fields[name] = draw(field_values)
     for name, value in draw(
-        st.dictionaries(field_names | st.text(max_size=8), json_values, max_size=2)
+        st.dictionaries(field_names | st.text(max_size=8), field_values, max_size=2)
     ).items():
-        fields.setdefault(name, json.dumps(value))
-    body = ", ".join(f"{json.dumps(k)}: {raw_field(v)}" for k, v in fields.items())
+        fields.setdefault(name, value)
+    body = ", ".join(f"{json.dumps(k)}: {v}" for k, v in fields.items())
     if draw(st.booleans()):  # the same key twice: which one wins?
         body += ', "type": "place_bid"'
     return "{" + body + "}"
@@ -221,20 +227,35 @@ def close_of(ws: ClientConnection) -> int | None:
     return close.code if close is not None else None
 
 
+def justified_closes(frame: Frame, socket: Socket) -> set[int]:
+    """The closes the protocol answers this frame with."""
+    return ({MESSAGE_TOO_BIG} if frame.size > socket.max_frame else set()) | (
+        {INVALID_PAYLOAD} if frame.invalid_utf8 else set()
+    )
+
+
 def hostile_session(server: WebServer, socket: Socket, cast: Cast, sent: list[Frame]) -> None:
-    """Send the frames, each followed by a ping; a justified close ends the session."""
+    """Send the frames, each followed by a ping; a justified close ends the session.
+
+    The server may answer the ping that follows a frame it closes for before its close arrives,
+    and the close frame is lost (no code) when a frame of ours crosses it: a close is justified by
+    any frame sent before it."""
+    justified: set[int] = set()
     with opened(server, socket, cast) as ws:
         for index, frame in enumerate(sent):
+            justified |= justified_closes(frame, socket)
             try:
                 frame.send(ws)
                 answers_pings(ws)
             except ConnectionClosed:
                 code = close_of(ws)
-                if code == MESSAGE_TOO_BIG and frame.size > socket.max_frame:
+                if code in justified or (code is None and justified):
                     return
-                if code == INVALID_PAYLOAD and frame.invalid_utf8:
-                    return
-                if any(known(frame, code) for known in KNOWN_UNTIL_MERGE.values()):
+                if any(
+                    known(f, code)
+                    for f in sent[: index + 1]
+                    for known in KNOWN_UNTIL_MERGE.values()
+                ):
                     return
                 raise Refused(
                     f"{socket.name}: closed with {code} ({ws.protocol.close_rcvd}) after "
@@ -263,3 +284,54 @@ def test_hostile_frames_never_break_a_socket(
     # And after all that, a fresh connection is served as ever.
     with opened(fuzz_server, socket, cast) as ws:
         answers_pings(ws)
+
+
+# --- hostile connect URLs -----------------------------------------------------------------------
+
+# What docs/websocket.md § 1 and § 8 answer a bad URL with: refused ids, since_seq and tokens.
+URL_CLOSES = {4400, 4401, 4404}
+odd_texts = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(min_size=1, max_size=24),
+    st.sampled_from(["\u0661", "\uff11", "00001", "1e3", "1.0", " 1", "1 ", "\x00", "9" * 400]),
+)
+
+
+@st.composite
+def connect_paths(draw: st.DrawFn) -> str:
+    """A socket URL's path and query with a hostile auction id, ``since_seq`` or ``token``."""
+    if draw(st.booleans()):
+        path = "/ws/notifications/"
+    else:
+        auction = draw(st.just("{auction}") | odd_texts)
+        path = f"/ws/auction/{quote(auction, safe='{}')}/"
+    query = draw(
+        st.dictionaries(st.sampled_from(["since_seq", "token", "Token"]), odd_texts, max_size=2)
+    )
+    return path + ("?" + urlencode(query) if query else "")
+
+
+@settings(
+    max_examples=FUZZ_EXAMPLES * 4,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(path=connect_paths())
+def test_hostile_connect_urls_get_a_documented_answer(
+    path: str, cast: Cast, fuzz_server: WebServer
+) -> None:
+    """Refused with a 4xx handshake or one of the documented closes, or served; never a 5xx,
+    never a 1011 or 4500."""
+    url = fuzz_server.url.replace("http", "ws", 1) + path.format(auction=cast.auction)
+    try:
+        with connect(url, max_size=2**22, open_timeout=10, close_timeout=5) as ws:
+            try:
+                receive(ws)
+                answers_pings(ws)
+            except ConnectionClosed:
+                assert close_of(ws) in URL_CLOSES, f"{url}: closed with {ws.protocol.close_rcvd}"
+    except InvalidStatus as refused:
+        status = refused.response.status_code
+        assert status < 500, f"{url}: handshake answered {status}"
