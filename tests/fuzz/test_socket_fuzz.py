@@ -4,9 +4,10 @@ server keeps answering (a ``ping`` after each hostile frame gets its ``pong``).
 The frames: arbitrary JSON (deep nesting, huge and odd numbers, wrong types), every client
 message of docs/websocket.md with its fields mutated, unknown types, text that is not JSON, text
 frames that are not UTF-8, binary frames, empty frames, fragmented messages and frames over the
-4096-byte limit. Only two closes are the protocol's answer to a frame, and only to that frame:
-1009 to one over 4096 bytes, 1007 to a text frame that is not UTF-8 (RFC 6455 § 8.1). Any other
-close fails, with the frames that led to it.
+frame limit. Only two closes are the protocol's answer to a frame, and only once such a frame was
+sent: 1009 to one over the socket's limit (4096 bytes; 1024 on the notifications socket), 1007 to a
+text frame that is not UTF-8 (RFC 6455 § 8.1). Any other close fails, with the frames that led to
+it.
 """
 
 from __future__ import annotations
