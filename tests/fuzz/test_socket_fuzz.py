@@ -110,12 +110,13 @@ json_scalars = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["3000", "3000.00", "1e3", "", " ", "\x00", "\u0661", "null", "true"]),
 )
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
+
+
+def containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
+json_values = st.recursive(json_scalars, containers, max_leaves=12)
 message_types = st.text(max_size=12) | st.sampled_from(
     ["place_bid", "ping", "pong", "PING", "Place_bid", "", "error", "auction_status", "new_bid",
      "subscribe", "notification"]
