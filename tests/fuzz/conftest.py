@@ -22,8 +22,8 @@ from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_auction, make_order, make_user
 from tests.servers import WebServer
 
-# Examples per REST operation and per socket kind; CI keeps the default small, a hunt raises it
-# (README, "Test").
+# Examples per REST operation and kind of request (ten times as many frame sequences per socket,
+# they are cheap); CI keeps the default small, a hunt raises it (README, "Test").
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
 

@@ -272,7 +272,7 @@ def test_hostile_frames_never_break_a_socket(
     socket: Socket, cast: Cast, fuzz_server: WebServer
 ) -> None:
     @settings(
-        max_examples=FUZZ_EXAMPLES * 4,
+        max_examples=FUZZ_EXAMPLES * 10,
         derandomize=True,
         deadline=None,
         database=None,
@@ -314,7 +314,7 @@ def connect_paths(draw: st.DrawFn) -> str:
 
 
 @settings(
-    max_examples=FUZZ_EXAMPLES * 4,
+    max_examples=FUZZ_EXAMPLES * 10,
     derandomize=True,
     deadline=None,
     database=None,
