@@ -15,7 +15,8 @@ from tests.conftest import free_port
 
 
 class WebServer:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *uvicorn_args: str) -> None:
+        self.uvicorn_args = uvicorn_args  # e.g. ``madeinpk serve``'s WebSocket protocol
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "PORT": str(self.port)}
@@ -24,7 +25,7 @@ class WebServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "madeinpk.app:create_app",
-             "--port", str(self.port), "--log-level", "warning"],
+             "--port", str(self.port), "--log-level", "warning", *self.uvicorn_args],
             env=self.env,
             start_new_session=True,
         )  # fmt: skip

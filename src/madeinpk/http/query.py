@@ -20,9 +20,11 @@ def parse_id_filter(name: str, value: str) -> int:
     """A row id in a list filter: ASCII digits, at most ``MAX_ID``, else a 400 on ``name``."""
     if not (value.isascii() and value.isdigit()):
         raise field_error(name, INVALID_INTEGER)
-    if len(value.lstrip("0")) > 10 or int(value) > MAX_ID:  # int() reads 4,300 digits at most
+    # Length first: ``int()`` refuses strings past 4300 digits (zeros too) with a ValueError.
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
         raise field_error(name, f"Ensure this value is less than or equal to {MAX_ID}.")
-    return int(value)
+    return int(digits)
 
 
 def optional_id_filter(name: str, value: str | None) -> int | None:
