@@ -1,0 +1,392 @@
+"""Everything on a Redis Cluster (``REDIS_CLUSTER=true``): a real three-master cluster started
+for this module, two real app processes, a ``taskiq worker`` and the ``taskiq scheduler`` on it.
+
+Bids taken by one process reach watchers on both through sharded pub/sub; a reconnect replays
+from the log; a stampede over both processes leaves no gap and nothing unsent; notifications
+cross processes; an auction ends on time through the scheduler and the worker; and a master
+killed and started again on its port (its slots unserved meanwhile) closes exactly the watchers
+whose channels lived there with 1012, after which everything flows again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+import redis
+import websockets
+
+from madeinpk.accounts.tables import Role
+from madeinpk.after_commit import reschedule_ending
+from madeinpk.auctions.events import auction_channel
+from madeinpk.auctions.live_recovery import SERVICE_RESTART
+from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.notifications.live import user_channel
+from madeinpk.schedule_source import build_schedule_source
+from madeinpk.settings import Settings
+from madeinpk.tasks import build_task_broker
+from madeinpk.timestamps import utc_now
+from tests.conftest import LiveServer, TaskProcess, scheduler_process, worker_process
+from tests.factories import UserHandle, make_auction, make_user
+from tests.processes import AppProcess, RedisClusterNodes
+from tests.sockets import Watch, socket_url, watch
+
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    nodes = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_env(test_env: dict[str, str], redis_cluster: RedisClusterNodes) -> dict[str, str]:
+    return {**test_env, "REDIS_URL": redis_cluster.url, "REDIS_CLUSTER": "true"}
+
+
+@pytest.fixture(scope="module")
+def cluster_processes(
+    cluster_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[AppProcess], TaskProcess, TaskProcess]]:
+    logs = tmp_path_factory.mktemp("cluster-logs")
+    apps = [AppProcess(cluster_env, logs / f"app-{i}.log") for i in range(2)]
+    for app in apps:
+        app.start()
+    worker = worker_process(cluster_env, logs / "worker.log")
+    scheduler = scheduler_process(cluster_env, logs / "scheduler.log")
+    try:
+        worker.start()  # each returns once its heartbeat is in the cluster
+        scheduler.start()
+        yield apps, worker, scheduler
+    finally:
+        scheduler.stop()
+        worker.stop()
+        for app in apps:
+            app.kill()
+
+
+@pytest.fixture
+async def apps(
+    cluster_processes: tuple[list[AppProcess], TaskProcess, TaskProcess],
+    live_server: LiveServer,
+) -> AsyncIterator[list[str]]:
+    for app in cluster_processes[0]:
+        await app.wait_until_up("/health/ready")
+    yield [app.url for app in cluster_processes[0]]
+    for app in cluster_processes[0]:
+        assert "Traceback" not in app.output(), app.output()[-3000:]
+
+
+def shard_channels(nodes: RedisClusterNodes) -> dict[int, set[str]]:
+    """The sharded channels each master has subscribers for (``PUBSUB SHARDCHANNELS``)."""
+    found = {}
+    for port in nodes.processes:
+        client = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            found[port] = {c.decode() for c in client.execute_command("PUBSUB", "SHARDCHANNELS")}
+        finally:
+            client.close()
+    return found
+
+
+async def test_bids_reach_watchers_on_both_processes_through_sharded_channels(
+    apps: list[str], live_server: LiveServer, redis_cluster: RedisClusterNodes
+) -> None:
+    first, second = apps
+    prefix = live_server.settings.channel_prefix
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer, rival = [await make_user(live_server.settings) for _ in range(2)]
+    auctions = [await make_auction(seller) for _ in range(6)]
+    async with contextlib.AsyncExitStack() as stack:
+        bidders = [await stack.enter_async_context(watch(first, a, buyer.token)) for a in auctions]
+        on_first = [await stack.enter_async_context(watch(first, a)) for a in auctions]
+        on_second = [await stack.enter_async_context(watch(second, a)) for a in auctions]
+        # Each auction's channel is a sharded channel on the master owning its slot, and the
+        # six are spread over more than one master.
+        subscribed = shard_channels(redis_cluster)
+        owners = {redis_cluster.port_of(auction_channel(prefix, a)) for a in auctions}
+        assert len(owners) > 1, owners
+        for auction_id in auctions:
+            channel = auction_channel(prefix, auction_id)
+            assert channel in subscribed[redis_cluster.port_of(channel)], subscribed
+        for bidder, watcher_first, watcher_second in zip(bidders, on_first, on_second, strict=True):
+            reply = await bidder.bid(3000)
+            assert reply["type"] == "new_bid"
+            assert await watcher_first.receive() == reply
+            assert await watcher_second.receive() == reply
+        # REST bids taken by the *other* process reach the sockets on the first one.
+        async with httpx.AsyncClient(base_url=second) as http:
+            for auction_id in auctions:
+                response = await http.post(
+                    f"/api/auctions/{auction_id}/place_bid/",
+                    json={"amount": 3100},
+                    headers=rival.auth,
+                )
+                assert response.status_code == 201, response.text
+        for sockets in zip(bidders, on_first, on_second, strict=True):
+            for ws in sockets:
+                event = await ws.receive()
+                assert event["type"] == "new_bid"
+                assert (event["data"]["bidder"], event["data"]["amount"]) == (
+                    rival.username,
+                    "3100.00",
+                )
+
+
+async def test_a_watcher_reconnecting_to_the_other_process_replays_what_it_missed(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    async with watch(first, auction_id, buyer.token) as bidder:
+        async with watch(first, auction_id) as watcher:
+            for amount in (2600, 2700):
+                await bidder.bid(amount)
+                last = (await watcher.receive())["data"]["seq"]
+        missed = [await bidder.bid(amount) for amount in (2800, 2900, 3000)]  # while away
+        url = socket_url(second, auction_id) + f"?since_seq={last}"
+        async with websockets.connect(url) as connection:
+            back = Watch(connection)
+            status = await back.receive()
+            assert status["type"] == "auction_status" and status["data"]["seq"] == 5
+            replayed = [await back.receive() for _ in missed]
+            assert replayed == [m | {"replay": True} for m in missed]
+            live = await bidder.bid(3100)  # taken by the first process, seen on the second
+            assert await back.receive() == live
+
+
+async def bid_over_socket(
+    url: str, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
+) -> list[Decimal]:
+    accepted = []
+    async with watch(url, auction_id, bidder.token) as ws:
+        for amount in amounts:
+            await ws.send({"type": "place_bid", "amount": str(amount)})
+            while True:  # others' new_bid events arrive too: wait for the answer to this bid
+                message = await ws.receive(seconds=30)
+                if message["type"] == "error":
+                    assert message["code"] == "too_low", message
+                    break
+                if message["type"] == "bid_accepted":
+                    assert Decimal(message["data"]["amount"]) == amount
+                    accepted.append(amount)
+                    break
+    return accepted
+
+
+async def bid_over_rest(
+    url: str, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
+) -> list[Decimal]:
+    accepted = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for amount in amounts:
+            response = await http.post(
+                f"/api/auctions/{auction_id}/place_bid/",
+                json={"amount": str(amount)},
+                headers=bidder.auth,
+            )
+            if response.status_code == 201:
+                accepted.append(amount)
+            else:
+                assert response.status_code == 400, response.text
+    return accepted
+
+
+async def test_a_stampede_over_both_processes_leaves_no_gap(
+    apps: list[str], live_server: LiveServer
+) -> None:
+    """Bidders on both processes, over sockets and REST, all at once: watchers on both see
+    every accepted bid once, numbered 1, 2, 3 … in rising order, as the database stored them."""
+    bidders_count, bids_each = 12, 4
+    seller = await make_user(live_server.settings, role=Role.seller)
+    auction_id = await make_auction(seller, starting_price="1000.00")
+    bidders = [await make_user(live_server.settings) for _ in range(bidders_count)]
+    rng = random.Random(19)
+    pool = rng.sample(
+        range(100_100, 100_100 + bidders_count * bids_each * 10), bidders_count * bids_each
+    )
+    plans = [
+        sorted(Decimal(a) / 100 for a in pool[i * bids_each : (i + 1) * bids_each])
+        for i in range(bidders_count)
+    ]
+    async with (
+        watch(apps[0], auction_id) as spectator_first,
+        watch(apps[1], auction_id) as spectator_second,
+    ):
+        results = await asyncio.gather(
+            *(
+                (bid_over_socket if i % 2 == 0 else bid_over_rest)(
+                    apps[(i // 2) % 2], auction_id, bidder, plan
+                )
+                for i, (bidder, plan) in enumerate(zip(bidders, plans, strict=True))
+            )
+        )
+        accepted = sorted(a for result in results for a in result)
+        assert accepted, "some bids must win the race"
+        for spectator in (spectator_first, spectator_second):
+            seen, numbers = [], []
+            while len(seen) < len(accepted):
+                message = await spectator.receive(seconds=10)
+                assert message["type"] == "new_bid"
+                seen.append(Decimal(message["data"]["amount"]))
+                numbers.append(message["data"]["seq"])
+            assert seen == accepted, "every accepted bid broadcast once, in rising order"
+            assert numbers == list(range(1, len(accepted) + 1)), "seq without gaps"
+        assert await spectator_first.silent(0.3) and await spectator_second.silent(0.1)
+    async with httpx.AsyncClient(base_url=apps[1]) as http:
+        history = (await http.get(f"/api/auctions/{auction_id}/bids/")).json()
+    assert sorted(Decimal(b["amount"]) for b in history) == accepted, "stored = broadcast"
+
+
+async def test_an_outbid_alert_reaches_the_buyer_on_the_other_process(
+    apps: list[str], live_server: LiveServer, redis_cluster: RedisClusterNodes
+) -> None:
+    first, second = apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer, rival = [await make_user(live_server.settings) for _ in range(2)]
+    auction_id = await make_auction(seller)
+    alerts = second.replace("http", "ws", 1) + f"/ws/notifications/?token={buyer.token}"
+    async with websockets.connect(alerts) as connection:
+        feed = Watch(connection)
+        assert (await feed.receive())["type"] == "unread_count"
+        channel = user_channel(live_server.settings.channel_prefix, buyer.id)
+        assert channel in shard_channels(redis_cluster)[redis_cluster.port_of(channel)]
+        async with watch(first, auction_id, buyer.token) as ws:
+            await ws.bid(2600)
+        async with watch(first, auction_id, rival.token) as ws:
+            await ws.bid(2700)
+        pushed = await feed.receive()
+    assert pushed["type"] == "notification" and pushed["unread_count"] == 1
+    assert pushed["data"]["notification_type"] == "bid_outbid"
+    assert pushed["data"]["auction"] == auction_id
+
+
+async def test_an_auction_ends_on_time_through_the_scheduler_and_the_worker(
+    apps: list[str],
+    live_server: LiveServer,
+    cluster_env: dict[str, str],
+    redis_cluster: RedisClusterNodes,
+) -> None:
+    """The ending is filed in the cluster's schedule source, the scheduler kicks it into the
+    cluster's task stream, the worker ends the auction and its ``auction_ended`` reaches a
+    watcher on an app process through the cluster."""
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    end_time = utc_now() + timedelta(seconds=4)
+    auction_id = await make_auction(seller, ends_in=timedelta(seconds=4))
+    await Auction.update({Auction.end_time: end_time}).where(Auction.id == auction_id)
+    settings = Settings.from_env(cluster_env)
+    broker, source = build_task_broker(settings), build_schedule_source(settings)
+    try:
+        await reschedule_ending(broker, source, auction_id, end_time)
+    finally:
+        await source.shutdown()
+        await broker.shutdown()
+    async with watch(apps[1], auction_id, buyer.token) as ws:
+        await ws.bid(2600)
+        ended = await ws.receive(seconds=15)
+    assert ended["type"] == "auction_ended", ended
+    assert ended["data"]["winner"] == buyer.username
+    row = await Auction.select(Auction.status).where(Auction.id == auction_id).first()
+    assert row is not None and row["status"] == AuctionStatus.ended
+    # The ending went through the cluster's stream, and was acknowledged there.
+    client = redis.RedisCluster(host="127.0.0.1", port=redis_cluster.ports[0])
+    try:
+        stream = cluster_env["TASK_QUEUE"]
+        entries = client.xrange(stream)
+        kicked = [json.loads(fields[b"data"]) for _, fields in entries]
+        assert any(
+            k["task_name"] == "madeinpk.end_auction" and k["args"] == [auction_id] for k in kicked
+        ), kicked
+    finally:
+        client.close()
+
+
+async def wait_ready(url: str, limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient(base_url=url) as http:
+        while (await http.get("/health/ready")).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} not ready {limit} s after the node came back")
+            await asyncio.sleep(0.1)
+
+
+async def auction_on(
+    seller: UserHandle, prefix: str, nodes: RedisClusterNodes, port: int, wanted: bool
+) -> int:
+    """A new auction whose channel is (``wanted``) or is not on the master at ``port``."""
+    for _ in range(200):
+        auction_id = await make_auction(seller)
+        if (nodes.port_of(auction_channel(prefix, auction_id)) == port) == wanted:
+            return auction_id
+    raise AssertionError("no auction channel landed where wanted")
+
+
+async def test_a_master_restart_closes_its_watchers_and_bids_flow_again(
+    apps: list[str],
+    live_server: LiveServer,
+    redis_cluster: RedisClusterNodes,
+    cluster_processes: tuple[list[AppProcess], TaskProcess, TaskProcess],
+) -> None:
+    second = apps[1]
+    prefix = live_server.settings.channel_prefix
+    seller = await make_user(live_server.settings, role=Role.seller)
+    bidders = [await make_user(live_server.settings) for _ in range(2)]
+    victim = redis_cluster.ports[1]
+    hit = await auction_on(seller, prefix, redis_cluster, victim, wanted=True)
+    spared = await auction_on(seller, prefix, redis_cluster, victim, wanted=False)
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
+        hit_watchers = [await stack.enter_async_context(watch(u, hit)) for u in apps * 2]
+        spared_watchers = [await stack.enter_async_context(watch(u, spared)) for u in apps]
+        closes = asyncio.gather(*(w.closed_with(seconds=15) for w in hit_watchers))
+        redis_cluster.kill_node(victim)
+        assert {code for code, _ in await closes} == {SERVICE_RESTART}
+        # Watchers of an auction whose channel lives on a master that is still up keep their
+        # stream: a bid placed while the other master is down reaches them.
+        response = await http.post(
+            f"{second}/api/auctions/{spared}/place_bid/",
+            json={"amount": 3000},
+            headers=bidders[0].auth,
+        )
+        assert response.status_code == 201, response.text
+        for watcher in spared_watchers:
+            assert (await watcher.receive(seconds=10))["data"]["amount"] == "3000.00"
+
+        redis_cluster.start_node(victim)  # same port, same cluster config: same node, no data
+        redis_cluster.wait_ok()
+        for url in apps:
+            await wait_ready(url)
+
+    # Clients reconnect (as the browser does on 1012) and see every bid, from either process.
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
+        watchers = [await stack.enter_async_context(watch(u, hit)) for u in apps]
+        for i, amount in enumerate((3100, 3200, 3300)):
+            response = await http.post(
+                f"{apps[i % 2]}/api/auctions/{hit}/place_bid/",
+                json={"amount": amount},
+                headers=bidders[i % 2].auth,
+            )
+            assert response.status_code == 201, response.text
+        for watcher in watchers:
+            got = [(await watcher.receive(seconds=10))["data"]["amount"] for _ in range(3)]
+            assert got == ["3100.00", "3200.00", "3300.00"]
+    app_processes, worker, scheduler = cluster_processes
+    for app in app_processes:
+        assert "Redis pub/sub reconnected after" in app.output(), app.output()[-3000:]
+    for process in (worker, scheduler):
+        assert process.process is not None and process.process.poll() is None
