@@ -32,10 +32,12 @@ def connection_options() -> dict[str, Any]:
     }
 
 
-def redis_client(url: str, *, cluster: bool, **options: Any) -> AsyncRedis:
+def redis_client(url: str, *, cluster: bool, tuned: bool = True, **options: Any) -> AsyncRedis:
     """An asyncio client for ``url``: a ``RedisCluster`` (routing each command to its slot's
-    master, following MOVED and re-reading the slot map after a failover) or a plain ``Redis``."""
-    merged = {**connection_options(), **options}
+    master, following MOVED and re-reading the slot map after a failover) or a plain ``Redis``.
+    ``tuned``: with ``connection_options``; otherwise redis-py's defaults (the counters that
+    fail open on any error keep them)."""
+    merged = {**(connection_options() if tuned else {}), **options}
     if cluster:
         return RedisCluster.from_url(url, **merged)
     return Redis.from_url(url, **merged)

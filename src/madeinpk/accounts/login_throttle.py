@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from madeinpk.http.errors import Throttled
+from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 
@@ -117,9 +118,7 @@ class RedisCounters:
     """Counters every app process shares; each expires with its window."""
 
     def __init__(self, url: str, *, cluster: bool = False) -> None:
-        from madeinpk.redis_topology import redis_client
-
-        self._redis = redis_client(url, cluster=cluster)
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._reserve = self._redis.register_script(_RESERVE)
         self._release = self._redis.register_script(_RELEASE)
 

@@ -13,6 +13,8 @@ import logging
 import time
 from typing import Protocol, runtime_checkable
 
+from madeinpk.redis_topology import redis_client
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,11 +89,9 @@ class RedisBidRateLimiter:
     database still decides it): a Redis outage must not stop the bidding."""
 
     def __init__(self, url: str, per_second: int, prefix: str, *, cluster: bool = False) -> None:
-        from madeinpk.redis_topology import redis_client
-
         self.per_second = per_second
         self.prefix = f"{prefix}:bid-rate"
-        self._redis = redis_client(url, cluster=cluster)
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._take = self._redis.register_script(_TAKE)
 
     async def allow(self, user_id: int) -> bool:

@@ -26,6 +26,7 @@ from litestar.exceptions import WebSocketException
 
 from madeinpk.http.requests import client_address
 from madeinpk.http.websocket import TOO_MANY_SOCKETS_CODE
+from madeinpk.redis_topology import redis_client, slot_tag
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +113,10 @@ class RedisSocketCap:
     not counted): an outage must not lock every watcher out."""
 
     def __init__(self, url: str, limit: int, prefix: str, *, cluster: bool = False) -> None:
-        from madeinpk.redis_topology import redis_client, slot_tag
-
         self.limit = limit
         self.process = uuid.uuid4().hex[:12]
         self.prefix = slot_tag(f"{prefix}:sockets", cluster)
-        self._redis = redis_client(url, cluster=cluster)
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._counted: dict[str, int] = {}
