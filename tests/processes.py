@@ -223,6 +223,8 @@ class RedisClusterNodes:
                 *("--cluster-enabled", "yes"),
                 *("--cluster-config-file", str(self.directory / f"nodes-{port}.conf")),
                 *("--cluster-node-timeout", "2000"),
+                # No replicas: a master down must not stop the others serving their slots.
+                *("--cluster-require-full-coverage", "no"),
                 *("--save", "", "--appendonly", "no", "--daemonize", "no"),
                 *("--dir", str(self.directory)),
             ],
