@@ -81,12 +81,24 @@ def test_production_values() -> None:
         ({"LOGIN_FAILURES_PER_ACCOUNT": "0"}, "LOGIN_FAILURES_PER_ACCOUNT: must be between 1"),
         ({"LOGIN_FAILURES_PER_IP": "many"}, "LOGIN_FAILURES_PER_IP: expected a whole number"),
         ({"LOGIN_FAILURE_WINDOW": "-5"}, "LOGIN_FAILURE_WINDOW: must be between 1"),
+        ({**PROD, "REDIS_CLUSTER": "true"}, "REDIS_CLUSTER: needs REDIS_URL"),
+        ({**PROD, "REDIS_CLUSTER": "sometimes"}, "REDIS_CLUSTER: expected true or false"),
+        (
+            {**PROD, "REDIS_CLUSTER": "true", "REDIS_URL": "redis://node1:7000/3"},
+            "REDIS_CLUSTER: REDIS_URL must be redis://host:port (a cluster has only database 0",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_env(env)
     assert message in str(error.value)
+
+
+def test_redis_cluster_is_off_unless_asked_for() -> None:
+    assert Settings.from_env({**PROD, "REDIS_URL": "redis://cache:6379/2"}).redis_cluster is False
+    seed = {**PROD, "REDIS_URL": "redis://node1:7000", "REDIS_CLUSTER": "yes"}
+    assert Settings.from_env(seed).redis_cluster is True
 
 
 def test_empty_values_count_as_unset() -> None:
