@@ -37,8 +37,10 @@ from typing import Any
 from litestar.channels.backends.base import ChannelsBackend
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import SlotNotCoveredError
 
 from madeinpk import metrics
 from madeinpk.redis_channels import UNAVAILABLE_ERRORS, Listener
@@ -200,7 +202,7 @@ class ShardedPubSubBackend(ChannelsBackend):
         try:
             await self._redis.initialize()
             for channel in set(channels):
-                node = self._redis.get_node_from_key(channel)
+                node = self._owner(channel)
                 if self._paused.get(node.name, 0.0) > now:
                     metrics.record_publish_dropped(1)
                 else:
@@ -243,15 +245,23 @@ class ShardedPubSubBackend(ChannelsBackend):
     async def _place(self, channel: str) -> None:
         """``SSUBSCRIBE`` ``channel`` on the master that owns its slot (under the lock)."""
         await self._redis.initialize()
-        owner = self._redis.get_node_from_key(channel)
+        owner = self._owner(channel)
         node = self._nodes.get(owner.name)
         if node is None:
-            node = self._nodes[owner.name] = NodeSubscription(owner.name, owner.host, owner.port)
+            node = NodeSubscription(owner.name, owner.host, int(owner.port))
+            self._nodes[owner.name] = node
         await node.pubsub.ssubscribe(channel)
         node.channels.add(channel)
         self._placed[channel] = node.name
         if node.reader is None:
             node.reader = asyncio.create_task(self._read(node), name=f"sharded-{node.name}")
+
+    def _owner(self, channel: str) -> ClusterNode:
+        """The master serving ``channel``'s slot, from the client's slot map."""
+        node = self._redis.get_node_from_key(channel)
+        if node is None:
+            raise SlotNotCoveredError(f"No master serves the slot of {channel}")
+        return node
 
     async def _read(self, node: NodeSubscription) -> None:
         while True:
