@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -387,8 +388,12 @@ async def test_a_master_restart_closes_its_watchers_and_bids_flow_again(
     redis_cluster: RedisClusterNodes,
     cluster_processes: tuple[list[AppProcess], TaskProcess, TaskProcess],
     cluster_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     second = apps[1]
+    # A third process, to be stopped while the master is down: SIGTERM must stay quick.
+    third = AppProcess(cluster_env, tmp_path / "third.log")
+    third.start()
     prefix = live_server.settings.channel_prefix
     seller = await make_user(live_server.settings, role=Role.seller)
     bidders = [await make_user(live_server.settings) for _ in range(2)]
@@ -396,8 +401,16 @@ async def test_a_master_restart_closes_its_watchers_and_bids_flow_again(
     victim = redis_cluster.port_of(stream)  # the task stream goes down (and empty) with it
     hit = await auction_on(seller, prefix, redis_cluster, victim, wanted=True)
     spared = await auction_on(seller, prefix, redis_cluster, victim, wanted=False)
+    try:
+        await third.wait_until_up("/health/ready")
+    except BaseException:
+        third.kill()
+        raise
     async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
-        hit_watchers = [await stack.enter_async_context(watch(u, hit)) for u in apps * 2]
+        stack.callback(third.kill)
+        hit_watchers = [
+            await stack.enter_async_context(watch(u, hit)) for u in [*apps, *apps, third.url]
+        ]
         spared_watchers = [await stack.enter_async_context(watch(u, spared)) for u in apps]
         closes = asyncio.gather(*(w.closed_with(seconds=15) for w in hit_watchers))
         redis_cluster.kill_node(victim)
@@ -412,6 +425,9 @@ async def test_a_master_restart_closes_its_watchers_and_bids_flow_again(
         assert response.status_code == 201, response.text
         for watcher in spared_watchers:
             assert (await watcher.receive(seconds=10))["data"]["amount"] == "3000.00"
+        took = await third.terminate()  # raises if it hangs
+        print(f"SIGTERM with a master down: exited in {took:.2f} s")
+        assert "Traceback" not in third.output(), third.output()[-3000:]
         # A watcher joining while its channel's master is down gets its snapshot, and is told
         # (1012) once the channel is subscribed again: it may have missed events in between.
         late = await stack.enter_async_context(watch(apps[0], hit))

@@ -3,7 +3,8 @@
 A ``taskiq worker`` process, once it listens on the task stream, and the ``taskiq scheduler``,
 once started, each keep a key alive in Redis, ``<TASK_QUEUE>:health:<role>:<host>:<pid>``:
 written every ``BEAT_SECONDS`` with a ``TTL_SECONDS`` expiry, and listed in the set
-``<TASK_QUEUE>:health:<role>``. A clean shutdown deletes it; the key of a process that crashed
+``<TASK_QUEUE>:health:<role>`` (on a Redis Cluster that name is a hash tag, ``{…}``, so the set
+and the keys share a slot). A clean shutdown deletes it; the key of a process that crashed
 or froze expires. ``madeinpk health worker|scheduler`` reads them (``live_processes``); so does
 ``python -m madeinpk.heartbeat worker|scheduler``, the same check for a probe run every few
 seconds: this module imports only Redis, msgspec and the settings (0.4 s, not the 2 s of the
