@@ -12,6 +12,11 @@ start, so tasks queued between the restart and the re-declaration are not skippe
 on; a kick that cannot reach Redis is logged and dropped. Dropping is safe in this project
 only because every task has a sweep behind it (the outbox every 30 s, overdue auctions every
 2 s, unpaid orders every 2 s); a new task without one must not rely on this.
+
+On a Redis Cluster (``REDIS_CLUSTER``) the same recovery wraps taskiq-redis's
+``RedisStreamClusterBroker`` (plus the reclaiming of a dead worker's pending tasks, which that
+class lacks), a master's restart being what a Redis restart is here; the schedule source keeps
+its lists and minute index under one hash tag, so they live in one slot.
 """
 
 from __future__ import annotations
