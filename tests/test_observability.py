@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import AsyncIterator
@@ -192,6 +193,62 @@ async def test_metrics_are_refused_through_a_proxy(client: httpx.AsyncClient) ->
     for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
         response = await client.get("/metrics", headers=header)
         assert (response.status_code, response.json()) == (403, {"detail": PERMISSION_DENIED})
+
+
+# A second loopback address: a peer other than 127.0.0.1 without leaving this machine.
+OTHER_LOOPBACK = "127.0.0.2"
+
+
+def from_address(app: AppProcess, source: str) -> httpx.AsyncClient:
+    """A client whose connections come from ``source`` (a local address)."""
+    return httpx.AsyncClient(
+        base_url=app.url, transport=httpx.AsyncHTTPTransport(local_address=source)
+    )
+
+
+def test_metrics_default_allows_only_the_loopback() -> None:
+    """Without a token, a peer on a private network is not a scraper: a balancer there that
+    adds no forwarding header would make /metrics public."""
+    allowed = [ipaddress.ip_network(r) for r in Settings.from_env({}).metrics_allow]
+    for peer, expected in [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("10.0.0.5", False),
+        ("172.16.3.4", False),
+        ("192.168.1.10", False),
+        ("fd00::2", False),
+        ("100.64.0.1", False),
+    ]:
+        address = ipaddress.ip_address(peer)
+        assert any(address in network for network in allowed) is expected, peer
+
+
+@pytest.fixture(scope="module")
+async def allowing_metrics_app(
+    test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AppProcess]:
+    """METRICS_ALLOW naming one scraper's address, which replaces the loopback default."""
+    log = tmp_path_factory.mktemp("metrics-allow") / "app.log"
+    app = AppProcess({**test_env, "METRICS_ALLOW": f"{OTHER_LOOPBACK}/32"}, log)
+    app.start()
+    try:
+        await app.wait_until_up()
+        yield app
+    finally:
+        app.kill()
+
+
+async def test_metrics_answer_the_ranges_metrics_allow_names(
+    allowing_metrics_app: AppProcess,
+) -> None:
+    """The list replaces the default: the scraper's address reads, 127.0.0.1 no longer does."""
+    async with from_address(allowing_metrics_app, OTHER_LOOPBACK) as http:
+        await scrape(http)
+    async with from_address(allowing_metrics_app, "127.0.0.1") as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 403, response.text[:300]
+    assert response.json() == {"detail": PERMISSION_DENIED}
 
 
 @pytest.fixture(scope="module")

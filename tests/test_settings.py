@@ -32,6 +32,7 @@ def test_embedded_defaults() -> None:
     assert settings.max_image_pixels == 40_000_000
     assert (settings.login_failures_per_account, settings.login_failures_per_ip) == (5, 50)
     assert settings.login_failure_window == 900 and settings.redis_key_prefix == "madeinpk"
+    assert (settings.metrics_allow, settings.metrics_token) == (("127.0.0.0/8", "::1/128"), None)
 
 
 def test_production_values() -> None:

@@ -1,6 +1,7 @@
 """The Piccolo admin panel at ``/admin/``: built once per app, never per request.
 
-Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one. The
+Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one. Failed
+sign-ins count against the API login's budgets (``madeinpk.staff_login``). The
 auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``) are editable
 there like every column, and judged by the same rules as the REST API, so the admin cannot
 store an option the bid path was never meant to see.
@@ -19,12 +20,14 @@ from piccolo_admin.endpoints import TableConfig, create_admin
 from piccolo_api.crud.hooks import Hook, HookType
 from starlette.exceptions import HTTPException
 
+from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
 from madeinpk.auctions.tables import Auction
 from madeinpk.database import ALL_TABLES
 from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import to_money
 from madeinpk.settings import Settings
+from madeinpk.staff_login import NoPerProcessLimit, throttle_login
 
 
 def _money(value: Any) -> Decimal | None:
@@ -84,13 +87,16 @@ def _table_config(table: Any) -> Any:
     return table
 
 
-def admin_handler(settings: Settings) -> ASGIRouteHandler:
+def admin_handler(settings: Settings, login_throttle: LoginThrottle) -> ASGIRouteHandler:
+    """The admin, its login counted by the API login's ``login_throttle`` (staff_login.py)."""
     admin: Any = create_admin(
         tables=[_table_config(t) for t in ALL_TABLES if t._meta.tablename != "sessions"],
         site_name="MadeInPK Admin",
         # Secure cookies off only in development, where there is no HTTPS.
         production=not settings.debug,
+        rate_limit_provider=NoPerProcessLimit(),
     )
+    throttle_login(admin, login_throttle)
 
     @asgi("/admin", is_mount=True, copy_scope=True)
     async def admin_panel(scope: Scope, receive: Receive, send: Send) -> None:

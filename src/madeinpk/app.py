@@ -211,7 +211,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             asyncapi_document,
             notification_socket,
-            admin_handler(settings),
+            admin_handler(settings, login_throttle),
             *page_routes(),
             media_router(settings.media_root),
         ],

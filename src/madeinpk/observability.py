@@ -5,10 +5,11 @@
 - ``GET /health/ready``: the database, Redis (and this process's pub/sub stream) and the task
   broker all answer within a couple of seconds; otherwise 503 naming the ones that failed, so
   the balancer sends traffic elsewhere until they are back.
-- ``GET /metrics``: Prometheus text, for scrapers on this host or a private network only
-  (``METRICS_ALLOW``), or with ``Authorization: Bearer $METRICS_TOKEN``. A request that came
-  through a proxy (``X-Forwarded-For``/``Forwarded``) is refused without the token: a public
-  load balancer on a private address must not open it to the internet.
+- ``GET /metrics``: Prometheus text, for scrapers on this host only by default, at the
+  addresses ``METRICS_ALLOW`` names, or with ``Authorization: Bearer $METRICS_TOKEN``. Private
+  networks are not open by default: a balancer there that adds no forwarding header makes every
+  request it passes on come from a private address. A request that came through a proxy
+  (``X-Forwarded-For``/``Forwarded``) is refused without the token, whatever its address.
 """
 
 from __future__ import annotations

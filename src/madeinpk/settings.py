@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
-# Who may read /metrics by address: this host and private networks, where scrapers live.
-DEFAULT_METRICS_ALLOW = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+# Who may read /metrics by address, without METRICS_TOKEN: this host only. Not private networks:
+# a balancer there that adds no forwarding header would make every request look private.
+DEFAULT_METRICS_ALLOW = "127.0.0.0/8,::1/128"
 LOG_FORMATS = ("text", "json")
 
 

@@ -1,5 +1,6 @@
 """Login throttling over real HTTP: per account and address, per address, shared by every app
-process through Redis on the production topology.
+process through Redis on the production topology, for the API login and the staff login
+(``/admin/``) alike.
 
 Each test speaks from its own made-up client address (``X-Forwarded-For``, which uvicorn trusts
 from 127.0.0.1), so the budgets of one test never touch another's.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import re
@@ -17,6 +19,7 @@ import uuid
 
 import httpx
 import pytest
+from piccolo_api.session_auth.tables import SessionsBase
 
 from madeinpk.accounts.tables import AuthToken
 from tests.conftest import LiveServer, free_port
@@ -148,6 +151,160 @@ async def test_app_processes_share_the_budget_through_redis(
                 ).status_code == 401
             assert (await login(second, user.email, "wrong", address)).status_code == 429
             assert (await login(client, user.email, "wrong", address)).status_code == 429
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(other.pid, signal.SIGTERM)
+        other.wait(timeout=30)
+
+
+# --- the staff login (/admin/): the same throttle, the same budgets ------------------------------
+
+
+class StaffBrowser:
+    """The admin's login page in a browser: its CSRF cookie, echoed in the header, from one
+    client address."""
+
+    def __init__(self, base_url: str, address: dict[str, str]) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, headers=address)
+
+    async def __aenter__(self) -> StaffBrowser:
+        await self.http.get("/admin/")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def login(self, username: str, password: str, csrf: bool = True) -> httpx.Response:
+        return await self.post(credentials(username, password), csrf)
+
+    async def post(self, body: bytes, csrf: bool = True) -> httpx.Response:
+        token = self.http.cookies.get("csrftoken", "") if csrf else ""
+        self.http.cookies.delete("id")  # each attempt from a signed-out page
+        headers = {"Content-Type": "application/json"}
+        return await self.http.post(
+            "/admin/public/login/",
+            content=body,
+            headers={**headers, "X-CSRFToken": token} if token else headers,
+        )
+
+
+def credentials(username: str, password: str) -> bytes:
+    """The admin page's JSON body (ASCII escapes: any text, lone surrogates included)."""
+    return json.dumps({"username": username, "password": password}).encode()
+
+
+def signed_in(response: httpx.Response) -> bool:
+    return (response.status_code, response.json()) == (200, {"message": "logged in"}) and bool(
+        response.cookies.get("id")
+    )
+
+
+def staff_refused(response: httpx.Response) -> bool:
+    return (response.status_code, response.json()) == (401, {"detail": "Login failed"})
+
+
+@pytest.fixture
+async def staff(live_server: LiveServer) -> UserHandle:
+    return await make_user(live_server.settings, staff=True)
+
+
+async def test_wrong_staff_passwords_are_throttled_like_the_api_login(
+    live_server: LiveServer, staff: UserHandle
+) -> None:
+    settings, address = live_server.settings, new_address()
+    async with StaffBrowser(live_server.url, address) as browser:
+        for _ in range(settings.login_failures_per_account):
+            assert staff_refused(await browser.login(staff.username, "wrong-password-1"))
+        assert_throttled(await browser.login(staff.username, "wrong-password-1"), 900)
+        # Locked: the right password is not checked, and no session is made.
+        sessions = await SessionsBase.count()
+        assert_throttled(await browser.login(staff.username, PASSWORD), 900)
+        assert await SessionsBase.count() == sessions
+    async with StaffBrowser(live_server.url, new_address()) as elsewhere:
+        assert signed_in(await elsewhere.login(staff.username, PASSWORD))
+
+
+async def test_the_staff_login_and_the_api_login_share_one_budget(
+    client: httpx.AsyncClient, live_server: LiveServer, staff: UserHandle
+) -> None:
+    """Two doors to one account: guesses through either count against the same budget."""
+    limit, address = live_server.settings.login_failures_per_account, new_address()
+    async with StaffBrowser(live_server.url, address) as browser:
+        for n in range(limit):
+            if n % 2:
+                assert staff_refused(await browser.login(staff.username, "wrong-password-1"))
+            else:
+                response = await login(client, staff.email, "wrong-password-1", address)
+                assert response.status_code == 401
+        assert_throttled(await browser.login(staff.username, PASSWORD), 900)
+        assert_throttled(await login(client, staff.email, PASSWORD, address), 900)
+
+
+async def test_a_staff_login_starts_afresh_and_only_guesses_count(
+    live_server: LiveServer, staff: UserHandle
+) -> None:
+    """A right password clears the account's count; a request whose password is never checked
+    (no password, no CSRF token) is no guess, however many: Piccolo's own limit of 20 requests
+    per address and process is not in the way either."""
+    limit, address = live_server.settings.login_failures_per_account, new_address()
+    async with StaffBrowser(live_server.url, address) as browser:
+        for _ in range(limit - 1):
+            assert staff_refused(await browser.login(staff.username, "wrong-password-1"))
+        assert signed_in(await browser.login(staff.username, PASSWORD))
+        for _ in range(12):
+            missing = await browser.login(staff.username, "")
+            assert (missing.status_code, missing.json()) == (
+                422,
+                {"detail": "Missing username or password"},
+            )
+            assert (await browser.login(staff.username, "wrong", csrf=False)).status_code == 403
+        for _ in range(limit):
+            assert staff_refused(await browser.login(staff.username, "wrong-password-1"))
+        assert_throttled(await browser.login(staff.username, PASSWORD), 900)
+
+
+async def test_hostile_staff_login_bodies_get_a_client_error(
+    live_server: LiveServer, staff: UserHandle
+) -> None:
+    """What Piccolo's login could not read, or its query and hash could not take, is answered
+    before it: never a 500. Text no username or password can hold is a wrong guess, counted."""
+    async with StaffBrowser(live_server.url, new_address()) as browser:
+        for body, status in (
+            (b"[" * 8000 + b"]" * 8000, 400),  # nested deeper than the parser goes
+            (b'{"username": "\xff\xfe", "password": "x"}', 400),  # not UTF-8
+            (b'"just a string"', 400),
+            (b'{"username": ["a"], "password": "x"}', 422),
+            (b'{"username": "a", "password": "x"}' + b" " * 20_000, 413),
+        ):
+            response = await browser.post(body)
+            assert response.status_code == status, (body[:40], response.text)
+        limit = live_server.settings.login_failures_per_account
+        for n in range(limit):  # NUL, a lone surrogate: PostgreSQL and UTF-8 refuse them
+            password = "\ud800" if n % 2 else "a\x00b"
+            assert staff_refused(await browser.post(credentials(staff.username, password)))
+        assert_throttled(await browser.login(staff.username, PASSWORD), 900)
+        assert staff_refused(await browser.post(credentials("a\x00b", "x")))
+
+
+@pytest.mark.postgres_only
+async def test_app_processes_share_the_staff_login_budget(
+    live_server: LiveServer, test_env: dict[str, str], staff: UserHandle
+) -> None:
+    """Half the staff login guesses to this app, half to another process: one budget."""
+    port = free_port()
+    other = start_app(test_env, port)
+    try:
+        await wait_until_up(f"http://127.0.0.1:{port}")
+        limit, address = live_server.settings.login_failures_per_account, new_address()
+        async with (
+            StaffBrowser(live_server.url, address) as first,
+            StaffBrowser(f"http://127.0.0.1:{port}", address) as second,
+        ):
+            for n in range(limit):
+                browser = first if n % 2 else second
+                assert staff_refused(await browser.login(staff.username, "wrong-password-1"))
+            assert_throttled(await first.login(staff.username, "wrong"), 900)
+            assert_throttled(await second.login(staff.username, "wrong"), 900)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(other.pid, signal.SIGTERM)

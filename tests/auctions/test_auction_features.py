@@ -355,6 +355,81 @@ async def test_a_per_auction_increment_is_enforced_on_both_transports(
     assert (await client.get(f"/api/auctions/{auction_id}/bids/")).json()[0]["amount"] == "1025.00"
 
 
+# The amount checks in § 3's order (price 1000.00, step 100.00): each bid's maximum is under its
+# amount too, and the earlier check answers. (amount, max_amount, code, REST field, message)
+ORDER_OF_CHECKS = [
+    (900, 800, "too_low", "amount", "Bid must be higher than current price of 1000.00"),
+    (1050, 1000, "below_increment", "amount", "Bid must be at least 1100.00"),
+    (1100, 1050, "invalid_max_amount", "max_amount", "Maximum bid must be at least the bid amount"),
+]
+
+
+async def test_the_amount_checks_keep_the_specs_order_over_the_socket(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle, alice: UserHandle
+) -> None:
+    auction_id = await make_auction(seller, starting_price="1000.00", min_increment="100.00")
+    async with connect(live_server.url, auction_id, alice) as (socket, _):
+        for amount, maximum, code, _field, message in ORDER_OF_CHECKS:
+            events, answer = await socket.bid(amount, maximum)
+            assert (events, answer) == ([], {"type": "error", "code": code, "message": message})
+    assert (await client.get(f"/api/auctions/{auction_id}/bids/")).json() == []
+
+
+async def test_the_amount_checks_keep_the_specs_order_over_rest(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle, alice: UserHandle
+) -> None:
+    auction_id = await make_auction(seller, starting_price="1000.00", min_increment="100.00")
+    for amount, maximum, _code, field, message in ORDER_OF_CHECKS:
+        response = await rest_bid(client, auction_id, alice, amount, maximum)
+        assert (response.status_code, response.json()) == (400, {field: [message]})
+    assert (await client.get(f"/api/auctions/{auction_id}/bids/")).json() == []
+
+
+async def test_a_leader_raises_its_maximum_with_an_amount_at_or_below_the_price(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    seller: UserHandle,
+    alice: UserHandle,
+) -> None:
+    """§ 3 "X is L": checks 1-2 do not apply to a leader's bid with ``max_amount``; it raises
+    the maximum, over either transport, and nothing is broadcast."""
+    auction_id = await make_auction(seller, starting_price="1000.00", min_increment="100.00")
+    async with (
+        connect(live_server.url, auction_id) as (spectator, _),
+        connect(live_server.url, auction_id, alice) as (socket, _),
+    ):
+        await socket.bid(1100)
+        assert as_rows(await spectator.events(1)) == [new_bid(1, alice, "1100.00", False)]
+        for amount, maximum in ((900, 1500), (1100, 2000)):
+            events, answer = await socket.bid(amount, maximum)
+            assert (events, answer["type"]) == ([], "bid_accepted"), answer
+            assert answer["data"] == {
+                "bid_id": None,
+                "amount": "1100.00",
+                "max_amount": f"{maximum}.00",
+                "is_leading": True,
+                "current_price": "1100.00",
+                "seq": 1,
+            }
+        for amount in (1000, 1100):
+            response = await rest_bid(client, auction_id, alice, amount, 2500 + amount)
+            assert (response.status_code, response.json()) == (
+                200,
+                {
+                    "message": "Maximum bid updated",
+                    "max_amount": f"{2500 + amount}.00",
+                    "current_price": "1100.00",
+                },
+            )
+        await spectator.silent()
+    body = (await client.get(f"/api/auctions/{auction_id}/", headers=alice.auth)).json()
+    assert (body["my_max_bid"], body["current_price"], body["total_bids"]) == (
+        "3600.00",
+        "1100.00",
+        1,
+    )
+
+
 # --- soft close --------------------------------------------------------------------------------
 
 

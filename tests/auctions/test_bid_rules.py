@@ -324,6 +324,53 @@ def test_a_maximum_below_the_amount_is_refused() -> None:
     ]
 
 
+def test_the_amount_checks_keep_the_specs_order() -> None:
+    """§ 3: too low, then below the increment, then a maximum below the amount. Each bid below
+    also has a maximum under its amount: the earlier check still answers (price 1000.00, step
+    100.00)."""
+    state = with_proxies()
+
+    def outcome(amount: str, maximum: str) -> Accepted | Refused:
+        [decided] = decide(state, [bid(A, amount, max_amount=Decimal(maximum))], NOW).outcomes
+        return decided
+
+    # 1. At or below the price.
+    assert outcome("900", "800") == refusal(Reason.too_low, Decimal("1000.00"))
+    assert outcome("1000", "999.99") == refusal(Reason.too_low, Decimal("1000.00"))
+    # 2. Above the price, below the price plus the step.
+    assert outcome("1050", "1000") == refusal(Reason.below_increment, Decimal("1100.00"))
+    assert outcome("1099.99", "1") == refusal(Reason.below_increment, Decimal("1100.00"))
+    # 3. A good amount, a maximum under it.
+    assert outcome("1100", "1099.99") == refusal(Reason.invalid_max_amount)
+    # And with the maximum at the amount, the bid stands.
+    assert isinstance(outcome("1100", "1100"), Accepted)
+
+
+def test_a_leaders_maximum_only_update_skips_the_price_checks_only() -> None:
+    """§ 3 "X is L": checks 1-2 do not apply, so an amount at or below the price raises the
+    maximum (no bid, no event, nothing broadcast); check 3 still does."""
+    state = decide(with_proxies(), [bid(A, "1100")], NOW).after
+    for amount in ("1", "1000", "1100"):
+        decision = decide(state, [bid(A, amount, max_amount=Decimal("1500"))], NOW)
+        assert decision.outcomes == [
+            Accepted(
+                amount=Decimal("1100"),
+                current_price=Decimal("1100"),
+                is_leading=True,
+                seq=1,
+                time=NOW,
+                max_amount=Decimal("1500"),
+                max_only=True,
+            )
+        ]
+        assert (decision.bids, decision.events, decision.outbid) == ([], [], [])
+        assert decision.after == replace(state, leader_max=Decimal("1500"))
+    for amount, maximum in (("900", "800"), ("1200", "1150")):
+        decision = decide(state, [bid(A, amount, max_amount=Decimal(maximum))], NOW)
+        assert decision.outcomes == [refusal(Reason.invalid_max_amount)]
+        assert not decision.changed
+
+
 def test_soft_close_extends_the_end_after_a_late_bid() -> None:
     late = NOW + timedelta(seconds=20)
     state = auction(end_time=late, soft_close_seconds=60)

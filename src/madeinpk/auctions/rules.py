@@ -301,22 +301,26 @@ class _Book:
 
 
 def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | None:
-    """The customer's checks, in the customer's order, then the amount."""
+    """The customer's checks, in the customer's order, then the amount's (auction-engine.md
+    § 3): 1. too low, 2. below the step, 3. a maximum under the amount. The only place that
+    orders them: the transports parse money and nothing else."""
     if attempt.blocked:
         return refusal(Reason.blocked)
     if not state.is_open(now):
         return refusal(Reason.not_active)
     if attempt.bidder.id == state.seller_id:
         return refusal(Reason.own_auction)
+    leader = state.leader
+    raising_max = (
+        attempt.max_amount is not None and leader is not None and leader.id == attempt.bidder.id
+    )
+    if not raising_max:  # a leader raising its maximum: checks 1-2 do not apply
+        if attempt.amount <= state.current_price:
+            return refusal(Reason.too_low, state.current_price)
+        if attempt.amount < state.min_next_bid():
+            return refusal(Reason.below_increment, state.min_next_bid())
     if attempt.max_amount is not None and attempt.max_amount < attempt.amount:
         return refusal(Reason.invalid_max_amount)
-    leader = state.leader
-    if attempt.max_amount is not None and leader is not None and leader.id == attempt.bidder.id:
-        return None  # a leader raising its maximum: the amount is not judged
-    if attempt.amount <= state.current_price:
-        return refusal(Reason.too_low, state.current_price)
-    if attempt.amount < state.min_next_bid():
-        return refusal(Reason.below_increment, state.min_next_bid())
     return None
 
 

@@ -20,7 +20,12 @@ def base_url(request: AnyRequest) -> str:
 def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """Who is asking: the peer, or the client a trusted proxy names (uvicorn's proxy headers,
     ``FORWARDED_ALLOW_IPS``). IPv6 counts per /64, the block one subscriber usually holds."""
-    host = request.client.host if request.client else ""
+    return address_of(request.scope.get("client"))
+
+
+def address_of(client: Any) -> str:
+    """``client_address`` of an ASGI scope's ``client`` (host, port), for plain ASGI apps."""
+    host = str(client[0]) if client else ""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
