@@ -11,6 +11,10 @@ database, as bench/ws_bench.py starts it, and these figures:
               once, in order
 
     uv run python bench/live_bench.py [--phases connect,fanout1000,fanout200,rss,fanout10k]
+        [--redis-cluster]
+
+``--redis-cluster``: Redis is a private three-master Redis Cluster started for the run (as
+tests/test_redis_cluster.py starts it; REDIS_CLUSTER=true), channels on sharded pub/sub.
 
 Latency is from just before the bid is sent to the arrival of its new_bid at each watcher, on
 CLOCK_MONOTONIC, which all processes of the machine share. The machine is shared: the figures
@@ -171,11 +175,19 @@ async def main(args: argparse.Namespace) -> int:
     auction_id = random.SystemRandom().randint(100_000_000, 999_999_999)
     env = harness.base_env(db_url, scratch, queue)
     env["PORT"] = str(harness.free_port())
+    cluster = None
+    if args.redis_cluster:
+        from tests.processes import RedisClusterNodes
+
+        cluster = RedisClusterNodes(scratch / "redis-cluster")
+        cluster.start()
+        env.update(REDIS_URL=cluster.url, REDIS_CLUSTER="true")
     started = datetime.now(UTC)
     results: dict[str, Any] = {
         "meta": {
             "started": started.isoformat(timespec="seconds"),
             "workers": args.workers,
+            "redis": "cluster of 3 masters" if cluster is not None else "one Redis",
             "machine_busy_pct_at_start": busy,
             "git": harness.git_state(),
         },
@@ -234,6 +246,8 @@ async def main(args: argparse.Namespace) -> int:
         await admin.close()
         with contextlib.suppress(Exception):
             await harness.cleanup_redis(queue)
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(scratch, ignore_errors=True)
         harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         out = harness.RESULTS_DIR / f"live_bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -280,6 +294,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--connect-warm",
         action="store_true",
         help="connect storms on an auction one spectator already watches (see ws_bench)",
+    )
+    p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="on a private 3-master Redis Cluster (sharded pub/sub) instead of one Redis",
     )
     p.add_argument("--wait-quiet", type=float, default=20.0)
     p.add_argument("--server-log", default="/tmp/live-bench-server.log")

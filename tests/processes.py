@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -258,3 +259,117 @@ class StreamingReplicaPair:
                 with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
                     self._run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def cluster_port() -> int:
+    """A free port a cluster node can take: at most 55535, with its bus port (+10000) free."""
+    while True:
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class RedisClusterNodes:
+    """A private three-master Redis Cluster (``redis-server --cluster-enabled yes`` on free
+    ports, joined by ``redis-cli --cluster create``), no replicas, no persistence. A node can
+    be killed and started again on its port with its cluster config file: it comes back as the
+    same node owning the same slots, with no data."""
+
+    SIZE = 3
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ports = [cluster_port() for _ in range(self.SIZE)]
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start_node(self, port: int) -> None:
+        assert port not in self.processes
+        self.processes[port] = subprocess.Popen(
+            [
+                "redis-server",
+                *("--port", str(port), "--bind", "127.0.0.1"),
+                *("--cluster-enabled", "yes"),
+                *("--cluster-config-file", str(self.directory / f"nodes-{port}.conf")),
+                *("--cluster-node-timeout", "2000"),
+                # No replicas: a master down must not stop the others serving their slots.
+                *("--cluster-require-full-coverage", "no"),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+                *("--dir", str(self.directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        client.close()
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for port in self.ports:
+            self.start_node(port)
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.wait_ok()
+
+    def wait_ok(self, limit: float = 30) -> None:
+        """Until every node says ``cluster_state:ok`` (all slots served, views agreed)."""
+        deadline = time.monotonic() + limit
+        while True:
+            states = []
+            for port in self.ports:
+                client = redis.Redis(host="127.0.0.1", port=port)
+                try:
+                    states.append(client.cluster("INFO").get("cluster_state"))  # type: ignore[union-attr]
+                except redis.RedisError:
+                    states.append(None)
+                finally:
+                    client.close()
+            if all(state == "ok" for state in states):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"cluster not ok after {limit} s: {states}")
+            time.sleep(0.05)
+
+    def kill_node(self, port: int) -> None:
+        """SIGKILL one master: its slots are unserved until it is back."""
+        process = self.processes.pop(port)
+        process.kill()
+        process.wait(timeout=10)
+
+    def port_of(self, key: str) -> int:
+        """The port of the master that serves ``key``'s slot."""
+        client = redis.RedisCluster(host="127.0.0.1", port=self.ports[0])
+        try:
+            node = client.get_node_from_key(key)
+            return int(node.port)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        for port in list(self.processes):
+            self.kill_node(port)

@@ -50,6 +50,7 @@ SHARED_ROOT = frozenset(
         "madeinpk.metrics",
         "madeinpk.money",
         "madeinpk.read_replicas",  # stale_read: where a read that tolerates staleness goes
+        "madeinpk.redis_topology",  # the one place a Redis client is built (one Redis or a cluster)
         "madeinpk.settings",
         "madeinpk.sql",
         "madeinpk.timestamps",
@@ -57,7 +58,7 @@ SHARED_ROOT = frozenset(
 )
 
 # What ``madeinpk.http`` may import of the package: nothing but these.
-HTTP_MAY_IMPORT = frozenset({"madeinpk.database"})
+HTTP_MAY_IMPORT = frozenset({"madeinpk.database", "madeinpk.redis_topology"})
 
 # (importing module, imported module): known direction violations, each with its reason.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}

@@ -25,8 +25,9 @@ from madeinpk.http.errors import PERMISSION_DENIED
 from madeinpk.metrics import TaskMetricsMiddleware
 from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.observability import Readiness
-from madeinpk.redis_channels import ReconnectingPubSubBackend, redis_client
+from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.redis_tasks import ReconnectingStreamBroker
+from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, free_port
@@ -82,7 +83,7 @@ def test_readiness_names_every_backend_that_failed(settings: Settings, tmp_path:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     app.state.readiness = Readiness(
         SQLiteEngine(path=str(tmp_path / "missing-dir" / "db.sqlite3")),
-        ReconnectingPubSubBackend(redis=redis_client(dead)),
+        ReconnectingPubSubBackend(redis=redis_client(dead, cluster=False)),
         ReconnectingStreamBroker(dead),
     )
     response = TestClient(app).get("/health/ready")

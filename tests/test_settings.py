@@ -105,6 +105,12 @@ REPLICA = "postgresql://postgres@replica:5432/madeinpk"
         ({**PG, "DATABASE_REPLICA_MAX_LAG": "soon"}, "DATABASE_REPLICA_MAX_LAG: expected a"),
         ({**PG, "DATABASE_REPLICA_MAX_LAG": "0.5"}, "DATABASE_REPLICA_MAX_LAG: must be from"),
         ({**PG, "DATABASE_REPLICA_CHECK_INTERVAL": "0"}, "DATABASE_REPLICA_CHECK_INTERVAL: must"),
+        ({**PROD, "REDIS_CLUSTER": "true"}, "REDIS_CLUSTER: needs REDIS_URL"),
+        ({**PROD, "REDIS_CLUSTER": "sometimes"}, "REDIS_CLUSTER: expected true or false"),
+        (
+            {**PROD, "REDIS_CLUSTER": "true", "REDIS_URL": "redis://node1:7000/3"},
+            "REDIS_CLUSTER: REDIS_URL must be redis://host:port (a cluster has only database 0",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -127,6 +133,12 @@ def test_replicas_are_read_from_a_comma_separated_list() -> None:
     assert (replicas.max_lag, replicas.check_interval) == (2.5, 0.5)
     # Unset: no replica, and the production topology reads everything on the primary.
     assert Settings.from_env(PG).replicas.urls == ()
+
+
+def test_redis_cluster_is_off_unless_asked_for() -> None:
+    assert Settings.from_env({**PROD, "REDIS_URL": "redis://cache:6379/2"}).redis_cluster is False
+    seed = {**PROD, "REDIS_URL": "redis://node1:7000", "REDIS_CLUSTER": "yes"}
+    assert Settings.from_env(seed).redis_cluster is True
 
 
 def test_empty_values_count_as_unset() -> None:

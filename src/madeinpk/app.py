@@ -58,7 +58,7 @@ from madeinpk.catalog.schemas import (
     ProductCreateForm,
     ProductUpdate,
 )
-from madeinpk.channels_backend import channels_backend
+from madeinpk.channels_backend import RedisBackend, channels_backend
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
@@ -85,7 +85,6 @@ from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.read_replicas import ReadRoutingMiddleware
-from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
@@ -147,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         channel_prefix=settings.channel_prefix,
         load_status=shared_status(settings.bid_increments),
     )
-    if isinstance(backend, ReconnectingPubSubBackend):  # Redis only; memory never breaks
+    if isinstance(backend, RedisBackend):  # Redis only; memory never breaks
         backend.add_listener(partial(close_interrupted_watchers, live))
     # The task broker and the schedule source, from these settings: on Redis they hand tasks
     # to the workers and endings to the scheduler; embedded, this process runs both itself.
@@ -160,10 +159,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     effects.deliver_locally = live.deliver
     bid_desk = BidDesk(effects, settings.bid_increments)
     rate_limiter = bid_rate_limiter(
-        settings.redis_url, settings.bid_rate_limit, settings.redis_key_prefix
+        settings.redis_url,
+        settings.bid_rate_limit,
+        settings.redis_key_prefix,
+        cluster=settings.redis_cluster,
     )
     sockets_per_ip = socket_cap(
-        settings.redis_url, settings.max_sockets_per_ip, settings.redis_key_prefix
+        settings.redis_url,
+        settings.max_sockets_per_ip,
+        settings.redis_key_prefix,
+        cluster=settings.redis_cluster,
     )
     login_throttle = LoginThrottle.from_settings(settings)
     token_cache = TokenCache()

@@ -7,7 +7,8 @@ the settings the app gets, ``taskiq worker madeinpk.tasks:broker`` and ``taskiq 
 madeinpk.scheduling:scheduler`` from the settings their process reads once. So there is no
 broker built at import, from an environment the app may not be using.
 
-Redis streams in production (acknowledged, so a task survives a worker crash), in-process on
+Redis streams in production (acknowledged, so a task survives a worker crash), on one Redis or
+a Redis Cluster (``REDIS_CLUSTER``: the stream is one key, on its slot's master), in-process on
 the embedded default.
 """
 
@@ -21,7 +22,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 
 from madeinpk.after_commit import Effects
 from madeinpk.metrics import TaskMetricsMiddleware
-from madeinpk.redis_tasks import ReconnectingStreamBroker
+from madeinpk.redis_tasks import ReconnectingStreamBroker, ReconnectingStreamClusterBroker
 from madeinpk.settings import Settings
 
 # Redis connections per process for the task queue. Unbounded, every task finishing at the same
@@ -57,7 +58,10 @@ def build_broker(settings: Settings, tasks: Iterable[TaskDeclaration] = ()) -> A
     if settings.redis_url is None:
         broker = InMemoryBroker().with_middlewares(TaskMetricsMiddleware())
     else:
-        broker = ReconnectingStreamBroker(
+        stream_broker = (
+            ReconnectingStreamClusterBroker if settings.redis_cluster else ReconnectingStreamBroker
+        )
+        broker = stream_broker(
             url=settings.redis_url,
             queue_name=settings.task_queue,
             consumer_group_name=settings.task_queue,

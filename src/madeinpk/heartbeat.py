@@ -3,7 +3,8 @@
 A ``taskiq worker`` process, once it listens on the task stream, and the ``taskiq scheduler``,
 once started, each keep a key alive in Redis, ``<TASK_QUEUE>:health:<role>:<host>:<pid>``:
 written every ``BEAT_SECONDS`` with a ``TTL_SECONDS`` expiry, and listed in the set
-``<TASK_QUEUE>:health:<role>``. A clean shutdown deletes it; the key of a process that crashed
+``<TASK_QUEUE>:health:<role>`` (on a Redis Cluster that name is a hash tag, ``{…}``, so the set
+and the keys share a slot). A clean shutdown deletes it; the key of a process that crashed
 or froze expires. ``madeinpk health worker|scheduler`` reads them (``live_processes``); so does
 ``python -m madeinpk.heartbeat worker|scheduler``, the same check for a probe run every few
 seconds: this module imports only Redis, msgspec and the settings (0.4 s, not the 2 s of the
@@ -30,8 +31,9 @@ from typing import Any, Literal
 
 import msgspec
 import redis
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
+from madeinpk.redis_topology import AsyncRedis, slot_tag, sync_redis_client
 from madeinpk.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -61,8 +63,10 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Beat)
 
 
-def index_key(prefix: str, role: ProcessRole) -> str:
-    return f"{prefix}:health:{role}"
+def index_key(prefix: str, role: ProcessRole, cluster: bool = False) -> str:
+    """The role's set; each process's key is the set's name and ``:host:pid``. On a cluster
+    the name is a hash tag, so the set and the keys share a slot (``live_beats`` MGETs them)."""
+    return slot_tag(f"{prefix}:health:{role}", cluster)
 
 
 class Heartbeat:
@@ -72,14 +76,14 @@ class Heartbeat:
 
     def __init__(
         self,
-        client: Redis,
+        client: AsyncRedis,
         prefix: str,
         role: ProcessRole,
         ready: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.client = client
         self.role = role
-        self.index = index_key(prefix, role)
+        self.index = index_key(prefix, role, isinstance(client, RedisCluster))
         self.beat = Beat(host=socket.gethostname(), pid=os.getpid(), started=time.time())
         self.key = f"{self.index}:{self.beat.member}"
         self._ready = ready
@@ -132,10 +136,12 @@ class Heartbeat:
             self._failing = False
 
 
-def live_beats(client: redis.Redis, prefix: str, role: ProcessRole) -> list[Beat]:
+def live_beats(
+    client: redis.Redis | redis.RedisCluster, prefix: str, role: ProcessRole
+) -> list[Beat]:
     """The processes of ``role`` whose beat has not expired; members whose key expired are
     dropped from the set on the way (a live one adds itself again on its next beat)."""
-    index = index_key(prefix, role)
+    index = index_key(prefix, role, isinstance(client, redis.RedisCluster))
     members = sorted(m.decode() for m in client.smembers(index))  # type: ignore[union-attr]
     if not members:
         return []
@@ -151,8 +157,11 @@ def live_processes(settings: Settings, role: ProcessRole) -> list[Beat]:
     test; no event loop needed). Raises ``redis.RedisError`` if Redis does not answer."""
     if settings.redis_url is None:
         raise ValueError("No REDIS_URL: embedded, tasks run inside the app process")
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT
+    client = sync_redis_client(
+        settings.redis_url,
+        cluster=settings.redis_cluster,
+        socket_connect_timeout=CHECK_TIMEOUT,
+        socket_timeout=CHECK_TIMEOUT,
     )
     try:
         return live_beats(client, settings.task_queue, role)

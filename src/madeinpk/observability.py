@@ -31,14 +31,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from piccolo.engine.base import Engine
 from prometheus_client import multiprocess
-from redis.asyncio import Redis
 from taskiq import AsyncBroker
-from taskiq_redis import RedisStreamBroker
 
 from madeinpk import metrics
+from madeinpk.channels_backend import RedisBackend
 from madeinpk.http.errors import PermissionDenied
 from madeinpk.notifications.tables import OutboxEmail
-from madeinpk.redis_channels import ReconnectingPubSubBackend
+from madeinpk.redis_tasks import StreamRecovery
 from madeinpk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,16 +84,15 @@ class Readiness:
         return "ok"
 
     async def _redis(self) -> str:
-        if not isinstance(self.backend, ReconnectingPubSubBackend):
+        if not isinstance(self.backend, RedisBackend):
             return "ok"  # in-process channels
-        await self.backend._redis.ping()
+        await self.backend.ping()
         return "ok" if self.backend.healthy else "reconnecting"
 
     async def _broker(self) -> str:
-        if not isinstance(self.broker, RedisStreamBroker):
+        if not isinstance(self.broker, StreamRecovery):
             return "ok"  # in-process broker
-        async with Redis(connection_pool=self.broker.connection_pool) as redis:
-            await redis.ping()
+        await self.broker.client().ping()
         return "ok"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 from litestar import MediaType, Request, Response
+from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,7 +30,14 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down / starting up / terminated
     asyncpg.exceptions.TooManyConnectionsError,
 )
-REDIS_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+#: redis-py's for a server that is gone, and a Redis Cluster's for a master down or slots moving.
+REDIS_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
 #: A refused or reset socket, or a connect that timed out, below either driver.
 NETWORK_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 

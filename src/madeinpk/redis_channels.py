@@ -27,8 +27,7 @@ from typing import Any
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -44,20 +43,15 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+#: ... and what a Redis Cluster answers while a master is down or its slots are moving.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
+
 Listener = Callable[[frozenset[str]], object]
-
-
-def redis_client(url: str) -> Redis:
-    """A client that fails fast while Redis is down (our own loops do the patient retrying)
-    and notices a dead peer: a short connect timeout, TCP keepalive, a few quick retries that
-    heal a stale pooled connection after a restart."""
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_keepalive=True,
-        health_check_interval=15,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
-    )
 
 
 class ReconnectingPubSubBackend(RedisChannelsPubSubBackend):
@@ -112,6 +106,9 @@ class ReconnectingPubSubBackend(RedisChannelsPubSubBackend):
     @property
     def channels(self) -> frozenset[str]:
         return frozenset(self._wanted)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     def add_listener(self, listener: Listener) -> None:
         """``listener(channels)`` is called (synchronously) for channels whose events may

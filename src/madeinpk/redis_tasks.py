@@ -12,6 +12,11 @@ start, so tasks queued between the restart and the re-declaration are not skippe
 on; a kick that cannot reach Redis is logged and dropped. Dropping is safe in this project
 only because every task has a sweep behind it (the outbox every 30 s, overdue auctions every
 2 s, unpaid orders every 2 s); a new task without one must not rely on this.
+
+On a Redis Cluster (``REDIS_CLUSTER``) the same recovery wraps taskiq-redis's
+``RedisStreamClusterBroker`` (plus the reclaiming of a dead worker's pending tasks, which that
+class lacks), a master's restart being what a Redis restart is here; the schedule source keeps
+its lists and minute index under one hash tag, so they live in one slot.
 """
 
 from __future__ import annotations
@@ -23,16 +28,15 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
-from taskiq import AckableMessage, BrokerMessage
+from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.scheduler.scheduled_task import ScheduledTask
-from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
+from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker, RedisStreamClusterBroker
 
 from madeinpk import metrics
-from madeinpk.redis_channels import CONNECTION_ERRORS
+from madeinpk.redis_channels import UNAVAILABLE_ERRORS as RETRIED_ERRORS
+from madeinpk.redis_topology import AsyncRedis, connection_options, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +54,24 @@ MAX_BACKOFF = 5.0
 KICK_TIMEOUT = 3.0
 
 
-def connection_options() -> dict[str, Any]:
-    """redis-py pool options: fail fast while Redis is down (the loops here retry), detect a
-    dead peer, and heal a stale pooled connection after a restart with a few quick retries."""
-    return {
-        "socket_connect_timeout": 2,
-        "socket_keepalive": True,
-        "health_check_interval": 15,
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
-    }
-
-
 def _is_missing_group(exc: BaseException) -> bool:
     return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
 
 
-class ReconnectingStreamBroker(RedisStreamBroker):
-    """``RedisStreamBroker`` whose listener survives a Redis restart and whose kicks never
-    raise for an unreachable Redis (see the module docstring)."""
+class StreamRecovery(AsyncBroker):
+    """What both stream brokers (one Redis, a cluster) add to taskiq-redis's: a listener that
+    survives a Redis (or node) restart, and kicks and acks that never raise for an unreachable
+    Redis (see the module docstring). A mixin: put it before the taskiq-redis class."""
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
-        super().__init__(url, **{**connection_options(), **kwargs})
-        # Set when a worker starts reading (its startup, consumer group included, is done).
-        self.listening = asyncio.Event()
+    queue_name: str
+    consumer_group_name: str
+    additional_streams: dict[str, Any]
+    # Set when a worker starts reading (its startup, consumer group included, is done).
+    listening: asyncio.Event
+
+    def client(self) -> AsyncRedis:
+        """A client on the broker's connections, for our own commands (heartbeats, probes)."""
+        raise NotImplementedError
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         self.listening.set()
@@ -86,7 +85,7 @@ class ReconnectingStreamBroker(RedisStreamBroker):
                         down_since, delay = None, MIN_BACKOFF
                     yield message
             except Exception as exc:
-                if not (isinstance(exc, CONNECTION_ERRORS) or _is_missing_group(exc)):
+                if not (isinstance(exc, RETRIED_ERRORS) or _is_missing_group(exc)):
                     raise
                 if down_since is None:
                     down_since = time.monotonic()
@@ -96,7 +95,7 @@ class ReconnectingStreamBroker(RedisStreamBroker):
                 try:
                     await self._declare_group_again()
                 except Exception as retry_exc:
-                    if not isinstance(retry_exc, CONNECTION_ERRORS):
+                    if not isinstance(retry_exc, RETRIED_ERRORS):
                         raise
                     logger.info("Task queue still unreachable: %s", retry_exc)
                     continue
@@ -114,15 +113,13 @@ class ReconnectingStreamBroker(RedisStreamBroker):
     async def _declare_group_again(self) -> None:
         """Like ``_declare_consumer_group`` but from id 0: a Redis that lost its data holds
         only tasks queued since it came back, and none of them may be skipped."""
-        async with Redis(connection_pool=self.connection_pool) as redis:
-            for stream in {self.queue_name, *self.additional_streams}:
-                try:
-                    await redis.xgroup_create(
-                        stream, self.consumer_group_name, id="0", mkstream=True
-                    )
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
+        redis = self.client()
+        for stream in {self.queue_name, *self.additional_streams}:
+            try:
+                await redis.xgroup_create(stream, self.consumer_group_name, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         """A task that finished while Redis was down cannot be acknowledged: say so once,
@@ -133,7 +130,7 @@ class ReconnectingStreamBroker(RedisStreamBroker):
         async def ack_or_log() -> None:
             try:
                 await ack()
-            except CONNECTION_ERRORS as exc:
+            except RETRIED_ERRORS as exc:
                 logger.warning("Task %s not acknowledged, Redis unreachable: %s", id, exc)
 
         return ack_or_log
@@ -142,13 +139,82 @@ class ReconnectingStreamBroker(RedisStreamBroker):
         try:
             async with asyncio.timeout(KICK_TIMEOUT):
                 await super().kick(message)
-        except CONNECTION_ERRORS as exc:
+        except RETRIED_ERRORS as exc:
             metrics.record_task_kick_dropped(message.task_name)
             logger.error(
                 "Task %s not queued, Redis unreachable (%s); its sweep will do the work",
                 message.task_name,
                 exc,
             )
+
+
+class ReconnectingStreamBroker(StreamRecovery, RedisStreamBroker):
+    """``RedisStreamBroker`` on one Redis, made to live through its restarts."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **{**connection_options(), **kwargs})
+        self.listening = asyncio.Event()
+
+    def client(self) -> AsyncRedis:
+        return Redis(connection_pool=self.connection_pool)
+
+
+class ReclaimingStreamClusterBroker(RedisStreamClusterBroker):
+    """``RedisStreamClusterBroker`` that also takes over tasks left pending by a worker that
+    died (``XAUTOCLAIM`` after ``idle_timeout`` ms), as ``RedisStreamBroker`` does and the
+    cluster class of taskiq-redis 1.2.4 does not. The stream is one key, so one slot: no hash
+    tag needed. No lock around the claim: ``XAUTOCLAIM`` is atomic, a message goes to one
+    consumer at a time."""
+
+    def __init__(
+        self, url: str, *, idle_timeout: int, unacknowledged_batch_size: int = 100, **kwargs: Any
+    ) -> None:
+        super().__init__(url, **kwargs)
+        self.idle_timeout = idle_timeout
+        self.unacknowledged_batch_size = unacknowledged_batch_size
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        streams = [self.queue_name, *self.additional_streams]
+        while True:
+            fetched = await self.redis.xreadgroup(
+                self.consumer_group_name,
+                self.consumer_name,
+                {self.queue_name: ">", **self.additional_streams},
+                block=self.block,
+                noack=False,
+                count=100,
+            )
+            for stream, entries in fetched or []:
+                for entry_id, fields in entries:
+                    yield AckableMessage(
+                        data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                    )
+            for stream in streams:
+                claimed = await self.redis.xautoclaim(
+                    stream,
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    min_idle_time=self.idle_timeout,
+                    count=self.unacknowledged_batch_size,
+                )
+                for entry_id, fields in claimed[1]:
+                    if fields:  # None for an entry trimmed meanwhile
+                        yield AckableMessage(
+                            data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                        )
+
+
+class ReconnectingStreamClusterBroker(StreamRecovery, ReclaimingStreamClusterBroker):
+    """The stream broker on a Redis Cluster (the stream on its slot's master), made to live
+    through a node's restart."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        kwargs.pop("unacknowledged_lock_timeout", None)  # no lock here (see the parent)
+        super().__init__(url, **{**connection_options(), "xread_block": 2000, **kwargs})
+        self.listening = asyncio.Event()
+
+    def client(self) -> AsyncRedis:
+        return self.redis
 
 
 class ReconnectingScheduleSource(ListRedisScheduleSource):
@@ -163,11 +229,24 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
     of the database each second, and it never found anything here, since it cannot parse a
     minute key whose prefix has a colon."""
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, cluster: bool = False, **kwargs: Any) -> None:
         options = {**connection_options(), "max_connection_pool_size": POOL_SIZE, **kwargs}
         super().__init__(url, **options)
+        # On a cluster every key of the source shares the prefix's hash tag (one slot), so MGET
+        # and the unindexing script work there too; taskiq-redis's own cluster source SCANs
+        # every node for every schedule each second instead.
+        self._cluster: RedisCluster | None = None
+        if cluster:
+            self._cluster = redis_client(url, cluster=True, max_connections=POOL_SIZE)  # type: ignore[assignment]
         self._down_since: float | None = None
-        self._indexed = False  # minute lists written before the index existed: added once
+        # Minute lists written before the index existed are added once (one Redis only: a
+        # cluster deployment has always had the index).
+        self._indexed = cluster
+
+    def _client(self) -> AsyncRedis:
+        if self._cluster is not None:
+            return self._cluster
+        return Redis(connection_pool=self._connection_pool)
 
     def _minutes_key(self) -> str:
         return f"{self._prefix}:time-index"
@@ -182,28 +261,41 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
     async def _get_previous_time_schedules(self) -> list[bytes]:
         minute_before = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
         schedules: list[bytes] = []
-        async with Redis(connection_pool=self._connection_pool) as redis:
-            if not self._indexed:
-                found = [k async for k in redis.scan_iter(f"{self._prefix}:time:*", count=1000)]
-                if found:
-                    await redis.sadd(self._minutes_key(), *found)
-                self._indexed = True
-            for raw in await redis.smembers(self._minutes_key()):
-                key = raw.decode()
-                minute = self._minute_of(key)
-                if minute is None or minute > minute_before:
-                    continue
-                ids = await redis.lrange(key, 0, -1)
-                if ids:
-                    schedules.extend(ids)
-                else:  # all sent: no need to look at it again
-                    await redis.eval(_UNINDEX_IF_EMPTY, 2, self._minutes_key(), key)
+        redis = self._client()
+        if not self._indexed:
+            found = [k async for k in redis.scan_iter(f"{self._prefix}:time:*", count=1000)]
+            if found:
+                await redis.sadd(self._minutes_key(), *found)
+            self._indexed = True
+        for raw in await redis.smembers(self._minutes_key()):
+            key = raw.decode()
+            minute = self._minute_of(key)
+            if minute is None or minute > minute_before:
+                continue
+            ids = await redis.lrange(key, 0, -1)
+            if ids:
+                schedules.extend(ids)
+            else:  # all sent: no need to look at it again
+                await redis.eval(_UNINDEX_IF_EMPTY, 2, self._minutes_key(), key)
         return schedules
+
+    async def _read_schedules(self) -> list[ScheduledTask]:
+        """``ListRedisScheduleSource.get_schedules`` on our client (either topology)."""
+        ids = await self._get_previous_time_schedules()
+        redis = self._client()
+        ids += await redis.lrange(self._get_cron_key(), 0, -1)
+        ids += await redis.lrange(self._get_interval_key(), 0, -1)
+        ids += await redis.lrange(self._get_time_key(datetime.now(UTC)), 0, -1)
+        raws: list[bytes | None] = []
+        for start in range(0, len(ids), self._buffer_size):
+            batch = ids[start : start + self._buffer_size]
+            raws += await redis.mget([self._get_data_key(i.decode()) for i in batch])
+        return [ScheduledTask.model_validate(self._serializer.loadb(raw)) for raw in raws if raw]
 
     async def get_schedules(self) -> list[ScheduledTask]:
         try:
-            schedules = await super().get_schedules()
-        except CONNECTION_ERRORS as exc:
+            schedules = await self._read_schedules()
+        except RETRIED_ERRORS as exc:
             if self._down_since is None:
                 self._down_since = time.monotonic()
                 logger.warning("Schedules unreachable in Redis (%s); retrying each tick", exc)
@@ -219,16 +311,41 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
         return schedules
 
     async def add_schedule(self, schedule: ScheduledTask) -> None:
+        """The data, then its place in the cron, interval or minute list (and the minute in
+        the index): a one-off is never in a list before its data exists."""
+        redis = self._client()
         try:
-            await super().add_schedule(schedule)
-            if schedule.time is not None:
-                async with Redis(connection_pool=self._connection_pool) as redis:
-                    await redis.sadd(self._minutes_key(), self._get_time_key(schedule.time))
-        except CONNECTION_ERRORS as exc:
+            await redis.set(
+                self._get_data_key(schedule.schedule_id),
+                self._serializer.dumpb(schedule.model_dump(mode="json")),
+            )
+            if schedule.cron is not None:
+                await redis.rpush(self._get_cron_key(), schedule.schedule_id)
+            elif schedule.time is not None:
+                await redis.rpush(self._get_time_key(schedule.time), schedule.schedule_id)
+                await redis.sadd(self._minutes_key(), self._get_time_key(schedule.time))
+            elif schedule.interval:
+                await redis.rpush(self._get_interval_key(), schedule.schedule_id)
+        except RETRIED_ERRORS as exc:
             logger.error("Schedule %s not saved, Redis unreachable: %s", schedule.schedule_id, exc)
 
     async def delete_schedule(self, schedule_id: str) -> None:
+        redis = self._client()
         try:
-            await super().delete_schedule(schedule_id)
-        except CONNECTION_ERRORS as exc:
+            raw = await redis.getdel(self._get_data_key(schedule_id))
+            if raw is None:
+                return
+            schedule = ScheduledTask.model_validate(self._serializer.loadb(raw))
+            if schedule.cron is not None:
+                await redis.lrem(self._get_cron_key(), 0, schedule_id)
+            elif schedule.time is not None:
+                await redis.lrem(self._get_time_key(schedule.time), 0, schedule_id)
+            elif schedule.interval:
+                await redis.lrem(self._get_interval_key(), 0, schedule_id)
+        except RETRIED_ERRORS as exc:
             logger.error("Schedule %s not deleted, Redis unreachable: %s", schedule_id, exc)
+
+    async def shutdown(self) -> None:
+        if self._cluster is not None:
+            await self._cluster.aclose()
+        await super().shutdown()

@@ -8,6 +8,7 @@ from taskiq import ScheduleSource
 from taskiq.scheduler.scheduled_task import ScheduledTask
 
 from madeinpk.redis_tasks import ReconnectingScheduleSource
+from madeinpk.redis_topology import slot_tag
 from madeinpk.settings import Settings
 
 
@@ -34,4 +35,8 @@ class MemoryScheduleSource(ScheduleSource):
 def build_schedule_source(settings: Settings) -> ScheduleSource:
     if settings.redis_url is None:
         return MemoryScheduleSource()
-    return ReconnectingScheduleSource(settings.redis_url, prefix=f"{settings.task_queue}:schedule")
+    return ReconnectingScheduleSource(
+        settings.redis_url,
+        cluster=settings.redis_cluster,
+        prefix=slot_tag(f"{settings.task_queue}:schedule", settings.redis_cluster),
+    )

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from redis.asyncio import Redis
 from taskiq import AsyncBroker, ScheduleSource, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.schedule_sources import LabelScheduleSource
 
 from madeinpk.heartbeat import Heartbeat
-from madeinpk.redis_tasks import ReconnectingStreamBroker
+from madeinpk.redis_tasks import StreamRecovery
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker
@@ -33,13 +32,9 @@ class BeatingScheduler(TaskiqScheduler):
     """The scheduler process's own: it beats from the end of its startup (``madeinpk health
     scheduler``) until its shutdown."""
 
-    def __init__(
-        self, broker: ReconnectingStreamBroker, sources: list[ScheduleSource], prefix: str
-    ) -> None:
+    def __init__(self, broker: StreamRecovery, sources: list[ScheduleSource], prefix: str) -> None:
         super().__init__(broker, sources)
-        self.heartbeat = Heartbeat(
-            Redis(connection_pool=broker.connection_pool), prefix, "scheduler"
-        )
+        self.heartbeat = Heartbeat(broker.client(), prefix, "scheduler")
 
     async def startup(self) -> None:
         await super().startup()
@@ -55,7 +50,7 @@ def scheduler() -> TaskiqScheduler:
     settings = Settings.from_env()
     broker = build_task_broker(settings)
     source = build_schedule_source(settings)
-    if not isinstance(broker, ReconnectingStreamBroker):
+    if not isinstance(broker, StreamRecovery):
         return build_scheduler(broker, source)  # embedded: the app runs its own
     return BeatingScheduler(broker, [LabelScheduleSource(broker), source], settings.task_queue)
 

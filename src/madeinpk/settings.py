@@ -144,6 +144,7 @@ class Settings:
     max_sockets_per_ip: int = 200  # open sockets one client address may hold; 0 = no cap
     replicas: ReplicaConfig = ReplicaConfig()
     max_image_decodes: int = 2  # uploads decoded at once per process (~270 MB each at 40 MP)
+    redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster
 
     @property
     def channel_prefix(self) -> str:
@@ -173,6 +174,16 @@ class Settings:
         redis_url = env.optional("REDIS_URL")
         if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise SettingsError(f"REDIS_URL: expected redis://host:port/db, got {redis_url!r}")
+        redis_cluster = env.boolean("REDIS_CLUSTER", False)
+        if redis_cluster:
+            if redis_url is None:
+                raise SettingsError("REDIS_CLUSTER: needs REDIS_URL naming one node of the cluster")
+            parts = urlsplit(redis_url)
+            if parts.scheme == "unix" or parts.path.strip("/") not in ("", "0"):
+                raise SettingsError(
+                    "REDIS_CLUSTER: REDIS_URL must be redis://host:port (a cluster has only "
+                    f"database 0 and no unix sockets), got {redis_url!r}"
+                )
         site_url = env.text("SITE_URL", f"http://{host}:{port}").rstrip("/")
         if urlsplit(site_url).scheme not in ("http", "https"):
             raise SettingsError(f"SITE_URL: expected an http(s) URL, got {site_url!r}")
@@ -245,6 +256,7 @@ class Settings:
                 "MAX_SOCKETS_PER_IP", 200, minimum=0, maximum=10_000_000
             ),
             replicas=ReplicaConfig.parse(env, database),
+            redis_cluster=redis_cluster,
         )
 
 

@@ -10,7 +10,6 @@ imports another domain's tasks: work is handed over by task name (``after_commit
 from __future__ import annotations
 
 from litestar.channels import ChannelsPlugin
-from redis.asyncio import Redis
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
 from madeinpk.after_commit import Effects
@@ -23,7 +22,7 @@ from madeinpk.heartbeat import Heartbeat
 from madeinpk.notifications import tasks as notification_tasks
 from madeinpk.orders import tasks as order_tasks
 from madeinpk.orders.service import AUCTION_ORDERS
-from madeinpk.redis_tasks import ReconnectingStreamBroker
+from madeinpk.redis_tasks import StreamRecovery
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
@@ -77,10 +76,10 @@ class WorkerProcess:
         state.effects = Effects(
             state.channels, settings.channel_prefix, self.broker, build_schedule_source(settings)
         )
-        if isinstance(self.broker, ReconnectingStreamBroker):  # not embedded
+        if isinstance(self.broker, StreamRecovery):  # not embedded
             # It beats once the worker listens: the consumer group is declared by then.
             self.heartbeat = Heartbeat(
-                Redis(connection_pool=self.broker.connection_pool),
+                self.broker.client(),
                 settings.task_queue,
                 "worker",
                 ready=self.broker.listening.wait,

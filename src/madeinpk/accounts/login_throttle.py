@@ -13,7 +13,8 @@ An attempt reserves its place in both budgets before the password is checked, at
 parallel requests cannot slip past a limit; one that turns out not to be a failure (a correct
 password, a malformed request) gives its place back, and a correct password also clears the
 account's count. Counters live in Redis when ``REDIS_URL`` is set, so every app process shares
-them, and in this process's memory on the embedded topology.
+them, and in this process's memory on the embedded topology. On a Redis Cluster both keys of an
+attempt carry the client address as a hash tag, so the scripts that touch both run on one slot.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from madeinpk.http.errors import Throttled
+from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 
@@ -115,10 +117,8 @@ end
 class RedisCounters:
     """Counters every app process shares; each expires with its window."""
 
-    def __init__(self, url: str) -> None:
-        from redis.asyncio import Redis
-
-        self._redis = Redis.from_url(url)
+    def __init__(self, url: str, *, cluster: bool = False) -> None:
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._reserve = self._redis.register_script(_RESERVE)
         self._release = self._redis.register_script(_RELEASE)
 
@@ -151,15 +151,19 @@ class LoginThrottle:
         per_address: int,
         window: int,
         prefix: str,
+        cluster: bool = False,
     ) -> None:
         self.counters = counters
+        self.cluster = cluster
         self.per_account, self.per_address, self.window = per_account, per_address, window
         self.prefix = f"{prefix}:login-failures"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginThrottle:
         counters: FailureCounters = (
-            MemoryCounters() if settings.redis_url is None else RedisCounters(settings.redis_url)
+            MemoryCounters()
+            if settings.redis_url is None
+            else RedisCounters(settings.redis_url, cluster=settings.redis_cluster)
         )
         return cls(
             counters,
@@ -167,13 +171,20 @@ class LoginThrottle:
             per_address=settings.login_failures_per_ip,
             window=settings.login_failure_window,
             prefix=settings.redis_key_prefix,
+            cluster=settings.redis_cluster,
         )
 
     async def attempt(self, email: str, address: str) -> LoginAttempt:
         """Reserve one try, or raise ``Throttled`` (nothing is counted then)."""
         # Hashed: addresses typed at the login form are nobody's business in Redis.
         account = hashlib.sha256(f"{email.strip().lower()}\n{address}".encode()).hexdigest()
-        attempt = LoginAttempt(f"{self.prefix}:account:{account}", f"{self.prefix}:ip:{address}")
+        if self.cluster:  # one slot per address: the scripts touch both keys
+            tagged = f"{self.prefix}:{{{address}}}"
+            attempt = LoginAttempt(f"{tagged}:account:{account}", f"{tagged}:ip")
+        else:
+            attempt = LoginAttempt(
+                f"{self.prefix}:account:{account}", f"{self.prefix}:ip:{address}"
+            )
         wait = await self.counters.reserve(
             [(attempt.account_key, self.per_account), (attempt.address_key, self.per_address)],
             self.window,

@@ -4,6 +4,7 @@ A token bucket per user: ``per_second`` bids at once, refilled at ``per_second``
 burst is cut off wherever it falls (a fixed one-second window lets twice the limit through across
 its boundary). With ``REDIS_URL`` the bucket lives in Redis, so a user who spreads bids over
 every app process still gets ``per_second`` in all; embedded (one process) it lives in memory.
+On a Redis Cluster a bucket is one key, so its script runs on that key's master: no hash tag.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from typing import Protocol, runtime_checkable
+
+from madeinpk.redis_topology import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +88,10 @@ class RedisBidRateLimiter:
     """Buckets every app process shares. If Redis cannot be asked, the bid is let through (the
     database still decides it): a Redis outage must not stop the bidding."""
 
-    def __init__(self, url: str, per_second: int, prefix: str) -> None:
-        from redis.asyncio import Redis
-
+    def __init__(self, url: str, per_second: int, prefix: str, *, cluster: bool = False) -> None:
         self.per_second = per_second
         self.prefix = f"{prefix}:bid-rate"
-        self._redis = Redis.from_url(url)
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._take = self._redis.register_script(_TAKE)
 
     async def allow(self, user_id: int) -> bool:
@@ -104,9 +105,11 @@ class RedisBidRateLimiter:
         await self._redis.aclose()
 
 
-def bid_rate_limiter(redis_url: str | None, per_second: int, prefix: str) -> BidRateLimiter:
+def bid_rate_limiter(
+    redis_url: str | None, per_second: int, prefix: str, *, cluster: bool = False
+) -> BidRateLimiter:
     if per_second == 0:
         return NoBidRateLimit()
     if redis_url is None:
         return MemoryBidRateLimiter(per_second)
-    return RedisBidRateLimiter(redis_url, per_second, prefix)
+    return RedisBidRateLimiter(redis_url, per_second, prefix, cluster=cluster)

@@ -5,6 +5,11 @@ With ``REDIS_URL`` each process counts its own sockets per address in one Redis 
 (a field per process) and keeps a heartbeat key alive while it runs; a connect adds the counts of
 live processes, atomically, so the fields of a process that was killed stop counting within
 ``HEARTBEAT_TTL`` seconds. Embedded (one process) the counts are in memory.
+
+The acquire script reads the heartbeat keys of the processes it finds in the hash, keys it
+cannot name in advance; on a Redis Cluster every key of the cap therefore shares one hash tag
+(``{PREFIX:sockets}``), one slot: connects and disconnects all go to one master, which is
+plenty for the rate sockets open at.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from litestar.exceptions import WebSocketException
 
 from madeinpk.http.requests import client_address
 from madeinpk.http.websocket import TOO_MANY_SOCKETS_CODE
+from madeinpk.redis_topology import redis_client, slot_tag
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +87,7 @@ class MemorySocketCap:
 
 
 # KEYS[1]: the address's hash; ARGV: this process, the cap, the heartbeat key prefix. The
-# heartbeat keys are read by name (a single Redis, not a cluster).
+# heartbeat keys are read by name: on a cluster they share KEYS[1]'s slot (the hash tag).
 _ACQUIRE = """
 local fields = redis.call('HGETALL', KEYS[1])
 local total = 0
@@ -106,13 +112,11 @@ class RedisSocketCap:
     """Counts every app process shares. If Redis cannot be asked, the socket is let in (and
     not counted): an outage must not lock every watcher out."""
 
-    def __init__(self, url: str, limit: int, prefix: str) -> None:
-        from redis.asyncio import Redis
-
+    def __init__(self, url: str, limit: int, prefix: str, *, cluster: bool = False) -> None:
         self.limit = limit
         self.process = uuid.uuid4().hex[:12]
-        self.prefix = f"{prefix}:sockets"
-        self._redis = Redis.from_url(url)
+        self.prefix = slot_tag(f"{prefix}:sockets", cluster)
+        self._redis = redis_client(url, cluster=cluster, tuned=False)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._counted: dict[str, int] = {}
@@ -172,7 +176,9 @@ class RedisSocketCap:
         await self._redis.aclose()
 
 
-def socket_cap(redis_url: str | None, limit: int, prefix: str) -> SocketCap:
+def socket_cap(
+    redis_url: str | None, limit: int, prefix: str, *, cluster: bool = False
+) -> SocketCap:
     if redis_url is None or limit == 0:
         return MemorySocketCap(limit)
-    return RedisSocketCap(redis_url, limit, prefix)
+    return RedisSocketCap(redis_url, limit, prefix, cluster=cluster)
