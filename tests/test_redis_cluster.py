@@ -38,7 +38,13 @@ from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, TaskProcess, scheduler_process, worker_process
 from tests.factories import UserHandle, make_auction, make_user
 from tests.processes import AppProcess, RedisClusterNodes
-from tests.sockets import Watch, socket_url, watch
+from tests.sockets import Watch, watch
+
+# The cross-process test that needs nothing of a cluster's own, run here on this module's
+# ``apps`` (two app processes on the cluster) as well as on one Redis in its own module.
+from tests.test_multiprocess import (  # noqa: F401
+    test_a_watcher_reconnecting_to_the_other_process_replays_what_it_missed,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -164,30 +170,6 @@ async def test_bids_reach_watchers_on_both_processes_through_sharded_channels(
                     rival.username,
                     "3100.00",
                 )
-
-
-async def test_a_watcher_reconnecting_to_the_other_process_replays_what_it_missed(
-    apps: list[str], live_server: LiveServer
-) -> None:
-    first, second = apps
-    seller = await make_user(live_server.settings, role=Role.seller)
-    buyer = await make_user(live_server.settings)
-    auction_id = await make_auction(seller)
-    async with watch(first, auction_id, buyer.token) as bidder:
-        async with watch(first, auction_id) as watcher:
-            for amount in (2600, 2700):
-                await bidder.bid(amount)
-                last = (await watcher.receive())["data"]["seq"]
-        missed = [await bidder.bid(amount) for amount in (2800, 2900, 3000)]  # while away
-        url = socket_url(second, auction_id) + f"?since_seq={last}"
-        async with websockets.connect(url) as connection:
-            back = Watch(connection)
-            status = await back.receive()
-            assert status["type"] == "auction_status" and status["data"]["seq"] == 5
-            replayed = [await back.receive() for _ in missed]
-            assert replayed == [m | {"replay": True} for m in missed]
-            live = await bidder.bid(3100)  # taken by the first process, seen on the second
-            assert await back.receive() == live
 
 
 async def bid_over_socket(
