@@ -262,7 +262,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RefuseUnusableHost,
             RequestIdMiddleware,
-            ReadRoutingMiddleware,  # outside auth: it reads the account after auth set it
+            # Outside auth: it reads the account after auth set it. Without replicas every read
+            # is the primary's, and requests need no marking.
+            *([ReadRoutingMiddleware] if settings.replicas.urls else []),
             CloseOnceMiddleware,
             prometheus_config().middleware,
             DefineMiddleware(
