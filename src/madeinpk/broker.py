@@ -27,7 +27,8 @@ from madeinpk.settings import Settings
 
 # Redis connections per process for the task queue. Unbounded, every task finishing at the same
 # moment (a mass ending: hundreds of acknowledgements at once) opened a connection of its own,
-# which costs more than the acknowledgement; bounded, they wait for a pooled one.
+# which costs more than the acknowledgement; bounded, they wait for a pooled one (one Redis: a
+# blocking pool; a cluster's pool does not wait, and is left unbounded).
 TASK_QUEUE_CONNECTIONS = 16
 
 TaskFunction = Callable[..., Awaitable[Any]]
@@ -58,9 +59,14 @@ def build_broker(settings: Settings, tasks: Iterable[TaskDeclaration] = ()) -> A
     if settings.redis_url is None:
         broker = InMemoryBroker().with_middlewares(TaskMetricsMiddleware())
     else:
-        stream_broker = (
-            ReconnectingStreamClusterBroker if settings.redis_cluster else ReconnectingStreamBroker
-        )
+        stream_broker: type[ReconnectingStreamBroker | ReconnectingStreamClusterBroker]
+        if settings.redis_cluster:
+            # No bound here: redis-py's cluster pool refuses a command when its pool is full
+            # (MaxConnectionsError) instead of waiting, which would drop kicks and acks.
+            stream_broker, pool = ReconnectingStreamClusterBroker, {}
+        else:
+            stream_broker = ReconnectingStreamBroker
+            pool = {"max_connection_pool_size": TASK_QUEUE_CONNECTIONS}
         broker = stream_broker(
             url=settings.redis_url,
             queue_name=settings.task_queue,
@@ -68,7 +74,7 @@ def build_broker(settings: Settings, tasks: Iterable[TaskDeclaration] = ()) -> A
             # A worker killed mid-task leaves its message pending; reclaim it after a minute.
             idle_timeout=60_000,
             unacknowledged_lock_timeout=30,
-            max_connection_pool_size=TASK_QUEUE_CONNECTIONS,
+            **pool,
         ).with_middlewares(TaskMetricsMiddleware())
     for declared in tasks:
         broker.register_task(declared.function, task_name=declared.name, **declared.labels)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import suppress
@@ -50,6 +51,12 @@ logger = logging.getLogger(__name__)
 # What "this node cannot be used now" looks like: a lost connection, a cluster that is down
 # or a slot map that does not cover the channel (a master down with no replica to take over).
 NODE_ERRORS = UNAVAILABLE_ERRORS
+# First probe after 4 s idle, then every 2 s, gone after 3 unanswered (where the OS has them).
+KEEPALIVE_PROBES = {
+    option: value
+    for name, value in (("TCP_KEEPIDLE", 4), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+    if (option := getattr(socket, name, None)) is not None
+}
 
 
 class NodeSubscription:
@@ -63,6 +70,9 @@ class NodeSubscription:
             port=port,
             socket_connect_timeout=2,
             socket_keepalive=True,
+            # A master powered off or cut off sends no reset: the kernel's probes find it
+            # gone within ~10 s (not its default two hours), and the reader reports the break.
+            socket_keepalive_options=KEEPALIVE_PROBES,
             retry=Retry(NoBackoff(), 0),
         )
         self.pubsub: PubSub = self.client.pubsub()
@@ -140,8 +150,8 @@ class ShardedPubSubBackend(ChannelsBackend):
         self._listeners.append(listener)
 
     async def ping(self) -> None:
-        """Every master answers (``RedisCluster.ping`` asks them all)."""
-        await self._redis.ping()
+        """Every master answers."""
+        await self._redis.ping(target_nodes=RedisCluster.PRIMARIES)
 
     async def on_startup(self) -> None:
         # In the background: the cluster may be down at startup, and is then reached on first use.
@@ -153,7 +163,7 @@ class ShardedPubSubBackend(ChannelsBackend):
         with suppress(Exception):
             async with asyncio.timeout(self._timeout):
                 await self._redis.initialize()
-                await self._redis.ping()  # asks every master, on a connection it keeps
+                await self._redis.ping(target_nodes=RedisCluster.PRIMARIES)  # kept connections
 
     async def on_shutdown(self) -> None:
         if self._warming is not None:
@@ -227,23 +237,29 @@ class ShardedPubSubBackend(ChannelsBackend):
             return
         try:
             async with asyncio.timeout(self._publish_timeout):
-                if len(targets) == 1:
-                    await self._redis.spublish(targets[0][0], data)
-                else:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for channel, _ in targets:
-                            pipe.spublish(channel, data)
-                        await pipe.execute()
-        except Exception as exc:
-            for _, name in targets:
-                self._paused[name] = time.monotonic() + self._publish_pause
-            metrics.record_publish_dropped(len(targets))
-            if isinstance(exc, NODE_ERRORS):
+                # One command per channel, at once: a node that fails drops only its own.
+                results = await asyncio.gather(
+                    *(self._redis.spublish(channel, data) for channel, _ in targets),
+                    return_exceptions=True,
+                )
+        except Exception as timeout:  # nothing is known to have gone out
+            results = [timeout] * len(targets)
+        failed = [(t, r) for t, r in zip(targets, results, strict=True) if isinstance(r, Exception)]
+        if not failed:
+            return
+        for (_, name), _ in failed:
+            self._paused[name] = time.monotonic() + self._publish_pause
+        metrics.record_publish_dropped(len(failed))
+        for (channel, name), error in failed:
+            if isinstance(error, (*NODE_ERRORS, TimeoutError)):
                 logger.warning(
-                    "Redis Cluster node unreachable; event for %s dropped: %s", targets, exc
+                    "Redis Cluster node %s unreachable; event for %s dropped: %s",
+                    name,
+                    channel,
+                    error,
                 )
             else:
-                logger.exception("Publishing to %s failed; event dropped", targets)
+                logger.error("Publishing to %s failed; event dropped: %r", channel, error)
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
         while True:

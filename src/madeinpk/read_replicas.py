@@ -43,8 +43,9 @@ import asyncpg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
+from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,15 +86,20 @@ class WriterPins:
     """Accounts whose reads stay on the primary for a while after they wrote: known to this
     process, and with Redis to every app process (one expiring key per account)."""
 
-    def __init__(self, seconds: float, redis_url: str | None, prefix: str) -> None:
+    def __init__(self, seconds: float, settings: Settings) -> None:
         self.seconds = seconds
         self._local: dict[int, float] = {}  # account id -> monotonic time the pin ends
-        self._prefix = f"{prefix}:primary-reads"
-        self._redis = (
-            Redis.from_url(
-                redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        self._prefix = f"{settings.redis_key_prefix}:primary-reads"
+        # One key per account: any master of a cluster may hold it.
+        self._redis: Redis | RedisCluster | None = (
+            redis_client(
+                settings.redis_url,
+                cluster=settings.redis_cluster,
+                tuned=False,
+                socket_timeout=REDIS_TIMEOUT,
+                socket_connect_timeout=REDIS_TIMEOUT,
             )
-            if redis_url
+            if settings.redis_url
             else None
         )
 
@@ -156,7 +162,7 @@ class ReplicaRouter:
         primary.extra_nodes = {r.node: r.engine for r in self.replicas}
         # (monotonic time, primary WAL position): enough history to date any lag up to the bound.
         self._samples: deque[tuple[float, int]] = deque()
-        self.pins = WriterPins(self.pin_seconds, settings.redis_url, settings.redis_key_prefix)
+        self.pins = WriterPins(self.pin_seconds, settings)
         self._turn = itertools.count()
         self._checker: asyncio.Task[None] | None = None
 

@@ -456,8 +456,8 @@ class AuctionRoom:
                 self._schedule_gap_timeout()
             elif self.fill_failures or not_in_log:
                 self._skip_gap()
-            else:  # a later gap opened while this one was filled: its events are in the log too
-                self.fill(min(self.pending) - 1)
+            else:  # a later gap opened while this one was filled: it gets its own half second
+                self._schedule_gap_timeout()
 
     def _skip_gap(self) -> None:
         """The log cannot give the missing events: go on without them, loudly."""
