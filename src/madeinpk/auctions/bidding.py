@@ -239,8 +239,8 @@ async def _decide_on_known(
     bids written) and that no bidder of the batch not judged blocked is blocked now; with the
     state it left and the path taken (``known``, or ``moved`` when decided again on the row
     another writer left). ``None`` when the row does not hold and another try would not help
-    (``MOVED_RETRIES`` spent, or nothing the rules read has changed: a block lifted, the
-    database's clock past the end)."""
+    (``MOVED_RETRIES`` spent, or the row and the blocks are as judged, so what failed is what
+    the row does not show: the database's clock past the end)."""
     engine: Engine = Auction._meta.db
     postgres = isinstance(engine, PostgresEngine)
     state, read_at = known.state, known.read_at
