@@ -98,6 +98,23 @@ class AppProcess:
         self.process = None
 
 
+def wait_for_redis(port: int, limit: float = 10) -> None:
+    """Until the redis-server on ``port`` answers a PING."""
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    finally:
+        client.close()
+
+
 class RedisServer:
     """A private ``redis-server`` without persistence: a restart loses everything, as a
     crashed cache node does."""
@@ -126,17 +143,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
+        wait_for_redis(self.port)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the clients, as a crash or an OOM kill."""
@@ -306,17 +313,7 @@ class RedisClusterNodes:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
+        wait_for_redis(port)
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from madeinpk.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker
 from madeinpk.timestamps import utc_now
+from tests.auctions.test_concurrency import bid_over_rest, bid_over_socket
 from tests.conftest import LiveServer, TaskProcess, scheduler_process, worker_process
 from tests.factories import UserHandle, make_auction, make_user
 from tests.processes import AppProcess, RedisClusterNodes
@@ -172,41 +173,11 @@ async def test_bids_reach_watchers_on_both_processes_through_sharded_channels(
                 )
 
 
-async def bid_over_socket(
+async def bid_over_rest_at(
     url: str, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
 ) -> list[Decimal]:
-    accepted = []
-    async with watch(url, auction_id, bidder.token) as ws:
-        for amount in amounts:
-            await ws.send({"type": "place_bid", "amount": float(amount)})
-            while True:  # others' new_bid events arrive too: wait for the answer to this bid
-                message = await ws.receive(seconds=30)
-                if message["type"] == "error":
-                    assert message["code"] == "too_low", message
-                    break
-                if message["type"] == "bid_accepted":
-                    assert Decimal(message["data"]["amount"]) == amount
-                    accepted.append(amount)
-                    break
-    return accepted
-
-
-async def bid_over_rest(
-    url: str, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
-) -> list[Decimal]:
-    accepted = []
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        for amount in amounts:
-            response = await http.post(
-                f"/api/auctions/{auction_id}/place_bid/",
-                json={"amount": str(amount)},
-                headers=bidder.auth,
-            )
-            if response.status_code == 201:
-                accepted.append(amount)
-            else:
-                assert response.status_code == 400, response.text
-    return accepted
+        return await bid_over_rest(http, auction_id, bidder, amounts)
 
 
 async def test_a_stampede_over_both_processes_leaves_no_gap(
@@ -232,7 +203,7 @@ async def test_a_stampede_over_both_processes_leaves_no_gap(
     ):
         results = await asyncio.gather(
             *(
-                (bid_over_socket if i % 2 == 0 else bid_over_rest)(
+                (bid_over_socket if i % 2 == 0 else bid_over_rest_at)(
                     apps[(i // 2) % 2], auction_id, bidder, plan
                 )
                 for i, (bidder, plan) in enumerate(zip(bidders, plans, strict=True))

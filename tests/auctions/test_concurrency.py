@@ -29,10 +29,10 @@ pytestmark = pytest.mark.usefixtures("task_worker")
 
 
 async def bid_over_socket(
-    server: LiveServer, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
+    url: str, auction_id: int, bidder: UserHandle, amounts: list[Decimal]
 ) -> list[Decimal]:
     accepted = []
-    async with watch(server.url, auction_id, bidder.token) as ws:
+    async with watch(url, auction_id, bidder.token) as ws:
         for amount in amounts:
             await ws.send({"type": "place_bid", "amount": float(amount)})
             # Every bidder's new_bid events arrive too; wait for the answer to *this* bid.
@@ -84,7 +84,7 @@ async def test_stampede_over_socket_and_rest(
     async with watch(live_server.url, auction_id) as spectator:
         results = await asyncio.gather(
             *(
-                bid_over_socket(live_server, auction_id, bidder, plan)
+                bid_over_socket(live_server.url, auction_id, bidder, plan)
                 if index % 2 == 0
                 else bid_over_rest(client, auction_id, bidder, plan)
                 for index, (bidder, plan) in enumerate(zip(bidders, plans, strict=True))
