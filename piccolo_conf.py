@@ -2,7 +2,7 @@
 
 from piccolo.conf.apps import AppRegistry
 
-from madeinpk.database import build_engine
+from madeinpk.db.database import build_engine
 from madeinpk.settings import Settings
 
 DB = build_engine(Settings.from_env())
@@ -11,6 +11,6 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "piccolo.apps.user.piccolo_app",
         "piccolo_api.session_auth.piccolo_app",  # sessions of the admin panel
-        "madeinpk.piccolo_app",
+        "madeinpk.db.piccolo_app",
     ]
 )

@@ -46,8 +46,8 @@ from madeinpk.accounts.tables import Role
 from madeinpk.after_commit import Effects, reschedule_ending
 from madeinpk.app import create_app
 from madeinpk.cli import LEAN_WEBSOCKETS
-from madeinpk.database import ALL_TABLES
-from madeinpk.heartbeat import ProcessRole, live_processes
+from madeinpk.db.database import ALL_TABLES
+from madeinpk.redis_io.heartbeat import ProcessRole, live_processes
 from madeinpk.settings import Settings
 from tests.factories import UserHandle, make_auction, make_user
 

@@ -10,7 +10,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from madeinpk.app import RedactTokens
-from madeinpk.lean_websockets import LeanWebSocketProtocol
+from madeinpk.asgi.lean_websockets import LeanWebSocketProtocol
 
 
 def test_token_in_a_socket_url_is_redacted() -> None:

@@ -44,21 +44,21 @@ SHARED_ROOT = frozenset(
     {
         "madeinpk.after_commit",  # effects a transaction causes, run after commit
         "madeinpk.broker",  # @task, how tasks are declared (brokers are built by the assembly)
-        "madeinpk.database",
-        "madeinpk.logs",
+        "madeinpk.db.database",
+        "madeinpk.observability.logs",
         "madeinpk.media",
-        "madeinpk.metrics",
+        "madeinpk.observability.metrics",
         "madeinpk.money",
-        "madeinpk.read_replicas",  # stale_read: where a read that tolerates staleness goes
-        "madeinpk.redis_topology",  # the one place a Redis client is built (one Redis or a cluster)
+        "madeinpk.db.read_replicas",  # stale_read: where a read that tolerates staleness goes
+        "madeinpk.redis_io.redis_topology",  # where a Redis client is built
         "madeinpk.settings",
-        "madeinpk.sql",
+        "madeinpk.db.sql",
         "madeinpk.timestamps",
     }
 )
 
 # What ``madeinpk.http`` may import of the package: nothing but these.
-HTTP_MAY_IMPORT = frozenset({"madeinpk.database", "madeinpk.redis_topology"})
+HTTP_MAY_IMPORT = frozenset({"madeinpk.db.database", "madeinpk.redis_io.redis_topology"})
 
 # (importing module, imported module): known direction violations, each with its reason.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
@@ -115,7 +115,7 @@ def _imports() -> list[Import]:
                 elif isinstance(child, ast.ImportFrom):
                     base = _resolve(module, path, child)
                     for alias in child.names:
-                        # ``from madeinpk import metrics`` imports the module madeinpk.metrics
+                        # ``from madeinpk.observability import metrics`` imports that module
                         sub = f"{base}.{alias.name}"
                         targets.append(sub if sub in MODULES else base)
                 for target in targets:
@@ -162,7 +162,9 @@ def _location(imp: Import) -> str:
 
 
 def test_the_parser_sees_the_package() -> None:
-    assert {"madeinpk.app", "madeinpk.http.errors", "madeinpk.auctions.bidding"} <= set(MODULES)
+    assert {"madeinpk.app", "madeinpk.http.errors", "madeinpk.auctions.bidding.desk"} <= set(
+        MODULES
+    )
     assert any(i.module == "madeinpk.app" and i.target == "madeinpk.settings" for i in IMPORTS)
 
 
@@ -225,7 +227,11 @@ def test_the_cycle_check_finds_a_cycle() -> None:
         ("madeinpk.orders.service", "madeinpk.auctions.tables", None),
         ("madeinpk.catalog.service", "madeinpk.orders.tables", "catalog is below orders"),
         ("madeinpk.accounts.service", "madeinpk.app", "a domain may not import"),
-        ("madeinpk.auctions.socket", "madeinpk.redis_channels", "a domain may not import"),
+        (
+            "madeinpk.auctions.live.socket",
+            "madeinpk.redis_io.redis_channels",
+            "a domain may not import",
+        ),
         ("madeinpk.orders.service", "madeinpk.notifications.socket", "interface"),
         ("madeinpk.http.errors", "madeinpk.accounts.tables", "below every domain"),
         ("madeinpk.app", "madeinpk.orders.controller", None),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from madeinpk.auctions import live, rules, socket
+from madeinpk.auctions.bidding import rules
+from madeinpk.auctions.live import hub as live
+from madeinpk.auctions.live import socket
 from madeinpk.http import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +51,7 @@ def test_every_setting_is_in_the_readme_table() -> None:
 
 def test_every_socket_error_and_close_code_is_documented() -> None:
     protocol = read("docs/websocket.md")
-    source = (SOURCE / "auctions" / "socket.py").read_text()
+    source = (SOURCE / "auctions" / "live" / "socket.py").read_text()
     messages = set(re.findall(r'(?:message|detail)="([^"]+)"', source))
     messages |= set(re.findall(r'(?:return|else|\() *"([A-Z][^"]+)"', source))  # other replies
     messages |= set(re.findall(r'^[A-Z_]+ = "([A-Z][^"]+)"', source, re.MULTILINE))

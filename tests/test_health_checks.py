@@ -1,6 +1,7 @@
 """The worker's and the scheduler's health check (``madeinpk health worker|scheduler``, and the
-same in ``python -m madeinpk.heartbeat``): false before the process is up, true once it is, false
-again once it is gone. The test harness waits on this check too (``TaskProcess.start``)."""
+same in ``python -m madeinpk.redis_io.heartbeat``): false before the process is up, true once it
+is, false again once it is gone.
+The test harness waits on this check too (``TaskProcess.start``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from madeinpk.heartbeat import ROLES, TTL_SECONDS, Heartbeat, ProcessRole, live_beats
+from madeinpk.redis_io.heartbeat import ROLES, TTL_SECONDS, Heartbeat, ProcessRole, live_beats
 from tests.conftest import TaskProcess, scheduler_process, worker_process
 
 needs_redis = pytest.mark.skipif(
@@ -33,7 +34,7 @@ def health(
     env: dict[str, str], role: ProcessRole, *, light: bool
 ) -> subprocess.CompletedProcess[str]:
     """The check as an operator runs it: ``madeinpk health`` or the light module."""
-    command = ["madeinpk.heartbeat"] if light else ["madeinpk", "health"]
+    command = ["madeinpk.redis_io.heartbeat"] if light else ["madeinpk", "health"]
     return subprocess.run(
         [sys.executable, "-m", *command, role],
         env={**os.environ, **env},

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from madeinpk.database import ALL_TABLES
+from madeinpk.db.database import ALL_TABLES
 from tests.conftest import _pg_execute, migrate, with_database
 
 EXPECTED_INDEXES = {
@@ -75,7 +75,7 @@ async def test_one_winning_bid_per_auction_is_a_database_rule(live_server: objec
     from piccolo.testing.model_builder import ModelBuilder
 
     from madeinpk.auctions.tables import Bid
-    from madeinpk.database import is_unique_violation
+    from madeinpk.db.database import is_unique_violation
     from tests.factories import make_user  # noqa: F401
 
     first = await ModelBuilder.build(Bid, defaults={Bid.is_winning: True})

@@ -18,16 +18,16 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from taskiq import InMemoryBroker
 
-from madeinpk import metrics
 from madeinpk.accounts.tables import Role
 from madeinpk.app import create_app
 from madeinpk.http.errors import PERMISSION_DENIED
-from madeinpk.metrics import TaskMetricsMiddleware
 from madeinpk.notifications.tables import OutboxEmail
-from madeinpk.observability import Readiness
-from madeinpk.redis_channels import ReconnectingPubSubBackend
-from madeinpk.redis_tasks import ReconnectingStreamBroker
-from madeinpk.redis_topology import redis_client
+from madeinpk.observability import metrics
+from madeinpk.observability.health import Readiness
+from madeinpk.observability.metrics import TaskMetricsMiddleware
+from madeinpk.redis_io.redis_channels import ReconnectingPubSubBackend
+from madeinpk.redis_io.redis_tasks import ReconnectingStreamBroker
+from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, free_port
@@ -124,7 +124,7 @@ async def test_metrics_after_a_bid(client: httpx.AsyncClient, live_server: LiveS
 
 
 async def test_bid_engine_helpers_show_on_metrics(client: httpx.AsyncClient) -> None:
-    """What the bid engine records through ``madeinpk.metrics`` is what Prometheus reads."""
+    """What the bid engine records through ``observability.metrics`` is what Prometheus reads."""
     before = await scrape(client)
     metrics.record_bid_accepted(2)
     metrics.record_bid_rejected("too_low")

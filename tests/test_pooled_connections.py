@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from madeinpk.database import ALL_TABLES, array_types, load_array_codecs
-from madeinpk.pg_engine import PooledConnection
-from madeinpk.sql import bind, insert_sql
+from madeinpk.db.database import ALL_TABLES, array_types, load_array_codecs
+from madeinpk.db.pg_engine import PooledConnection
+from madeinpk.db.sql import bind, insert_sql
 
 pytestmark = pytest.mark.postgres_only
 

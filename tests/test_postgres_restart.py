@@ -19,8 +19,8 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.accounts.tables import Role
-from madeinpk.database import bind_tables
-from madeinpk.outages import UNAVAILABLE
+from madeinpk.asgi.outages import UNAVAILABLE
+from madeinpk.db.database import bind_tables
 from tests.conftest import LiveServer, migrate, with_database
 from tests.factories import UserHandle, make_auction, make_user
 from tests.processes import AppProcess, PostgresCluster, RedisServer

@@ -22,9 +22,9 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.accounts.tables import Role
-from madeinpk.database import bind_tables
-from madeinpk.pg_engine import CleanupPostgresEngine
-from madeinpk.read_replicas import ReplicaRouter
+from madeinpk.db.database import bind_tables
+from madeinpk.db.pg_engine import CleanupPostgresEngine
+from madeinpk.db.read_replicas import ReplicaRouter
 from madeinpk.settings import Settings
 from tests.conftest import migrate
 from tests.factories import UserHandle, make_auction, make_user

@@ -28,10 +28,10 @@ import websockets
 from madeinpk.accounts.tables import Role
 from madeinpk.after_commit import reschedule_ending
 from madeinpk.auctions.events import auction_channel
-from madeinpk.auctions.live_recovery import SERVICE_RESTART
+from madeinpk.auctions.live.recovery import SERVICE_RESTART
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.notifications.live import user_channel
-from madeinpk.schedule_source import build_schedule_source
+from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker
 from madeinpk.timestamps import utc_now

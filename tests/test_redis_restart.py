@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from madeinpk.accounts.tables import Role
-from madeinpk.auctions.live_recovery import SERVICE_RESTART
+from madeinpk.auctions.live.recovery import SERVICE_RESTART
 from tests.conftest import LiveServer, TaskProcess, scheduler_process, worker_process
 from tests.factories import make_auction, make_user
 from tests.processes import AppProcess, RedisServer

@@ -14,7 +14,7 @@ from PIL import Image
 from madeinpk.accounts.tables import SellerProfile
 from madeinpk.auctions.tables import Auction, AuctionEvent, Bid
 from madeinpk.catalog.tables import Product, ProductImage
-from madeinpk.database import ALL_TABLES
+from madeinpk.db.database import ALL_TABLES
 from madeinpk.money import to_money
 from madeinpk.orders.tables import Feedback
 from tests.conftest import LiveServer

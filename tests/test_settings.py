@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from madeinpk.auctions.rate_limit import NoBidRateLimit, bid_rate_limiter
+from madeinpk.auctions.bidding.rate_limit import NoBidRateLimit, bid_rate_limiter
 from madeinpk.settings import Settings, SettingsError
 
 PROD = {"DATABASE_URL": "postgresql://app@db.internal:5432/madeinpk", "SECRET_KEY": "x" * 32}

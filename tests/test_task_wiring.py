@@ -17,10 +17,10 @@ from taskiq.schedule_sources import LabelScheduleSource
 from madeinpk import scheduling, tasks
 from madeinpk.after_commit import END_AUCTION_TASK, SEND_EMAILS_TASK
 from madeinpk.app import create_app
-from madeinpk.auctions import lifecycle
+from madeinpk.auctions.lifecycle import endings as lifecycle
 from madeinpk.orders.service import AUCTION_ORDERS
-from madeinpk.redis_tasks import ReconnectingScheduleSource, ReconnectingStreamBroker
-from madeinpk.schedule_source import MemoryScheduleSource
+from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource, ReconnectingStreamBroker
+from madeinpk.redis_io.schedule_source import MemoryScheduleSource
 from madeinpk.settings import Settings
 
 NOWHERE = "redis://127.0.0.1:9/0"  # never connected to: building a broker connects to nothing
@@ -76,8 +76,8 @@ def test_the_app_builds_its_broker_from_the_settings_it_gets(
 def test_the_broker_and_the_services_import_no_task_module() -> None:
     """Tasks import the broker and the services, never the other way round."""
     probe = (
-        "import sys, madeinpk.broker, madeinpk.after_commit, madeinpk.auctions.bidding, "
-        "madeinpk.auctions.lifecycle, madeinpk.orders.service; "
+        "import sys, madeinpk.broker, madeinpk.after_commit, madeinpk.auctions.bidding.desk, "
+        "madeinpk.auctions.lifecycle.endings, madeinpk.orders.service; "
         "print(sorted(m for m in sys.modules if m.startswith('madeinpk') and "
         "m.endswith('.tasks')))"
     )

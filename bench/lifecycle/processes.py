@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.harness import CLK_TCK, ROOT, ProcStat, bystander, get_ok, proc_table, system_ticks
 
-from madeinpk.heartbeat import ProcessRole, live_processes
+from madeinpk.redis_io.heartbeat import ProcessRole, live_processes
 from madeinpk.settings import Settings
 
 

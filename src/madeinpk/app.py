@@ -34,22 +34,24 @@ from madeinpk.accounts.schemas import ProfileUpdate, ProfileUpdateForm
 from madeinpk.accounts.sellers.controller import SellerController, SellerProfileController
 from madeinpk.accounts.service import SalesSummary
 from madeinpk.accounts.token_cache import TokenCache
-from madeinpk.admin import admin_handler
+from madeinpk.admin.site import admin_handler
 from madeinpk.after_commit import Effects
-from madeinpk.auctions.asyncapi import asyncapi_document
-from madeinpk.auctions.bidding import BidDesk
+from madeinpk.asgi.outages import OUTAGE_HANDLERS
+from madeinpk.asgi.websocket_close import CloseOnceMiddleware
+from madeinpk.auctions.bidding.desk import BidDesk
+from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.controller import AuctionController
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
-from madeinpk.auctions.live import LiveAuctions, shared_status
-from madeinpk.auctions.live_recovery import close_interrupted_watchers
-from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
+from madeinpk.auctions.live.asyncapi import asyncapi_document
+from madeinpk.auctions.live.hub import LiveAuctions, shared_status
+from madeinpk.auctions.live.recovery import close_interrupted_watchers
+from madeinpk.auctions.live.socket import AuctionSocketServices, auction_socket
 from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionCreateForm,
     AuctionUpdate,
     BidAmount,
 )
-from madeinpk.auctions.socket import AuctionSocketServices, auction_socket
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import (
@@ -58,20 +60,19 @@ from madeinpk.catalog.schemas import (
     ProductCreateForm,
     ProductUpdate,
 )
-from madeinpk.channels_backend import RedisBackend, channels_backend
-from madeinpk.database import build_engine, database_lifespan
+from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.db.read_replicas import ReadRoutingMiddleware
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
 from madeinpk.http.errors import EXCEPTION_HANDLERS, document_error_bodies, log_socket_failure
 from madeinpk.http.pagination import provide_page_request
 from madeinpk.http.requests import ClientRequest, RefuseUnusableHost
 from madeinpk.http.socket_cap import socket_cap
-from madeinpk.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.notifications.live import NotificationFeeds
 from madeinpk.notifications.socket import NotificationSocketServices, notification_socket
-from madeinpk.observability import (
+from madeinpk.observability.health import (
     OPERATIONAL_PATHS,
     MetricsController,
     Readiness,
@@ -80,16 +81,15 @@ from madeinpk.observability import (
     health_ready,
     prometheus_config,
 )
+from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
 from madeinpk.orders.service import auction_orders, sales_summary
-from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
-from madeinpk.read_replicas import ReadRoutingMiddleware
-from madeinpk.schedule_source import build_schedule_source
+from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend
+from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker
-from madeinpk.websocket_close import CloseOnceMiddleware
 
 
 class RedactTokens(logging.Filter):

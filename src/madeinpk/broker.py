@@ -21,8 +21,8 @@ from typing import Any
 from taskiq import AsyncBroker, InMemoryBroker
 
 from madeinpk.after_commit import Effects
-from madeinpk.metrics import TaskMetricsMiddleware
-from madeinpk.redis_tasks import ReconnectingStreamBroker, ReconnectingStreamClusterBroker
+from madeinpk.observability.metrics import TaskMetricsMiddleware
+from madeinpk.redis_io.redis_tasks import ReconnectingStreamBroker, ReconnectingStreamClusterBroker
 from madeinpk.settings import Settings
 
 # Redis connections per process for the task queue. Unbounded, every task finishing at the same

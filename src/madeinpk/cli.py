@@ -15,9 +15,9 @@ from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.passwords import password_problems
 from madeinpk.accounts.tables import Role, UserProfile
-from madeinpk.database import build_engine, database_lifespan
-from madeinpk.heartbeat import ROLES, ProcessRole, probe
-from madeinpk.piccolo_app import MIGRATIONS_FOLDER
+from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.db.piccolo_app import MIGRATIONS_FOLDER
+from madeinpk.redis_io.heartbeat import ROLES, ProcessRole, probe
 from madeinpk.sample_data import database_is_empty, seed
 from madeinpk.settings import Settings, SettingsError
 from madeinpk.timestamps import utc_now
@@ -26,7 +26,7 @@ T = TypeVar("T")
 PROJECT_ROOT = MIGRATIONS_FOLDER.parent
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # uvicorn's protocol without the handshake's leftovers (memory per idle socket).
-LEAN_WEBSOCKETS = "madeinpk.lean_websockets:LeanWebSocketProtocol"
+LEAN_WEBSOCKETS = "madeinpk.asgi.lean_websockets:LeanWebSocketProtocol"
 
 
 def _settings() -> Settings:
@@ -181,8 +181,9 @@ def health(role: ProcessRole, local: bool) -> None:
     Up: its heartbeat in Redis is fresh. A worker beats once it listens on the task queue, the
     scheduler once it has started; one stopped cleanly is gone at once, a crashed one within
     seconds. Needs REDIS_URL (embedded, both run inside the app process: ask its GET
-    /health/ready). For a probe run every few seconds, ``python -m madeinpk.heartbeat ROLE`` is
-    the same check without loading the whole application.
+    /health/ready). For a probe run every few seconds,
+    ``python -m madeinpk.redis_io.heartbeat ROLE`` is the same check without loading
+    the whole application.
     """
     up, report = probe(_settings(), role, local=local)
     click.echo(report, err=not up)

@@ -16,9 +16,9 @@ from taskiq import AsyncBroker, ScheduleSource, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.schedule_sources import LabelScheduleSource
 
-from madeinpk.heartbeat import Heartbeat
-from madeinpk.redis_tasks import StreamRecovery
-from madeinpk.schedule_source import build_schedule_source
+from madeinpk.redis_io.heartbeat import Heartbeat
+from madeinpk.redis_io.redis_tasks import StreamRecovery
+from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker
 

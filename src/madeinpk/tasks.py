@@ -14,16 +14,16 @@ from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import tasks as auction_tasks
-from madeinpk.auctions.lifecycle import register_order_writer
+from madeinpk.auctions.lifecycle.endings import register_order_writer
 from madeinpk.broker import TaskDeclaration, build_broker
-from madeinpk.channels_backend import channels_backend
-from madeinpk.database import build_engine, database_lifespan
-from madeinpk.heartbeat import Heartbeat
+from madeinpk.db.database import build_engine, database_lifespan
 from madeinpk.notifications import tasks as notification_tasks
 from madeinpk.orders import tasks as order_tasks
 from madeinpk.orders.service import AUCTION_ORDERS
-from madeinpk.redis_tasks import StreamRecovery
-from madeinpk.schedule_source import build_schedule_source
+from madeinpk.redis_io.channels_backend import channels_backend
+from madeinpk.redis_io.heartbeat import Heartbeat
+from madeinpk.redis_io.redis_tasks import StreamRecovery
+from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
 TASK_MODULES = (auction_tasks, notification_tasks, order_tasks)

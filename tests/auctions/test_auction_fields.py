@@ -13,7 +13,7 @@ from msgspec import UNSET
 
 from madeinpk.auctions.schemas import AuctionCreate, AuctionCreateForm, AuctionUpdate
 from madeinpk.auctions.selling import Terms, check_terms
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.bodies import component_schemas, to_struct
 from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import Amount

@@ -295,7 +295,7 @@ async def test_seller_statistics(
 async def test_order_info_and_winner_email_only_for_the_seller(
     client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle, buyer: UserHandle
 ) -> None:
-    from madeinpk.auctions.lifecycle import end_auction
+    from madeinpk.auctions.lifecycle.endings import end_auction
 
     auction_id = await make_auction(seller)
     bid = await client.post(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from madeinpk.auctions.rules import (
+from madeinpk.auctions.bidding.rules import (
     Accepted,
     Attempt,
     AuctionState,

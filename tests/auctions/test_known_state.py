@@ -14,10 +14,10 @@ import asyncpg
 import httpx
 import pytest
 
-from madeinpk import metrics
 from madeinpk.accounts.tables import UserProfile
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification, OutboxEmail
+from madeinpk.observability import metrics
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import UserHandle, make_user

@@ -15,13 +15,13 @@ from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import SellerProfile, UserProfile
 from madeinpk.after_commit import END_AUCTION_TASK
-from madeinpk.auctions import lifecycle
-from madeinpk.auctions.lifecycle import BATCH, ENDED, GONE, Endings, endings, finish_auction
+from madeinpk.auctions.lifecycle import endings as lifecycle
+from madeinpk.auctions.lifecycle.endings import BATCH, ENDED, GONE, Endings, endings, finish_auction
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
-from madeinpk.redis_tasks import ReconnectingScheduleSource
+from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer, SmtpInbox, TaskProcess
 from tests.factories import PASSWORD, UserHandle, make_auction, make_order, make_user

@@ -11,7 +11,7 @@ from litestar import WebSocket
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from madeinpk.auctions.live import AuctionRoom, LiveAuctions, Watcher
+from madeinpk.auctions.live.hub import AuctionRoom, LiveAuctions, Watcher
 from madeinpk.auctions.schemas import AuctionStatusData, ProductInfo, SellerInfo
 from madeinpk.http.websocket import FRAME_WRITER, text_frame
 from madeinpk.timestamps import utc_now
@@ -175,7 +175,7 @@ async def test_an_answer_follows_the_event_it_answers() -> None:
 
 
 async def test_an_answer_whose_event_never_comes_is_sent_anyway(monkeypatch: Any) -> None:
-    monkeypatch.setattr("madeinpk.auctions.live.REPLY_WAIT", 0.05)
+    monkeypatch.setattr("madeinpk.auctions.live.hub.REPLY_WAIT", 0.05)
     socket = FakeSocket()
     room, [watcher] = room_with(socket)
     room.start_at(0)

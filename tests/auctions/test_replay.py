@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import websockets
 
+from madeinpk.auctions.bidding.rules import NewBidEvent
 from madeinpk.auctions.events import new_bid_payload
-from madeinpk.auctions.rules import NewBidEvent
 from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer

@@ -12,7 +12,7 @@ import pytest
 from taskiq.exceptions import SendTaskError
 
 from madeinpk.accounts.tables import Role
-from madeinpk.auctions.bidding import forget_expired_keys
+from madeinpk.auctions.bidding.desk import forget_expired_keys
 from madeinpk.auctions.tables import Auction, Bid, BidRequest
 from madeinpk.http.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
 from madeinpk.notifications.tables import OutboxEmail
@@ -206,7 +206,7 @@ async def test_a_bid_the_engine_could_not_decide_is_a_503_that_changed_nothing(
     async def lost(*args: object, **kwargs: object) -> None:
         raise ConnectionResetError("the database went away")
 
-    monkeypatch.setattr("madeinpk.auctions.bidding.decide_batch", lost)
+    monkeypatch.setattr("madeinpk.auctions.bidding.desk.decide_batch", lost)
     response = await client.post(bid_url(auction), json={"amount": 3000}, headers=buyer.auth)
     assert (response.status_code, response.json()) == (503, {"detail": UNAVAILABLE})
     assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)

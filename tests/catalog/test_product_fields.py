@@ -10,7 +10,7 @@ import pytest
 from madeinpk.catalog.schemas import ProductCreate, ProductCreateForm, ProductUpdate
 from madeinpk.catalog.service import parse_product
 from madeinpk.catalog.tables import Condition
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.bodies import component_schemas, to_struct
 from madeinpk.http.errors import FieldErrorCollector, FieldErrors
 

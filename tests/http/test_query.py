@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.errors import FieldErrors
 from madeinpk.http.query import (
     is_true_flag,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from madeinpk.http.errors import Throttled
-from madeinpk.redis_topology import redis_client
+from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 

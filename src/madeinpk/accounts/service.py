@@ -21,7 +21,7 @@ from madeinpk.accounts.schemas import (
 )
 from madeinpk.accounts.tables import SELLER_ROLES, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
-from madeinpk.database import is_unique_violation, write_transaction
+from madeinpk.db.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BLOCKED, BusinessError, FieldErrorCollector, FieldErrors
 from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media

@@ -16,9 +16,9 @@ from msgspec import UnsetType
 
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import listing, selling
-from madeinpk.auctions.bidding import BidDesk, BidRequest
-from madeinpk.auctions.rate_limit import BidRateLimiter
-from madeinpk.auctions.rules import Accepted, Bidder, Reason
+from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
+from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
+from madeinpk.auctions.bidding.rules import Accepted, Bidder, Reason
 from madeinpk.auctions.schemas import (
     Auction,
     Bid,
@@ -28,6 +28,7 @@ from madeinpk.auctions.schemas import (
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
+from madeinpk.db.read_replicas import primary_reads, stale_read
 from madeinpk.http.auth import Account, requires_account, requires_seller
 from madeinpk.http.bodies import (
     FORM_ENCODINGS,
@@ -51,7 +52,6 @@ from madeinpk.http.pagination import Page, PageRequest
 from madeinpk.http.query import is_true_flag
 from madeinpk.http.requests import AnyRequest, base_url
 from madeinpk.money import format_money
-from madeinpk.read_replicas import primary_reads, stale_read
 from madeinpk.settings import Settings
 
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).

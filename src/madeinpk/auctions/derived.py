@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from madeinpk.auctions.rules import Increments, step_at
+from madeinpk.auctions.bidding.rules import Increments, step_at
 from madeinpk.money import format_money, to_money
 
 

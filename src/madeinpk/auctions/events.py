@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from madeinpk.auctions.rules import Event, ExtendedEvent, NewBidEvent
+from madeinpk.auctions.bidding.rules import Event, ExtendedEvent, NewBidEvent
 from madeinpk.auctions.schemas import (
     AuctionEnded,
     AuctionEndedData,

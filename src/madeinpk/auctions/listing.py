@@ -19,12 +19,12 @@ from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.products import product_bodies
-from madeinpk.database import contains_ignoring_case
+from madeinpk.db.database import contains_ignoring_case
+from madeinpk.db.read_replicas import stale_read
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import field_error
 from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
-from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, utc_now
 

@@ -11,7 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from madeinpk.catalog.schemas import CategoryId, Product, ProductDescription, ProductName
 from madeinpk.catalog.tables import Condition
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.bodies import field_options
 from madeinpk.http.errors import REQUIRED
 

@@ -30,7 +30,7 @@ from madeinpk.catalog.service import (
     prepared_images,
 )
 from madeinpk.catalog.tables import Product
-from madeinpk.database import is_unique_violation, write_transaction
+from madeinpk.db.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from taskiq import Context, TaskiqDepends
 
-from madeinpk.auctions.bidding import forget_expired_keys
-from madeinpk.auctions.lifecycle import ENDED, GONE, end_time_if_active, endings
+from madeinpk.auctions.bidding.desk import forget_expired_keys
+from madeinpk.auctions.lifecycle.endings import ENDED, GONE, end_time_if_active, endings
 from madeinpk.broker import task, task_effects, task_settings
 from madeinpk.timestamps import utc_now
 

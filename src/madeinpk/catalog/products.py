@@ -13,9 +13,9 @@ from madeinpk.accounts.tables import SellerProfile
 from madeinpk.catalog.schemas import Image, Product, ProductSellerProfile
 from madeinpk.catalog.tables import Product as ProductRow
 from madeinpk.catalog.tables import ProductImage
+from madeinpk.db.read_replicas import stale_read
 from madeinpk.media import absolute_media_url
 from madeinpk.money import format_money
-from madeinpk.read_replicas import stale_read
 
 
 @runtime_checkable  # Litestar checks a dependency's value against its type

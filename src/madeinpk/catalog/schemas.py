@@ -9,7 +9,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from madeinpk.catalog.tables import Condition
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.bodies import field_options
 from madeinpk.http.errors import NOT_INTEGER
 

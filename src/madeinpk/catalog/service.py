@@ -11,7 +11,8 @@ from madeinpk.catalog.products import PRODUCT_COLUMNS, Listings
 from madeinpk.catalog.schemas import Category as CategoryBody
 from madeinpk.catalog.schemas import ProductUpdate
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.database import contains_ignoring_case, write_transaction
+from madeinpk.db.database import contains_ignoring_case, write_transaction
+from madeinpk.db.read_replicas import stale_read
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
@@ -32,7 +33,6 @@ from madeinpk.media import (
     clean_images,
     delete_media,
 )
-from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 

@@ -31,7 +31,7 @@ from litestar.openapi.spec import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.decoding import Undecodable
 
 logger = logging.getLogger(__name__)

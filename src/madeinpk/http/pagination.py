@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request
 from litestar.params import FromQuery
 
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.errors import ApiError
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ fields (``parse_int``/``require_int``: Python's ``int()``, range checked by the 
 
 from __future__ import annotations
 
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.errors import REQUIRED, field_error
 
 INVALID_INTEGER = "A valid integer is required."

@@ -26,7 +26,7 @@ from litestar.exceptions import WebSocketException
 
 from madeinpk.http.requests import client_address
 from madeinpk.http.websocket import TOO_MANY_SOCKETS_CODE
-from madeinpk.redis_topology import redis_client, slot_tag
+from madeinpk.redis_io.redis_topology import redis_client, slot_tag
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.database import is_unique_violation, on_postgres, write_transaction
+from madeinpk.db.database import is_unique_violation, on_postgres, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import (
     BusinessError,

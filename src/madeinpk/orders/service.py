@@ -18,7 +18,7 @@ from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product
-from madeinpk.database import write_transaction
+from madeinpk.db.database import write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BusinessError, NotFound
 from madeinpk.money import CENT, format_money

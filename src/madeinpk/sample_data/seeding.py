@@ -16,11 +16,11 @@ from piccolo.table import Table
 
 from madeinpk.accounts.tables import City, Province, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
+from madeinpk.auctions.bidding.rules import Accepted, Attempt, AuctionState, Bidder, decide
 from madeinpk.auctions.events import event_payload
-from madeinpk.auctions.rules import Accepted, Attempt, AuctionState, Bidder, decide
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.database import on_postgres, write_transaction
+from madeinpk.db.database import on_postgres, write_transaction
 from madeinpk.money import CENT
 from madeinpk.orders.feedback import recompute_seller_rating
 from madeinpk.orders.tables import Feedback, Order, OrderStatus

@@ -19,7 +19,7 @@ from madeinpk.accounts.addresses.schemas import AddressCreate, AddressUpdate, ad
 from madeinpk.accounts.addresses.schemas import City as CityBody
 from madeinpk.accounts.addresses.schemas import Province as ProvinceBody
 from madeinpk.accounts.tables import Address, City, Province
-from madeinpk.database import MAX_ID, write_transaction
+from madeinpk.db.database import MAX_ID, write_transaction
 from madeinpk.http.errors import FieldErrorCollector, NotFound, field_error
 from madeinpk.timestamps import utc_now
 

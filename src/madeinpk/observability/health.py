@@ -33,11 +33,11 @@ from piccolo.engine.base import Engine
 from prometheus_client import multiprocess
 from taskiq import AsyncBroker
 
-from madeinpk import metrics
-from madeinpk.channels_backend import RedisBackend
 from madeinpk.http.errors import PermissionDenied
 from madeinpk.notifications.tables import OutboxEmail
-from madeinpk.redis_tasks import StreamRecovery
+from madeinpk.observability import metrics
+from madeinpk.redis_io.channels_backend import RedisBackend
+from madeinpk.redis_io.redis_tasks import StreamRecovery
 from madeinpk.settings import Settings
 
 logger = logging.getLogger(__name__)

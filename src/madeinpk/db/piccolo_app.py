@@ -14,7 +14,7 @@ TABLE_MODULES = [
     "madeinpk.notifications.tables",
 ]
 
-MIGRATIONS_FOLDER = Path(__file__).resolve().parents[2] / "piccolo_migrations"
+MIGRATIONS_FOLDER = Path(__file__).resolve().parents[3] / "piccolo_migrations"
 
 APP_CONFIG = AppConfig(
     app_name="madeinpk",

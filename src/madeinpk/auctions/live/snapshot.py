@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from madeinpk.accounts.tables import SellerProfile
+from madeinpk.auctions.bidding.rules import Increments
 from madeinpk.auctions.derived import derived_fields
-from madeinpk.auctions.rules import Increments
 from madeinpk.auctions.schemas import (
     AuctionStatusData,
     BidInfo,

@@ -35,10 +35,10 @@ from typing import Any, Protocol
 from piccolo.engine.base import Engine
 from piccolo.table import Table
 
-from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.events import auction_ended_payload
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
+from madeinpk.db.sql import Connection, transaction
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import (
     AUCTION_ENDED_SELLER,
@@ -47,8 +47,8 @@ from madeinpk.notifications.emails import (
     RESERVE_NOT_MET,
 )
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.observability import metrics
 from madeinpk.settings import Settings
-from madeinpk.sql import Connection, transaction
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)

@@ -36,14 +36,14 @@ from typing import Any, cast
 from litestar import WebSocket
 from litestar.channels import ChannelsPlugin, Subscriber
 
-from madeinpk import metrics
+from madeinpk.auctions.bidding.rules import Increments
 from madeinpk.auctions.events import auction_channel, decode_frames
-from madeinpk.auctions.replay import latest_seqs, stored_events
-from madeinpk.auctions.room_state import RoomState, for_viewer
-from madeinpk.auctions.rules import Increments
+from madeinpk.auctions.live.replay import latest_seqs, stored_events
+from madeinpk.auctions.live.room_state import RoomState, for_viewer
+from madeinpk.auctions.live.snapshot import auction_status
 from madeinpk.auctions.schemas import AuctionStatusData
-from madeinpk.auctions.snapshot import auction_status
 from madeinpk.http.websocket import FRAME_WRITER, text_frame
+from madeinpk.observability import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from redis.asyncio import Redis, RedisCluster
 
-from madeinpk.redis_topology import redis_client
+from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 logger = logging.getLogger(__name__)

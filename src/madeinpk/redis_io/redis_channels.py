@@ -31,7 +31,7 @@ from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from madeinpk import metrics
+from madeinpk.observability import metrics
 
 logger = logging.getLogger(__name__)
 

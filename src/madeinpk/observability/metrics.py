@@ -2,7 +2,7 @@
 
 Litestar's middleware counts HTTP requests; these say how the auction itself is doing. Every
 metric lives in prometheus-client's default registry, which ``PROMETHEUS_MULTIPROC_DIR`` turns
-into per-process files that ``/metrics`` adds up (see ``madeinpk.observability``), so a gauge
+into per-process files that ``/metrics`` adds up (see ``madeinpk.observability.health``), so a gauge
 names its multi-process mode: ``livesum`` for what each process holds now (watchers), and
 ``livemostrecent`` for a value read from the database on scrape (the outbox backlog).
 

@@ -23,9 +23,9 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
-from madeinpk.pg_engine import CleanupPostgresEngine, PooledConnection
-from madeinpk.piccolo_app import APP_CONFIG
-from madeinpk.read_replicas import ReplicaRouter, replicas_running
+from madeinpk.db.pg_engine import CleanupPostgresEngine, PooledConnection
+from madeinpk.db.piccolo_app import APP_CONFIG
+from madeinpk.db.read_replicas import ReplicaRouter, replicas_running
 from madeinpk.settings import Settings
 
 # Piccolo's own tables first (users; the admin panel's sessions), then the project's.

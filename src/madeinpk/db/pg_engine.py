@@ -19,11 +19,11 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 if TYPE_CHECKING:
-    from madeinpk.read_replicas import ReplicaRouter
+    from madeinpk.db.read_replicas import ReplicaRouter
 
 logger = logging.getLogger(__name__)
 
-# A server that went away, as asyncpg reports it (mapped to 503 by ``madeinpk.outages``).
+# A server that went away, as asyncpg reports it (mapped to 503 by ``madeinpk.asgi.outages``).
 _LOST = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,

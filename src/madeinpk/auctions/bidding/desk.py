@@ -25,10 +25,8 @@ import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.events import event_payload
-from madeinpk.auctions.rules import (
+from madeinpk.auctions.bidding.rules import (
     Accepted,
     Attempt,
     AuctionState,
@@ -41,13 +39,11 @@ from madeinpk.auctions.rules import (
     decide,
     refusal,
 )
+from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.auctions.tables import BidRequest as BidRequestRow
-from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import OUTBID
-from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.sql import (
+from madeinpk.db.sql import (
     IF_HELD,
     IF_NOT_HELD,
     Connection,
@@ -57,6 +53,10 @@ from madeinpk.sql import (
     transaction,
     write_if_held,
 )
+from madeinpk.money import format_money, to_money
+from madeinpk.notifications.emails import OUTBID
+from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.observability import metrics
 from madeinpk.timestamps import as_utc, utc_now
 
 logger = logging.getLogger(__name__)

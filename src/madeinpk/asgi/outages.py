@@ -17,9 +17,9 @@ from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from madeinpk import metrics
+from madeinpk.db.pg_engine import LOST_TEXTS
 from madeinpk.http.errors import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS, UNAVAILABLE
-from madeinpk.pg_engine import LOST_TEXTS
+from madeinpk.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ NETWORK_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 def is_closed_connection(exc: BaseException) -> bool:
     """asyncpg's generic errors for a pooled connection the server closed or is closing: an
     ``InterfaceError`` ("connection is closed"), or an ``InternalClientError`` from a protocol
-    still consuming the termination notice (see ``madeinpk.pg_engine``)."""
+    still consuming the termination notice (see ``madeinpk.db.pg_engine``)."""
     return isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError) and (
         any(text in str(exc) for text in LOST_TEXTS)
     )

@@ -43,8 +43,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import SlotNotCoveredError
 
-from madeinpk import metrics
-from madeinpk.redis_channels import UNAVAILABLE_ERRORS, Listener
+from madeinpk.observability import metrics
+from madeinpk.redis_io.redis_channels import UNAVAILABLE_ERRORS, Listener
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from madeinpk.accounts.login_throttle import LoginAttempt, LoginThrottle
+from madeinpk.asgi.outages import DATABASE_ERRORS, NETWORK_ERRORS, REDIS_ERRORS
 from madeinpk.http.bodies import text_problem
 from madeinpk.http.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, Throttled
 from madeinpk.http.requests import address_of
-from madeinpk.outages import DATABASE_ERRORS, NETWORK_ERRORS, REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 

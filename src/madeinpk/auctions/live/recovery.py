@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 
-from madeinpk import metrics
 from madeinpk.auctions.events import auction_channel
-from madeinpk.auctions.live import LiveAuctions
+from madeinpk.auctions.live.hub import LiveAuctions
+from madeinpk.observability import metrics
 
 logger = logging.getLogger(__name__)
 

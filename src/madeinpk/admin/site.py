@@ -1,7 +1,7 @@
 """The Piccolo admin panel at ``/admin/``: built once per app, never per request.
 
 Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one. Failed
-sign-ins count against the API login's budgets (``madeinpk.staff_login``). The
+sign-ins count against the API login's budgets (``madeinpk.admin.staff_login``). The
 auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``) are editable
 there like every column, and judged by the same rules as the REST API, so the admin cannot
 store an option the bid path was never meant to see.
@@ -21,13 +21,13 @@ from piccolo_api.crud.hooks import Hook, HookType
 from starlette.exceptions import HTTPException
 
 from madeinpk.accounts.login_throttle import LoginThrottle
+from madeinpk.admin.staff_login import NoPerProcessLimit, throttle_login
 from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
 from madeinpk.auctions.tables import Auction
-from madeinpk.database import ALL_TABLES
+from madeinpk.db.database import ALL_TABLES
 from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import to_money
 from madeinpk.settings import Settings
-from madeinpk.staff_login import NoPerProcessLimit, throttle_login
 
 
 def _money(value: Any) -> Decimal | None:

@@ -1,7 +1,8 @@
 """The channels backend every process of a deployment shares: Redis pub/sub reaches every app
 process (and lets workers publish), reconnecting and resubscribing by itself
-(``madeinpk.redis_channels``); on a Redis Cluster, sharded pub/sub, each channel on its slot's
-master (``madeinpk.cluster_channels``); memory is enough for the single embedded process."""
+(``madeinpk.redis_io.redis_channels``); on a Redis Cluster, sharded pub/sub, each channel on its
+slot's master (``madeinpk.redis_io.cluster_channels``);
+memory is enough for the single embedded process."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from redis.asyncio import RedisCluster
 
-from madeinpk.cluster_channels import ShardedPubSubBackend
-from madeinpk.redis_channels import ReconnectingPubSubBackend
-from madeinpk.redis_topology import redis_client
+from madeinpk.redis_io.cluster_channels import ShardedPubSubBackend
+from madeinpk.redis_io.redis_channels import ReconnectingPubSubBackend
+from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 
 #: The backends that talk to Redis: they may break, reconnect, and report interrupted channels.

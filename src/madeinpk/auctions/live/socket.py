@@ -17,11 +17,11 @@ from litestar import WebSocket, websocket_listener
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketException
 
-from madeinpk.auctions.bidding import BidDesk, BidRequest
-from madeinpk.auctions.live import LiveAuctions, Watcher
-from madeinpk.auctions.rate_limit import BidRateLimiter
-from madeinpk.auctions.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
-from madeinpk.auctions.rules import Accepted, Bidder, Reason, refusal
+from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
+from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
+from madeinpk.auctions.bidding.rules import Accepted, Bidder, Reason, refusal
+from madeinpk.auctions.live.hub import LiveAuctions, Watcher
+from madeinpk.auctions.live.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
 from madeinpk.auctions.schemas import (
     AuctionStatus,
     AuctionStatusData,
@@ -33,7 +33,7 @@ from madeinpk.auctions.schemas import (
     Pong,
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
-from madeinpk.database import MAX_ID
+from madeinpk.db.database import MAX_ID
 from madeinpk.http.auth import Account, AccountsByKey
 from madeinpk.http.socket_cap import SocketCap, place_under_cap
 from madeinpk.http.websocket import INVALID_TOKEN_CODE, InvalidMessage, read_message

@@ -7,8 +7,8 @@ from __future__ import annotations
 from taskiq import ScheduleSource
 from taskiq.scheduler.scheduled_task import ScheduledTask
 
-from madeinpk.redis_tasks import ReconnectingScheduleSource
-from madeinpk.redis_topology import slot_tag
+from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource
+from madeinpk.redis_io.redis_topology import slot_tag
 from madeinpk.settings import Settings
 
 

@@ -34,9 +34,9 @@ from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.scheduler.scheduled_task import ScheduledTask
 from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker, RedisStreamClusterBroker
 
-from madeinpk import metrics
-from madeinpk.redis_channels import UNAVAILABLE_ERRORS as RETRIED_ERRORS
-from madeinpk.redis_topology import AsyncRedis, connection_options, redis_client
+from madeinpk.observability import metrics
+from madeinpk.redis_io.redis_channels import UNAVAILABLE_ERRORS as RETRIED_ERRORS
+from madeinpk.redis_io.redis_topology import AsyncRedis, connection_options, redis_client
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Protocol, runtime_checkable
 
-from madeinpk.redis_topology import redis_client
+from madeinpk.redis_io.redis_topology import redis_client
 
 logger = logging.getLogger(__name__)
 

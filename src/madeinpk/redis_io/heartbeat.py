@@ -6,7 +6,7 @@ written every ``BEAT_SECONDS`` with a ``TTL_SECONDS`` expiry, and listed in the 
 ``<TASK_QUEUE>:health:<role>`` (on a Redis Cluster that name is a hash tag, ``{…}``, so the set
 and the keys share a slot). A clean shutdown deletes it; the key of a process that crashed
 or froze expires. ``madeinpk health worker|scheduler`` reads them (``live_processes``); so does
-``python -m madeinpk.heartbeat worker|scheduler``, the same check for a probe run every few
+``python -m madeinpk.redis_io.heartbeat worker|scheduler``, the same check for a probe run every few
 seconds: this module imports only Redis, msgspec and the settings (0.4 s, not the 2 s of the
 whole command).
 
@@ -33,7 +33,7 @@ import msgspec
 import redis
 from redis.asyncio import RedisCluster
 
-from madeinpk.redis_topology import AsyncRedis, slot_tag, sync_redis_client
+from madeinpk.redis_io.redis_topology import AsyncRedis, slot_tag, sync_redis_client
 from madeinpk.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -193,8 +193,10 @@ def probe(settings: Settings, role: ProcessRole, *, local: bool = False) -> tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m madeinpk.heartbeat worker|scheduler [--local]``: exit 0 if up, 1 if not."""
-    parser = argparse.ArgumentParser(prog="python -m madeinpk.heartbeat", description=main.__doc__)
+    """``python -m madeinpk.redis_io.heartbeat worker|scheduler [--local]``: 0 if up, 1 if not."""
+    parser = argparse.ArgumentParser(
+        prog="python -m madeinpk.redis_io.heartbeat", description=main.__doc__
+    )
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("--local", action="store_true", help="only processes on this host")
     args = parser.parse_args(argv)

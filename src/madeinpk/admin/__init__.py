@@ -1,0 +1,1 @@
+"""The Piccolo admin panel and its staff login."""

@@ -1,0 +1,1 @@
+"""An auction's end: ending due auctions exactly once, in batches, and settling them."""

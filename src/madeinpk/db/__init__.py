@@ -1,0 +1,1 @@
+"""The database adapters: engines (PostgreSQL, SQLite), raw SQL, the Piccolo app, read replicas."""

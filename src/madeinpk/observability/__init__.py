@@ -1,0 +1,1 @@
+"""Observability: health probes and ``/metrics``, the metrics themselves, the logs."""
