@@ -2,7 +2,7 @@
 
 from piccolo.conf.apps import AppRegistry
 
-from madeinpk.db.database import build_engine
+from madeinpk.db.engines import build_engine
 from madeinpk.settings import Settings
 
 DB = build_engine(Settings.from_env())

@@ -285,7 +285,7 @@ async def create_data(
     from madeinpk.accounts.tables import SellerProfile
     from madeinpk.accounts.tokens import issue_token
     from madeinpk.catalog.tables import Category
-    from madeinpk.db.database import build_engine, database_lifespan
+    from madeinpk.db.engines import build_engine, database_lifespan
     from madeinpk.settings import Settings
 
     settings = Settings.from_env(env)

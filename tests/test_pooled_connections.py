@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from madeinpk.db.database import ALL_TABLES, array_types, load_array_codecs
+from madeinpk.db.database import ALL_TABLES
+from madeinpk.db.engines import array_types, load_array_codecs
 from madeinpk.db.pg_engine import PooledConnection
 from madeinpk.db.sql import bind, insert_sql
 

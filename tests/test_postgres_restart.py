@@ -20,7 +20,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.accounts.tables import Role
 from madeinpk.asgi.outages import UNAVAILABLE
-from madeinpk.db.database import bind_tables
+from madeinpk.db.engines import bind_tables
 from tests.conftest import LiveServer, migrate, with_database
 from tests.factories import UserHandle, make_auction, make_user
 from tests.processes import AppProcess, PostgresCluster, RedisServer

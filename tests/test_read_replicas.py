@@ -22,7 +22,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.accounts.tables import Role
-from madeinpk.db.database import bind_tables
+from madeinpk.db.engines import bind_tables
 from madeinpk.db.pg_engine import CleanupPostgresEngine
 from madeinpk.db.read_replicas import ReplicaRouter
 from madeinpk.settings import Settings

@@ -17,7 +17,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 from madeinpk import scheduling, tasks
 from madeinpk.after_commit import END_AUCTION_TASK, SEND_EMAILS_TASK
 from madeinpk.app import create_app
-from madeinpk.auctions.lifecycle import endings as lifecycle
+from madeinpk.auctions.lifecycle.endings import Endings
 from madeinpk.orders.service import AUCTION_ORDERS
 from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource, ReconnectingStreamBroker
 from madeinpk.redis_io.schedule_source import MemoryScheduleSource
@@ -87,10 +87,15 @@ def test_the_broker_and_the_services_import_no_task_module() -> None:
     assert loaded == "[]"
 
 
-def test_the_task_registry_tells_endings_how_to_write_orders() -> None:
+def test_the_assembly_tells_endings_how_to_write_orders(tmp_path: Path) -> None:
     """Lifecycle sits below orders: it declares ``OrderWriter``, orders answer it, and the
-    registry every worker (and the app) loads hands the answer over."""
-    assert lifecycle.order_writer() is AUCTION_ORDERS
+    assembly hands the answer to each process's ``Endings`` (the app's, and the worker's)."""
+    settings = Settings.from_env({"MEDIA_ROOT": str(tmp_path / "media"), "DEBUG": "true"})
+    app = create_app(settings)
+    endings = app.state.endings
+    assert isinstance(endings, Endings) and endings.orders is AUCTION_ORDERS
+    assert app.state.effects.broker.state.endings is endings  # what its tasks are given
+    assert tasks.build_endings(settings, app.state.effects).orders is AUCTION_ORDERS
     row, number = AUCTION_ORDERS.row(
         auction_id=1,
         product_id=2,

@@ -27,7 +27,7 @@ from bench.lifecycle.options import PG_BASE, REDIS_URL
 from bench.lifecycle.processes import CpuMeter, Proc, loadavg, wait_http, wait_quiet, wait_up
 from redis.asyncio import Redis
 
-from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 from madeinpk.tasks import build_task_broker

@@ -5,7 +5,8 @@ acts on it only once the transaction has committed.
 Nothing here can turn a committed change into an error: every step is logged and left to its
 safety net when it fails (a watcher's replay or gap timer for a lost event, the outbox sweep for
 an email, the ending sweep for a schedule). Tasks are kicked by name, so nothing here imports a
-task module.
+task module; the channels an event goes out on are the domains' to name (``Broadcasting``), so
+nothing here imports a domain either.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from typing import Any
 from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, ScheduleSource
 from taskiq.kicker import AsyncKicker
-
-from madeinpk.auctions.events import auction_channel, frames
-from madeinpk.notifications.live import user_channel
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +39,17 @@ EMAIL_LINGER_SECONDS = 0.05
 
 def end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcasting:
+    """Where committed events go out, as the domains that own them say: an auction's channel and
+    the channel message its events travel in (``auctions.events``), a user's channel
+    (``notifications.live``). The assembly hands it to ``Effects``; the kernel names no domain."""
+
+    auction_channel: Callable[[str, int], str]  # (channel prefix, auction id)
+    frames: Callable[[list[tuple[int, bytes]], float], bytes]  # (seq, payload)s, committed at
+    user_channel: Callable[[str, int], str]  # (channel prefix, user id)
 
 
 @dataclass(slots=True)
@@ -78,11 +87,13 @@ class Effects:
         channel_prefix: str,
         broker: AsyncBroker,
         schedule_source: ScheduleSource,
+        broadcasting: Broadcasting,
     ) -> None:
         self.channels = channels
         self.channel_prefix = channel_prefix
         self.broker = broker
         self.schedule_source = schedule_source
+        self.broadcasting = broadcasting
         # An app process hands its own events to its own watchers at once, without waiting for
         # them to come back from the channels backend (that copy is then dropped by ``seq``).
         self.deliver_locally: Callable[[int, list[tuple[int, bytes]], float], None] | None = None
@@ -91,11 +102,9 @@ class Effects:
         # one task carries many batches' emails instead of one queue write per batch.
         self._emails: list[int] = []
         self._kicking = False
-        # The process's ``lifecycle.Endings`` (auction endings in batches), made on first use.
-        self.endings: Any = None
 
     def channel(self, auction_id: int) -> str:
-        return auction_channel(self.channel_prefix, auction_id)
+        return self.broadcasting.auction_channel(self.channel_prefix, auction_id)
 
     def flush(self, done: AfterCommit) -> None:
         """Broadcast at once (in order, one message per auction; publishing only queues), the
@@ -107,7 +116,9 @@ class Effects:
         # A user's channel only says "you have something new" (its readers ignore what the
         # message holds), so the users ride on the first auction's message: on a hot auction
         # one Redis call per batch instead of two.
-        users = [user_channel(self.channel_prefix, u) for u in sorted(done.notified)]
+        users = [
+            self.broadcasting.user_channel(self.channel_prefix, u) for u in sorted(done.notified)
+        ]
         for auction_id, events in by_auction.items():
             if self.deliver_locally is not None:
                 try:
@@ -116,7 +127,7 @@ class Effects:
                     logger.exception("Events of auction %s not delivered here", auction_id)
             targets, users = [self.channel(auction_id), *users], []
             try:
-                self.channels.publish(frames(events, committed_at), targets)
+                self.channels.publish(self.broadcasting.frames(events, committed_at), targets)
             except Exception:
                 seqs = [seq for seq, _ in events]
                 logger.exception("Events %s of auction %s were not published", seqs, auction_id)

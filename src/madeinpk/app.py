@@ -60,7 +60,7 @@ from madeinpk.catalog.schemas import (
     ProductCreateForm,
     ProductUpdate,
 )
-from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.db.read_replicas import ReadRoutingMiddleware
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
@@ -71,14 +71,15 @@ from madeinpk.http.socket_cap import socket_cap
 from madeinpk.media import media_router
 from madeinpk.notifications.controller import NotificationController
 from madeinpk.notifications.live import NotificationFeeds
+from madeinpk.notifications.mail import unsent_count
 from madeinpk.notifications.socket import NotificationSocketServices, notification_socket
 from madeinpk.observability.health import (
     OPERATIONAL_PATHS,
-    MetricsController,
     Readiness,
     forget_this_process,
     health_live,
     health_ready,
+    metrics_controller,
     prometheus_config,
 )
 from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_header, logging_config
@@ -89,7 +90,7 @@ from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend
 from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
-from madeinpk.tasks import build_task_broker
+from madeinpk.tasks import BROADCASTING, build_endings, build_task_broker
 
 
 class RedactTokens(logging.Filter):
@@ -152,9 +153,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # to the workers and endings to the scheduler; embedded, this process runs both itself.
     broker = build_task_broker(settings)
     schedule_source = build_schedule_source(settings)
-    effects = Effects(channels, settings.channel_prefix, broker, schedule_source)
+    effects = Effects(channels, settings.channel_prefix, broker, schedule_source, BROADCASTING)
+    endings = build_endings(settings, effects)
     broker.state.settings = settings  # what tasks run here (embedded) are given
     broker.state.effects = effects
+    broker.state.endings = endings
     scheduler = build_scheduler(broker, schedule_source) if settings.embedded else None
     effects.deliver_locally = live.deliver
     bid_desk = BidDesk(effects, settings.bid_increments)
@@ -219,7 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_socket,
             health_live,
             health_ready,
-            MetricsController,
+            metrics_controller(unsent_count),
             asyncapi_document,
             notification_socket,
             admin_handler(settings, login_throttle),
@@ -251,12 +254,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[channels],
         # Read outside DI: by the /metrics guard (guards take no dependencies), by the
         # readiness check (a test swaps it here) and by tests that drive the effects (the task
-        # broker and schedule source) directly. Everything else is a dependency above.
+        # broker and schedule source) and the endings directly. Everything else is a dependency
+        # above.
         state=State(
             {
                 "settings": settings,
                 "readiness": Readiness(engine, backend, broker),
                 "effects": effects,
+                "endings": endings,
             }
         ),
         middleware=[

@@ -15,7 +15,7 @@ from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.passwords import password_problems
 from madeinpk.accounts.tables import Role, UserProfile
-from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.db.piccolo_app import MIGRATIONS_FOLDER
 from madeinpk.redis_io.heartbeat import ROLES, ProcessRole, probe
 from madeinpk.sample_data import database_is_empty, seed

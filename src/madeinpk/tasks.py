@@ -5,24 +5,39 @@ Tasks are found in ``TASK_MODULES`` (each declares its own with ``@task``) and r
 every broker the project builds: the app's (``create_app``, from the app's settings), the
 scheduler's and the worker's (each from the settings its process reads once). No task module
 imports another domain's tasks: work is handed over by task name (``after_commit``).
+
+Here too is what every process that runs tasks wires the same way: where committed events go
+out (``BROADCASTING``, the domains' channels) and the process's ``Endings``, which write the
+order of a won auction through orders (auctions sit below orders and only declare the need).
+
+Brokers: Redis streams in production (acknowledged, so a task survives a worker crash), on one
+Redis or a Redis Cluster (``REDIS_CLUSTER``: the stream is one key, on its slot's master),
+in-process on the embedded default.
 """
 
 from __future__ import annotations
 
 from litestar.channels import ChannelsPlugin
-from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 
-from madeinpk.after_commit import Effects
+from madeinpk.after_commit import Broadcasting, Effects
 from madeinpk.auctions import tasks as auction_tasks
-from madeinpk.auctions.lifecycle.endings import register_order_writer
-from madeinpk.broker import TaskDeclaration, build_broker
-from madeinpk.db.database import build_engine, database_lifespan
+from madeinpk.auctions.events import auction_channel, frames
+from madeinpk.auctions.lifecycle.endings import Endings
+from madeinpk.broker import TaskDeclaration
+from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.notifications import tasks as notification_tasks
+from madeinpk.notifications.live import user_channel
+from madeinpk.observability.metrics import TaskMetricsMiddleware
 from madeinpk.orders import tasks as order_tasks
 from madeinpk.orders.service import AUCTION_ORDERS
 from madeinpk.redis_io.channels_backend import channels_backend
 from madeinpk.redis_io.heartbeat import Heartbeat
-from madeinpk.redis_io.redis_tasks import StreamRecovery
+from madeinpk.redis_io.redis_tasks import (
+    ReconnectingStreamBroker,
+    ReconnectingStreamClusterBroker,
+    StreamRecovery,
+)
 from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.settings import Settings
 
@@ -34,13 +49,49 @@ TASKS: tuple[TaskDeclaration, ...] = tuple(
     if isinstance(value, TaskDeclaration)
 )
 
-# Ending an auction writes its order: orders answer what lifecycle asks (it sits below them).
-register_order_writer(AUCTION_ORDERS)
+BROADCASTING = Broadcasting(
+    auction_channel=auction_channel, frames=frames, user_channel=user_channel
+)
+
+# Redis connections per process for the task queue. Unbounded, every task finishing at the same
+# moment (a mass ending: hundreds of acknowledgements at once) opened a connection of its own,
+# which costs more than the acknowledgement; bounded, they wait for a pooled one (one Redis: a
+# blocking pool; a cluster's pool does not wait, and is left unbounded).
+TASK_QUEUE_CONNECTIONS = 16
+
+
+def build_endings(settings: Settings, effects: Effects) -> Endings:
+    """The process's auction endings; ending an auction writes its order: orders answer what
+    lifecycle asks (it sits below them)."""
+    return Endings(settings, effects, AUCTION_ORDERS)
 
 
 def build_task_broker(settings: Settings) -> AsyncBroker:
     """A broker for ``settings`` with every task of the project on it."""
-    return build_broker(settings, TASKS)
+    broker: AsyncBroker
+    if settings.redis_url is None:
+        broker = InMemoryBroker().with_middlewares(TaskMetricsMiddleware())
+    else:
+        stream_broker: type[ReconnectingStreamBroker | ReconnectingStreamClusterBroker]
+        if settings.redis_cluster:
+            # No bound here: redis-py's cluster pool refuses a command when its pool is full
+            # (MaxConnectionsError) instead of waiting, which would drop kicks and acks.
+            stream_broker, pool = ReconnectingStreamClusterBroker, {}
+        else:
+            stream_broker = ReconnectingStreamBroker
+            pool = {"max_connection_pool_size": TASK_QUEUE_CONNECTIONS}
+        broker = stream_broker(
+            url=settings.redis_url,
+            queue_name=settings.task_queue,
+            consumer_group_name=settings.task_queue,
+            # A worker killed mid-task leaves its message pending; reclaim it after a minute.
+            idle_timeout=60_000,
+            unacknowledged_lock_timeout=30,
+            **pool,
+        ).with_middlewares(TaskMetricsMiddleware())
+    for declared in TASKS:
+        broker.register_task(declared.function, task_name=declared.name, **declared.labels)
+    return broker
 
 
 def broker() -> AsyncBroker:
@@ -74,8 +125,13 @@ class WorkerProcess:
         )
         await state.channels.__aenter__()
         state.effects = Effects(
-            state.channels, settings.channel_prefix, self.broker, build_schedule_source(settings)
+            state.channels,
+            settings.channel_prefix,
+            self.broker,
+            build_schedule_source(settings),
+            BROADCASTING,
         )
+        state.endings = build_endings(settings, state.effects)
         if isinstance(self.broker, StreamRecovery):  # not embedded
             # It beats once the worker listens: the consumer group is declared by then.
             self.heartbeat = Heartbeat(

@@ -296,6 +296,7 @@ async def test_order_info_and_winner_email_only_for_the_seller(
     client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle, buyer: UserHandle
 ) -> None:
     from madeinpk.auctions.lifecycle.endings import end_auction
+    from madeinpk.orders.service import AUCTION_ORDERS
 
     auction_id = await make_auction(seller)
     bid = await client.post(
@@ -305,7 +306,7 @@ async def test_order_info_and_winner_email_only_for_the_seller(
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id == auction_id
     )
-    await end_auction(auction_id, live_server.settings)
+    await end_auction(auction_id, live_server.settings, AUCTION_ORDERS)
     as_seller = (await client.get(f"/api/auctions/{auction_id}/", headers=seller.auth)).json()
     assert as_seller["status"] == "ended" and as_seller["time_remaining"] == 0
     assert (as_seller["winner"], as_seller["winner_username"]) == (buyer.id, buyer.username)

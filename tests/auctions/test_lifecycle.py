@@ -16,10 +16,10 @@ from taskiq.kicker import AsyncKicker
 from madeinpk.accounts.tables import SellerProfile, UserProfile
 from madeinpk.after_commit import END_AUCTION_TASK
 from madeinpk.auctions.lifecycle import endings as lifecycle
-from madeinpk.auctions.lifecycle.endings import BATCH, ENDED, GONE, Endings, endings, finish_auction
+from madeinpk.auctions.lifecycle.endings import BATCH, ENDED, GONE, Endings, finish_auction
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification, OutboxEmail
-from madeinpk.orders.service import expire_overdue_orders
+from madeinpk.orders.service import AUCTION_ORDERS, expire_overdue_orders
 from madeinpk.orders.tables import Order, OrderStatus, PaymentViolation
 from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource
 from madeinpk.timestamps import utc_now
@@ -194,10 +194,8 @@ async def test_ending_is_idempotent(
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id == auction_id
     )
-    settings, effects = live_server.settings, live_server.effects
-    results = await asyncio.gather(
-        *(finish_auction(auction_id, settings, effects) for _ in range(4))
-    )
+    endings: Endings = live_server.app.state.endings
+    results = await asyncio.gather(*(finish_auction(auction_id, endings) for _ in range(4)))
     await live_server.kick(END_AUCTION_TASK, auction_id)  # the ending arriving late: a no-op
     await live_server.kick(END_AUCTION_TASK, auction_id)
     assert sum(results) <= 1  # exactly one caller ends it (the sweep may have won the race)
@@ -330,7 +328,7 @@ async def test_many_auctions_due_at_once_each_end_exactly_once(
         await live_server.schedule_auction_end(auction_id, end)
     await asyncio.sleep((end - utc_now()).total_seconds())
     # This process's sweep races the scheduled endings (a worker's, on the production topology).
-    here = endings(live_server.settings, live_server.effects)
+    here: Endings = live_server.app.state.endings
     await here.sweep()
     await wait_until_ended(ids, 20)
 
@@ -398,11 +396,14 @@ async def test_a_scheduled_ending_racing_sweeps_and_callers_ends_once(
     end = max([await end_time_of(a) for a in ids])
     await asyncio.sleep((end - utc_now()).total_seconds() + 0.01)
     settings, effects = live_server.settings, live_server.effects
-    one, two = Endings(settings, effects), Endings(settings, effects)
+    one, two = (
+        Endings(settings, effects, AUCTION_ORDERS),
+        Endings(settings, effects, AUCTION_ORDERS),
+    )
     outcomes = await asyncio.gather(
         *(one.end(a) for a in ids),
         *(two.end(a) for a in ids),
-        *(finish_auction(a, settings, effects) for a in ids),
+        *(finish_auction(a, live_server.app.state.endings) for a in ids),
         one.sweep(),
         two.sweep(),
     )
@@ -441,7 +442,7 @@ async def test_an_auction_that_cannot_be_ended_does_not_hold_up_the_others(
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id.is_in(ids)
     )
-    ending = Endings(live_server.settings, live_server.effects)
+    ending = Endings(live_server.settings, live_server.effects, AUCTION_ORDERS)
     outcomes = await asyncio.gather(*(ending.end(a) for a in ids), return_exceptions=True)
     assert outcomes[0] in (ENDED, GONE) and outcomes[2] in (ENDED, GONE)  # GONE: the sweep ended it
     assert isinstance(outcomes[1], RuntimeError)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.auctions.bidding.desk import forget_expired_keys
-from madeinpk.auctions.lifecycle.endings import ENDED, GONE, end_time_if_active, endings
-from madeinpk.broker import task, task_effects, task_settings
+from madeinpk.auctions.lifecycle.endings import ENDED, GONE, Endings, end_time_if_active
+from madeinpk.broker import task
 from madeinpk.timestamps import utc_now
 
 SWEEP_SECONDS = 2
@@ -28,6 +28,14 @@ CLOCK_RETRIES = 10
 RETRY_SECONDS = 0.05
 
 
+def task_endings(state: Any) -> Endings:
+    """The process's ``Endings``, which its startup (app or worker) put in the task state."""
+    endings = getattr(state, "endings", None)
+    if not isinstance(endings, Endings):
+        raise RuntimeError("No auction endings: the worker did not start up")
+    return endings
+
+
 @task("madeinpk.end_auction")
 async def end_auction(
     auction_id: int,
@@ -37,7 +45,7 @@ async def end_auction(
     """Fired shortly before the end time (given by the schedule, else read): wait for it, then
     end the auction. A stale end time only costs a look: the batch answers with the end in
     force."""
-    settings, effects = task_settings(context.state), task_effects(context.state)
+    endings = task_endings(context.state)
     end: datetime | None = (
         datetime.fromisoformat(end_time) if end_time else await end_time_if_active(auction_id)
     )
@@ -48,7 +56,7 @@ async def end_auction(
         if wait > MAX_WAIT_SECONDS:
             return False
         await asyncio.sleep(max(0.0, wait))
-        outcome = await endings(settings, effects).end(auction_id)
+        outcome = await endings.end(auction_id)
         if outcome is ENDED:
             return True
         if outcome is GONE or not isinstance(outcome, datetime):
@@ -63,8 +71,7 @@ async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
     """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
     auction open for more than a couple of seconds. It goes through the same batches as the
     scheduled endings, so racing them is harmless (and costs nothing when nothing is due)."""
-    settings, effects = task_settings(context.state), task_effects(context.state)
-    return await endings(settings, effects).sweep()
+    return await task_endings(context.state).sweep()
 
 
 @task("madeinpk.forget_bid_keys", schedule=[{"interval": 3600}])

@@ -101,3 +101,8 @@ async def _send(to_address: str, subject: str, body: str, settings: Settings) ->
         start_tls=smtp.start_tls,
         timeout=smtp.timeout,
     )
+
+
+async def unsent_count() -> int:
+    """The outbox backlog: emails not sent yet (``/metrics`` reads it on every scrape)."""
+    return await OutboxEmail.count().where(OutboxEmail.sent_at.is_null())

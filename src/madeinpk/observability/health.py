@@ -34,7 +34,6 @@ from prometheus_client import multiprocess
 from taskiq import AsyncBroker
 
 from madeinpk.http.errors import PermissionDenied
-from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.observability import metrics
 from madeinpk.redis_io.channels_backend import RedisBackend
 from madeinpk.redis_io.redis_tasks import StreamRecovery
@@ -147,25 +146,31 @@ def _networks(
     return tuple(ipaddress.ip_network(r) for r in ranges)
 
 
-async def refresh_outbox_backlog(_: Request[Any, Any, Any]) -> None:
-    """Read on scrape, so the number is as fresh as the scrape; a database outage must not
-    take the other metrics down with it."""
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT):
-            unsent = await OutboxEmail.count().where(OutboxEmail.sent_at.is_null())
-    except Exception as exc:
-        logger.warning("Outbox backlog not read for /metrics: %r", exc)
-        return
-    metrics.set_outbox_backlog(unsent)
+def metrics_controller(
+    outbox_backlog: Callable[[], Awaitable[int]],
+) -> type[PrometheusController]:
+    """Litestar's exporter (it aggregates ``PROMETHEUS_MULTIPROC_DIR`` by itself), guarded.
+    ``outbox_backlog`` counts the unsent emails (the notifications domain's, handed over by
+    the app factory: observability imports no domain)."""
 
+    async def refresh_outbox_backlog(_: Request[Any, Any, Any]) -> None:
+        """Read on scrape, so the number is as fresh as the scrape; a database outage must not
+        take the other metrics down with it."""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                unsent = await outbox_backlog()
+        except Exception as exc:
+            logger.warning("Outbox backlog not read for /metrics: %r", exc)
+            return
+        metrics.set_outbox_backlog(unsent)
 
-class MetricsController(PrometheusController):
-    """Litestar's exporter (it aggregates ``PROMETHEUS_MULTIPROC_DIR`` by itself), guarded."""
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        guards = [metrics_access]
+        include_in_schema = False
+        before_request = refresh_outbox_backlog  # type: ignore[assignment]  # a hook
 
-    path = "/metrics"
-    guards = [metrics_access]
-    include_in_schema = False
-    before_request = refresh_outbox_backlog  # type: ignore[assignment]  # a hook, not a method
+    return MetricsController
 
 
 def prometheus_config() -> PrometheusConfig:

@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 class OrderWriter(Protocol):
     """How a won auction becomes its order, written in the ending's own transaction. Orders sit
     above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
-    answers it; the assembly (the app factory, the worker's task registry) registers it."""
+    answers it; the assembly hands it to the process's ``Endings`` (``madeinpk.tasks``)."""
 
     table: type[Table]
     columns: tuple[str, ...]
@@ -79,23 +79,6 @@ class OrderWriter(Protocol):
         ...
 
     def payment_url(self, settings: Settings, order_number: str) -> str: ...
-
-
-_order_writer: OrderWriter | None = None
-
-
-def register_order_writer(writer: OrderWriter) -> None:
-    global _order_writer
-    _order_writer = writer
-
-
-def order_writer() -> OrderWriter:
-    if _order_writer is None:
-        raise RuntimeError(
-            "No order writer registered: the app factory and madeinpk.tasks register "
-            "orders.service.AUCTION_ORDERS; a process that ends auctions must load one of them"
-        )
-    return _order_writer
 
 
 # Auctions ended per transaction: large enough that a mass ending is a few transactions, small
@@ -206,7 +189,12 @@ def _timestamp(value: Any) -> datetime:
 
 
 async def end_auctions(
-    settings: Settings, ids: Sequence[int] = (), *, others: bool = True, limit: int = BATCH
+    settings: Settings,
+    orders: OrderWriter,
+    ids: Sequence[int] = (),
+    *,
+    others: bool = True,
+    limit: int = BATCH,
 ) -> EndedBatch:
     """End, in one transaction, the auctions ``ids`` that are due and active, and (``others``)
     any other due auctions, up to ``limit`` in all, the requested first. Nothing is broadcast
@@ -229,14 +217,16 @@ async def end_auctions(
             rows = await db.fetch(_STILL_ACTIVE.format(among=_among(db, "ids")), ids=missing)
             batch.still_active = {r["id"]: _timestamp(r["end_time"]) for r in rows}
         if closed:
-            await _settle(db, closed, settings, now, batch)
+            await _settle(db, closed, settings, orders, now, batch)
     return batch
 
 
-async def end_auction(auction_id: int, settings: Settings) -> EndedAuction | None:
+async def end_auction(
+    auction_id: int, settings: Settings, orders: OrderWriter
+) -> EndedAuction | None:
     """End one auction if it is due and still active; None if there was nothing to do. Nothing
     is broadcast nor handed over (tools and tests; the outbox sweep sends its emails)."""
-    batch = await end_auctions(settings, [auction_id], others=False, limit=1)
+    batch = await end_auctions(settings, orders, [auction_id], others=False, limit=1)
     return batch.ended[0] if batch.ended else None
 
 
@@ -254,6 +244,7 @@ async def _settle(
     db: Connection,
     closed: list[dict[str, Any]],
     settings: Settings,
+    writer: OrderWriter,
     now: datetime,
     batch: EndedBatch,
 ) -> None:
@@ -284,7 +275,6 @@ async def _settle(
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
-        writer = order_writer()
         rows = []
         for e in won:
             assert e.top is not None
@@ -306,7 +296,7 @@ async def _settle(
     notices: list[tuple[Any, ...]] = []
     emails: list[tuple[Any, ...]] = []
     for e in endings:
-        e.write(orders.get(e.auction_id), settings, now)
+        e.write(orders.get(e.auction_id), settings, writer, now)
         batch.notified.update(n[0] for n in e.notices)
         notices.extend(e.notices)
         emails.extend(e.emails)
@@ -394,7 +384,9 @@ class _Ending:
                 ended.winner = self.top.username
         self.ended = ended
 
-    def write(self, order_id: int | None, settings: Settings, now: datetime) -> None:
+    def write(
+        self, order_id: int | None, settings: Settings, writer: OrderWriter, now: datetime
+    ) -> None:
         ended, name, top = self.ended, self.ended.product_name, self.top
         if top is None:
             self._tell_seller(f"Your auction for {name} has ended with no bids.", now)
@@ -413,7 +405,7 @@ class _Ending:
             return
         price = format_money(ended.final_price)
         hours = settings.payment_deadline_hours
-        url = order_writer().payment_url(settings, self.order_number)
+        url = writer.payment_url(settings, self.order_number)
         self._notice(
             top.id,
             NotificationType.auction_won,
@@ -513,8 +505,8 @@ class Endings:
     the batches go on while they come back full. One batch at a time per process; across
     processes the rows are shared out by ``SKIP LOCKED``."""
 
-    def __init__(self, settings: Settings, effects: Effects) -> None:
-        self.settings, self.effects = settings, effects
+    def __init__(self, settings: Settings, effects: Effects, orders: OrderWriter) -> None:
+        self.settings, self.effects, self.orders = settings, effects, orders
         self._waiting: dict[int, list[asyncio.Future[Outcome]]] = {}
         self._sweeps: list[asyncio.Future[int]] = []
         self._ended_for_sweeps = 0
@@ -571,7 +563,7 @@ class Endings:
         self, ids: list[int], waiting: dict[int, list[asyncio.Future[Outcome]]]
     ) -> int:
         try:
-            batch = await end_auctions(self.settings, ids)
+            batch = await end_auctions(self.settings, self.orders, ids)
         except Exception:
             logger.exception("Auctions could not be ended together; ending them one by one")
             return await self._one_by_one(ids, waiting)
@@ -590,7 +582,9 @@ class Endings:
         for auction_id in ids or await due_auction_ids():
             futures = waiting.get(auction_id, [])
             try:
-                batch = await end_auctions(self.settings, [auction_id], others=False, limit=1)
+                batch = await end_auctions(
+                    self.settings, self.orders, [auction_id], others=False, limit=1
+                )
             except Exception as exc:
                 logger.exception("Auction %s could not be ended", auction_id)
                 for future in futures:
@@ -619,14 +613,6 @@ def _answer(futures: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
             future.set_result(GONE if index and outcome is ENDED else outcome)
 
 
-def endings(settings: Settings, effects: Effects) -> Endings:
-    """The process's ``Endings`` (one per ``Effects``: per app process or worker)."""
-    if effects.endings is None:
-        effects.endings = Endings(settings, effects)
-    found: Endings = effects.endings
-    return found
-
-
-async def finish_auction(auction_id: int, settings: Settings, effects: Effects) -> bool:
+async def finish_auction(auction_id: int, endings: Endings) -> bool:
     """End, then tell every watcher and hand the emails to workers. True if this call ended it."""
-    return await endings(settings, effects).end(auction_id) is ENDED
+    return await endings.end(auction_id) is ENDED
