@@ -1,13 +1,19 @@
-"""The direction of dependencies (docs/architecture.md), checked on the source with ``ast``.
+"""The shape of the house (docs/architecture.md), checked on the source with ``ast``.
 
 No server, no import of the package: every module under ``src/madeinpk`` is parsed and its
 ``import`` statements (top level, in functions, under ``TYPE_CHECKING``: all of them) are read.
 
 - (a) no import cycle between domain packages;
-- (b) a domain imports only domains below it, only the narrow interface of notifications, only
-  the shared modules of the package root and ``madeinpk.http``: never the app factory, the CLI,
-  a transport or another root-level assembly module; ``madeinpk.http`` imports no domain;
-- (c) no function-level import of a ``madeinpk`` module inside ``src/madeinpk``.
+- (b) every module sits in a layer and imports only what its layer may: the kernel (a few root
+  modules) imports nothing of the package but the kernel; the adapters (``db``, ``redis_io``,
+  ``asgi``, ``observability``) import no domain and no assembly module; ``madeinpk.http``
+  imports no domain; a domain imports only domains below it, only the narrow interface of
+  notifications, the kernel, the adapters' domain-facing modules and ``madeinpk.http``; the
+  assembly (the rest of the root, ``admin``, ``sample_data``) imports anything;
+- (c) no function-level import of a ``madeinpk`` module inside ``src/madeinpk``;
+- (d) the root holds at most ``MAX_ROOT_MODULES`` modules, each of them kernel or assembly;
+- (e) no module is longer than ``MAX_LINES`` lines;
+- (f) ``auctions`` keeps its rooms: bidding, live, lifecycle.
 
 Known exceptions are listed below with their reason. An exception that no longer occurs fails
 the test too, so the lists only shrink.
@@ -39,26 +45,60 @@ NOTIFICATIONS_INTERFACE = frozenset(
     }
 )
 
-# Root-level modules every domain may use: the kernel below all domains.
-SHARED_ROOT = frozenset(
+# The kernel: root modules below every domain and adapter, importing nothing of the package but
+# each other. Domains register what the kernel needs of them (after_commit.Broadcasting) instead.
+KERNEL = frozenset(
     {
         "madeinpk.after_commit",  # effects a transaction causes, run after commit
         "madeinpk.broker",  # @task, how tasks are declared (brokers are built by the assembly)
-        "madeinpk.db.database",
-        "madeinpk.observability.logs",
         "madeinpk.media",
-        "madeinpk.observability.metrics",
         "madeinpk.money",
-        "madeinpk.db.read_replicas",  # stale_read: where a read that tolerates staleness goes
-        "madeinpk.redis_io.redis_topology",  # where a Redis client is built
         "madeinpk.settings",
-        "madeinpk.db.sql",
         "madeinpk.timestamps",
     }
 )
 
-# What ``madeinpk.http`` may import of the package: nothing but these.
+# The assembly: builds the app and the processes from everything below it.
+ASSEMBLY_ROOT = frozenset(
+    {
+        "madeinpk",
+        "madeinpk.__main__",
+        "madeinpk.app",  # create_app
+        "madeinpk.cli",
+        "madeinpk.pages",
+        "madeinpk.scheduling",  # the scheduler process
+        "madeinpk.tasks",  # the task registry, the worker process, brokers
+    }
+)
+ASSEMBLY_PACKAGES = ("admin", "sample_data")
+
+# Adapters: the database, Redis, the ASGI server's edges, observability. Below the domains.
+ADAPTER_PACKAGES = ("db", "redis_io", "asgi", "observability")
+
+# What domains may use of the adapters.
+DOMAIN_MAY_IMPORT = frozenset(
+    {
+        "madeinpk.db.database",  # tables, transactions, the engine check
+        "madeinpk.db.sql",  # raw SQL on the transaction's connection
+        "madeinpk.db.read_replicas",  # stale_read: where a read that tolerates staleness goes
+        "madeinpk.redis_io.redis_topology",  # where a Redis client is built
+        "madeinpk.observability.logs",
+        "madeinpk.observability.metrics",
+    }
+)
+
+# What ``madeinpk.http`` may import of the package besides the kernel: nothing but these.
 HTTP_MAY_IMPORT = frozenset({"madeinpk.db.database", "madeinpk.redis_io.redis_topology"})
+
+MAX_ROOT_MODULES = 12
+MAX_LINES = 400
+
+# auctions' rooms (sub-packages) and the modules each must hold.
+AUCTION_ROOMS = {
+    "bidding": {"rules", "desk", "rate_limit"},
+    "live": {"hub", "replay", "recovery", "snapshot", "socket", "asyncapi"},
+    "lifecycle": {"endings"},
+}
 
 # (importing module, imported module): known direction violations, each with its reason.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
@@ -135,21 +175,49 @@ def _domain(module: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[1] in DOMAINS else None
 
 
+def _layer(module: str) -> str:
+    """kernel, adapter, http, domain or assembly; "unplaced" for a root module in neither list."""
+    parts = module.split(".")
+    if module in KERNEL:
+        return "kernel"
+    if module in ASSEMBLY_ROOT or (len(parts) > 1 and parts[1] in ASSEMBLY_PACKAGES):
+        return "assembly"
+    if len(parts) > 1 and parts[1] in ADAPTER_PACKAGES:
+        return "adapter"
+    if len(parts) > 1 and parts[1] == "http":
+        return "http"
+    if _domain(module):
+        return "domain"
+    return "unplaced"
+
+
 def _direction_problem(imp: Import) -> str | None:
     """Why this import breaks the direction, or None."""
-    source, target = _domain(imp.module), _domain(imp.target)
-    if imp.module.startswith("madeinpk.http"):
-        if imp.target.startswith("madeinpk.http") or imp.target in HTTP_MAY_IMPORT:
+    layer, target_layer = _layer(imp.module), _layer(imp.target)
+    if layer == "assembly":
+        return None  # the assembly assembles everything
+    if layer == "kernel":
+        if target_layer == "kernel":
+            return None
+        return "the kernel imports only the kernel: domains register with it instead"
+    if layer == "adapter":
+        if target_layer in ("kernel", "adapter", "http"):
+            return None
+        return "an adapter may not import a domain or the assembly"
+    if layer == "http":
+        if target_layer in ("kernel", "http") or imp.target in HTTP_MAY_IMPORT:
             return None
         return "madeinpk.http is below every domain and the app"
-    if source is None:
-        return None  # the package root assembles everything
-    if target == source or imp.target.startswith("madeinpk.http"):
+    if layer == "unplaced":
+        return "a root module must be kernel or assembly (or move into a package)"
+    source, target = _domain(imp.module), _domain(imp.target)
+    if target == source or target_layer in ("kernel", "http"):
         return None
     if target is None:
-        if imp.target in SHARED_ROOT:
+        if imp.target in DOMAIN_MAY_IMPORT:
             return None
         return "a domain may not import the app factory, the CLI, a transport or an assembly module"
+    assert source is not None
     if DOMAINS.index(target) > DOMAINS.index(source):
         return f"{source} is below {target}"
     if target == "notifications" and imp.target not in NOTIFICATIONS_INTERFACE:
@@ -249,3 +317,42 @@ def test_no_function_level_imports_of_the_package() -> None:
         if imp.in_function and (imp.module, imp.target) not in FUNCTION_LEVEL_ALLOWED
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_every_root_module_is_kernel_or_assembly() -> None:
+    unplaced = [m for m in MODULES if _layer(m) == "unplaced"]
+    assert not unplaced, f"put these in a package, or list them as kernel or assembly: {unplaced}"
+
+
+def test_the_root_holds_few_modules() -> None:
+    root = sorted(p.stem for p in (SRC / PACKAGE).glob("*.py") if p.name != "__init__.py")
+    assert len(root) <= MAX_ROOT_MODULES, f"{len(root)} modules at the root: {root}"
+
+
+def test_the_kernel_loads_no_database_or_redis_driver_code() -> None:
+    """What every domain imports of the database does not pull in the engines (the assembly's)."""
+    for module in ("madeinpk.db.database", "madeinpk.db.sql", *KERNEL):
+        targets = {i.target for i in IMPORTS if i.module == module}
+        assert not targets & {"madeinpk.db.pg_engine", "madeinpk.db.engines"}, module
+        assert not any(t.startswith("madeinpk.redis_io.") for t in targets), module
+
+
+def test_no_module_is_too_long() -> None:
+    long = {
+        str(path.relative_to(SRC.parent)): lines
+        for path in MODULES.values()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_auctions_has_its_rooms() -> None:
+    auctions = SRC / PACKAGE / "auctions"
+    for room, modules in AUCTION_ROOMS.items():
+        present = {p.stem for p in (auctions / room).glob("*.py")}
+        assert (auctions / room / "__init__.py").exists(), room
+        assert modules <= present, f"auctions/{room}/ lacks {sorted(modules - present)}"
+    # nothing of a room lies loose beside the rooms
+    loose = {p.stem for p in auctions.glob("*.py")}
+    roomed = set().union(*AUCTION_ROOMS.values())
+    assert not loose & roomed, sorted(loose & roomed)

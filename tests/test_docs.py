@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from madeinpk.auctions.bidding import rules
-from madeinpk.auctions.live import hub as live
-from madeinpk.auctions.live import socket
+from madeinpk.auctions.live import rooms, socket
 from madeinpk.http import websocket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +67,7 @@ def test_every_socket_error_and_close_code_is_documented() -> None:
         websocket.MESSAGE_TOO_BIG,
         socket.INVALID_SINCE_SEQ_CODE,
         websocket.TOO_MANY_SOCKETS_CODE,
-        live.TRY_AGAIN_LATER,
+        rooms.TRY_AGAIN_LATER,
         1012,  # service restart: an app process stopping
     ):
         assert f"| {code} |" in protocol, code

@@ -17,7 +17,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 from madeinpk import scheduling, tasks
 from madeinpk.after_commit import END_AUCTION_TASK, SEND_EMAILS_TASK
 from madeinpk.app import create_app
-from madeinpk.auctions.lifecycle.endings import Endings
+from madeinpk.auctions.lifecycle.batching import Endings
 from madeinpk.orders.service import AUCTION_ORDERS
 from madeinpk.redis_io.redis_tasks import ReconnectingScheduleSource, ReconnectingStreamBroker
 from madeinpk.redis_io.schedule_source import MemoryScheduleSource
@@ -77,7 +77,8 @@ def test_the_broker_and_the_services_import_no_task_module() -> None:
     """Tasks import the broker and the services, never the other way round."""
     probe = (
         "import sys, madeinpk.broker, madeinpk.after_commit, madeinpk.auctions.bidding.desk, "
-        "madeinpk.auctions.lifecycle.endings, madeinpk.orders.service; "
+        "madeinpk.auctions.lifecycle.endings, madeinpk.auctions.lifecycle.batching, "
+        "madeinpk.orders.service; "
         "print(sorted(m for m in sys.modules if m.startswith('madeinpk') and "
         "m.endswith('.tasks')))"
     )

@@ -23,7 +23,7 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from madeinpk.after_commit import Broadcasting, Effects
 from madeinpk.auctions import tasks as auction_tasks
 from madeinpk.auctions.events import auction_channel, frames
-from madeinpk.auctions.lifecycle.endings import Endings
+from madeinpk.auctions.lifecycle.batching import Endings
 from madeinpk.broker import TaskDeclaration
 from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.notifications import tasks as notification_tasks

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from madeinpk.accounts.tables import Role
-from madeinpk.auctions.schemas import ClientMessage
+from madeinpk.auctions.live.messages import ClientMessage
 from madeinpk.timestamps import utc_now
 from tests.conftest import LiveServer
 from tests.factories import make_auction, make_user

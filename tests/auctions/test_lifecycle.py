@@ -15,8 +15,9 @@ from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import SellerProfile, UserProfile
 from madeinpk.after_commit import END_AUCTION_TASK
-from madeinpk.auctions.lifecycle import endings as lifecycle
-from madeinpk.auctions.lifecycle.endings import BATCH, ENDED, GONE, Endings, finish_auction
+from madeinpk.auctions.lifecycle import outcomes as ending_outcomes
+from madeinpk.auctions.lifecycle.batching import ENDED, GONE, Endings, finish_auction
+from madeinpk.auctions.lifecycle.endings import BATCH
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.orders.service import AUCTION_ORDERS, expire_overdue_orders
@@ -431,14 +432,14 @@ async def test_an_auction_that_cannot_be_ended_does_not_hold_up_the_others(
     for auction_id in ids:
         await add_bids(auction_id, [(buyer, 2600)])
     broken = ids[1]
-    write = lifecycle._Ending.write
+    write = ending_outcomes.Ending.write
 
-    def failing_write(ending: lifecycle._Ending, *args: object) -> None:
+    def failing_write(ending: ending_outcomes.Ending, *args: object) -> None:
         if ending.auction_id == broken:
             raise RuntimeError("cannot be ended")
         write(ending, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(lifecycle._Ending, "write", failing_write)
+    monkeypatch.setattr(ending_outcomes.Ending, "write", failing_write)
     await Auction.update({Auction.end_time: utc_now() - timedelta(seconds=1)}).where(
         Auction.id.is_in(ids)
     )

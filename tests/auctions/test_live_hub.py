@@ -11,8 +11,10 @@ from litestar import WebSocket
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from madeinpk.auctions.live.hub import AuctionRoom, LiveAuctions, Watcher
-from madeinpk.auctions.schemas import AuctionStatusData, ProductInfo, SellerInfo
+from madeinpk.auctions.live.hub import LiveAuctions
+from madeinpk.auctions.live.messages import AuctionStatusData, ProductInfo, SellerInfo
+from madeinpk.auctions.live.rooms import AuctionRoom
+from madeinpk.auctions.live.watchers import Watcher
 from madeinpk.http.websocket import FRAME_WRITER, text_frame
 from madeinpk.timestamps import utc_now
 
@@ -175,7 +177,7 @@ async def test_an_answer_follows_the_event_it_answers() -> None:
 
 
 async def test_an_answer_whose_event_never_comes_is_sent_anyway(monkeypatch: Any) -> None:
-    monkeypatch.setattr("madeinpk.auctions.live.hub.REPLY_WAIT", 0.05)
+    monkeypatch.setattr("madeinpk.auctions.live.watchers.REPLY_WAIT", 0.05)
     socket = FakeSocket()
     room, [watcher] = room_with(socket)
     room.start_at(0)

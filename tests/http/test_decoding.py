@@ -7,7 +7,7 @@ import msgspec
 import pytest
 from litestar.exceptions import WebSocketException
 
-from madeinpk.auctions.schemas import ClientMessage, PlaceBid
+from madeinpk.auctions.live.messages import ClientMessage, PlaceBid
 from madeinpk.http.decoding import (
     QUERY_NOT_TEXT,
     Undecodable,

@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from madeinpk.auctions.bidding.rules import Event, ExtendedEvent, NewBidEvent
-from madeinpk.auctions.schemas import (
+from madeinpk.auctions.live.messages import (
     AuctionEnded,
     AuctionEndedData,
     AuctionExtended,

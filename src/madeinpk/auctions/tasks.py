@@ -1,6 +1,6 @@
 """Auction tasks: the one-off ending at an auction's end time, and the sweep behind it.
 
-Both hand their auctions to the process's ``lifecycle.Endings``, which ends them in batches
+Both hand their auctions to the process's ``lifecycle.batching.Endings``, which ends them in batches
 (each batch also takes whatever else is due), so they never race: an auction is ended by
 exactly one batch, and whoever asked for it learns whether it was theirs."""
 
@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.auctions.bidding.desk import forget_expired_keys
-from madeinpk.auctions.lifecycle.endings import ENDED, GONE, Endings, end_time_if_active
+from madeinpk.auctions.lifecycle.batching import ENDED, GONE, Endings
+from madeinpk.auctions.lifecycle.endings import end_time_if_active
 from madeinpk.broker import task
 from madeinpk.timestamps import utc_now
 

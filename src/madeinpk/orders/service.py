@@ -336,7 +336,7 @@ async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int
 
 
 class _AuctionOrders:
-    """``auctions.lifecycle.OrderWriter``: the order of a won auction."""
+    """``auctions.lifecycle.outcomes.OrderWriter``: the order of a won auction."""
 
     table = Order
     columns = ORDER_COLUMNS

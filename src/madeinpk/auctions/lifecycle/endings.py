@@ -17,127 +17,45 @@ handful of statements, whatever their number:
 The events are broadcast and the emails handed over after commit, through ``AfterCommit``.
 
 In a process, requests to end auctions (the scheduled task of each auction, the sweep) are
-coalesced by ``Endings``: while one batch is being written, the next requests wait and go
-together in the next one, and every batch also takes whatever else is due. A thousand auctions
-ending in the same second are thus a few transactions per process, not a thousand.
+coalesced by ``batching.Endings``; what each ended auction comes to (its order, notices and
+emails) is ``outcomes``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from piccolo.engine.base import Engine
-from piccolo.table import Table
 
-from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.events import auction_ended_payload
+from madeinpk.auctions.lifecycle.outcomes import (
+    Bidder,
+    EndedAuction,
+    EndedBatch,
+    Ending,
+    OrderWriter,
+    timestamp,
+)
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.db.sql import Connection, transaction
-from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import (
-    AUCTION_ENDED_SELLER,
-    AUCTION_LOST,
-    AUCTION_WON,
-    RESERVE_NOT_MET,
-)
-from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
-from madeinpk.observability import metrics
+from madeinpk.money import to_money
+from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.settings import Settings
-from madeinpk.timestamps import as_utc, utc_now
-
-logger = logging.getLogger(__name__)
-
-
-class OrderWriter(Protocol):
-    """How a won auction becomes its order, written in the ending's own transaction. Orders sit
-    above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
-    answers it; the assembly hands it to the process's ``Endings`` (``madeinpk.tasks``)."""
-
-    table: type[Table]
-    columns: tuple[str, ...]
-
-    def row(
-        self,
-        *,
-        auction_id: int,
-        product_id: int,
-        buyer_id: int,
-        seller_id: int,
-        amount: Decimal,
-        ended_at: datetime,
-        address_id: int | None,
-        settings: Settings,
-        now: datetime,
-    ) -> tuple[tuple[Any, ...], str]:
-        """The order's row (in ``columns`` order) and its number."""
-        ...
-
-    def payment_url(self, settings: Settings, order_number: str) -> str: ...
-
+from madeinpk.timestamps import utc_now
 
 # Auctions ended per transaction: large enough that a mass ending is a few transactions, small
 # enough that one commits (and its events go out) within a fraction of a second.
 BATCH = 200
 
 
-@dataclass(slots=True)
-class EndedAuction:
-    auction_id: int
-    seq: int
-    end_time: datetime
-    product_name: str
-    winner: str | None
-    final_price: Decimal
-    reserve_met: bool | None = None
-    encoded: bytes = b""
-
-    def payload(self) -> bytes:
-        """The ``auction_ended`` event, encoded once: stored and broadcast alike."""
-        if not self.encoded:
-            self.encoded = auction_ended_payload(
-                self.auction_id,
-                self.seq,
-                self.winner,
-                self.final_price,
-                self.product_name,
-                self.reserve_met,
-            )
-        return self.encoded
-
-
-@dataclass(slots=True)
-class EndedBatch:
-    """What one ending transaction did."""
-
-    ended: list[EndedAuction] = field(default_factory=list)
-    # Requested auctions it did not end and that are still active: their end time in force
-    # (not due yet by the database clock, or held by a bid for a moment).
-    still_active: dict[int, datetime] = field(default_factory=dict)
-    notified: set[int] = field(default_factory=set)  # users with new notifications
-    email_ids: list[int] = field(default_factory=list)
-
-    def after_commit(self) -> AfterCommit:
-        done = AfterCommit()
-        done.notify_users(self.notified)
-        for ended in self.ended:
-            done.broadcast(ended.auction_id, ended.seq, ended.payload())
-        done.send_emails(self.email_ids)
-        return done
-
-
 # --- the transaction ---------------------------------------------------------------------------
 
 _CLOSE_POSTGRES = """
-    UPDATE auction a SET status = 'ended', seq = a.seq + 1, updated_at = statement_timestamp()
+    UPDATE auction a SET status = 'ended', seq = a.seq + 1, updated_at = statementtimestamp()
     FROM (
         SELECT id FROM auction
-        WHERE status = 'active' AND end_time <= statement_timestamp() AND {which}
+        WHERE status = 'active' AND end_time <= statementtimestamp() AND {which}
         ORDER BY id = ANY(:ids) DESC, end_time, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -183,11 +101,6 @@ def _among(db: Connection, name: str) -> str:
     return f"= ANY(:{name})" if db.postgres else f"IN (:{name})"
 
 
-def _timestamp(value: Any) -> datetime:
-    """SQLite returns computed or untyped timestamps as text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
 async def end_auctions(
     settings: Settings,
     orders: OrderWriter,
@@ -215,7 +128,7 @@ async def end_auctions(
         done = {row["id"] for row in closed}
         if missing := [i for i in ids if i not in done]:
             rows = await db.fetch(_STILL_ACTIVE.format(among=_among(db, "ids")), ids=missing)
-            batch.still_active = {r["id"]: _timestamp(r["end_time"]) for r in rows}
+            batch.still_active = {r["id"]: timestamp(r["end_time"]) for r in rows}
         if closed:
             await _settle(db, closed, settings, orders, now, batch)
     return batch
@@ -228,16 +141,6 @@ async def end_auction(
     is broadcast nor handed over (tools and tests; the outbox sweep sends its emails)."""
     batch = await end_auctions(settings, orders, [auction_id], others=False, limit=1)
     return batch.ended[0] if batch.ended else None
-
-
-@dataclass(slots=True)
-class _Bidder:
-    id: int
-    username: str
-    email: str
-    winning: bool
-    amount: Decimal | None
-    address: int | None
 
 
 async def _settle(
@@ -257,12 +160,12 @@ async def _settle(
             _SELLERS.format(among_products=_among(db, "products")), products=products
         )
     }
-    bidders: dict[int, list[_Bidder]] = {}
+    bidders: dict[int, list[Bidder]] = {}
     for r in await db.fetch(
         _BIDDERS.format(among_auctions=_among(db, "auctions")), auctions=auction_ids
     ):
         bidders.setdefault(r["auction"], []).append(
-            _Bidder(
+            Bidder(
                 r["bidder"],
                 r["username"],
                 r["email"],
@@ -271,7 +174,7 @@ async def _settle(
                 r["address"],
             )
         )
-    endings = [_Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]
+    endings = [Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
@@ -344,132 +247,6 @@ async def _settle(
     batch.email_ids = [r["id"] for r in queued]
 
 
-class _Ending:
-    """One closed auction: its outcome, and the notices and emails that tell it (in the order
-    the winner, the other bidders, the seller)."""
-
-    def __init__(
-        self,
-        row: dict[str, Any],
-        seller: dict[str, Any],
-        bidders: list[_Bidder],
-    ) -> None:
-        self.auction_id: int = row["id"]
-        self.product_id: int = row["product"]
-        self.seller_id: int = seller["seller"]
-        self.seller = seller
-        self.bidders = bidders
-        self.top = next((b for b in bidders if b.winning), None)
-        self.order_number = ""
-        self.notices: list[tuple[Any, ...]] = []
-        self.emails: list[tuple[Any, ...]] = []
-        ended = EndedAuction(
-            self.auction_id,
-            row["seq"],
-            _timestamp(row["end_time"]),
-            seller["name"],
-            None,
-            to_money(row["current_price"]),
-        )
-        reserve = row["reserve_price"]
-        if reserve is not None:
-            ended.reserve_met = (
-                self.top is not None
-                and self.top.amount is not None
-                and self.top.amount >= to_money(reserve)
-            )
-        if self.top is not None and self.top.amount is not None:
-            ended.final_price = self.top.amount
-            if ended.reserve_met is not False:
-                ended.winner = self.top.username
-        self.ended = ended
-
-    def write(
-        self, order_id: int | None, settings: Settings, writer: OrderWriter, now: datetime
-    ) -> None:
-        ended, name, top = self.ended, self.ended.product_name, self.top
-        if top is None:
-            self._tell_seller(f"Your auction for {name} has ended with no bids.", now)
-            return
-        if ended.reserve_met is False:
-            # No sale: the seller and the highest bidder are told (auction-rules.md § 8).
-            message = (
-                f"The auction for {name} has ended without a sale: the reserve price was not met."
-            )
-            self._notice(top.id, NotificationType.auction_lost, "Auction ended", message, now)
-            subject, body = RESERVE_NOT_MET.render(username=top.username, message=message)
-            self._email(f"auction_lost:{self.auction_id}:{top.id}", top.email, subject, body, now)
-            self._tell_seller(
-                f"Your auction for {name} has ended. The reserve price was not met.", now
-            )
-            return
-        price = format_money(ended.final_price)
-        hours = settings.payment_deadline_hours
-        url = writer.payment_url(settings, self.order_number)
-        self._notice(
-            top.id,
-            NotificationType.auction_won,
-            "Congratulations! You won the auction",
-            f"You won the auction for {name}. Please complete payment within {hours} hours: {url}",
-            now,
-            order_id,
-        )
-        subject, body = AUCTION_WON.render(
-            username=top.username,
-            product=name,
-            amount=price,
-            order_number=self.order_number,
-            hours=str(hours),
-            payment_url=url,
-        )
-        self._email(f"auction_won:{self.auction_id}", top.email, subject, body, now)
-        for loser in self.bidders:
-            if loser.id == top.id:
-                continue
-            self._notice(
-                loser.id,
-                NotificationType.auction_lost,
-                "Auction ended",
-                f"The auction for {name} has ended. The winning bid was Rs. {price}.",
-                now,
-            )
-            subject, body = AUCTION_LOST.render(username=loser.username, product=name, amount=price)
-            key = f"auction_lost:{self.auction_id}:{loser.id}"
-            self._email(key, loser.email, subject, body, now)
-        self._tell_seller(f"Your auction for {name} has ended. Winner: {top.username}", now)
-
-    def _tell_seller(self, message: str, now: datetime) -> None:
-        ended = self.ended
-        self._notice(
-            self.seller_id, NotificationType.auction_ended, "Your auction has ended", message, now
-        )
-        outcome = message
-        if ended.winner and ended.reserve_met is not False:
-            outcome += (
-                f" at Rs. {format_money(ended.final_price)}. The buyer has been sent payment "
-                "details."
-            )
-        subject, body = AUCTION_ENDED_SELLER.render(
-            username=str(self.seller["username"]), product=ended.product_name, outcome=outcome
-        )
-        key = f"auction_ended:{self.auction_id}"
-        self._email(key, str(self.seller["email"]), subject, body, now)
-
-    def _notice(
-        self,
-        user_id: int,
-        kind: NotificationType,
-        title: str,
-        message: str,
-        now: datetime,
-        order_id: int | None = None,
-    ) -> None:
-        self.notices.append((user_id, kind.value, title, message, self.auction_id, order_id, now))
-
-    def _email(self, key: str, to: str, subject: str, body: str, now: datetime) -> None:
-        self.emails.append((key, to, subject, body, now))
-
-
 # --- who ends what, when -----------------------------------------------------------------------
 
 
@@ -491,128 +268,3 @@ async def due_auction_ids(limit: int = BATCH) -> list[int]:
         .limit(limit)
     )
     return [r["id"] for r in rows]
-
-
-ENDED = True  # this request's auction was ended by this call
-GONE = None  # not active any more: someone else ended it (or it was cancelled)
-# Otherwise a request is answered with the auction's end time in force: still active.
-Outcome = bool | datetime | None
-
-
-class Endings:
-    """One process's auction endings, coalesced: requests that arrive while a batch is being
-    written wait and go together in the next; each batch also ends whatever else is due, and
-    the batches go on while they come back full. One batch at a time per process; across
-    processes the rows are shared out by ``SKIP LOCKED``."""
-
-    def __init__(self, settings: Settings, effects: Effects, orders: OrderWriter) -> None:
-        self.settings, self.effects, self.orders = settings, effects, orders
-        self._waiting: dict[int, list[asyncio.Future[Outcome]]] = {}
-        self._sweeps: list[asyncio.Future[int]] = []
-        self._ended_for_sweeps = 0
-        self._running: asyncio.Task[None] | None = None
-
-    async def end(self, auction_id: int) -> Outcome:
-        """End this auction if it is due: ``ENDED`` if this request did, ``GONE`` if it is no
-        longer active, or its end time if it is still active (not due by the database clock,
-        or its row held by a bid for a moment)."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(auction_id, []).append(future)
-        self._wake()
-        return await future
-
-    async def sweep(self) -> int:
-        """End everything due; how many auctions this process ended meanwhile."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._sweeps.append(future)
-        self._wake()
-        return await future
-
-    def _wake(self) -> None:
-        if self._running is None:
-            self._running = asyncio.create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            more = False
-            while self._waiting or self._sweeps or more:
-                ids = list(self._waiting)[:BATCH]
-                waiting = {i: self._waiting.pop(i) for i in ids}
-                try:
-                    ended = await self._batch(ids, waiting)
-                except Exception as exc:  # the database itself: the callers see it
-                    logger.warning("Auctions not ended: %s", exc)
-                    for future in [f for fs in waiting.values() for f in fs] + self._sweeps:
-                        if not future.done():
-                            future.set_exception(exc)
-                    self._sweeps, more = [], False
-                    continue
-                if self._sweeps:
-                    self._ended_for_sweeps += ended
-                more = ended >= BATCH  # perhaps more is due
-                if not more and self._sweeps:
-                    sweeps, self._sweeps = self._sweeps, []
-                    for sweep in sweeps:
-                        if not sweep.done():
-                            sweep.set_result(self._ended_for_sweeps)
-                    self._ended_for_sweeps = 0
-        finally:
-            self._running = None
-
-    async def _batch(
-        self, ids: list[int], waiting: dict[int, list[asyncio.Future[Outcome]]]
-    ) -> int:
-        try:
-            batch = await end_auctions(self.settings, self.orders, ids)
-        except Exception:
-            logger.exception("Auctions could not be ended together; ending them one by one")
-            return await self._one_by_one(ids, waiting)
-        self._done(batch)
-        ended = {e.auction_id for e in batch.ended}
-        for auction_id, futures in waiting.items():
-            outcome = ENDED if auction_id in ended else batch.still_active.get(auction_id, GONE)
-            _answer(futures, outcome)
-        return len(batch.ended)
-
-    async def _one_by_one(
-        self, ids: list[int], waiting: dict[int, list[asyncio.Future[Outcome]]]
-    ) -> int:
-        """One auction that cannot be ended must not hold up the others."""
-        ended = 0
-        for auction_id in ids or await due_auction_ids():
-            futures = waiting.get(auction_id, [])
-            try:
-                batch = await end_auctions(
-                    self.settings, self.orders, [auction_id], others=False, limit=1
-                )
-            except Exception as exc:
-                logger.exception("Auction %s could not be ended", auction_id)
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self._done(batch)
-            ended += len(batch.ended)
-            _answer(futures, ENDED if batch.ended else batch.still_active.get(auction_id, GONE))
-        return ended
-
-    def _done(self, batch: EndedBatch) -> None:
-        if not batch.ended:
-            return
-        self.effects.flush(batch.after_commit())
-        now = utc_now()
-        for ended in batch.ended:
-            metrics.observe_ending_delay((now - ended.end_time).total_seconds())
-            logger.info("Auction %s ended (winner: %s)", ended.auction_id, ended.winner)
-
-
-def _answer(futures: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
-    """Several requests for one auction: only the first ended it."""
-    for index, future in enumerate(futures):
-        if not future.done():
-            future.set_result(GONE if index and outcome is ENDED else outcome)
-
-
-async def finish_auction(auction_id: int, endings: Endings) -> bool:
-    """End, then tell every watcher and hand the emails to workers. True if this call ended it."""
-    return await endings.end(auction_id) is ENDED

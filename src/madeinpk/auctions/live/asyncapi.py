@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, get
 
-from madeinpk.auctions.schemas import (
+from madeinpk.auctions.live.messages import (
     AuctionEnded,
     AuctionExtended,
     AuctionStatus,

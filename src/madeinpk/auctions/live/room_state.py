@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
+from madeinpk.auctions.live.messages import AuctionStatusData, BidInfo
 from madeinpk.auctions.live.snapshot import LATEST_BIDS
-from madeinpk.auctions.schemas import AuctionStatusData, BidInfo
 from madeinpk.auctions.tables import AuctionStatus
 from madeinpk.money import format_money, to_money
 from madeinpk.timestamps import utc_now

@@ -7,7 +7,7 @@ import asyncio
 from madeinpk.accounts.tables import SellerProfile
 from madeinpk.auctions.bidding.rules import Increments
 from madeinpk.auctions.derived import derived_fields
-from madeinpk.auctions.schemas import (
+from madeinpk.auctions.live.messages import (
     AuctionStatusData,
     BidInfo,
     ImageRef,

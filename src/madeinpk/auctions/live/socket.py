@@ -20,9 +20,8 @@ from litestar.exceptions import WebSocketException
 from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
 from madeinpk.auctions.bidding.rules import Accepted, Bidder, Reason, refusal
-from madeinpk.auctions.live.hub import LiveAuctions, Watcher
-from madeinpk.auctions.live.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
-from madeinpk.auctions.schemas import (
+from madeinpk.auctions.live.hub import LiveAuctions
+from madeinpk.auctions.live.messages import (
     AuctionStatus,
     AuctionStatusData,
     BidAccepted,
@@ -32,6 +31,8 @@ from madeinpk.auctions.schemas import (
     PlaceBid,
     Pong,
 )
+from madeinpk.auctions.live.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
+from madeinpk.auctions.live.watchers import Watcher
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.db.database import MAX_ID
 from madeinpk.http.auth import Account, AccountsByKey

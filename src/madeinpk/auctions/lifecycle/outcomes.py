@@ -1,0 +1,239 @@
+"""What an ended auction comes to: its outcome (``EndedAuction``), the order of a won one (written
+through ``OrderWriter``: orders sit above auctions), and the notices and emails that tell the
+winner, the other bidders and the seller (``Ending``). ``endings`` writes them, a batch at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from piccolo.table import Table
+
+from madeinpk.after_commit import AfterCommit
+from madeinpk.auctions.events import auction_ended_payload
+from madeinpk.money import format_money, to_money
+from madeinpk.notifications.emails import (
+    AUCTION_ENDED_SELLER,
+    AUCTION_LOST,
+    AUCTION_WON,
+    RESERVE_NOT_MET,
+)
+from madeinpk.notifications.tables import NotificationType
+from madeinpk.settings import Settings
+from madeinpk.timestamps import as_utc
+
+
+class OrderWriter(Protocol):
+    """How a won auction becomes its order, written in the ending's own transaction. Orders sit
+    above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
+    answers it; the assembly hands it to the process's ``Endings`` (``madeinpk.tasks``)."""
+
+    table: type[Table]
+    columns: tuple[str, ...]
+
+    def row(
+        self,
+        *,
+        auction_id: int,
+        product_id: int,
+        buyer_id: int,
+        seller_id: int,
+        amount: Decimal,
+        ended_at: datetime,
+        address_id: int | None,
+        settings: Settings,
+        now: datetime,
+    ) -> tuple[tuple[Any, ...], str]:
+        """The order's row (in ``columns`` order) and its number."""
+        ...
+
+    def payment_url(self, settings: Settings, order_number: str) -> str: ...
+
+
+@dataclass(slots=True)
+class EndedAuction:
+    auction_id: int
+    seq: int
+    end_time: datetime
+    product_name: str
+    winner: str | None
+    final_price: Decimal
+    reserve_met: bool | None = None
+    encoded: bytes = b""
+
+    def payload(self) -> bytes:
+        """The ``auction_ended`` event, encoded once: stored and broadcast alike."""
+        if not self.encoded:
+            self.encoded = auction_ended_payload(
+                self.auction_id,
+                self.seq,
+                self.winner,
+                self.final_price,
+                self.product_name,
+                self.reserve_met,
+            )
+        return self.encoded
+
+
+@dataclass(slots=True)
+class EndedBatch:
+    """What one ending transaction did."""
+
+    ended: list[EndedAuction] = field(default_factory=list)
+    # Requested auctions it did not end and that are still active: their end time in force
+    # (not due yet by the database clock, or held by a bid for a moment).
+    still_active: dict[int, datetime] = field(default_factory=dict)
+    notified: set[int] = field(default_factory=set)  # users with new notifications
+    email_ids: list[int] = field(default_factory=list)
+
+    def after_commit(self) -> AfterCommit:
+        done = AfterCommit()
+        done.notify_users(self.notified)
+        for ended in self.ended:
+            done.broadcast(ended.auction_id, ended.seq, ended.payload())
+        done.send_emails(self.email_ids)
+        return done
+
+
+def timestamp(value: Any) -> datetime:
+    """SQLite returns computed or untyped timestamps as text."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+@dataclass(slots=True)
+class Bidder:
+    id: int
+    username: str
+    email: str
+    winning: bool
+    amount: Decimal | None
+    address: int | None
+
+
+class Ending:
+    """One closed auction: its outcome, and the notices and emails that tell it (in the order
+    the winner, the other bidders, the seller)."""
+
+    def __init__(
+        self,
+        row: dict[str, Any],
+        seller: dict[str, Any],
+        bidders: list[Bidder],
+    ) -> None:
+        self.auction_id: int = row["id"]
+        self.product_id: int = row["product"]
+        self.seller_id: int = seller["seller"]
+        self.seller = seller
+        self.bidders = bidders
+        self.top = next((b for b in bidders if b.winning), None)
+        self.order_number = ""
+        self.notices: list[tuple[Any, ...]] = []
+        self.emails: list[tuple[Any, ...]] = []
+        ended = EndedAuction(
+            self.auction_id,
+            row["seq"],
+            timestamp(row["end_time"]),
+            seller["name"],
+            None,
+            to_money(row["current_price"]),
+        )
+        reserve = row["reserve_price"]
+        if reserve is not None:
+            ended.reserve_met = (
+                self.top is not None
+                and self.top.amount is not None
+                and self.top.amount >= to_money(reserve)
+            )
+        if self.top is not None and self.top.amount is not None:
+            ended.final_price = self.top.amount
+            if ended.reserve_met is not False:
+                ended.winner = self.top.username
+        self.ended = ended
+
+    def write(
+        self, order_id: int | None, settings: Settings, writer: OrderWriter, now: datetime
+    ) -> None:
+        ended, name, top = self.ended, self.ended.product_name, self.top
+        if top is None:
+            self._tell_seller(f"Your auction for {name} has ended with no bids.", now)
+            return
+        if ended.reserve_met is False:
+            # No sale: the seller and the highest bidder are told (auction-rules.md § 8).
+            message = (
+                f"The auction for {name} has ended without a sale: the reserve price was not met."
+            )
+            self._notice(top.id, NotificationType.auction_lost, "Auction ended", message, now)
+            subject, body = RESERVE_NOT_MET.render(username=top.username, message=message)
+            self._email(f"auction_lost:{self.auction_id}:{top.id}", top.email, subject, body, now)
+            self._tell_seller(
+                f"Your auction for {name} has ended. The reserve price was not met.", now
+            )
+            return
+        price = format_money(ended.final_price)
+        hours = settings.payment_deadline_hours
+        url = writer.payment_url(settings, self.order_number)
+        self._notice(
+            top.id,
+            NotificationType.auction_won,
+            "Congratulations! You won the auction",
+            f"You won the auction for {name}. Please complete payment within {hours} hours: {url}",
+            now,
+            order_id,
+        )
+        subject, body = AUCTION_WON.render(
+            username=top.username,
+            product=name,
+            amount=price,
+            order_number=self.order_number,
+            hours=str(hours),
+            payment_url=url,
+        )
+        self._email(f"auction_won:{self.auction_id}", top.email, subject, body, now)
+        for loser in self.bidders:
+            if loser.id == top.id:
+                continue
+            self._notice(
+                loser.id,
+                NotificationType.auction_lost,
+                "Auction ended",
+                f"The auction for {name} has ended. The winning bid was Rs. {price}.",
+                now,
+            )
+            subject, body = AUCTION_LOST.render(username=loser.username, product=name, amount=price)
+            key = f"auction_lost:{self.auction_id}:{loser.id}"
+            self._email(key, loser.email, subject, body, now)
+        self._tell_seller(f"Your auction for {name} has ended. Winner: {top.username}", now)
+
+    def _tell_seller(self, message: str, now: datetime) -> None:
+        ended = self.ended
+        self._notice(
+            self.seller_id, NotificationType.auction_ended, "Your auction has ended", message, now
+        )
+        outcome = message
+        if ended.winner and ended.reserve_met is not False:
+            outcome += (
+                f" at Rs. {format_money(ended.final_price)}. The buyer has been sent payment "
+                "details."
+            )
+        subject, body = AUCTION_ENDED_SELLER.render(
+            username=str(self.seller["username"]), product=ended.product_name, outcome=outcome
+        )
+        key = f"auction_ended:{self.auction_id}"
+        self._email(key, str(self.seller["email"]), subject, body, now)
+
+    def _notice(
+        self,
+        user_id: int,
+        kind: NotificationType,
+        title: str,
+        message: str,
+        now: datetime,
+        order_id: int | None = None,
+    ) -> None:
+        self.notices.append((user_id, kind.value, title, message, self.auction_id, order_id, now))
+
+    def _email(self, key: str, to: str, subject: str, body: str, now: datetime) -> None:
+        self.emails.append((key, to, subject, body, now))
