@@ -12,7 +12,7 @@ import pytest
 from taskiq.exceptions import SendTaskError
 
 from madeinpk.accounts.tables import Role
-from madeinpk.auctions.bidding.desk import forget_expired_keys
+from madeinpk.auctions.bidding.keys import forget_expired_keys
 from madeinpk.auctions.tables import Auction, Bid, BidRequest
 from madeinpk.http.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
 from madeinpk.notifications.tables import OutboxEmail

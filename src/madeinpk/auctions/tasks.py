@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from taskiq import Context, TaskiqDepends
 
-from madeinpk.auctions.bidding.desk import forget_expired_keys
+from madeinpk.auctions.bidding.keys import forget_expired_keys
 from madeinpk.auctions.lifecycle.batching import ENDED, GONE, Endings
 from madeinpk.auctions.lifecycle.endings import end_time_if_active
 from madeinpk.broker import task

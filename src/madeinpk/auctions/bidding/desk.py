@@ -17,51 +17,45 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.bidding.keys import KeyRace, read_priors, remember_keys
+from madeinpk.auctions.bidding.row_state import (
+    current_row,
+    int_array,
+    lock_auction,
+    state_columns,
+    state_from_row,
+    still_holds,
+)
 from madeinpk.auctions.bidding.rules import (
     Accepted,
     Attempt,
     AuctionState,
     Bidder,
-    Decision,
     Increments,
     Outcome,
-    Prior,
     Reason,
     decide,
     refusal,
 )
-from madeinpk.auctions.events import event_payload
-from madeinpk.auctions.tables import Auction, AuctionEvent
-from madeinpk.auctions.tables import Bid as BidRow
-from madeinpk.auctions.tables import BidRequest as BidRequestRow
+from madeinpk.auctions.bidding.writes import BatchWrites, record_decision
+from madeinpk.auctions.tables import Auction
 from madeinpk.db.sql import (
-    IF_HELD,
-    IF_NOT_HELD,
-    Connection,
     Moved,
     Statement,
-    insert_sql,
     transaction,
     write_if_held,
 )
-from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import OUTBID
-from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.observability import metrics
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
-KEY_LIFETIME = timedelta(hours=24)
 MAX_BATCH = 100
 KEY_RACE_RETRIES = 3
 # How long a process may decide on the state its own last batch left, without reading it again
@@ -70,9 +64,6 @@ KNOWN_FOR_SECONDS = 1.0
 # How many times a batch is decided again on the row another writer left, each in one round
 # trip, before it goes the locked way (BEGIN, SELECT … FOR UPDATE, writes, COMMIT).
 MOVED_RETRIES = 3
-
-_outcome_encoder = msgspec.json.Encoder(decimal_format="string")
-_outcome_decoder = msgspec.json.Decoder(Outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +147,6 @@ def _count(outcomes: list[Outcome]) -> None:
             metrics.record_bid_rejected(outcome.reason.value)
 
 
-class _KeyRace(Exception):
-    """Another transaction stored the same idempotency key a moment ago: decide again."""
-
-
 @dataclass(frozen=True, slots=True)
 class Known:
     """An auction's state as this process's last batch left it (the bidders' blocks aside),
@@ -196,7 +183,7 @@ async def decide_batch(
         read_at = time.monotonic()
         try:
             outcomes, left = await _decide_in_transaction(auction_id, requests, increments, done)
-        except _KeyRace:
+        except KeyRace:
             continue
         return outcomes, done, Known(left, read_at) if left is not None else None
     raise RuntimeError(f"idempotency keys kept racing on auction {auction_id}")
@@ -208,12 +195,12 @@ async def _decide_in_transaction(
     engine: Engine = Auction._meta.db
     async with transaction(engine) as db:
         bidder_ids = sorted({r.bidder.id for r in requests})
-        locked = await _lock(db, auction_id, bidder_ids)
+        locked = await lock_auction(db, auction_id, bidder_ids)
         if locked is None:
             return [refusal(Reason.not_found) for _ in requests], None
         state, now, blocked = locked
         state = replace(state, increments=increments)
-        priors = await _priors(db, requests, now) if any(r.key for r in requests) else {}
+        priors = await read_priors(db, requests, now) if any(r.key for r in requests) else {}
         attempts = [
             Attempt(
                 bidder=r.bidder,
@@ -226,8 +213,8 @@ async def _decide_in_transaction(
             for r in requests
         ]
         decision = decide(state, attempts, now)
-        outcomes = await _record(db, decision, done, now)
-        await _remember_keys(db, auction_id, attempts, outcomes, now)
+        outcomes = await record_decision(db, decision, done, now)
+        await remember_keys(db, auction_id, attempts, outcomes, now)
     return outcomes, decision.after
 
 
@@ -255,10 +242,10 @@ async def _decide_on_known(
         if not written.rows:  # the auction is gone: the locked way says so
             return None
         row = written.rows[0]
-        was = (_row(state), blocked)
-        state, blocked = _state(state.auction_id, row), set(_array(row["blocked"]))
+        was = (state_columns(state), blocked)
+        state, blocked = state_from_row(state.auction_id, row), set(int_array(row["blocked"]))
         read_at = time.monotonic()  # everything the lock reads, read with the row locked
-        if (_row(state), blocked) == was:
+        if (state_columns(state), blocked) == was:
             return None
     return None
 
@@ -272,13 +259,13 @@ async def _write_on_state(
     done: AfterCommit,
 ) -> tuple[list[Outcome], AuctionState] | Moved:
     """One try of ``_decide_on_known``: the outcomes and the state left, or, when the row did
-    not hold, what it holds now (the row of ``_current``)."""
+    not hold, what it holds now (the row of ``current_row``)."""
     now = utc_now()
     attempts = [Attempt(r.bidder, r.amount, r.max_amount, r.bidder.id in blocked) for r in requests]
     decision = decide(state, attempts, now)
     bidders = sorted({r.bidder.id for r in requests})
-    unchanged, params = _unchanged(postgres, state, [b for b in bidders if b not in blocked])
-    current = _current(postgres, state.auction_id, bidders)
+    unchanged, params = still_holds(postgres, state, [b for b in bidders if b not in blocked])
+    current = current_row(postgres, state.auction_id, bidders)
     if not decision.changed:  # refusals only: they hold if the row is as judged
         held: Statement = (f"SELECT a.id FROM auction AS a WHERE {unchanged}", params)
         checked = await write_if_held(engine, held, [], current=current)
@@ -288,419 +275,10 @@ async def _write_on_state(
     # On PostgreSQL the bids are also judged against the database's clock: a bid decided just
     # before the end but arriving after it goes the locked way, and is refused there.
     still_open = " AND a.end_time > clock_timestamp()" if postgres else ""
-    writes = _Writes(postgres, decision, now, (unchanged + still_open, params))
+    writes = BatchWrites(postgres, decision, now, (unchanged + still_open, params))
     returned = await write_if_held(
         engine, writes.auction, writes.rest, *writes.returning, current=current
     )
     if isinstance(returned, Moved):
         return returned
     return writes.finish(decision, done, returned), decision.after
-
-
-def _row(state: AuctionState) -> dict[str, Any]:
-    """The auction row's columns that hold ``state`` (all that the rules read), by name."""
-    return {
-        "status": state.status,
-        "start_time": state.start_time,
-        "end_time": state.end_time,
-        "starting_price": state.starting_price,
-        "current_price": state.current_price,
-        "bid_count": state.bid_count,
-        "seq": state.seq,
-        "leader": state.leader.id if state.leader else None,
-        "leader_max": state.leader_max,
-        "last_bid_time": state.last_bid_time,
-        "min_increment": state.min_increment,
-        "reserve_price": state.reserve_price,
-        "soft_close_seconds": state.soft_close_seconds,
-    }
-
-
-# What a batch of bids changes on the auction's row.
-_BID_COLUMNS = (
-    "current_price",
-    "bid_count",
-    "seq",
-    "leader",
-    "leader_max",
-    "last_bid_time",
-    "end_time",
-)
-
-
-def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> Statement:
-    """``a`` (the auction row) still holds ``state``, column by column, and none of ``bidders``
-    is blocked. The rest of what ``_lock`` reads (the product's seller and name, the leader's
-    name and address) is read afresh at least every ``KNOWN_FOR_SECONDS``."""
-    columns = _row(state)
-    checks = " AND ".join(f"a.{c} IS NOT DISTINCT FROM :was_{c}" for c in columns)
-    among = "= ANY(:was_bidders)" if postgres else "IN (:was_bidders)"
-    blocked = f'SELECT 1 FROM user_profile WHERE "user" {among} AND is_blocked'
-    params = {f"was_{c}": value for c, value in columns.items()} | {
-        "was_bidders": bidders,
-        "was_auction": state.auction_id,
-    }
-    return f"a.id = :was_auction AND {checks} AND NOT EXISTS ({blocked})", params
-
-
-_LOCK_POSTGRES = """
-    SELECT s.*, clock_timestamp() AS now,
-           u.username AS leader_username, u.email AS leader_email,
-           ARRAY(SELECT "user" FROM user_profile
-                 WHERE "user" = ANY(:bidders) AND is_blocked) AS blocked
-    FROM (
-        SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
-               a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
-               a.min_increment, a.reserve_price, a.soft_close_seconds,
-               p.seller, p.name AS product_name
-        FROM auction a JOIN product p ON p.id = a.product
-        WHERE a.id = :auction
-        FOR UPDATE OF a
-    ) s
-    LEFT JOIN piccolo_user u ON u.id = s.leader
-"""
-# The lock subquery is not flattened (it has a row mark), so ``now`` and the leader's name are
-# read after the row is held: the time a bid is judged by is never before its predecessor's.
-
-_STATE_SQLITE = """
-    SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
-           a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
-           a.min_increment, a.reserve_price, a.soft_close_seconds,
-           p.seller, p.name AS product_name,
-           u.username AS leader_username, u.email AS leader_email
-    FROM auction a JOIN product p ON p.id = a.product
-    LEFT JOIN piccolo_user u ON u.id = a.leader
-    WHERE a.id = :auction
-"""
-
-_BLOCKED_SQLITE = 'SELECT "user" FROM user_profile WHERE "user" IN (:bidders) AND is_blocked'
-
-# The row as another writer left it, when a write on a known state found it moved: locked, so
-# that it is read after that writer committed (``sql.write_if_held``). Travels as JSON: money as
-# text, so that no amount goes through a float.
-_CURRENT_POSTGRES = f"""
-    SELECT s.*, u.username AS leader_username, u.email AS leader_email,
-           ARRAY(SELECT "user" FROM user_profile
-                 WHERE "user" = ANY(:cur_bidders) AND is_blocked) AS blocked
-    FROM (
-        SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price::text,
-               a.current_price::text, a.bid_count, a.seq, a.leader, a.leader_max::text,
-               a.last_bid_time, a.min_increment::text, a.reserve_price::text,
-               a.soft_close_seconds, p.seller, p.name AS product_name
-        FROM auction a JOIN product p ON p.id = a.product
-        WHERE a.id = :cur_auction AND {IF_NOT_HELD}
-        FOR UPDATE OF a
-    ) s
-    LEFT JOIN piccolo_user u ON u.id = s.leader
-"""
-
-_CURRENT_SQLITE = _STATE_SQLITE.replace(":auction", ":cur_auction").replace(
-    "FROM auction a",
-    """, (SELECT json_group_array("user") FROM user_profile
-              WHERE "user" IN (:cur_bidders) AND is_blocked) AS blocked
-    FROM auction a""",
-)
-
-
-def _current(postgres: bool, auction_id: int, bidders: list[int]) -> Statement:
-    return (
-        _CURRENT_POSTGRES if postgres else _CURRENT_SQLITE,
-        {"cur_auction": auction_id, "cur_bidders": bidders},
-    )
-
-
-def _array(value: Any) -> list[int]:
-    """An id array: a list from PostgreSQL, JSON text from SQLite."""
-    return list(msgspec.json.decode(value) if isinstance(value, str) else value)
-
-
-def _timestamp(value: Any) -> datetime:
-    """SQLite returns computed or untyped timestamps as text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
-async def _lock(
-    db: Connection, auction_id: int, bidder_ids: list[int]
-) -> tuple[AuctionState, datetime, set[int]] | None:
-    if db.postgres:
-        rows = await db.fetch(_LOCK_POSTGRES, auction=auction_id, bidders=bidder_ids)
-        if not rows:
-            return None
-        row = rows[0]
-        now, blocked = _timestamp(row["now"]), set(row["blocked"])
-    else:
-        # Read with the write lock held (BEGIN IMMEDIATE goes first, in the same trip).
-        rows, blocked_rows = await db.together(
-            [(_STATE_SQLITE, {"auction": auction_id}), (_BLOCKED_SQLITE, {"bidders": bidder_ids})],
-            0,
-            1,
-        )
-        if not rows:
-            return None
-        row, now = rows[0], utc_now()
-        blocked = {r["user"] for r in blocked_rows}
-    return _state(auction_id, row), now, blocked
-
-
-def _state(auction_id: int, row: dict[str, Any]) -> AuctionState:
-    """The rules' view of an auction's row (joined with its product and leader)."""
-    leader = (
-        Bidder(row["leader"], row["leader_username"], row["leader_email"])
-        if row["leader"] is not None
-        else None
-    )
-    return AuctionState(
-        auction_id=auction_id,
-        product_name=row["product_name"],
-        seller_id=row["seller"],
-        status=row["status"],
-        start_time=_timestamp(row["start_time"]),
-        end_time=_timestamp(row["end_time"]),
-        starting_price=to_money(row["starting_price"]),
-        current_price=to_money(row["current_price"]),
-        bid_count=row["bid_count"],
-        seq=row["seq"],
-        leader=leader,
-        last_bid_time=(
-            _timestamp(row["last_bid_time"]) if row["last_bid_time"] is not None else None
-        ),
-        leader_max=_money(row["leader_max"]),
-        min_increment=_money(row["min_increment"]),
-        reserve_price=_money(row["reserve_price"]),
-        soft_close_seconds=row["soft_close_seconds"],
-    )
-
-
-def _money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None
-
-
-async def _priors(
-    db: Connection, requests: list[BidRequest], now: datetime
-) -> dict[tuple[int, str], Prior]:
-    keyed = sorted({(r.bidder.id, r.key) for r in requests if r.key})
-    match = " OR ".join(f'(bidder = :b{i} AND "key" = :k{i})' for i in range(len(keyed)))
-    params: dict[str, Any] = {f"b{i}": b for i, (b, _) in enumerate(keyed)}
-    params |= {f"k{i}": k for i, (_, k) in enumerate(keyed)}
-    rows = await db.fetch(
-        f'SELECT bidder, "key", auction, amount, max_amount, outcome FROM bid_request '
-        f"WHERE created_at > :cutoff AND ({match})",
-        cutoff=now - KEY_LIFETIME,
-        **params,
-    )
-    return {
-        (r["bidder"], r["key"]): Prior(
-            r["auction"],
-            to_money(r["amount"]),
-            _money(r["max_amount"]),
-            _outcome_decoder.decode(r["outcome"]),
-        )
-        for r in rows
-    }
-
-
-class _Writes:
-    """What a decision writes, in statement order. With ``unchanged`` (a condition on the
-    auction row ``a``), the auction's update only applies if it holds and returns the row's id,
-    and on PostgreSQL every later statement depends on it (``sql.write_if_held``)."""
-
-    def __init__(
-        self,
-        postgres: bool,
-        decision: Decision,
-        now: datetime,
-        unchanged: Statement | None = None,
-    ) -> None:
-        state, auction_id = decision.after, decision.after.auction_id
-        where, conditions = unchanged or ("a.id = :auction", {})
-        only_if = IF_HELD if unchanged and postgres else ""
-        row = _row(state)
-        sets = ", ".join(f"{c} = :{c}" for c in _BID_COLUMNS)
-        self.auction: Statement = (
-            f"UPDATE auction AS a SET {sets}, updated_at = :now WHERE {where}"
-            + (" RETURNING id" if unchanged else ""),
-            conditions | {c: row[c] for c in _BID_COLUMNS} | {"now": now, "auction": auction_id},
-        )
-        self.rest: list[Statement] = []
-        self.outbox: int | None = None  # index in ``rest`` of the outbox insert
-        self.bids: int | None = None  # index in ``rest`` of the bid insert
-        self.payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
-        if not decision.bids:  # only a leader's raised maximum
-            return
-        also = f" AND {only_if}" if only_if else ""
-        self.rest.append(
-            (
-                f"UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning{also}",
-                {"unwin": auction_id},
-            )
-        )
-        self.rest.append(
-            insert_sql(
-                postgres,
-                AuctionEvent,
-                ("auction", "seq", "payload", "created_at"),
-                [(auction_id, seq, payload.decode(), now) for seq, payload in self.payloads],
-                prefix="ev",
-                only_if=only_if,
-            )
-        )
-        if decision.outbid:
-            notices, outbox = _outbid_notices(postgres, decision, now, only_if)
-            self.rest.append(notices)
-            self.outbox = len(self.rest)
-            self.rest.append(outbox)
-        last = len(decision.bids) - 1
-        self.bids = len(self.rest)
-        self.rest.append(
-            insert_sql(
-                postgres,
-                BidRow,
-                ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
-                [
-                    (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
-                    for i, b in enumerate(decision.bids)
-                ],
-                "RETURNING id, seq",
-                prefix="bd",
-                only_if=only_if,
-            )
-        )
-
-    @property
-    def returning(self) -> tuple[int, ...]:
-        return tuple(i for i in (self.outbox, self.bids) if i is not None)
-
-    def finish(
-        self, decision: Decision, done: AfterCommit, returned: list[list[dict[str, Any]]]
-    ) -> list[Outcome]:
-        """After the writes: the effects to carry out once committed, and the outcomes with the
-        stored bids' ids."""
-        auction_id = decision.after.auction_id
-        if decision.extended:
-            done.schedule_ending(auction_id, decision.after.end_time)
-        rows = dict(zip(self.returning, returned, strict=True))
-        done.notify_users(o.bidder.id for o in decision.outbid)
-        for seq, payload in self.payloads:
-            done.broadcast(auction_id, seq, payload)
-        if self.outbox is not None:
-            done.send_emails([r["id"] for r in rows[self.outbox]])
-        if self.bids is None:
-            return decision.outcomes
-        bid_ids = {r["seq"]: r["id"] for r in rows[self.bids]}
-        return [
-            msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
-            if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
-            else o
-            for o in decision.outcomes
-        ]
-
-
-async def _record(
-    db: Connection, decision: Decision, done: AfterCommit, now: datetime
-) -> list[Outcome]:
-    """Write what the decision lists, in the transaction that holds the row; return the
-    outcomes with the stored bids' ids.
-
-    Everything goes in one round trip on PostgreSQL: the old winning bid is unflagged and the
-    new one inserted side by side, as the database checks "one winning bid" at commit; SQLite
-    runs the same statements in order."""
-    if not decision.changed:
-        return decision.outcomes
-    writes = _Writes(db.postgres, decision, now)
-    statements = [writes.auction, *writes.rest]
-    returned = await db.together(statements, *(i + 1 for i in writes.returning))
-    return writes.finish(decision, done, returned)
-
-
-def _outbid_notices(
-    postgres: bool, decision: Decision, now: datetime, only_if: str
-) -> tuple[Statement, Statement]:
-    """The in-app notices and outbox emails of those who lost the lead, committed with the bid
-    that beat them; the outbox statement returns the emails' ids."""
-    product, auction_id = decision.before.product_name, decision.before.auction_id
-    notices = insert_sql(
-        postgres,
-        Notification,
-        ("user", "notification_type", "title", "message", "auction", "created_at"),
-        [
-            (
-                o.bidder.id,
-                NotificationType.bid_outbid.value,
-                "You have been outbid",
-                f"Someone placed a higher bid of Rs. {format_money(o.price)} on {product}",
-                auction_id,
-                now,
-            )
-            for o in decision.outbid
-        ],
-        prefix="nt",
-        only_if=only_if,
-    )
-    emails = []
-    for o in decision.outbid:
-        subject, body = OUTBID.render(
-            username=o.bidder.username, product=product, amount=format_money(o.price)
-        )
-        emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
-    outbox = insert_sql(
-        postgres,
-        OutboxEmail,
-        ("dedupe_key", "to_address", "subject", "body", "created_at"),
-        emails,
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        prefix="em",
-        only_if=only_if,
-    )
-    return notices, outbox
-
-
-async def _remember_keys(
-    db: Connection,
-    auction_id: int,
-    attempts: list[Attempt],
-    outcomes: list[Outcome],
-    now: datetime,
-) -> None:
-    """Store the first outcome of each new key; an expired row with the same key is reused."""
-    rows: dict[tuple[int, str], tuple[Any, ...]] = {}
-    for attempt, outcome in zip(attempts, outcomes, strict=True):
-        if attempt.key is None or attempt.prior is not None:
-            continue
-        slot = (attempt.bidder.id, attempt.key)
-        if slot not in rows:
-            encoded = _outcome_encoder.encode(outcome).decode()
-            rows[slot] = (
-                attempt.bidder.id,
-                attempt.key,
-                auction_id,
-                attempt.amount,
-                attempt.max_amount,
-                encoded,
-                now,
-            )
-    if not rows:
-        return
-    stored = await db.insert_rows(
-        BidRequestRow,
-        ("bidder", "key", "auction", "amount", "max_amount", "outcome", "created_at"),
-        list(rows.values()),
-        'ON CONFLICT (bidder, "key") DO UPDATE SET auction = excluded.auction, '
-        "amount = excluded.amount, max_amount = excluded.max_amount, "
-        "outcome = excluded.outcome, "
-        "created_at = excluded.created_at WHERE bid_request.created_at <= :cutoff "
-        "RETURNING id",
-        cutoff=now - KEY_LIFETIME,
-    )
-    if len(stored) < len(rows):
-        raise _KeyRace
-
-
-async def forget_expired_keys() -> int:
-    """Idempotency keys answer retries for ``KEY_LIFETIME``; after that a key is a new bid
-    (``_remember_keys`` reuses the row), so older rows only take room: the sweep deletes them."""
-    gone = (
-        await BidRequestRow.delete()
-        .where(BidRequestRow.created_at <= utc_now() - KEY_LIFETIME)
-        .returning(BidRequestRow.id)
-    )
-    return len(gone)

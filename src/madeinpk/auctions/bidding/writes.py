@@ -1,0 +1,185 @@
+"""What a bid batch's decision writes: the auction row, the bids (the old winning bid unflagged,
+the new ones inserted), the auction's events, and the notices and outbox emails of those who lost
+the lead, in as few statements as the engine allows (one round trip on PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from madeinpk.after_commit import AfterCommit
+from madeinpk.auctions.bidding.row_state import BID_COLUMNS, state_columns
+from madeinpk.auctions.bidding.rules import (
+    Accepted,
+    Decision,
+    Outcome,
+)
+from madeinpk.auctions.events import event_payload
+from madeinpk.auctions.tables import AuctionEvent
+from madeinpk.auctions.tables import Bid as BidRow
+from madeinpk.db.sql import (
+    IF_HELD,
+    Connection,
+    Statement,
+    insert_sql,
+)
+from madeinpk.money import format_money
+from madeinpk.notifications.emails import OUTBID
+from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+
+
+class BatchWrites:
+    """What a decision writes, in statement order. With ``unchanged`` (a condition on the
+    auction row ``a``), the auction's update only applies if it holds and returns the row's id,
+    and on PostgreSQL every later statement depends on it (``sql.write_if_held``)."""
+
+    def __init__(
+        self,
+        postgres: bool,
+        decision: Decision,
+        now: datetime,
+        unchanged: Statement | None = None,
+    ) -> None:
+        state, auction_id = decision.after, decision.after.auction_id
+        where, conditions = unchanged or ("a.id = :auction", {})
+        only_if = IF_HELD if unchanged and postgres else ""
+        row = state_columns(state)
+        sets = ", ".join(f"{c} = :{c}" for c in BID_COLUMNS)
+        self.auction: Statement = (
+            f"UPDATE auction AS a SET {sets}, updated_at = :now WHERE {where}"
+            + (" RETURNING id" if unchanged else ""),
+            conditions | {c: row[c] for c in BID_COLUMNS} | {"now": now, "auction": auction_id},
+        )
+        self.rest: list[Statement] = []
+        self.outbox: int | None = None  # index in ``rest`` of the outbox insert
+        self.bids: int | None = None  # index in ``rest`` of the bid insert
+        self.payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
+        if not decision.bids:  # only a leader's raised maximum
+            return
+        also = f" AND {only_if}" if only_if else ""
+        self.rest.append(
+            (
+                f"UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning{also}",
+                {"unwin": auction_id},
+            )
+        )
+        self.rest.append(
+            insert_sql(
+                postgres,
+                AuctionEvent,
+                ("auction", "seq", "payload", "created_at"),
+                [(auction_id, seq, payload.decode(), now) for seq, payload in self.payloads],
+                prefix="ev",
+                only_if=only_if,
+            )
+        )
+        if decision.outbid:
+            notices, outbox = _outbid_notices(postgres, decision, now, only_if)
+            self.rest.append(notices)
+            self.outbox = len(self.rest)
+            self.rest.append(outbox)
+        last = len(decision.bids) - 1
+        self.bids = len(self.rest)
+        self.rest.append(
+            insert_sql(
+                postgres,
+                BidRow,
+                ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
+                [
+                    (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
+                    for i, b in enumerate(decision.bids)
+                ],
+                "RETURNING id, seq",
+                prefix="bd",
+                only_if=only_if,
+            )
+        )
+
+    @property
+    def returning(self) -> tuple[int, ...]:
+        return tuple(i for i in (self.outbox, self.bids) if i is not None)
+
+    def finish(
+        self, decision: Decision, done: AfterCommit, returned: list[list[dict[str, Any]]]
+    ) -> list[Outcome]:
+        """After the writes: the effects to carry out once committed, and the outcomes with the
+        stored bids' ids."""
+        auction_id = decision.after.auction_id
+        if decision.extended:
+            done.schedule_ending(auction_id, decision.after.end_time)
+        rows = dict(zip(self.returning, returned, strict=True))
+        done.notify_users(o.bidder.id for o in decision.outbid)
+        for seq, payload in self.payloads:
+            done.broadcast(auction_id, seq, payload)
+        if self.outbox is not None:
+            done.send_emails([r["id"] for r in rows[self.outbox]])
+        if self.bids is None:
+            return decision.outcomes
+        bid_ids = {r["seq"]: r["id"] for r in rows[self.bids]}
+        return [
+            msgspec.structs.replace(o, bid_id=bid_ids[o.bid_seq])
+            if isinstance(o, Accepted) and o.bid_seq and not o.bid_id
+            else o
+            for o in decision.outcomes
+        ]
+
+
+async def record_decision(
+    db: Connection, decision: Decision, done: AfterCommit, now: datetime
+) -> list[Outcome]:
+    """Write what the decision lists, in the transaction that holds the row; return the
+    outcomes with the stored bids' ids.
+
+    Everything goes in one round trip on PostgreSQL: the old winning bid is unflagged and the
+    new one inserted side by side, as the database checks "one winning bid" at commit; SQLite
+    runs the same statements in order."""
+    if not decision.changed:
+        return decision.outcomes
+    writes = BatchWrites(db.postgres, decision, now)
+    statements = [writes.auction, *writes.rest]
+    returned = await db.together(statements, *(i + 1 for i in writes.returning))
+    return writes.finish(decision, done, returned)
+
+
+def _outbid_notices(
+    postgres: bool, decision: Decision, now: datetime, only_if: str
+) -> tuple[Statement, Statement]:
+    """The in-app notices and outbox emails of those who lost the lead, committed with the bid
+    that beat them; the outbox statement returns the emails' ids."""
+    product, auction_id = decision.before.product_name, decision.before.auction_id
+    notices = insert_sql(
+        postgres,
+        Notification,
+        ("user", "notification_type", "title", "message", "auction", "created_at"),
+        [
+            (
+                o.bidder.id,
+                NotificationType.bid_outbid.value,
+                "You have been outbid",
+                f"Someone placed a higher bid of Rs. {format_money(o.price)} on {product}",
+                auction_id,
+                now,
+            )
+            for o in decision.outbid
+        ],
+        prefix="nt",
+        only_if=only_if,
+    )
+    emails = []
+    for o in decision.outbid:
+        subject, body = OUTBID.render(
+            username=o.bidder.username, product=product, amount=format_money(o.price)
+        )
+        emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
+    outbox = insert_sql(
+        postgres,
+        OutboxEmail,
+        ("dedupe_key", "to_address", "subject", "body", "created_at"),
+        emails,
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        prefix="em",
+        only_if=only_if,
+    )
+    return notices, outbox
