@@ -93,3 +93,48 @@ def test_nothing_served_is_still_called_being_built() -> None:
     assert "being built" not in rules
     for section in ("Minimum increments", "Proxy bidding", "Soft close", "Reserve price"):
         assert re.search(rf"^## \d+\. {section}$", rules, re.MULTILINE), section
+
+
+# Files a docstring, comment or document may cite: in the repository, found from the repository
+# root, the citing file's folder, src/ or src/madeinpk/ (how the docs name modules), or docs/ (a
+# bare document name). The benchmarks alone may cite the workspace's shared tooling
+# (``../shared/bench/...``, beside the repository), which they run; src/, tests/ and the documents
+# cite only what a clone carries.
+CITED = re.compile(
+    r"(?<![\w/.:-])((?:\.\./)?(?:[\w.-]+/)+[\w.-]+\.(?:md|py|sh|sql|json|toml|html|js|css)"
+    r"|[\w-]+\.md|[\w]+\.py)(?![\w/])"
+)
+SCANNED = [
+    *sorted((ROOT / "src").rglob("*.py")),
+    *sorted((ROOT / "tests").rglob("*.py")),
+    *sorted((ROOT / "bench").rglob("*.py")),
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "bench").glob("*.md")),
+    ROOT / "README.md",
+    ROOT / "piccolo_conf.py",
+]
+_BASENAMES = {p.name for d in ("src", "tests", "bench") for p in (ROOT / d).rglob("*.py")} | {
+    p.name for p in ROOT.glob("*.py")
+}
+
+
+def _cited_file_exists(citing: Path, cited: str) -> bool:
+    if cited.startswith("../shared/"):
+        if citing.relative_to(ROOT).parts[0] != "bench":
+            return False
+        shared = ROOT.parent / "shared"
+        return not shared.exists() or (ROOT.parent / cited[3:]).exists()
+    if "/" not in cited and cited.endswith(".py"):
+        return cited in _BASENAMES  # a module named by its file: some module has that name
+    bases = (ROOT, citing.parent, ROOT / "src", ROOT / "src" / "madeinpk", ROOT / "docs")
+    return any((base / cited).exists() for base in bases)
+
+
+@pytest.mark.parametrize("citing", SCANNED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_cited_file_exists(citing: Path) -> None:
+    if citing.name == "test_docs.py":
+        return  # its own examples
+    missing = sorted(
+        {c for c in CITED.findall(citing.read_text()) if not _cited_file_exists(citing, c)}
+    )
+    assert not missing, f"{citing.relative_to(ROOT)} cites files that are not there: {missing}"

@@ -1,5 +1,5 @@
-"""The auction engine end to end (auction-engine.md § 3), over real sockets and real HTTP: the
-worked example of proxy bidding step by step on both transports, minimum increments per auction
+"""The auction engine end to end (docs/auction-rules.md §§ 5-8), over real sockets and real HTTP:
+the worked example of proxy bidding step by step on both transports, minimum increments per auction
 (the site's table: ``test_increment_table.py``), soft close with the real scheduler and sweep,
 the reserve price at the ending, and the secrecy of a standing maximum."""
 

@@ -1,5 +1,6 @@
-"""The auction options (auction-engine.md § 1) on REST create and update, in the admin and in the
-OpenAPI schema, and the derived fields (§ 2) in the REST Auction body and ``auction_status``."""
+"""The auction options (docs/auction-rules.md § 1) on REST create and update, in the admin and
+in the OpenAPI schema, and the derived fields (docs/rest-api.md § Auctions) in the REST Auction
+body and ``auction_status``."""
 
 from __future__ import annotations
 

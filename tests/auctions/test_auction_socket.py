@@ -1,4 +1,4 @@
-"""The WebSocket protocol (``websocket-protocol.md``) over real connections to a real server."""
+"""The WebSocket protocol (docs/websocket.md) over real connections to a real server."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def test_auction_status_has_every_documented_field(
         "auction_id", "product", "seller", "starting_price", "current_price", "start_time",
         "end_time", "status", "is_active", "winner", "total_bids", "latest_bids",
         "seq", "server_time", "min_increment", "min_next_bid", "reserve_met",
-        "soft_close_seconds", "my_max_bid",  # additions of auction-engine.md § 2
+        "soft_close_seconds", "my_max_bid",  # derived fields: docs/rest-api.md § Auctions
     }  # fmt: skip
     assert data["seq"] == 6 and data["server_time"].endswith("Z")
     assert data["auction_id"] == auction_id
@@ -206,7 +206,7 @@ async def test_new_bid_reaches_every_watcher(
         assert reply["type"] == "new_bid"
         assert set(reply["data"]) == {
             "bidder", "amount", "time", "current_price",
-            "seq", "auto", "total_bids", "min_next_bid",  # additions of auction-engine.md
+            "seq", "auto", "total_bids", "min_next_bid",  # docs/websocket.md § 7
         }  # fmt: skip
         assert reply["data"]["seq"] == 1 and reply["data"]["total_bids"] == 1
         assert reply["data"]["auto"] is False and reply["data"]["min_next_bid"] == "3000.01"
@@ -294,7 +294,7 @@ async def test_seller_cannot_bid_on_own_auction(
 
 
 async def test_checks_run_in_the_documented_order(live_server: LiveServer) -> None:
-    """Blocked beats not active beats own auction beats too low (auction-engine.md § 3)."""
+    """Blocked beats not active beats own auction beats too low (docs/auction-rules.md § 2)."""
     blocked_seller = await make_user(live_server.settings, role=Role.seller, is_blocked=True)
     ended = await make_auction(blocked_seller, status=AuctionStatus.ended)
     async with watch(live_server.url, ended, blocked_seller.token) as ws:

@@ -23,7 +23,7 @@ AUCTION_FIELDS = {
     "id", "product", "starting_price", "current_price", "start_time", "end_time", "created_at",
     "status", "winner", "winner_username", "winner_email", "latest_bids", "total_bids",
     "time_remaining", "winning_bid_amount", "order_info",
-    # additions of auction-engine.md § 2
+    # the derived fields (docs/rest-api.md § Auctions)
     "min_increment", "min_next_bid", "reserve_met", "reserve_price", "soft_close_seconds", "seq",
     "server_time", "my_max_bid",
 }  # fmt: skip

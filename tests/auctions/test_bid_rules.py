@@ -226,7 +226,7 @@ def test_properties_of_any_sequence_of_batches(batches: list[list[Attempt]]) -> 
     assert state.bid_count == state.seq == len(accepted)
 
 
-# --- increments, proxy bidding, soft close (auction-engine.md § 3) -----------------------------
+# --- increments, proxy bidding, soft close (docs/auction-rules.md §§ 5-7) -----------------------
 
 A = ALI
 B = SARA

@@ -26,7 +26,7 @@ async def test_rest_bid_returns_the_bid_and_reaches_watchers(
         bid = response.json()
         assert set(bid) == {
             "id", "bidder", "bidder_username", "amount", "bid_time", "is_winning",
-            "is_auto", "is_leading", "current_price",  # additions of auction-engine.md § 6
+            "is_auto", "is_leading", "current_price",  # docs/rest-api.md § Auctions
         }  # fmt: skip
         assert bid["is_auto"] is False and bid["is_leading"] is True
         assert bid["current_price"] == "3000.00"

@@ -1,4 +1,4 @@
-"""Replay after reconnect (``?since_seq=N``, auction-engine.md § 5) over real sockets."""
+"""Replay after reconnect (``?since_seq=N``, docs/websocket.md § 7) over real sockets."""
 
 from __future__ import annotations
 

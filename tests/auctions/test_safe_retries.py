@@ -1,5 +1,5 @@
-"""Safe retries (auction-engine.md § 4) and post-commit effects that fail: a retry gets the first
-answer and changes nothing; a committed bid is never answered as a failure."""
+"""Safe retries (docs/auction-rules.md § 9) and post-commit effects that fail: a retry gets the
+first answer and changes nothing; a committed bid is never answered as a failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The derived fields of an auction (auction-engine.md § 2), computed one way for the REST
+"""The derived fields of an auction (docs/rest-api.md § Auctions), computed one way for the REST
 Auction body and the WebSocket ``auction_status``, with the rule core's own step function, so
 what a page shows as the lowest next bid is what the bid path will accept."""
 

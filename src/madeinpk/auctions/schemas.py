@@ -101,7 +101,7 @@ class Auction(msgspec.Struct):
     time_remaining: int  # seconds until end_time while active and started, else 0
     winning_bid_amount: str | None
     order_info: OrderInfo | None  # to the seller once ended
-    # auction-engine.md § 2: derived fields.
+    # The derived fields (docs/rest-api.md § Auctions).
     min_increment: str  # the step in force now
     min_next_bid: str  # current_price + min_increment
     reserve_met: bool | None  # null: no reserve
@@ -112,7 +112,7 @@ class Auction(msgspec.Struct):
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
 
 
-# The auction's options (auction-engine.md § 1). Absent keeps what is in force (the defaults on
+# The auction's options (docs/auction-rules.md § 1). Absent keeps what is in force (the defaults on
 # creation); null is "none" for the money ones. A form cannot send null: there an empty value is
 # "none" (or the default), which the form's declarations say with ``blank_is_null``.
 MAX_SOFT_CLOSE_SECONDS = 3600

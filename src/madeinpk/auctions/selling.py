@@ -61,7 +61,7 @@ class Terms:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """The seller's options (auction-engine.md § 1); all unset: the customer's plain rules."""
+    """The seller's options (docs/auction-rules.md § 1); all unset: the customer's plain rules."""
 
     min_increment: Decimal | None = None
     reserve_price: Decimal | None = None

@@ -41,7 +41,7 @@ class Auction(Table):
     leader = ForeignKey(BaseUser, null=True, on_delete=OnDelete.set_null)
     leader_max = Numeric(digits=(10, 2), null=True, default=None)  # secret: only to its owner
     last_bid_time = Timestamptz(null=True, default=None)
-    # The seller's options (auction-engine.md § 1); none set: the customer's plain rules.
+    # The seller's options (docs/auction-rules.md § 1); none set: the customer's plain rules.
     min_increment = Numeric(digits=(10, 2), null=True, default=None)
     reserve_price = Numeric(digits=(10, 2), null=True, default=None)  # secret: seller only
     soft_close_seconds = Integer(default=0)

@@ -37,7 +37,7 @@ class Reason(str, Enum):
     internal = "internal"
 
 
-# The customer's wording, word for word (``websocket-protocol.md``); {price} is the current price.
+# The customer's wording, word for word (docs/websocket.md); {price} is the current price.
 MESSAGES = {
     Reason.not_found: "Auction not found",
     Reason.unauthenticated: "You must be authenticated to place a bid",
@@ -301,8 +301,8 @@ class _Book:
 
 
 def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | None:
-    """The customer's checks, in the customer's order, then the amount's (auction-engine.md
-    § 3): 1. too low, 2. below the step, 3. a maximum under the amount. The only place that
+    """The customer's checks, in the customer's order, then the amount's (docs/auction-rules.md
+    § 2): 1. too low, 2. below the step, 3. a maximum under the amount. The only place that
     orders them: the transports parse money and nothing else."""
     if attempt.blocked:
         return refusal(Reason.blocked)
@@ -325,7 +325,7 @@ def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | No
 
 
 def _place(book: _Book, attempt: Attempt) -> Accepted:
-    """Proxy bidding (auction-engine.md § 3); with no maxima anywhere, the plain rule."""
+    """Proxy bidding (docs/auction-rules.md § 6); with no maxima anywhere, the plain rule."""
     state, bidder = book.state, attempt.bidder
     ceiling = attempt.max_amount or attempt.amount  # m
     leader = state.leader

@@ -1,4 +1,4 @@
-"""The auction socket's messages (``websocket-protocol.md``, field for field): what a client sends
+"""The auction socket's messages (docs/websocket.md, field for field): what a client sends
 and what the server answers and broadcasts. Money fields are 2-dp strings; datetimes encode as
 UTC with ``Z``. The REST bodies are in ``auctions.schemas``."""
 

@@ -1,4 +1,4 @@
-"""Replay from the event log (``auction_event``, auction-engine.md § 5).
+"""Replay from the event log (``auction_event``, docs/websocket.md § 7).
 
 Every broadcast event is stored in the transaction that caused it, exactly as it was sent, so the
 log is what a reconnecting client catches up from (``?since_seq=N``) and what a process fills a
