@@ -31,8 +31,11 @@ class OrderWriter(Protocol):
     above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
     answers it; the assembly hands it to the process's ``Endings`` (``madeinpk.tasks``)."""
 
-    table: type[Table]
-    columns: tuple[str, ...]
+    @property
+    def table(self) -> type[Table]: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
 
     def row(
         self,
