@@ -52,10 +52,10 @@ BATCH = 200
 # --- the transaction ---------------------------------------------------------------------------
 
 _CLOSE_POSTGRES = """
-    UPDATE auction a SET status = 'ended', seq = a.seq + 1, updated_at = statementtimestamp()
+    UPDATE auction a SET status = 'ended', seq = a.seq + 1, updated_at = statement_timestamp()
     FROM (
         SELECT id FROM auction
-        WHERE status = 'active' AND end_time <= statementtimestamp() AND {which}
+        WHERE status = 'active' AND end_time <= statement_timestamp() AND {which}
         ORDER BY id = ANY(:ids) DESC, end_time, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
