@@ -145,6 +145,9 @@ class Settings:
     replicas: ReplicaConfig = ReplicaConfig()
     max_image_decodes: int = 2  # uploads decoded at once per process (~270 MB each at 40 MP)
     redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster
+    # With Redis: an auction's bids are decided by the process holding its lease for this long
+    # (renewed while it has bids); 0: every process decides the bids it receives.
+    bid_owner_lease_ms: int = 2000
 
     @property
     def channel_prefix(self) -> str:
@@ -257,6 +260,7 @@ class Settings:
             ),
             replicas=ReplicaConfig.parse(env, database),
             redis_cluster=redis_cluster,
+            bid_owner_lease_ms=env.integer("BID_OWNER_LEASE_MS", 2000, minimum=0, maximum=60_000),
         )
 
 

@@ -82,6 +82,9 @@ class BidRequest:
     amount: Decimal
     key: str | None = None
     max_amount: Decimal | None = None
+    # Unix time after which the bid is refused undecided: a bid forwarded from another process
+    # (``auctions.owners``), whose sender stops waiting for the answer soon after.
+    not_after: float | None = None
 
 
 class BidDesk:
@@ -98,12 +101,16 @@ class BidDesk:
         self._known: dict[int, Known] = {}
 
     async def place(self, request: BidRequest) -> Outcome:
+        # Shielded: a client that goes away does not cancel a bid already in the batch.
+        return await asyncio.shield(self.submit(request))
+
+    def submit(self, request: BidRequest) -> asyncio.Future[Outcome]:
+        """Queue a bid to be decided here; its outcome arrives in the future."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(request.auction_id, []).append((request, future))
         if request.auction_id not in self._writers:
             self._writers[request.auction_id] = asyncio.create_task(self._write(request.auction_id))
-        # Shielded: a client that goes away does not cancel a bid already in the batch.
-        return await asyncio.shield(future)
+        return future
 
     async def drain(self) -> None:
         """Finish the batches in flight (shutdown)."""
@@ -116,6 +123,9 @@ class BidDesk:
                 batch, rest = queue[: self.max_batch], queue[self.max_batch :]
                 if rest:
                     self._queues[auction_id] = rest
+                batch = _refuse_late(batch)
+                if not batch:
+                    continue
                 requests = [request for request, _ in batch]
                 started = time.perf_counter()
                 known = self._known.pop(auction_id, None)
@@ -145,6 +155,23 @@ class BidDesk:
         if len(self._known) >= 256:
             cutoff = time.monotonic() - KNOWN_FOR_SECONDS
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
+
+
+def _refuse_late(
+    batch: list[tuple[BidRequest, asyncio.Future[Outcome]]],
+) -> list[tuple[BidRequest, asyncio.Future[Outcome]]]:
+    """Answer ``internal``, undecided, the bids whose sender has given up on them by now, so
+    that no bid is recorded after its bidder was told it could not be processed."""
+    if all(request.not_after is None for request, _ in batch):
+        return batch
+    now, kept = time.time(), []
+    for request, future in batch:
+        if request.not_after is not None and request.not_after < now:
+            if not future.done():
+                future.set_result(refusal(Reason.internal))
+        else:
+            kept.append((request, future))
+    return kept
 
 
 def _count(outcomes: list[Outcome]) -> None:
