@@ -167,8 +167,10 @@ class OwnerLeases:
             await asyncio.sleep(self.lease_seconds / 4)
             try:
                 await self._renew_held()
-            except Exception:  # Redis away: the leases lapse, and everyone decides its own
-                logger.warning("Auction leases not renewed", exc_info=True)
+            except (RedisError, OSError) as exc:  # the leases lapse; everyone decides its own
+                logger.warning("Auction leases not renewed (%s)", exc)
+            except Exception:
+                logger.exception("Auction leases not renewed")
 
     async def _renew_held(self) -> None:
         now = time.monotonic()
