@@ -19,6 +19,15 @@ import msgspec
 from madeinpk.money import CENT, format_money
 
 
+class AuctionStatus(str, Enum):
+    """An auction's ``status`` column; only an ``active`` one takes bids."""
+
+    active = "active"
+    ended = "ended"
+    cancelled = "cancelled"
+    completed = "completed"
+
+
 class Reason(str, Enum):
     """Why a bid was refused: the ``error.code`` of the protocol."""
 
@@ -147,7 +156,7 @@ class AuctionState:
     reserve_price: Decimal | None = None
 
     def is_open(self, now: datetime) -> bool:
-        return self.status == "active" and self.start_time <= now < self.end_time
+        return self.status == AuctionStatus.active and self.start_time <= now < self.end_time
 
     def step(self, price: Decimal) -> Decimal:
         return step_at(price, self.min_increment, self.increments)
