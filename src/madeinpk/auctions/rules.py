@@ -8,6 +8,7 @@ refusal is explained from the same decision that refused it, never by reading ag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -61,6 +62,17 @@ MESSAGES = {
     Reason.idempotency_conflict: "Idempotency key reused with a different bid",
     Reason.internal: "Your bid could not be processed, please try again",
 }
+
+
+# ``Reason.invalid_max_amount``'s words when the maximum is no valid amount at all (MESSAGES has
+# them for a valid one below the bid).
+INVALID_MAX_AMOUNT = "Invalid maximum bid amount"
+
+# The client's idempotency key (``bid_id`` over the socket, ``Idempotency-Key`` over REST).
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KEY_ALPHABET = "1-64 characters of A-Z a-z 0-9 _ -"
+INVALID_BID_ID = f"Invalid bid_id: use {KEY_ALPHABET}"
+INVALID_IDEMPOTENCY_KEY = f"Invalid Idempotency-Key header: use {KEY_ALPHABET}"
 
 
 class Refused(msgspec.Struct, frozen=True, tag="refused"):
@@ -118,6 +130,9 @@ class Attempt:
     key: str | None = None  # the client's idempotency key (``bid_id`` / ``Idempotency-Key``)
     prior: Prior | None = None
 
+
+# The longest soft close an auction (or the ``SOFT_CLOSE_SECONDS`` default) may have.
+MAX_SOFT_CLOSE_SECONDS = 3600
 
 # Price bands of the site-wide step (``BID_INCREMENTS``): from a price >= FROM the step is STEP.
 Increments = tuple[tuple[Decimal, Decimal], ...]
