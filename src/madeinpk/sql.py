@@ -5,7 +5,7 @@ write it, with parameters bound by name, and one ``Dialect`` to ask what differs
 an array on PostgreSQL and spread into one placeholder per item on SQLite, so a membership test
 is written ``{dialect.among("name")}`` (``= ANY(:name)`` or ``IN (:name)``). Statements run on
 the current transaction's own connection (``Connection``), or, outside the bid path, as a
-Piccolo query (``Dialect.raw``) that joins whatever transaction is in progress.
+Piccolo query (``raw``) that joins whatever transaction is in progress.
 """
 
 from __future__ import annotations
@@ -95,10 +95,8 @@ class Dialect:
             return engine.transaction()
         return engine.transaction(transaction_type=TransactionType.immediate)
 
-    def raw(self, table: type[Table], sql: str, **params: Any) -> Raw:
-        """``sql`` (``:name`` parameters) as a Piccolo query on ``table``'s engine: it runs in
-        the transaction in progress, if any, and can be handed to ``stale_read``."""
-        escaped = sql.replace("{", "{{").replace("}", "}}")
+    def template(self, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """``sql`` as Piccolo's ``{}`` template and its arguments (lists as ``bind`` does)."""
         args: list[Any] = []
 
         def placeholder(match: re.Match[str]) -> str:
@@ -109,11 +107,19 @@ class Dialect:
             args.append(value)
             return "{}"
 
-        return table.raw(_NAME.sub(placeholder, escaped), *args)
+        escaped = sql.replace("{", "{{").replace("}", "}}")
+        return _NAME.sub(placeholder, escaped), args
 
 
 POSTGRES = Dialect(postgres=True, begin="BEGIN")
 SQLITE = Dialect(postgres=False, begin="BEGIN IMMEDIATE")
+
+
+def raw(table: type[Table], sql: str, **params: Any) -> Raw:
+    """``sql`` (``:name`` parameters) as a Piccolo query on ``table``'s engine, outside the bid
+    path: it runs in the transaction in progress, if any, and can be handed to ``stale_read``."""
+    template, args = dialect(table._meta.db).template(sql, params)
+    return table.raw(template, *args)
 
 
 @lru_cache(maxsize=1024)

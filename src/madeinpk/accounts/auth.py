@@ -13,7 +13,7 @@ from madeinpk.accounts.tables import AuthToken, Role
 from madeinpk.accounts.tokens import hash_key
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import INVALID_TOKEN, NotAuthenticated
-from madeinpk.sql import dialect
+from madeinpk.sql import Dialect, raw
 from madeinpk.timestamps import utc_now
 
 # One round trip per request: token, user and profile together. The LEFT JOIN keeps staff users
@@ -52,7 +52,7 @@ def _account(row: dict[str, Any]) -> Account:
         profile_picture=row["profile_picture"] or "",
         is_blocked=bool(row["is_blocked"]),
         failed_payment_count=row["failed_payment_count"] or 0,
-        created_at=dialect().timestamp(created) if created else utc_now(),
+        created_at=Dialect.timestamp(created) if created else utc_now(),
     )
 
 
@@ -60,14 +60,14 @@ async def resolve_token(key: str) -> Account | None:
     """The account behind a key, or None when the key is unknown, expired or its user inactive."""
     if not key or len(key) > 128:
         return None
-    rows = await dialect().raw(AuthToken, _BY_TOKEN, key_hash=hash_key(key), now=utc_now())
+    rows = await raw(AuthToken, _BY_TOKEN, key_hash=hash_key(key), now=utc_now())
     if not rows or not rows[0]["active"]:
         return None
     return _account(rows[0])
 
 
 async def load_account(user_id: int) -> Account | None:
-    rows = await dialect().raw(AuthToken, _BY_ID, user_id=user_id)
+    rows = await raw(AuthToken, _BY_ID, user_id=user_id)
     return _account(rows[0]) if rows else None
 
 

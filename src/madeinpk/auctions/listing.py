@@ -25,7 +25,7 @@ from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
 from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
-from madeinpk.sql import dialect
+from madeinpk.sql import dialect, raw
 from madeinpk.timestamps import utc_now
 
 AUCTION_COLUMNS = (
@@ -157,7 +157,7 @@ async def auction_bodies(
     ids = [r["id"] for r in rows]
     bids: dict[int, list[Bid]] = defaultdict(list)
     spoken = dialect()
-    latest = spoken.raw(Auction, _LATEST_BIDS.format(among_ids=spoken.among("ids")), ids=ids)
+    latest = raw(Auction, _LATEST_BIDS.format(among_ids=spoken.among("ids")), ids=ids)
     for b in await stale_read(latest):
         bids[b["auction"]].append(
             Bid(

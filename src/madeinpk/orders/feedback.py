@@ -18,7 +18,7 @@ from madeinpk.http.query import is_valid_id
 from madeinpk.money import CENT
 from madeinpk.orders.schemas import FeedbackCreate, FeedbackUpdate, SellerStats
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
-from madeinpk.sql import dialect
+from madeinpk.sql import dialect, raw
 from madeinpk.timestamps import utc_now
 
 RATINGS = ("seller_rating", "platform_rating", "communication_rating", "shipping_speed_rating")
@@ -218,7 +218,7 @@ async def seller_stats(seller_id: int) -> SellerStats:
     """One aggregate query; the division and rounding happen here, in Decimal, on both engines."""
     row: dict[str, Any] = {"total": 0}
     if _names_a_row(seller_id):
-        [row] = await dialect().raw(
+        [row] = await raw(
             Feedback,
             f"""
             SELECT COUNT(*) AS total,

@@ -41,7 +41,7 @@ from madeinpk.sample_data.data import (
 )
 from madeinpk.sample_data.images import render_image, sale_palette
 from madeinpk.settings import Settings
-from madeinpk.sql import dialect
+from madeinpk.sql import dialect, raw
 from madeinpk.timestamps import utc_now
 
 
@@ -141,11 +141,10 @@ async def _seed_places(run: _Run) -> None:
 
 async def _sync_sequence(table: type[Table]) -> None:
     """PostgreSQL's serial sequence does not see explicit ids; move it past them."""
-    spoken = dialect()
-    if not spoken.postgres:
+    if not dialect(table._meta.db).postgres:
         return
     name = table._meta.tablename
-    await spoken.raw(
+    await raw(
         table,
         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))",
     )
