@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from madeinpk.auctions.rules import MAX_SOFT_CLOSE_SECONDS
+
 DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 # Who may read /metrics by address, without METRICS_TOKEN: this host only. Not private networks:
@@ -251,7 +253,9 @@ class Settings:
             # Deployments sharing a Redis stay apart: counters, channels (queue: TASK_QUEUE).
             redis_key_prefix=env.text("REDIS_KEY_PREFIX", env.text("TASK_QUEUE", "madeinpk")),
             bid_increments=_increments(env.optional("BID_INCREMENTS")),
-            soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
+            soft_close_seconds=env.integer(
+                "SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=MAX_SOFT_CLOSE_SECONDS
+            ),
             log_format=_log_format(env),
             metrics_allow=_networks(env, "METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
             metrics_token=_metrics_token(env),
