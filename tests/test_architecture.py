@@ -80,6 +80,7 @@ DOMAIN_MAY_IMPORT = frozenset(
     {
         "madeinpk.db.database",  # tables, transactions, the engine check
         "madeinpk.db.sql",  # raw SQL on the transaction's connection
+        "madeinpk.db.held_writes",  # a write on condition that the row still holds a state
         "madeinpk.db.read_replicas",  # stale_read: where a read that tolerates staleness goes
         "madeinpk.redis_io.redis_topology",  # where a Redis client is built
         "madeinpk.observability.logs",
@@ -95,7 +96,7 @@ MAX_LINES = 400
 
 # auctions' rooms (sub-packages) and the modules each must hold.
 AUCTION_ROOMS = {
-    "bidding": {"rules", "desk", "row_state", "writes", "keys", "rate_limit"},
+    "bidding": {"rules", "refusals", "desk", "row_state", "writes", "keys", "rate_limit", "owners"},
     "live": {"hub", "rooms", "watchers", "room_state", "replay", "recovery", "snapshot", "socket"}
     | {"messages", "asyncapi"},
     "lifecycle": {"endings", "outcomes", "batching"},
@@ -217,7 +218,10 @@ def _direction_problem(imp: Import) -> str | None:
     if target is None:
         if imp.target in DOMAIN_MAY_IMPORT:
             return None
-        return "a domain may not import the app factory, the CLI, a transport or an assembly module"
+        return (
+            "a domain may not import the app factory, the CLI, a transport, an assembly module "
+            "or an adapter outside DOMAIN_MAY_IMPORT"
+        )
     assert source is not None
     if DOMAINS.index(target) > DOMAINS.index(source):
         return f"{source} is below {target}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from madeinpk.auctions.bidding import rules
+from madeinpk.auctions.bidding import refusals as rules
 from madeinpk.auctions.live import rooms, socket
 from madeinpk.http import websocket
 

@@ -10,7 +10,7 @@ import pytest
 from madeinpk.db.database import ALL_TABLES
 from madeinpk.db.engines import array_types, load_array_codecs
 from madeinpk.db.pg_engine import PooledConnection
-from madeinpk.db.sql import bind, insert_sql
+from madeinpk.db.sql import POSTGRES, insert_sql
 
 pytestmark = pytest.mark.postgres_only
 
@@ -46,8 +46,8 @@ async def _type_lookups(pool: asyncpg.Pool) -> list[str]:
             columns = [
                 c._meta.db_column_name for c in table._meta.columns if not c._meta.primary_key
             ]
-            sql, params = insert_sql(True, table, columns, [tuple(None for _ in columns)])
-            await connection.prepare(bind(sql, params, True)[0])
+            sql, params = insert_sql(POSTGRES, table, columns, [tuple(None for _ in columns)])
+            await connection.prepare(POSTGRES.bind(sql, params)[0])
     return [query for query in logged if "typeinfo_tree" in query]
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
+from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,6 +22,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import InitPluginProtocol
 
 from madeinpk.accounts.addresses.controller import (
     AddressController,
@@ -39,6 +41,7 @@ from madeinpk.after_commit import Effects
 from madeinpk.asgi.outages import OUTAGE_HANDLERS
 from madeinpk.asgi.websocket_close import CloseOnceMiddleware
 from madeinpk.auctions.bidding.desk import BidDesk
+from madeinpk.auctions.bidding.owners import OwnedBidDesk, OwnerLeases, process_name
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.controller import AuctionController
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
@@ -87,6 +90,7 @@ from madeinpk.orders.controller import FeedbackController, OrderController, sell
 from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.pages import page_routes
 from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend
+from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
@@ -135,6 +139,51 @@ def constant(kind: Any, value: object) -> Provide:
     return Provide(provide, sync_to_thread=False, use_cache=True)
 
 
+class HandOverBids(InitPluginProtocol):
+    """Litestar leaves lifespans last in, first out, so this one, registered after the channels
+    plugin, runs its shutdown while the channels still carry what other processes forward to an
+    owner that is handing its auctions over."""
+
+    def __init__(self, desk: BidDesk) -> None:
+        self.desk = desk
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if isinstance(self.desk, OwnedBidDesk):
+                await self.desk.hand_over()
+                await self.desk.leases.redis.aclose()
+
+
+def bid_desk_for(
+    settings: Settings, effects: Effects, channels: ChannelsPlugin, live: LiveAuctions
+) -> BidDesk:
+    """Embedded (one process) or with leases off, every process decides the bids it gets;
+    with Redis, an auction's bids go to the one process that holds its lease."""
+    if settings.redis_url is None or settings.bid_owner_lease_ms == 0:
+        return BidDesk(effects, settings.bid_increments)
+    leases = OwnerLeases(
+        redis_client(settings.redis_url, cluster=settings.redis_cluster),
+        settings.redis_key_prefix,
+        process_name(),
+        settings.bid_owner_lease_ms / 1000,
+    )
+    return OwnedBidDesk(
+        effects,
+        settings.bid_increments,
+        leases=leases,
+        channels=channels,
+        channel_prefix=settings.channel_prefix,
+        subscription_lock=live.subscription_lock,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     _redact_access_log()
@@ -160,7 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     broker.state.endings = endings
     scheduler = build_scheduler(broker, schedule_source) if settings.embedded else None
     effects.deliver_locally = live.deliver
-    bid_desk = BidDesk(effects, settings.bid_increments)
+    bid_desk = bid_desk_for(settings, effects, channels, live)
     rate_limiter = bid_rate_limiter(
         settings.redis_url,
         settings.bid_rate_limit,
@@ -251,7 +300,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 NotificationSocketServices(sockets_per_ip, token_cache, notification_feeds),
             ),
         },
-        plugins=[channels],
+        plugins=[channels, HandOverBids(bid_desk)],
         # Read outside DI: by the /metrics guard (guards take no dependencies), by the
         # readiness check (a test swaps it here) and by tests that drive the effects (the task
         # broker and schedule source) and the endings directly. Everything else is a dependency

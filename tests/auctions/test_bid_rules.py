@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
 from madeinpk.auctions.bidding.rules import (
     Accepted,
     Attempt,
@@ -16,10 +17,7 @@ from madeinpk.auctions.bidding.rules import (
     Bidder,
     Decision,
     Prior,
-    Reason,
-    Refused,
     decide,
-    refusal,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -15,6 +15,7 @@ from madeinpk.db.database import MAX_ID
 from madeinpk.http.bodies import field_options
 from madeinpk.http.errors import REQUIRED
 from madeinpk.money import AMOUNT_SCHEMA, Amount
+from madeinpk.settings import MAX_SOFT_CLOSE_SECONDS
 from madeinpk.timestamps import INSTANT_SCHEMA, Instant
 
 # --- REST --------------------------------------------------------------------------------------
@@ -115,7 +116,6 @@ class Auction(msgspec.Struct):
 # The auction's options (docs/auction-rules.md § 1). Absent keeps what is in force (the defaults on
 # creation); null is "none" for the money ones. A form cannot send null: there an empty value is
 # "none" (or the default), which the form's declarations say with ``blank_is_null``.
-MAX_SOFT_CLOSE_SECONDS = 3600
 _MIN_INCREMENT = "Fixed step between bids (money), or null: the site's BID_INCREMENTS table "
 _RESERVE_PRICE = "Secret lowest price the seller will sell at (money, at least the starting "
 _SOFT_CLOSE = (

@@ -13,6 +13,7 @@ from madeinpk.catalog.schemas import ProductUpdate
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
 from madeinpk.db.database import contains_ignoring_case, write_transaction
 from madeinpk.db.read_replicas import stale_read
+from madeinpk.db.sql import raw
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
@@ -155,7 +156,7 @@ PRODUCT_ORDERINGS = {"created_at": Product.created_at, "name": Product.name}
 # names the auction table (by its SQL name; docs/architecture.md lists it).
 _DELETE_UNBID_PRODUCT = """
     DELETE FROM product
-    WHERE id = {} AND NOT EXISTS (
+    WHERE id = :product AND NOT EXISTS (
         SELECT 1 FROM auction WHERE auction.product = product.id AND auction.bid_count > 0
     )
     RETURNING id
@@ -259,7 +260,7 @@ async def delete_product(account: Account, product_id: int, settings: Settings) 
     """Delete a product (and its listing) while nobody has bid."""
     await _own_product(account, product_id)
     images = await ProductImage.select(ProductImage.image).where(ProductImage.product == product_id)
-    if not await Product.raw(_DELETE_UNBID_PRODUCT, product_id):
+    if not await raw(Product, _DELETE_UNBID_PRODUCT, product=product_id):
         raise BusinessError("Cannot delete a product whose auction has bids")
     for image in images:
         delete_media(settings.media_root, image["image"])

@@ -11,12 +11,11 @@ import asyncpg
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns.combination import Where
 from piccolo.columns.operators.comparison import ComparisonOperator
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
 from madeinpk.db.piccolo_app import APP_CONFIG
+from madeinpk.db.sql import dialect
 
 MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
 
@@ -24,18 +23,10 @@ MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
 ALL_TABLES: list[type[Table]] = [BaseUser, SessionsBase, *APP_CONFIG.table_classes]
 
 
-def on_postgres() -> bool:
-    """Whether the tables are bound to PostgreSQL (else SQLite): the one engine check."""
-    return isinstance(BaseUser._meta.db, PostgresEngine)
-
-
 def write_transaction() -> Any:
-    """A transaction for read-then-write work. On SQLite it takes the write lock up front
-    (IMMEDIATE); a deferred one would fail with "database is locked" when two upgrade at once."""
+    """A transaction for read-then-write work on the tables' engine (``Dialect.begin``)."""
     engine = BaseUser._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+    return dialect(engine).write_transaction(engine)
 
 
 def is_unique_violation(exc: BaseException) -> bool:
@@ -62,7 +53,5 @@ def contains_ignoring_case(column: Any, text: str) -> Any:
     """``?search=``: the text as typed, anywhere in the column. ILIKE on PostgreSQL; SQLite's
     LIKE already ignores (ASCII) case. SQLite has no default escape character, so both name
     one."""
-    operator = (
-        _LikeEscaped if isinstance(column._meta.table._meta.db, SQLiteEngine) else _ILikeEscaped
-    )
+    operator = _ILikeEscaped if dialect(column._meta.table._meta.db).postgres else _LikeEscaped
     return Where(column=column, value=f"%{like_literal(text)}%", operator=operator)

@@ -22,6 +22,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from madeinpk.db.database import ALL_TABLES
 from madeinpk.db.pg_engine import CleanupPostgresEngine, PooledConnection
 from madeinpk.db.read_replicas import ReplicaRouter, replicas_running
+from madeinpk.db.sql import is_postgres
 from madeinpk.settings import Settings
 
 CONNECT_TIMEOUT = 5.0
@@ -109,7 +110,7 @@ def bind_tables(engine: Engine) -> None:
 async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator[None]:
     """Open the connection pool (PostgreSQL) or switch SQLite to WAL, and close on the way out."""
     bind_tables(engine)
-    if isinstance(engine, PostgresEngine):
+    if is_postgres(engine):
         size = settings.database_pool_size
         # asyncpg waits 60 s for a connection by default; while the server restarts a request
         # should fail (503) in seconds instead. A connection the server closed is replaced on

@@ -45,6 +45,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from redis.asyncio import Redis, RedisCluster
 
+from madeinpk.db.sql import is_postgres
 from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 
@@ -310,7 +311,7 @@ def _where(url: str) -> str:
 
 def _router() -> ReplicaRouter | None:
     engine = BaseUser._meta.db
-    return getattr(engine, "replicas", None) if isinstance(engine, PostgresEngine) else None
+    return getattr(engine, "replicas", None) if is_postgres(engine) else None
 
 
 async def stale_read(query: Runnable) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from piccolo.table import Table
 
-from madeinpk.db.database import on_postgres
+from madeinpk.db.sql import dialect, raw
 from madeinpk.settings import Settings
 
 
@@ -33,9 +33,10 @@ class Run:
 
 async def sync_sequence(table: type[Table]) -> None:
     """PostgreSQL's serial sequence does not see explicit ids; move it past them."""
-    if not on_postgres():
+    if not dialect(table._meta.db).postgres:
         return
     name = table._meta.tablename
-    await table.raw(
-        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))"
+    await raw(
+        table,
+        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))",
     )

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.bidding.keys import KeyRace, read_priors, remember_keys
+from madeinpk.auctions.bidding.refusals import Reason, refusal
 from madeinpk.auctions.bidding.row_state import (
     current_row,
     int_array,
@@ -39,23 +39,16 @@ from madeinpk.auctions.bidding.rules import (
     Bidder,
     Increments,
     Outcome,
-    Reason,
     decide,
-    refusal,
 )
 from madeinpk.auctions.bidding.writes import BatchWrites, record_decision
 from madeinpk.auctions.tables import Auction
-from madeinpk.db.sql import (
-    Moved,
-    Statement,
-    transaction,
-    write_if_held,
-)
+from madeinpk.db.held_writes import Moved, write_if_held
+from madeinpk.db.sql import Dialect, Statement, dialect, transaction
 from madeinpk.observability import metrics
 from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
-
 MAX_BATCH = 100
 KEY_RACE_RETRIES = 3
 # How long a process may decide on the state its own last batch left, without reading it again
@@ -73,6 +66,9 @@ class BidRequest:
     amount: Decimal
     key: str | None = None
     max_amount: Decimal | None = None
+    # Unix time after which the bid is refused undecided: a bid forwarded from another process
+    # (``bidding.owners``), whose sender stops waiting for the answer soon after.
+    not_after: float | None = None
 
 
 class BidDesk:
@@ -89,12 +85,16 @@ class BidDesk:
         self._known: dict[int, Known] = {}
 
     async def place(self, request: BidRequest) -> Outcome:
+        # Shielded: a client that goes away does not cancel a bid already in the batch.
+        return await asyncio.shield(self.submit(request))
+
+    def submit(self, request: BidRequest) -> asyncio.Future[Outcome]:
+        """Queue a bid to be decided here; its outcome arrives in the future."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(request.auction_id, []).append((request, future))
         if request.auction_id not in self._writers:
             self._writers[request.auction_id] = asyncio.create_task(self._write(request.auction_id))
-        # Shielded: a client that goes away does not cancel a bid already in the batch.
-        return await asyncio.shield(future)
+        return future
 
     async def drain(self) -> None:
         """Finish the batches in flight (shutdown)."""
@@ -107,6 +107,9 @@ class BidDesk:
                 batch, rest = queue[: self.max_batch], queue[self.max_batch :]
                 if rest:
                     self._queues[auction_id] = rest
+                batch = _refuse_late(batch)
+                if not batch:
+                    continue
                 requests = [request for request, _ in batch]
                 started = time.perf_counter()
                 known = self._known.pop(auction_id, None)
@@ -136,6 +139,23 @@ class BidDesk:
         if len(self._known) >= 256:
             cutoff = time.monotonic() - KNOWN_FOR_SECONDS
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
+
+
+def _refuse_late(
+    batch: list[tuple[BidRequest, asyncio.Future[Outcome]]],
+) -> list[tuple[BidRequest, asyncio.Future[Outcome]]]:
+    """Answer ``internal``, undecided, the bids whose sender has given up on them by now, so
+    that no bid is recorded after its bidder was told it could not be processed."""
+    if all(request.not_after is None for request, _ in batch):
+        return batch
+    now, kept = time.time(), []
+    for request, future in batch:
+        if request.not_after is not None and request.not_after < now:
+            if not future.done():
+                future.set_result(refusal(Reason.internal))
+        else:
+            kept.append((request, future))
+    return kept
 
 
 def _count(outcomes: list[Outcome]) -> None:
@@ -229,12 +249,12 @@ async def _decide_on_known(
     (``MOVED_RETRIES`` spent, or the row and the blocks are as judged, so what failed is what
     the row does not show: the database's clock past the end)."""
     engine: Engine = Auction._meta.db
-    postgres = isinstance(engine, PostgresEngine)
+    spoken = dialect(engine)
     state, read_at = known.state, known.read_at
     blocked: set[int] = set()
     for tries in range(MOVED_RETRIES + 1):
         written = await _write_on_state(
-            engine, postgres, replace(state, increments=increments), requests, blocked, done
+            engine, spoken, replace(state, increments=increments), requests, blocked, done
         )
         if not isinstance(written, Moved):
             outcomes, left = written
@@ -243,7 +263,8 @@ async def _decide_on_known(
             return None
         row = written.rows[0]
         was = (state_columns(state), blocked)
-        state, blocked = state_from_row(state.auction_id, row), set(int_array(row["blocked"]))
+        state = state_from_row(spoken, state.auction_id, row)
+        blocked = set(int_array(row["blocked"]))
         read_at = time.monotonic()  # everything the lock reads, read with the row locked
         if (state_columns(state), blocked) == was:
             return None
@@ -252,7 +273,7 @@ async def _decide_on_known(
 
 async def _write_on_state(
     engine: Engine,
-    postgres: bool,
+    spoken: Dialect,
     state: AuctionState,
     requests: list[BidRequest],
     blocked: set[int],
@@ -264,8 +285,8 @@ async def _write_on_state(
     attempts = [Attempt(r.bidder, r.amount, r.max_amount, r.bidder.id in blocked) for r in requests]
     decision = decide(state, attempts, now)
     bidders = sorted({r.bidder.id for r in requests})
-    unchanged, params = still_holds(postgres, state, [b for b in bidders if b not in blocked])
-    current = current_row(postgres, state.auction_id, bidders)
+    unchanged, params = still_holds(spoken, state, [b for b in bidders if b not in blocked])
+    current = current_row(spoken, state.auction_id, bidders)
     if not decision.changed:  # refusals only: they hold if the row is as judged
         held: Statement = (f"SELECT a.id FROM auction AS a WHERE {unchanged}", params)
         checked = await write_if_held(engine, held, [], current=current)
@@ -274,8 +295,8 @@ async def _write_on_state(
         return decision.outcomes, decision.after
     # On PostgreSQL the bids are also judged against the database's clock: a bid decided just
     # before the end but arriving after it goes the locked way, and is refused there.
-    still_open = " AND a.end_time > clock_timestamp()" if postgres else ""
-    writes = BatchWrites(postgres, decision, now, (unchanged + still_open, params))
+    still_open = " AND a.end_time > clock_timestamp()" if spoken.postgres else ""
+    writes = BatchWrites(spoken, decision, now, (unchanged + still_open, params))
     returned = await write_if_held(
         engine, writes.auction, writes.rest, *writes.returning, current=current
     )

@@ -5,7 +5,6 @@ bid, and the hourly sweep deletes the old rows."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -24,6 +23,7 @@ from madeinpk.timestamps import utc_now
 
 if TYPE_CHECKING:
     from madeinpk.auctions.bidding.desk import BidRequest
+
 
 KEY_LIFETIME = timedelta(hours=24)
 
@@ -52,7 +52,7 @@ async def read_priors(
         (r["bidder"], r["key"]): Prior(
             r["auction"],
             to_money(r["amount"]),
-            _optional_money(r["max_amount"]),
+            db.dialect.money(r["max_amount"]),
             _outcome_decoder.decode(r["outcome"]),
         )
         for r in rows
@@ -109,7 +109,3 @@ async def forget_expired_keys() -> int:
         .returning(BidRequestRow.id)
     )
     return len(gone)
-
-
-def _optional_money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None

@@ -16,52 +16,17 @@ from enum import Enum
 
 import msgspec
 
-from madeinpk.money import CENT, format_money
+from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
+from madeinpk.money import CENT
 
 
-class Reason(str, Enum):
-    """Why a bid was refused: the ``error.code`` of the protocol."""
+class AuctionStatus(str, Enum):
+    """An auction's ``status`` column; only an ``active`` one takes bids."""
 
-    not_found = "not_found"
-    unauthenticated = "unauthenticated"
-    blocked = "blocked"
-    not_active = "not_active"
-    own_auction = "own_auction"
-    too_low = "too_low"
-    below_increment = "below_increment"
-    invalid_amount = "invalid_amount"
-    invalid_max_amount = "invalid_max_amount"
-    rate_limited = "rate_limited"
-    invalid_message = "invalid_message"
-    idempotency_conflict = "idempotency_conflict"
-    internal = "internal"
-
-
-# The customer's wording, word for word (docs/websocket.md); {price} is the current price.
-MESSAGES = {
-    Reason.not_found: "Auction not found",
-    Reason.unauthenticated: "You must be authenticated to place a bid",
-    Reason.blocked: "Your account is blocked",
-    Reason.not_active: "Auction is not active",
-    Reason.own_auction: "You cannot bid on your own auction",
-    Reason.too_low: "Bid must be higher than current price of {price}",
-    Reason.below_increment: "Bid must be at least {price}",
-    Reason.invalid_amount: "Invalid bid amount",
-    Reason.invalid_max_amount: "Maximum bid must be at least the bid amount",
-    Reason.rate_limited: "Too many bids, slow down",
-    Reason.idempotency_conflict: "Idempotency key reused with a different bid",
-    Reason.internal: "Your bid could not be processed, please try again",
-}
-
-
-class Refused(msgspec.Struct, frozen=True, tag="refused"):
-    reason: Reason
-    message: str
-
-
-def refusal(reason: Reason, price: Decimal | None = None) -> Refused:
-    text = MESSAGES[reason]
-    return Refused(reason, text.format(price=format_money(price)) if price is not None else text)
+    active = "active"
+    ended = "ended"
+    cancelled = "cancelled"
+    completed = "completed"
 
 
 class Accepted(msgspec.Struct, frozen=True, tag="accepted"):
@@ -147,7 +112,7 @@ class AuctionState:
     reserve_price: Decimal | None = None
 
     def is_open(self, now: datetime) -> bool:
-        return self.status == "active" and self.start_time <= now < self.end_time
+        return self.status == AuctionStatus.active and self.start_time <= now < self.end_time
 
     def step(self, price: Decimal) -> Decimal:
         return step_at(price, self.min_increment, self.increments)

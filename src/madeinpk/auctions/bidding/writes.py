@@ -19,12 +19,8 @@ from madeinpk.auctions.bidding.rules import (
 from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.tables import AuctionEvent
 from madeinpk.auctions.tables import Bid as BidRow
-from madeinpk.db.sql import (
-    IF_HELD,
-    Connection,
-    Statement,
-    insert_sql,
-)
+from madeinpk.db.held_writes import IF_HELD
+from madeinpk.db.sql import Connection, Dialect, Statement, insert_sql
 from madeinpk.money import format_money
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
@@ -33,18 +29,18 @@ from madeinpk.notifications.tables import Notification, NotificationType, Outbox
 class BatchWrites:
     """What a decision writes, in statement order. With ``unchanged`` (a condition on the
     auction row ``a``), the auction's update only applies if it holds and returns the row's id,
-    and on PostgreSQL every later statement depends on it (``sql.write_if_held``)."""
+    and on PostgreSQL every later statement depends on it (``held_writes.write_if_held``)."""
 
     def __init__(
         self,
-        postgres: bool,
+        spoken: Dialect,
         decision: Decision,
         now: datetime,
         unchanged: Statement | None = None,
     ) -> None:
         state, auction_id = decision.after, decision.after.auction_id
         where, conditions = unchanged or ("a.id = :auction", {})
-        only_if = IF_HELD if unchanged and postgres else ""
+        only_if = IF_HELD if unchanged and spoken.postgres else ""
         row = state_columns(state)
         sets = ", ".join(f"{c} = :{c}" for c in BID_COLUMNS)
         self.auction: Statement = (
@@ -67,7 +63,7 @@ class BatchWrites:
         )
         self.rest.append(
             insert_sql(
-                postgres,
+                spoken,
                 AuctionEvent,
                 ("auction", "seq", "payload", "created_at"),
                 [(auction_id, seq, payload.decode(), now) for seq, payload in self.payloads],
@@ -76,7 +72,7 @@ class BatchWrites:
             )
         )
         if decision.outbid:
-            notices, outbox = _outbid_notices(postgres, decision, now, only_if)
+            notices, outbox = _outbid_notices(spoken, decision, now, only_if)
             self.rest.append(notices)
             self.outbox = len(self.rest)
             self.rest.append(outbox)
@@ -84,7 +80,7 @@ class BatchWrites:
         self.bids = len(self.rest)
         self.rest.append(
             insert_sql(
-                postgres,
+                spoken,
                 BidRow,
                 ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
                 [
@@ -137,20 +133,20 @@ async def record_decision(
     runs the same statements in order."""
     if not decision.changed:
         return decision.outcomes
-    writes = BatchWrites(db.postgres, decision, now)
+    writes = BatchWrites(db.dialect, decision, now)
     statements = [writes.auction, *writes.rest]
     returned = await db.together(statements, *(i + 1 for i in writes.returning))
     return writes.finish(decision, done, returned)
 
 
 def _outbid_notices(
-    postgres: bool, decision: Decision, now: datetime, only_if: str
+    spoken: Dialect, decision: Decision, now: datetime, only_if: str
 ) -> tuple[Statement, Statement]:
     """The in-app notices and outbox emails of those who lost the lead, committed with the bid
     that beat them; the outbox statement returns the emails' ids."""
     product, auction_id = decision.before.product_name, decision.before.auction_id
     notices = insert_sql(
-        postgres,
+        spoken,
         Notification,
         ("user", "notification_type", "title", "message", "auction", "created_at"),
         [
@@ -174,7 +170,7 @@ def _outbid_notices(
         )
         emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
     outbox = insert_sql(
-        postgres,
+        spoken,
         OutboxEmail,
         ("dedupe_key", "to_address", "subject", "body", "created_at"),
         emails,

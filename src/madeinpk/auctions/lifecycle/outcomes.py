@@ -14,6 +14,7 @@ from piccolo.table import Table
 
 from madeinpk.after_commit import AfterCommit
 from madeinpk.auctions.events import auction_ended_payload
+from madeinpk.db.sql import Dialect
 from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import (
     AUCTION_ENDED_SELLER,
@@ -23,7 +24,6 @@ from madeinpk.notifications.emails import (
 )
 from madeinpk.notifications.tables import NotificationType
 from madeinpk.settings import Settings
-from madeinpk.timestamps import as_utc
 
 
 class OrderWriter(Protocol):
@@ -101,11 +101,6 @@ class EndedBatch:
         return done
 
 
-def timestamp(value: Any) -> datetime:
-    """SQLite returns computed or untyped timestamps as text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
 @dataclass(slots=True)
 class Bidder:
     id: int
@@ -138,7 +133,7 @@ class Ending:
         ended = EndedAuction(
             self.auction_id,
             row["seq"],
-            timestamp(row["end_time"]),
+            Dialect.timestamp(row["end_time"]),
             seller["name"],
             None,
             to_money(row["current_price"]),

@@ -8,10 +8,13 @@ from typing import Annotated
 
 import msgspec
 
+from madeinpk.auctions.bidding.refusals import KEY_PATTERN
+
 # The frames every socket shares, re-exported: the auction socket's protocol names them too.
 from madeinpk.http.websocket import Error as Error
 from madeinpk.http.websocket import Pong as Pong
 from madeinpk.http.websocket import Time
+from madeinpk.money import AMOUNT_SCHEMA, MAX_AMOUNT
 
 # Wire types of the socket messages: what the AsyncAPI document says of each field.
 Money = Annotated[
@@ -25,10 +28,10 @@ Money = Annotated[
 ClientNumber = Annotated[
     msgspec.Raw,
     msgspec.Meta(
-        description="Rupees as a JSON number: > 0, at most 2 decimal places, at most "
-        "99999999.99 (read exactly as sent, never through a float)",
+        description="Rupees as a JSON number or numeric string: > 0, at most 2 decimal places, "
+        f"at most {MAX_AMOUNT} (read exactly as sent, never through a float)",
         examples=[3000.0],
-        extra_json_schema={"type": "number", "exclusiveMinimum": 0, "maximum": 99999999.99},
+        extra_json_schema=AMOUNT_SCHEMA,
     ),
 ]
 
@@ -47,7 +50,7 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
         msgspec.Meta(
             description="Optional safe-retry key, scoped to the bidder: a repeat within 24 "
             "hours changes nothing and gets the first answer again",
-            extra_json_schema={"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            extra_json_schema={"type": ["string", "null"], "pattern": f"^{KEY_PATTERN.pattern}$"},
         ),
     ] = msgspec.field(default_factory=msgspec.Raw)
     # A secret ceiling: the server bids for this bidder up to it (proxy bidding).
@@ -57,7 +60,7 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
             description="Optional secret maximum: the server bids for you up to it (proxy "
             "bidding); at least amount, same money rules. From the leader it only raises "
             "the maximum",
-            extra_json_schema={"type": ["number", "null"], "exclusiveMinimum": 0},
+            extra_json_schema={**AMOUNT_SCHEMA, "type": ["number", "string", "null"]},
         ),
     ] = msgspec.field(default_factory=msgspec.Raw)
 

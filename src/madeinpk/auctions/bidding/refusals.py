@@ -1,0 +1,69 @@
+"""Why a bid is refused, in the customer's words: the refusal reasons (the
+protocol's ``error.code``) and their texts, the idempotency key's form, and ``refusal``. One
+source for both transports (docs/websocket.md, docs/rest-api.md)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+
+import msgspec
+
+from madeinpk.money import format_money
+
+
+class Reason(str, Enum):
+    """Why a bid was refused: the ``error.code`` of the protocol."""
+
+    not_found = "not_found"
+    unauthenticated = "unauthenticated"
+    blocked = "blocked"
+    not_active = "not_active"
+    own_auction = "own_auction"
+    too_low = "too_low"
+    below_increment = "below_increment"
+    invalid_amount = "invalid_amount"
+    invalid_max_amount = "invalid_max_amount"
+    rate_limited = "rate_limited"
+    invalid_message = "invalid_message"
+    idempotency_conflict = "idempotency_conflict"
+    internal = "internal"
+
+
+# The customer's wording, word for word (docs/websocket.md); {price} is the current price.
+MESSAGES = {
+    Reason.not_found: "Auction not found",
+    Reason.unauthenticated: "You must be authenticated to place a bid",
+    Reason.blocked: "Your account is blocked",
+    Reason.not_active: "Auction is not active",
+    Reason.own_auction: "You cannot bid on your own auction",
+    Reason.too_low: "Bid must be higher than current price of {price}",
+    Reason.below_increment: "Bid must be at least {price}",
+    Reason.invalid_amount: "Invalid bid amount",
+    Reason.invalid_max_amount: "Maximum bid must be at least the bid amount",
+    Reason.rate_limited: "Too many bids, slow down",
+    Reason.idempotency_conflict: "Idempotency key reused with a different bid",
+    Reason.internal: "Your bid could not be processed, please try again",
+}
+
+
+# ``Reason.invalid_max_amount``'s words when the maximum is no valid amount at all (MESSAGES has
+# them for a valid one below the bid).
+INVALID_MAX_AMOUNT = "Invalid maximum bid amount"
+
+# The client's idempotency key (``bid_id`` over the socket, ``Idempotency-Key`` over REST).
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KEY_ALPHABET = "1-64 characters of A-Z a-z 0-9 _ -"
+INVALID_BID_ID = f"Invalid bid_id: use {KEY_ALPHABET}"
+INVALID_IDEMPOTENCY_KEY = f"Invalid Idempotency-Key header: use {KEY_ALPHABET}"
+
+
+class Refused(msgspec.Struct, frozen=True, tag="refused"):
+    reason: Reason
+    message: str
+
+
+def refusal(reason: Reason, price: Decimal | None = None) -> Refused:
+    text = MESSAGES[reason]
+    return Refused(reason, text.format(price=format_money(price)) if price is not None else text)
