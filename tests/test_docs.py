@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from madeinpk.auctions.bidding import refusals as rules
+from madeinpk.auctions.bidding import refusals
 from madeinpk.auctions.live import rooms, socket
 from madeinpk.http import websocket
 
@@ -54,12 +54,12 @@ def test_every_socket_error_and_close_code_is_documented() -> None:
     messages = set(re.findall(r'(?:message|detail)="([^"]+)"', source))
     messages |= set(re.findall(r'(?:return|else|\() *"([A-Z][^"]+)"', source))  # other replies
     messages |= set(re.findall(r'^[A-Z_]+ = "([A-Z][^"]+)"', source, re.MULTILINE))
-    messages |= {m.split("{")[0].strip() for m in rules.MESSAGES.values()}
+    messages |= {m.split("{")[0].strip() for m in refusals.MESSAGES.values()}
     messages = {m for m in messages if "%" not in m}  # log lines are not replies
     assert len(messages) >= 14
     for message in messages:
         assert f"`{message}" in protocol, message
-    for reason in rules.Reason:
+    for reason in refusals.Reason:
         assert f"`{reason.value}`" in protocol, reason
     for code in (
         websocket.INVALID_TOKEN_CODE,
