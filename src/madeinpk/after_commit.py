@@ -43,6 +43,12 @@ def end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
 
 
+def by_name(task_name: str, broker: AsyncBroker) -> AsyncKicker[..., Any]:
+    """A task handed over by name: this module imports no task, so its arguments go unchecked
+    by the type checker (``tests/integration/test_task_wiring.py`` checks the names)."""
+    return AsyncKicker(task_name, broker, {})
+
+
 @dataclass(slots=True)
 class AfterCommit:
     """What one transaction caused outside the database, in the order it happened."""
@@ -148,7 +154,7 @@ class Effects:
             while self._emails:
                 email_ids, self._emails = self._emails, []
                 try:
-                    await AsyncKicker(SEND_EMAILS_TASK, self.broker, {}).kiq(email_ids)
+                    await by_name(SEND_EMAILS_TASK, self.broker).kiq(email_ids)
                 except Exception as exc:
                     # The emails wait in the outbox; its sweep sends them.
                     logger.warning(
@@ -179,7 +185,7 @@ async def reschedule_ending(
     await source.delete_schedule(schedule_id)
     if end_time is not None:
         await (
-            AsyncKicker(END_AUCTION_TASK, broker, {})
+            by_name(END_AUCTION_TASK, broker)
             .with_schedule_id(schedule_id)
             .schedule_by_time(
                 source, end_time - FIRE_AHEAD, auction_id, end_time=end_time.isoformat()

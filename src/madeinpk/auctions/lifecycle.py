@@ -59,8 +59,12 @@ class OrderWriter(Protocol):
     above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
     answers it; the assembly (the app factory, the worker's task registry) registers it."""
 
-    table: type[Table]
-    columns: tuple[str, ...]
+    # Read only (properties): an answer may name its own table and a tuple of its length.
+    @property
+    def table(self) -> type[Table]: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
 
     def row(
         self,
