@@ -37,7 +37,8 @@ worker *ARGS:
 scheduler:
     uv run taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1
 
-# Format and lint.
+# Format, lint and type-check (mypy's scope and settings: pyproject.toml).
 lint:
     uv run ruff format --check src tests piccolo_conf.py piccolo_migrations
     uv run ruff check src tests piccolo_conf.py
+    uv run mypy
