@@ -15,6 +15,7 @@ from madeinpk.auctions.rules import (
     AuctionState,
     Bidder,
     Decision,
+    NewBidEvent,
     Prior,
     Reason,
     Refused,
@@ -63,6 +64,7 @@ def test_a_first_bid_above_the_start_is_recorded_and_broadcast() -> None:
         1,
     )
     [event] = decision.events
+    assert isinstance(event, NewBidEvent)
     assert (event.seq, event.bidder, event.total_bids, event.min_next_bid) == (
         1,
         "ali",
@@ -279,6 +281,7 @@ def test_the_worked_example_step_by_step() -> None:
         assert isinstance(outcome, Accepted)
         state = decision.after
     assert state.leader_max == Decimal("3000")
+    assert isinstance(outcome, Accepted)
     assert outcome.max_only and outcome.amount == outcome.current_price == Decimal("2500")
     assert state.seq == state.bid_count == 7  # the maximum-only update broadcast nothing
 

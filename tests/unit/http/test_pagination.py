@@ -12,6 +12,7 @@ from madeinpk.http.errors import ApiError
 from madeinpk.http.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    Page,
     PageRequest,
     page_size_from_query,
     provide_page_request,
@@ -91,7 +92,7 @@ def test_a_page_past_the_end_is_not_found() -> None:
         PageRequest.from_query("3", "10").build(_request("page=3"), 20, [])
     assert error.value.status_code == 404
     # The first page of nothing is an empty page, not an error.
-    empty = PageRequest.from_query(None, None).build(_request(""), 0, [])
+    empty: Page[int] = PageRequest.from_query(None, None).build(_request(""), 0, [])
     assert empty.count == 0 and empty.results == []
 
 

@@ -65,7 +65,7 @@ def test_a_body_that_fits_is_read_lax_as_a_form_sends_it() -> None:
     order = to_struct(
         {"title": "  Mug ", "quantity": "3", "colour": "red", "ref": "", "price": "250"}, Order
     )
-    assert order == Order(title="Mug", quantity=3, colour=Colour.red, ref=None, price=250)
+    assert order == Order(title="Mug", quantity=3, colour=Colour.red, ref=None, price=Cents(250))
     assert isinstance(order.price, Cents)
     assert to_struct({"title": 123}, Order).title == "123"  # DRF's CharField: a number's text
 
