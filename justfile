@@ -37,7 +37,7 @@ worker *ARGS:
 scheduler:
     uv run taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1
 
-# Format, lint and type-check (mypy's scope and settings: pyproject.toml).
+# Format, lint and type-check (mypy: src and tests, settings in pyproject.toml).
 lint:
     uv run ruff format --check src tests piccolo_conf.py piccolo_migrations
     uv run ruff check src tests piccolo_conf.py

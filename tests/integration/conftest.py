@@ -43,10 +43,9 @@ from litestar import Litestar
 from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import sort_table_classes
-from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import Role
-from madeinpk.after_commit import Effects, reschedule_ending
+from madeinpk.after_commit import Effects, by_name, reschedule_ending
 from madeinpk.app import create_app
 from madeinpk.cli import LEAN_WEBSOCKETS
 from madeinpk.database import ALL_TABLES
@@ -232,7 +231,7 @@ class LiveServer:
 
     async def kick(self, task_name: str, *args: object) -> None:
         """Hand a task to the workers (embedded: to the app) by name, as the app does."""
-        await AsyncKicker(task_name, self.effects.broker, {}).kiq(*args)
+        await by_name(task_name, self.effects.broker).kiq(*args)
 
 
 @pytest.fixture(scope="session")

@@ -66,6 +66,11 @@ def test_other_parameters_are_left_as_they_are() -> None:
     assert record.getMessage() == '127.0.0.1:5000 - "GET /api/products/?search=tok%65n&page=2"'
 
 
+async def never_served(scope: object, receive: object, send: object) -> None:
+    """The protocol below only logs: no connection reaches an app."""
+    raise AssertionError("not served")
+
+
 def test_the_websocket_library_does_not_repeat_uvicorns_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -73,7 +78,10 @@ def test_the_websocket_library_does_not_repeat_uvicorns_line(
     loop = asyncio.new_event_loop()  # its own: a sync test may run where none is current
     try:
         protocol = LeanWebSocketProtocol(
-            Config(app=None, ws="websockets-sansio"), ServerState(), app_state={}, _loop=loop
+            Config(app=never_served, ws="websockets-sansio"),
+            ServerState(),
+            app_state={},
+            _loop=loop,
         )
         with caplog.at_level(logging.INFO):
             protocol.conn.logger.info("connection open")

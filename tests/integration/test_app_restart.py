@@ -159,7 +159,7 @@ async def bid_load_while_one_app_dies(
             zip((doomed, doomed, survivor, survivor), users, strict=True)
         )
     ]
-    done, final = asyncio.Event(), []
+    done, final = asyncio.Event(), list[int]()
     watching = [asyncio.create_task(f.run(done, final)) for f in followers]
     await asyncio.gather(*(f.connected.wait() for f in followers))
     bidding = [asyncio.create_task(b.run(30)) for b in bidders]

@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from piccolo.engine.sqlite import SQLiteEngine
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
 from taskiq import InMemoryBroker
 
 from madeinpk import metrics
@@ -27,7 +28,7 @@ from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.observability import Readiness
 from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.redis_tasks import ReconnectingStreamBroker
-from madeinpk.redis_topology import redis_client
+from madeinpk.redis_topology import connection_options
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 from tests.integration.conftest import LiveServer, free_port
@@ -83,7 +84,7 @@ def test_readiness_names_every_backend_that_failed(settings: Settings, tmp_path:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     app.state.readiness = Readiness(
         SQLiteEngine(path=str(tmp_path / "missing-dir" / "db.sqlite3")),
-        ReconnectingPubSubBackend(redis=redis_client(dead, cluster=False)),
+        ReconnectingPubSubBackend(redis=Redis.from_url(dead, **connection_options())),
         ReconnectingStreamBroker(dead),
     )
     response = TestClient(app).get("/health/ready")

@@ -122,7 +122,7 @@ async def test_admin_panel_is_mounted_and_staff_only(
         """Sign in to the admin as a browser would (CSRF cookie echoed), then list tables."""
         async with httpx.AsyncClient(base_url=live_server.url) as browser:
             await browser.get("/admin/")
-            csrf = browser.cookies.get("csrftoken", "")
+            csrf = browser.cookies.get("csrftoken") or ""
             await browser.post(
                 "/admin/public/login/",
                 json={"username": username, "password": PASSWORD},

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +145,7 @@ async def socket_load(ws: Watch, stop: asyncio.Event, amounts: Iterator[int]) ->
 
 
 async def test_clean_errors_during_a_restart_under_load_then_recovery(
-    scene: Scene, record_property: pytest.RecordProperty
+    scene: Scene, record_property: Callable[[str, object], None]
 ) -> None:
     amounts = itertools.count(3000, 10)
     stop = asyncio.Event()
@@ -203,7 +203,7 @@ async def test_clean_errors_during_a_restart_under_load_then_recovery(
 
 
 async def test_stopped_database_is_not_ready_then_recovers(
-    scene: Scene, record_property: pytest.RecordProperty
+    scene: Scene, record_property: Callable[[str, object], None]
 ) -> None:
     async with httpx.AsyncClient(base_url=scene.app.url, timeout=30) as http:
         assert (await http.get("/health/ready")).status_code == 200

@@ -140,8 +140,18 @@ async def replicated(
         [[product_id]] = await _fetch(
             primary_url, "SELECT product FROM auction WHERE id = $1", auction_id
         )
+        tolerant, other, strict = apps
         scene = Replicated(
-            pair, primary_url, replica_url, *apps, seller, buyer, auction_id, product_id
+            pair,
+            primary_url,
+            replica_url,
+            tolerant,
+            other,
+            strict,
+            seller,
+            buyer,
+            auction_id,
+            product_id,
         )
         await scene.caught_up()
         yield scene

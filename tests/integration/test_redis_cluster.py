@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -212,7 +213,8 @@ async def test_a_stampede_over_both_processes_leaves_no_gap(
         accepted = sorted(a for result in results for a in result)
         assert accepted, "some bids must win the race"
         for spectator in (spectator_first, spectator_second):
-            seen, numbers = [], []
+            seen: list[Decimal] = []
+            numbers: list[int] = []
             while len(seen) < len(accepted):
                 message = await spectator.receive(seconds=10)
                 assert message["type"] == "new_bid"
@@ -323,9 +325,11 @@ async def test_an_auction_ends_on_time_through_the_scheduler_and_the_worker(
     stream = cluster_env["TASK_QUEUE"]
     client = redis.RedisCluster(host="127.0.0.1", port=redis_cluster.ports[0])
     try:
+        # Replies as this client gets them (redis-py types every protocol's shape, bytes | str).
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(stream))
         kicked = [
             entry_id
-            for entry_id, fields in client.xrange(stream)
+            for entry_id, fields in entries
             if (task := json.loads(fields[b"data"]))["task_name"] == "madeinpk.end_auction"
             and task["args"] == [auction_id]
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -74,7 +74,7 @@ async def test_watchers_are_told_and_bids_flow_again_after_a_redis_restart(
     app_on_private_redis: AppProcess,
     private_redis: RedisServer,
     live_server: LiveServer,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     app = app_on_private_redis
     seller = await make_user(live_server.settings, role=Role.seller)
@@ -142,7 +142,7 @@ async def test_sigterm_is_quick_while_redis_is_down(
     app_on_private_redis: AppProcess,
     private_redis: RedisServer,
     live_server: LiveServer,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """The reported hang: queued events and a dead publisher kept shutdown waiting for ever."""
     app = app_on_private_redis
@@ -207,7 +207,7 @@ async def test_worker_and_scheduler_carry_on_after_a_redis_restart(
     task_processes: tuple[TaskProcess, TaskProcess],
     private_redis: RedisServer,
     test_env: dict[str, str],
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """The scheduler kicks the 2-second sweeps into the stream and the worker reads and acks
     them: after the restart (which loses the stream and its consumer group) both must resume,

@@ -82,7 +82,7 @@ async def test_seeded_auctions_match_the_protocol_document(
     for auction_id, (name, starting_price) in SAMPLE_AUCTIONS.items():
         auction = (
             await Auction.select(
-                Auction.all_columns(), Auction.product.name, Auction.product.seller
+                *Auction.all_columns(), Auction.product.name, Auction.product.seller
             )
             .where(Auction.id == auction_id)
             .first()

@@ -3,6 +3,8 @@ in the query string, JSON bodies and forms alike, and changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from piccolo.apps.user.tables import BaseUser
@@ -47,7 +49,7 @@ async def test_nul_in_profile_update_json_and_forms(
     before = await BaseUser.select(BaseUser.first_name, BaseUser.last_name).where(
         BaseUser.id == seller.id
     )
-    attempts = [
+    attempts: list[dict[str, Any]] = [
         {"json": {"first_name": "Ayesha\x00", "last_name": "Khan"}},
         {"data": {"first_name": "Ayesha\x00", "last_name": "Khan"}},  # url-encoded form
         {"files": {"first_name": (None, "Ayesha\x00"), "last_name": (None, "Khan")}},  # multipart

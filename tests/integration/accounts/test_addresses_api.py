@@ -330,6 +330,7 @@ async def test_someone_elses_address_is_not_found(
         assert response.status_code == 404, method
         assert response.json() == NOT_FOUND
     assert (await client.get(path, headers=other.auth)).json() == theirs
+    assert isinstance(theirs["id"], int)
     for unknown in (theirs["id"] + 1000, 99_999_999_999):
         response = await client.get(f"/api/addresses/{unknown}/", headers=user.auth)
         assert response.status_code == 404

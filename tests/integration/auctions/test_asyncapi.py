@@ -87,7 +87,8 @@ async def test_every_message_both_ways_is_described(document: dict[str, Any]) ->
     # The client messages are exactly the ones the server decodes.
     tags = {t.__struct_config__.tag for t in ClientMessage.__args__}
     assert tags == CLIENT
-    received, sent = set(), set()
+    received: set[str] = set()
+    sent: set[str] = set()
     for operation in document["operations"].values():
         names = {m["$ref"].rsplit("/", 1)[1] for m in operation["messages"]}
         (received if operation["action"] == "receive" else sent).update(names)

@@ -395,7 +395,7 @@ async def admin_session(live_server: LiveServer, username: str) -> AsyncIterator
     """Signed in to the admin as a browser is (the CSRF cookie echoed on every write)."""
     async with httpx.AsyncClient(base_url=live_server.url) as browser:
         await browser.get("/admin/")
-        browser.headers["X-CSRFToken"] = browser.cookies.get("csrftoken", "")
+        browser.headers["X-CSRFToken"] = browser.cookies.get("csrftoken") or ""
         login = await browser.post(
             "/admin/public/login/", json={"username": username, "password": PASSWORD}
         )

@@ -92,7 +92,8 @@ async def test_stampede_over_socket_and_rest(
         )
         accepted = sorted(a for result in results for a in result)
         assert accepted, "some bids must win the race"
-        seen, numbers = [], []
+        seen: list[Decimal] = []
+        numbers: list[int] = []
         while len(seen) < len(accepted):
             message = await spectator.receive(seconds=10)
             assert message["type"] == "new_bid"

@@ -8,13 +8,13 @@ import re
 import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 import httpx
 import pytest
-from taskiq.kicker import AsyncKicker
 
 from madeinpk.accounts.tables import SellerProfile, UserProfile
-from madeinpk.after_commit import END_AUCTION_TASK
+from madeinpk.after_commit import END_AUCTION_TASK, by_name
 from madeinpk.auctions import lifecycle
 from madeinpk.auctions.lifecycle import BATCH, ENDED, GONE, Endings, endings, finish_auction
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
@@ -356,8 +356,8 @@ async def test_many_auctions_due_at_once_each_end_exactly_once(
         assert row["status"] == "ended" and row["seq"] == bids_of[kind] + 1
         [event] = [e for e in ended_events if e["auction"] == auction_id]
         assert event["seq"] == row["seq"]
-        winner = (rival if kind == "two bidders" else buyer) if kind in kinds[1:3] else None
-        assert row["winner"] == (winner.id if winner else None)
+        won_by = (rival if kind == "two bidders" else buyer) if kind in kinds[1:3] else None
+        assert row["winner"] == (won_by.id if won_by else None)
         told = sorted(
             (n["user"], n["notification_type"]) for n in notices if n["auction"] == auction_id
         )
@@ -373,7 +373,7 @@ async def test_many_auctions_due_at_once_each_end_exactly_once(
         }[kind]
         assert told == sorted(expected_notices), (kind, told)
         assert f"auction_ended:{auction_id}" in keys
-        assert (f"auction_won:{auction_id}" in keys) == (winner is not None)
+        assert (f"auction_won:{auction_id}" in keys) == (won_by is not None)
     # Every email of every ending was handed over and sent, once.
     async with asyncio.timeout(30):
         while True:
@@ -467,7 +467,7 @@ async def test_the_schedule_source_finds_past_minutes_without_scanning(
     now = utc_now()
 
     async def one_off(name: str, at: datetime) -> str:
-        kicker = AsyncKicker(END_AUCTION_TASK, live_server.effects.broker, {})
+        kicker = by_name(END_AUCTION_TASK, live_server.effects.broker)
         created = await kicker.with_schedule_id(name).schedule_by_time(source, at, 1)
         return created.schedule_id
 
@@ -479,7 +479,8 @@ async def test_the_schedule_source_finds_past_minutes_without_scanning(
         found = {s.schedule_id for s in await source.get_schedules()}
         assert missed in found and later not in found and sent not in found
         async with Redis.from_url(url) as redis:
-            indexed = {k.decode() for k in await redis.smembers(f"{prefix}:time-index")}
+            minutes = cast(set[bytes], await redis.smembers(f"{prefix}:time-index"))
+            indexed = {k.decode() for k in minutes}
             assert indexed == {
                 source._get_time_key(now - timedelta(minutes=5)),
                 source._get_time_key(now + timedelta(minutes=5)),

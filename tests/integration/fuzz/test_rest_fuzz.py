@@ -20,6 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 
 from tests.integration.factories import UserHandle
 from tests.integration.fuzz.conftest import FUZZ_EXAMPLES, Cast
@@ -74,10 +75,14 @@ def hostile(operation: APIOperation, location: str) -> SearchStrategy[Case] | No
     names = [parameter.name for parameter in declared]
     if not names:
         return None
-    keyword = "query" if location == "query" else "path_parameters"
-    return st.tuples(st.sampled_from(names), st.sampled_from(HOSTILE_VALUES)).flatmap(
-        lambda pick: operation.as_strategy(**{keyword: {pick[0]: pick[1]}})
-    )
+
+    def requests_with(pick: tuple[str, str]) -> SearchStrategy[Case]:
+        value = {pick[0]: pick[1]}
+        if location == "query":
+            return operation.as_strategy(query=value)
+        return operation.as_strategy(path_parameters=value)
+
+    return st.tuples(st.sampled_from(names), st.sampled_from(HOSTILE_VALUES)).flatmap(requests_with)
 
 
 def strategies(operation: APIOperation, cast: Cast) -> Iterator[tuple[str, SearchStrategy[Case]]]:
@@ -96,7 +101,10 @@ def strategies(operation: APIOperation, cast: Cast) -> Iterator[tuple[str, Searc
 def fuzz_every_operation(fuzzer: UserHandle, cast: Cast, server: WebServer) -> None:
     api = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     failures: list[str] = []
-    operations: list[APIOperation] = [result.ok() for result in api.get_all_operations()]
+    operations: list[APIOperation] = []
+    for result in api.get_all_operations():
+        assert isinstance(result, Ok), f"an operation failed to load: {result.err()}"
+        operations.append(result.ok())
     assert len(operations) >= 60  # every operation of the document, none lost on loading
     for operation in operations:
         for name, strategy in strategies(operation, cast):

@@ -15,7 +15,7 @@ from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 
 NOT_FOUND = {"detail": "Not found."}
-NOTIFICATION_FIELDS = {
+NOTIFICATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "id": int,
     "notification_type": str,
     "title": str,
