@@ -30,7 +30,7 @@ class AuctionStatus(str, Enum):
 
 
 class Auction(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     product = ForeignKey(Product, unique=True, null=False, on_delete=OnDelete.cascade)
     starting_price = Numeric(digits=(10, 2))
     current_price = Numeric(digits=(10, 2))
@@ -56,7 +56,7 @@ class Auction(Table):
 
 
 class Bid(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
     bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     amount = Numeric(digits=(10, 2))
@@ -70,7 +70,7 @@ class AuctionEvent(Table, tablename="auction_event"):
     """Every event broadcast for an auction, exactly as sent, committed with what caused it: the
     record replay reads, and what a lost publish can be recovered from."""
 
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
     seq = Integer()
     payload = Text()
@@ -81,7 +81,7 @@ class BidRequest(Table, tablename="bid_request"):
     """The first outcome of each keyed bid (``bid_id`` / ``Idempotency-Key``), so a retry gets
     the same answer and changes nothing, whichever process it reaches."""
 
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
     key = Varchar(length=64)
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)

@@ -26,7 +26,7 @@ class Condition(str, Enum):
 
 
 class Category(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     name = Varchar(length=100, unique=True)
     description = Text(default="")
     parent: ForeignKey[Category] = ForeignKey(
@@ -35,7 +35,7 @@ class Category(Table):
 
 
 class Product(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     category = ForeignKey(Category, null=True, on_delete=OnDelete.set_null, index=True)
     name = Varchar(length=200)
@@ -46,7 +46,7 @@ class Product(Table):
 
 
 class ProductImage(Table, tablename="product_image"):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     product = ForeignKey(Product, null=False, on_delete=OnDelete.cascade, index=True)
     image = Varchar(length=255)  # path under the media root
     is_primary = Boolean(default=False)

@@ -47,7 +47,7 @@ class NotificationType(str, Enum):
 
 
 class Notification(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
     notification_type = Varchar(length=30, choices=NotificationType)
     title = Varchar(length=200)
@@ -60,7 +60,7 @@ class Notification(Table):
 
 
 class OutboxEmail(Table, tablename="outbox_email"):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     dedupe_key = Varchar(length=200, unique=True)
     to_address = Varchar(length=255)
     subject = Varchar(length=255)

@@ -33,7 +33,7 @@ class OrderStatus(str, Enum):
 
 
 class Order(Table, tablename="auction_order"):  # ORDER is an SQL keyword
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     order_number = Varchar(length=16, unique=True)
     buyer = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
@@ -55,7 +55,7 @@ class Order(Table, tablename="auction_order"):  # ORDER is an SQL keyword
 
 
 class PaymentViolation(Table, tablename="payment_violation"):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     order = ForeignKey(Order, unique=True, null=False, on_delete=OnDelete.cascade)
     reason = Text(default="")
@@ -63,7 +63,7 @@ class PaymentViolation(Table, tablename="payment_violation"):
 
 
 class Feedback(Table):
-    id: Serial  # the primary key Piccolo adds, declared for the type checker
+    id: Serial
     order = ForeignKey(Order, unique=True, null=False, on_delete=OnDelete.cascade)
     buyer = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
