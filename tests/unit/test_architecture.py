@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -97,14 +98,6 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    base = _resolve(module, path, node)
-    # ``from madeinpk import metrics`` imports the module madeinpk.metrics
-    return [sub if (sub := f"{base}.{alias.name}") in MODULES else base for alias in node.names]
-
-
 def _imports() -> list[Import]:
     found: list[Import] = []
     for module, path in MODULES.items():
@@ -117,10 +110,20 @@ def _imports() -> list[Import]:
                 nested = in_function or isinstance(
                     child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
                 )
-                if isinstance(child, ast.Import | ast.ImportFrom):
-                    for target in _targets(module, path, child):
-                        if target == PACKAGE or target.startswith(PACKAGE + "."):
-                            found.append(Import(module, target, child.lineno, in_function))
+                targets: list[str] = []
+                if isinstance(child, ast.Import):
+                    targets = [alias.name for alias in child.names]
+                elif isinstance(child, ast.ImportFrom):
+                    base = _resolve(module, path, child)
+                    for alias in child.names:
+                        # ``from madeinpk import metrics`` imports the module madeinpk.metrics
+                        sub = f"{base}.{alias.name}"
+                        targets.append(sub if sub in MODULES else base)
+                for target in targets:
+                    if target == PACKAGE or target.startswith(PACKAGE + "."):
+                        found.append(
+                            Import(module, target, cast(ast.stmt, child).lineno, in_function)
+                        )
                 visit(child, nested)
 
         visit(tree, False)

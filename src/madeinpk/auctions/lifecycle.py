@@ -59,7 +59,6 @@ class OrderWriter(Protocol):
     above auctions, so this domain declares what it needs and ``orders.service.AUCTION_ORDERS``
     answers it; the assembly (the app factory, the worker's task registry) registers it."""
 
-    # Read only (properties): an answer may name its own table and a tuple of its length.
     @property
     def table(self) -> type[Table]: ...
 
