@@ -43,12 +43,6 @@ def end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
 
 
-def by_name(task_name: str, broker: AsyncBroker) -> AsyncKicker[..., Any]:
-    """A task handed over by name: this module imports no task, so its arguments go unchecked
-    by the type checker (``tests/integration/test_task_wiring.py`` checks the names)."""
-    return AsyncKicker(task_name, broker, {})
-
-
 @dataclass(slots=True)
 class AfterCommit:
     """What one transaction caused outside the database, in the order it happened."""
@@ -173,6 +167,12 @@ class Effects:
             logger.warning(
                 "Ending of auction %s not scheduled (%s); the sweep ends it", auction_id, exc
             )
+
+
+def by_name(task_name: str, broker: AsyncBroker) -> AsyncKicker[..., Any]:
+    """A task handed over by name: this module imports no task, so its arguments go unchecked
+    by the type checker (``tests/integration/test_task_wiring.py`` checks the names)."""
+    return AsyncKicker(task_name, broker, {})
 
 
 async def reschedule_ending(

@@ -28,7 +28,7 @@ from madeinpk.notifications.tables import OutboxEmail
 from madeinpk.observability import Readiness
 from madeinpk.redis_channels import ReconnectingPubSubBackend
 from madeinpk.redis_tasks import ReconnectingStreamBroker
-from madeinpk.redis_topology import connection_options
+from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 from tests.integration.conftest import LiveServer, free_port
@@ -82,9 +82,11 @@ def test_readiness_names_every_backend_that_failed(settings: Settings, tmp_path:
     its own, and the answer says which (not why: that is in the log)."""
     app = create_app(settings)
     dead = f"redis://127.0.0.1:{free_port()}/0"
+    plain = redis_client(dead, cluster=False)
+    assert isinstance(plain, Redis)
     app.state.readiness = Readiness(
         SQLiteEngine(path=str(tmp_path / "missing-dir" / "db.sqlite3")),
-        ReconnectingPubSubBackend(redis=Redis.from_url(dead, **connection_options())),
+        ReconnectingPubSubBackend(redis=plain),
         ReconnectingStreamBroker(dead),
     )
     response = TestClient(app).get("/health/ready")
