@@ -300,6 +300,7 @@ async def main(args: argparse.Namespace) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "topology": "embedded (SQLite, memory)" if embedded else "production (PostgreSQL, Redis)",
         "app_processes": args.workers,
+        "routing": "by auction" if args.route_by_auction else "dealt out",
         "auctions": args.auctions,
         "bidders": args.bidders,
         "proxy_share": args.proxy_share,
@@ -334,7 +335,10 @@ async def main(args: argparse.Namespace) -> int:
         tokens = [t for _, t in fixture.bidders]
 
         def url(i: int, auction: int) -> str:
-            return f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/auction/{auction}/"
+            # By auction: as a load balancer hashing the auction in the path (nginx
+            # ``hash $auction consistent``), an auction's sockets all reach one process.
+            port = ports[(auction if args.route_by_auction else i) % len(ports)]
+            return f"ws://127.0.0.1:{port}/ws/auction/{auction}/"
 
         rooms = [
             (
@@ -413,6 +417,13 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="with --workers > 1: one port for all (serve --workers N), as in production; by "
         "default each app process gets its own port and the bidders are dealt out evenly",
+    )
+    parser.add_argument(
+        "--route-by-auction",
+        action="store_true",
+        help="with --workers > 1 and own ports: every socket of an auction goes to one process "
+        "(auction id modulo processes), as behind a load balancer that hashes the auction; by "
+        "default sockets are dealt out in turn, so half of an auction's bids are forwarded",
     )
     parser.add_argument(
         "--proxy-share", type=float, default=0.0, help="share of bidders that set a maximum"

@@ -9,7 +9,6 @@ store an option the bid path was never meant to see.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from litestar import asgi
@@ -25,20 +24,16 @@ from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
 from madeinpk.auctions.tables import Auction
 from madeinpk.database import ALL_TABLES
 from madeinpk.http.errors import FieldErrorCollector
-from madeinpk.money import to_money
+from madeinpk.money import stored_money
 from madeinpk.settings import Settings
 from madeinpk.staff_login import NoPerProcessLimit, throttle_login
-
-
-def _money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None
 
 
 def _check_options(values: dict[str, Any], current: Options, starting_price: Any) -> None:
     """Refuse bad options with the REST API's field errors (a 400 the admin shows)."""
     errors = FieldErrorCollector()
     raw = {name: values[name] for name in OPTION_FIELDS if name in values}
-    start = _money(values.get("starting_price", starting_price))
+    start = stored_money(values.get("starting_price", starting_price))
     parse_options(errors, raw, current, start)
     if errors.errors:
         raise HTTPException(status_code=400, detail=str(errors.errors))
@@ -67,8 +62,8 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
     if stored is None:
         return values
     current = Options(
-        min_increment=_money(stored["min_increment"]),
-        reserve_price=_money(stored["reserve_price"]),
+        min_increment=stored_money(stored["min_increment"]),
+        reserve_price=stored_money(stored["reserve_price"]),
         soft_close_seconds=stored["soft_close_seconds"],
     )
     _check_options(named, current, stored["starting_price"])

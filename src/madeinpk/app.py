@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
+from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,6 +22,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import InitPluginProtocol
 
 from madeinpk.accounts.addresses.controller import (
     AddressController,
@@ -42,6 +44,7 @@ from madeinpk.auctions.controller import AuctionController
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live import LiveAuctions, shared_status
 from madeinpk.auctions.live_recovery import close_interrupted_watchers
+from madeinpk.auctions.owners import OwnedBidDesk, OwnerLeases, process_name
 from madeinpk.auctions.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.schemas import (
     AuctionCreate,
@@ -85,6 +88,7 @@ from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.outages import OUTAGE_HANDLERS
 from madeinpk.pages import page_routes
 from madeinpk.read_replicas import ReadRoutingMiddleware
+from madeinpk.redis_topology import redis_client
 from madeinpk.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
 from madeinpk.settings import Settings
@@ -134,6 +138,51 @@ def constant(kind: Any, value: object) -> Provide:
     return Provide(provide, sync_to_thread=False, use_cache=True)
 
 
+class HandOverBids(InitPluginProtocol):
+    """Litestar leaves lifespans last in, first out, so this one, registered after the channels
+    plugin, runs its shutdown while the channels still carry what other processes forward to an
+    owner that is handing its auctions over."""
+
+    def __init__(self, desk: BidDesk) -> None:
+        self.desk = desk
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if isinstance(self.desk, OwnedBidDesk):
+                await self.desk.hand_over()
+                await self.desk.leases.redis.aclose()
+
+
+def bid_desk_for(
+    settings: Settings, effects: Effects, channels: ChannelsPlugin, live: LiveAuctions
+) -> BidDesk:
+    """Embedded (one process) or with leases off, every process decides the bids it gets;
+    with Redis, an auction's bids go to the one process that holds its lease."""
+    if settings.redis_url is None or settings.bid_owner_lease_ms == 0:
+        return BidDesk(effects, settings.bid_increments)
+    leases = OwnerLeases(
+        redis_client(settings.redis_url, cluster=settings.redis_cluster),
+        settings.redis_key_prefix,
+        process_name(),
+        settings.bid_owner_lease_ms / 1000,
+    )
+    return OwnedBidDesk(
+        effects,
+        settings.bid_increments,
+        leases=leases,
+        channels=channels,
+        channel_prefix=settings.channel_prefix,
+        subscription_lock=live.subscription_lock,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     _redact_access_log()
@@ -157,7 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     broker.state.effects = effects
     scheduler = build_scheduler(broker, schedule_source) if settings.embedded else None
     effects.deliver_locally = live.deliver
-    bid_desk = BidDesk(effects, settings.bid_increments)
+    bid_desk = bid_desk_for(settings, effects, channels, live)
     rate_limiter = bid_rate_limiter(
         settings.redis_url,
         settings.bid_rate_limit,
@@ -248,7 +297,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 NotificationSocketServices(sockets_per_ip, token_cache, notification_feeds),
             ),
         },
-        plugins=[channels],
+        plugins=[channels, HandOverBids(bid_desk)],
         # Read outside DI: by the /metrics guard (guards take no dependencies), by the
         # readiness check (a test swaps it here) and by tests that drive the effects (the task
         # broker and schedule source) directly. Everything else is a dependency above.

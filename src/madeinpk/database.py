@@ -19,7 +19,7 @@ from piccolo.columns.combination import Where
 from piccolo.columns.operators.comparison import ComparisonOperator
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
@@ -27,6 +27,7 @@ from madeinpk.pg_engine import CleanupPostgresEngine, PooledConnection
 from madeinpk.piccolo_app import APP_CONFIG
 from madeinpk.read_replicas import ReplicaRouter, replicas_running
 from madeinpk.settings import Settings
+from madeinpk.sql import dialect, is_postgres
 
 # Piccolo's own tables first (users; the admin panel's sessions), then the project's.
 MAX_ID = 2**31 - 1  # serial primary keys: no row has a larger id
@@ -118,7 +119,7 @@ def bind_tables(engine: Engine) -> None:
 async def database_lifespan(engine: Engine, settings: Settings) -> AsyncIterator[None]:
     """Open the connection pool (PostgreSQL) or switch SQLite to WAL, and close on the way out."""
     bind_tables(engine)
-    if isinstance(engine, PostgresEngine):
+    if is_postgres(engine):
         size = settings.database_pool_size
         # asyncpg waits 60 s for a connection by default; while the server restarts a request
         # should fail (503) in seconds instead. A connection the server closed is replaced on
@@ -158,18 +159,10 @@ async def _close_pool(engine: PostgresEngine) -> None:
     engine.pool = None
 
 
-def on_postgres() -> bool:
-    """Whether the tables are bound to PostgreSQL (else SQLite): the one engine check."""
-    return isinstance(BaseUser._meta.db, PostgresEngine)
-
-
 def write_transaction() -> Any:
-    """A transaction for read-then-write work. On SQLite it takes the write lock up front
-    (IMMEDIATE); a deferred one would fail with "database is locked" when two upgrade at once."""
+    """A transaction for read-then-write work on the tables' engine (``Dialect.begin``)."""
     engine = BaseUser._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+    return dialect(engine).write_transaction(engine)
 
 
 def is_unique_violation(exc: BaseException) -> bool:
@@ -196,7 +189,5 @@ def contains_ignoring_case(column: Any, text: str) -> Any:
     """``?search=``: the text as typed, anywhere in the column. ILIKE on PostgreSQL; SQLite's
     LIKE already ignores (ASCII) case. SQLite has no default escape character, so both name
     one."""
-    operator = (
-        _LikeEscaped if isinstance(column._meta.table._meta.db, SQLiteEngine) else _ILikeEscaped
-    )
+    operator = _ILikeEscaped if dialect(column._meta.table._meta.db).postgres else _LikeEscaped
     return Where(column=column, value=f"%{like_literal(text)}%", operator=operator)

@@ -36,6 +36,12 @@ BID_BATCHES = Counter(
     "row lock (locked)",
     ["path"],
 )
+BIDS_FORWARDED = Counter(
+    "madeinpk_bids_forwarded",
+    "Bids sent to the process that owns their auction, by what came back: its answer "
+    "(answered) or nothing in time (unanswered, told `internal`)",
+    ["result"],
+)
 WATCHERS = Gauge(
     "madeinpk_watchers",
     "WebSockets watching an auction",
@@ -92,6 +98,10 @@ def record_bid_rejected(reason: str) -> None:
 
 def record_bid_batch(path: str) -> None:
     BID_BATCHES.labels(path=path).inc()
+
+
+def record_bid_forwarded(result: str) -> None:
+    BIDS_FORWARDED.labels(result=result).inc()
 
 
 def observe_bid_decision(seconds: float) -> None:

@@ -22,6 +22,11 @@ def to_money(value: Decimal | float | int | str) -> Decimal:
     return number.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def stored_money(value: Decimal | float | int | str | None) -> Decimal | None:
+    """A nullable stored amount (a reserve, a step, a maximum) as ``to_money`` reads it."""
+    return to_money(value) if value is not None else None
+
+
 def format_money(value: Decimal | float | int | str) -> str:
     return f"{to_money(value):.2f}"
 

@@ -47,6 +47,7 @@ from redis.asyncio import Redis, RedisCluster
 
 from madeinpk.redis_topology import redis_client
 from madeinpk.settings import Settings
+from madeinpk.sql import is_postgres
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +311,7 @@ def _where(url: str) -> str:
 
 def _router() -> ReplicaRouter | None:
     engine = BaseUser._meta.db
-    return getattr(engine, "replicas", None) if isinstance(engine, PostgresEngine) else None
+    return getattr(engine, "replicas", None) if is_postgres(engine) else None
 
 
 async def stale_read(query: Runnable) -> Any:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from madeinpk.auctions.rules import MAX_SOFT_CLOSE_SECONDS
+
 DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 # Who may read /metrics by address, without METRICS_TOKEN: this host only. Not private networks:
@@ -145,6 +147,9 @@ class Settings:
     replicas: ReplicaConfig = ReplicaConfig()
     max_image_decodes: int = 2  # uploads decoded at once per process (~270 MB each at 40 MP)
     redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster
+    # With Redis: an auction's bids are decided by the process holding its lease for this long
+    # (renewed while it has bids); 0: every process decides the bids it receives.
+    bid_owner_lease_ms: int = 2000
 
     @property
     def channel_prefix(self) -> str:
@@ -248,7 +253,9 @@ class Settings:
             # Deployments sharing a Redis stay apart: counters, channels (queue: TASK_QUEUE).
             redis_key_prefix=env.text("REDIS_KEY_PREFIX", env.text("TASK_QUEUE", "madeinpk")),
             bid_increments=_increments(env.optional("BID_INCREMENTS")),
-            soft_close_seconds=env.integer("SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=3600),
+            soft_close_seconds=env.integer(
+                "SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=MAX_SOFT_CLOSE_SECONDS
+            ),
             log_format=_log_format(env),
             metrics_allow=_networks(env, "METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
             metrics_token=_metrics_token(env),
@@ -257,6 +264,7 @@ class Settings:
             ),
             replicas=ReplicaConfig.parse(env, database),
             redis_cluster=redis_cluster,
+            bid_owner_lease_ms=env.integer("BID_OWNER_LEASE_MS", 2000, minimum=0, maximum=60_000),
         )
 
 

@@ -1,9 +1,11 @@
 """Raw SQL where the query builder costs too much (the bid path) or cannot say it: one way to
-write it, with parameters bound by name, run on the current transaction's own connection.
+write it, with parameters bound by name, and one ``Dialect`` to ask what differs by engine.
 
-``:name`` becomes ``$n`` on PostgreSQL and ``?`` on SQLite; a list bound to a name used as
-``IN (:name)`` is spread into one placeholder per item on SQLite and passed as an array (write
-``= ANY(:name)``) on PostgreSQL, so such statements are written per engine.
+``:name`` becomes ``$n`` on PostgreSQL and ``?`` on SQLite; a list bound to a name is passed as
+an array on PostgreSQL and spread into one placeholder per item on SQLite, so a membership test
+is written ``{dialect.among("name")}`` (``= ANY(:name)`` or ``IN (:name)``). Statements run on
+the current transaction's own connection (``Connection``), or, outside the bid path, as a
+Piccolo query (``raw``) that joins whatever transaction is in progress.
 """
 
 from __future__ import annotations
@@ -13,19 +15,111 @@ import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
+from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import TransactionType
+from piccolo.query.methods.raw import Raw
 from piccolo.table import Table
+
+from madeinpk.money import stored_money
+from madeinpk.timestamps import as_utc
 
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 Statement = tuple[str, dict[str, Any]]  # SQL with ``:name`` parameters, and their values
+
+
+def is_postgres(engine: Engine) -> TypeGuard[PostgresEngine]:
+    """The one test of which engine this is (else SQLite): everything else asks ``dialect``."""
+    return isinstance(engine, PostgresEngine)
+
+
+def dialect(engine: Engine | None = None) -> Dialect:
+    """The dialect of ``engine``, by default the one the tables are bound to."""
+    return POSTGRES if is_postgres(BaseUser._meta.db if engine is None else engine) else SQLITE
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What raw SQL must know of the engine it runs on, decided in one place."""
+
+    postgres: bool
+    # How a write transaction starts: on SQLite it takes the write lock at once (IMMEDIATE); a
+    # deferred one would fail with "database is locked" when two upgrade to writing at once.
+    begin: str
+
+    def bind(self, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """``sql``'s text for the driver (``$n`` or ``?``) and its arguments in order."""
+        if self.postgres:
+            text, names = _numbered(sql)
+            return text, [params[name] for name in names]
+        args: list[Any] = []
+
+        def placeholder(match: re.Match[str]) -> str:
+            value = params[match.group(1)]
+            if isinstance(value, list | tuple):
+                args.extend(value)
+                return ", ".join("?" * len(value)) or "NULL"
+            args.append(value)
+            return "?"
+
+        return _NAME.sub(placeholder, sql), args
+
+    def among(self, name: str) -> str:
+        """Membership in the list bound to ``name``: ``= ANY(:name)`` or ``IN (:name)``."""
+        return f"= ANY(:{name})" if self.postgres else f"IN (:{name})"
+
+    @staticmethod
+    def timestamp(value: Any) -> datetime:
+        """A timestamp as read: SQLite returns computed or joined ones as text, and rows that
+        travel as JSON (``write_if_held``'s) carry them as text on PostgreSQL too."""
+        return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+    @staticmethod
+    def money(value: Any) -> Decimal | None:
+        """A nullable amount as read: ``Decimal`` from PostgreSQL, a float from SQLite, text
+        from a JSON row."""
+        return stored_money(value)
+
+    def write_transaction(self, engine: Engine) -> Any:
+        """A Piccolo transaction for read-then-write work, begun as ``begin`` says."""
+        if self.postgres:
+            return engine.transaction()
+        return engine.transaction(transaction_type=TransactionType.immediate)
+
+    def template(self, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """``sql`` as Piccolo's ``{}`` template and its arguments (lists as ``bind`` does)."""
+        args: list[Any] = []
+
+        def placeholder(match: re.Match[str]) -> str:
+            value = params[match.group(1)]
+            if not self.postgres and isinstance(value, list | tuple):
+                args.extend(value)
+                return ", ".join("{}" for _ in value) or "NULL"
+            args.append(value)
+            return "{}"
+
+        escaped = sql.replace("{", "{{").replace("}", "}}")
+        return _NAME.sub(placeholder, escaped), args
+
+
+POSTGRES = Dialect(postgres=True, begin="BEGIN")
+SQLITE = Dialect(postgres=False, begin="BEGIN IMMEDIATE")
+
+
+def raw(table: type[Table], sql: str, **params: Any) -> Raw:
+    """``sql`` (``:name`` parameters) as a Piccolo query on ``table``'s engine, outside the bid
+    path: it runs in the transaction in progress, if any, and can be handed to ``stale_read``."""
+    template, args = dialect(table._meta.db).template(sql, params)
+    return table.raw(template, *args)
 
 
 @lru_cache(maxsize=1024)
@@ -41,23 +135,6 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
         return f"${names.index(name) + 1}"
 
     return _NAME.sub(placeholder, sql), tuple(names)
-
-
-def bind(sql: str, params: Mapping[str, Any], postgres: bool) -> tuple[str, list[Any]]:
-    if postgres:
-        text, names = _numbered(sql)
-        return text, [params[name] for name in names]
-    args: list[Any] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        value = params[match.group(1)]
-        if isinstance(value, list | tuple):
-            args.extend(value)
-            return ", ".join("?" * len(value)) or "NULL"
-        args.append(value)
-        return "?"
-
-    return _NAME.sub(placeholder, sql), args
 
 
 def rows_sql(columns: Sequence[str], count: int, prefix: str = "r") -> str:
@@ -82,22 +159,24 @@ def _column_types(table: type[Table]) -> dict[str, str]:
     return {c._meta.db_column_name: c.column_type for c in table._meta.columns}
 
 
+def _writer(engine: Engine) -> Any:
+    """SQLite's long-lived writer connection (``EmbeddedSQLiteEngine.writer``), if it has one."""
+    return None if is_postgres(engine) else getattr(engine, "writer", None)
+
+
 @asynccontextmanager
 async def transaction(engine: Engine) -> AsyncIterator[Connection]:
     """A write transaction on the bid path: a pooled connection on PostgreSQL; on SQLite the
     engine's long-lived writer, holding the write lock from the start (``BEGIN IMMEDIATE``)."""
-    if isinstance(engine, PostgresEngine):
-        async with engine.transaction() as current:
-            yield Connection(True, current.connection)
-        return
-    writer = getattr(engine, "writer", None)
-    if writer is None:  # a plain SQLiteEngine: Piccolo's own immediate transaction
-        async with engine.transaction(transaction_type=TransactionType.immediate) as current:
-            yield Connection(False, current.connection)
+    spoken = dialect(engine)
+    writer = _writer(engine)
+    if writer is None:  # PostgreSQL, or a plain SQLiteEngine: Piccolo's own transaction
+        async with spoken.write_transaction(engine) as current:
+            yield Connection(spoken, current.connection)
         return
     async with writer() as raw:
         # BEGIN IMMEDIATE goes with the first statements, in the same trip to SQLite's thread.
-        connection = Connection(False, raw, begin="BEGIN IMMEDIATE")
+        connection = Connection(spoken, raw, begin=spoken.begin)
         try:
             yield connection
         except BaseException:
@@ -115,21 +194,21 @@ class Connection:
     event loop, which costs more than a small statement: statements that go together
     (``together``, and a pending ``begin``) make one trip."""
 
-    def __init__(self, postgres: bool, raw: Any, begin: str | None = None) -> None:
-        self.postgres = postgres
+    def __init__(self, dialect: Dialect, raw: Any, begin: str | None = None) -> None:
+        self.dialect = dialect
         self._raw = raw
         self._begin = begin
 
     async def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        text, args = bind(sql, params, self.postgres)
-        if self.postgres:
+        text, args = self.dialect.bind(sql, params)
+        if self.dialect.postgres:
             return [dict(r) for r in await self._raw.fetch(text, *args)]
         (rows,) = await self._in_sqlite_thread([(text, args)])
         return rows
 
     async def execute(self, sql: str, **params: Any) -> None:
-        text, args = bind(sql, params, self.postgres)
-        if self.postgres:
+        text, args = self.dialect.bind(sql, params)
+        if self.dialect.postgres:
             await self._raw.execute(text, *args)
         else:
             await self._in_sqlite_thread([(text, args)])
@@ -155,7 +234,7 @@ class Connection:
         suffix: str = "",
         prefix: str = "r",
     ) -> Statement:
-        return insert_sql(self.postgres, table, columns, rows, suffix, prefix)
+        return insert_sql(self.dialect, table, columns, rows, suffix, prefix)
 
     async def insert_rows(
         self,
@@ -177,25 +256,25 @@ class Connection:
         round trip on PostgreSQL (data-modifying CTEs; on SQLite in the order given); for each
         index in ``returning``, that statement's ``RETURNING`` rows. Their parameter names must
         not clash."""
-        if self.postgres and len(statements) > 1:
+        if self.dialect.postgres and len(statements) > 1:
             if len(returning) == 1:  # plain rows, as the statement returns them
                 ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
                 params = {k: v for _, p in statements for k, v in p.items()}
                 return [await self.fetch(f"WITH {ctes} SELECT * FROM w{returning[0]}", **params)]
             query, params = _with_ctes(None, statements, returning)
             return _split_rows(await self.fetch(query, **params), len(returning))
-        if self.postgres:
+        if self.dialect.postgres:
             sql, params = statements[0]
             rows = await self.fetch(sql, **params)
             return [rows if i == 0 else [] for i in returning]
         results = await self._in_sqlite_thread(
-            [bind(sql, params, False) for sql, params in statements]
+            [self.dialect.bind(sql, params) for sql, params in statements]
         )
         return [results[i] for i in returning]
 
 
 def insert_sql(
-    postgres: bool,
+    dialect: Dialect,
     table: type[Table],
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -210,7 +289,7 @@ def insert_sql(
     may make the rows depend on a condition (see ``write_if_held``)."""
     names = ", ".join(f'"{c}"' for c in columns)
     into = f'INSERT INTO "{table._meta.tablename}" ({names})'
-    if postgres:
+    if dialect.postgres:
         types = _column_types(table)
         arrays = ", ".join(f":{prefix}{i}::{types[c]}[]" for i, c in enumerate(columns))
         by_column = {
@@ -289,31 +368,31 @@ async def write_if_held(
     locking one waits for that writer and reads the row it left. On SQLite the statements run
     one after another in a single trip to the connection's thread, from ``BEGIN IMMEDIATE`` to
     ``COMMIT`` (or ``current`` then ``ROLLBACK``)."""
-    if isinstance(engine, PostgresEngine):
+    if is_postgres(engine):
         query, params = _with_ctes(held, statements, returning, current)
         if engine.pool is not None:
             async with engine.pool.acquire() as raw:
-                rows = await Connection(True, raw).fetch(query, **params)
+                rows = await Connection(POSTGRES, raw).fetch(query, **params)
         else:
             raw = await engine.get_new_connection()
             try:
-                rows = await Connection(True, raw).fetch(query, **params)
+                rows = await Connection(POSTGRES, raw).fetch(query, **params)
             finally:
                 await raw.close()
         if not any(row["w"] == -1 for row in rows):
             return Moved([_decode_row(row["r"]) for row in rows if row["w"] == -2])
         return _split_rows(rows, len(returning))
-    writer = getattr(engine, "writer", None)
+    writer = _writer(engine)
     if writer is None:  # a plain SQLiteEngine: the same, in Piccolo's immediate transaction
         async with transaction(engine) as db:
             if not await db.fetch(held[0], **held[1]):
                 return Moved(await db.fetch(current[0], **current[1]) if current else [])
             return await db.together(statements, *returning) if statements else []
-    bound = [bind(sql, params, False) for sql, params in [held, *statements]]
-    reread = bind(current[0], current[1], False) if current else None
+    bound = [SQLITE.bind(sql, params) for sql, params in [held, *statements]]
+    reread = SQLITE.bind(current[0], current[1]) if current else None
 
     def run(connection: sqlite3.Connection) -> list[list[dict[str, Any]]] | Moved:
-        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(SQLITE.begin)
         try:
             first, *rest = bound
             if not connection.execute(*first).fetchall():

@@ -9,7 +9,7 @@ import pytest
 
 from madeinpk.database import ALL_TABLES, array_types, load_array_codecs
 from madeinpk.pg_engine import PooledConnection
-from madeinpk.sql import bind, insert_sql
+from madeinpk.sql import POSTGRES, insert_sql
 
 pytestmark = pytest.mark.postgres_only
 
@@ -45,8 +45,8 @@ async def _type_lookups(pool: asyncpg.Pool) -> list[str]:
             columns = [
                 c._meta.db_column_name for c in table._meta.columns if not c._meta.primary_key
             ]
-            sql, params = insert_sql(True, table, columns, [tuple(None for _ in columns)])
-            await connection.prepare(bind(sql, params, True)[0])
+            sql, params = insert_sql(POSTGRES, table, columns, [tuple(None for _ in columns)])
+            await connection.prepare(POSTGRES.bind(sql, params)[0])
     return [query for query in logged if "typeinfo_tree" in query]
 
 

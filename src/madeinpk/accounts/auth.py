@@ -4,7 +4,6 @@ reads them); they are imported here too, for the modules that still take them fr
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,7 +13,8 @@ from madeinpk.accounts.tables import AuthToken, Role
 from madeinpk.accounts.tokens import hash_key
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import INVALID_TOKEN, NotAuthenticated
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.sql import Dialect, raw
+from madeinpk.timestamps import utc_now
 
 # One round trip per request: token, user and profile together. The LEFT JOIN keeps staff users
 # made with `piccolo user create` (no profile row) usable.
@@ -28,20 +28,18 @@ _BY_TOKEN = f"""
     FROM auth_token t
     JOIN piccolo_user u ON u.id = t."user"
     LEFT JOIN user_profile p ON p."user" = u.id
-    WHERE t.key_hash = {{}} AND t.expires_at > {{}}
+    WHERE t.key_hash = :key_hash AND t.expires_at > :now
 """
 _BY_ID = f"""
     SELECT {_ACCOUNT_COLUMNS}
     FROM piccolo_user u
     LEFT JOIN user_profile p ON p."user" = u.id
-    WHERE u.id = {{}}
+    WHERE u.id = :user_id
 """
 
 
 def _account(row: dict[str, Any]) -> Account:
-    created = row["created_at"]
-    if isinstance(created, str):  # SQLite returns raw text for joined timestamp columns
-        created = datetime.fromisoformat(created)
+    created = row["created_at"]  # SQLite returns raw text for joined timestamp columns
     return Account(
         id=row["id"],
         username=row["username"],
@@ -54,7 +52,7 @@ def _account(row: dict[str, Any]) -> Account:
         profile_picture=row["profile_picture"] or "",
         is_blocked=bool(row["is_blocked"]),
         failed_payment_count=row["failed_payment_count"] or 0,
-        created_at=as_utc(created) if created else utc_now(),
+        created_at=Dialect.timestamp(created) if created else utc_now(),
     )
 
 
@@ -62,14 +60,14 @@ async def resolve_token(key: str) -> Account | None:
     """The account behind a key, or None when the key is unknown, expired or its user inactive."""
     if not key or len(key) > 128:
         return None
-    rows = await AuthToken.raw(_BY_TOKEN, hash_key(key), utc_now())
+    rows = await raw(AuthToken, _BY_TOKEN, key_hash=hash_key(key), now=utc_now())
     if not rows or not rows[0]["active"]:
         return None
     return _account(rows[0])
 
 
 async def load_account(user_id: int) -> Account | None:
-    rows = await AuthToken.raw(_BY_ID, user_id)
+    rows = await raw(AuthToken, _BY_ID, user_id=user_id)
     return _account(rows[0]) if rows else None
 
 

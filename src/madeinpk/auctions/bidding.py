@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
 
 from madeinpk import metrics
 from madeinpk.after_commit import AfterCommit, Effects
@@ -50,14 +49,18 @@ from madeinpk.notifications.tables import Notification, NotificationType, Outbox
 from madeinpk.sql import (
     IF_HELD,
     IF_NOT_HELD,
+    POSTGRES,
+    SQLITE,
     Connection,
+    Dialect,
     Moved,
     Statement,
+    dialect,
     insert_sql,
     transaction,
     write_if_held,
 )
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,9 @@ class BidRequest:
     amount: Decimal
     key: str | None = None
     max_amount: Decimal | None = None
+    # Unix time after which the bid is refused undecided: a bid forwarded from another process
+    # (``auctions.owners``), whose sender stops waiting for the answer soon after.
+    not_after: float | None = None
 
 
 class BidDesk:
@@ -98,12 +104,16 @@ class BidDesk:
         self._known: dict[int, Known] = {}
 
     async def place(self, request: BidRequest) -> Outcome:
+        # Shielded: a client that goes away does not cancel a bid already in the batch.
+        return await asyncio.shield(self.submit(request))
+
+    def submit(self, request: BidRequest) -> asyncio.Future[Outcome]:
+        """Queue a bid to be decided here; its outcome arrives in the future."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(request.auction_id, []).append((request, future))
         if request.auction_id not in self._writers:
             self._writers[request.auction_id] = asyncio.create_task(self._write(request.auction_id))
-        # Shielded: a client that goes away does not cancel a bid already in the batch.
-        return await asyncio.shield(future)
+        return future
 
     async def drain(self) -> None:
         """Finish the batches in flight (shutdown)."""
@@ -116,6 +126,9 @@ class BidDesk:
                 batch, rest = queue[: self.max_batch], queue[self.max_batch :]
                 if rest:
                     self._queues[auction_id] = rest
+                batch = _refuse_late(batch)
+                if not batch:
+                    continue
                 requests = [request for request, _ in batch]
                 started = time.perf_counter()
                 known = self._known.pop(auction_id, None)
@@ -145,6 +158,23 @@ class BidDesk:
         if len(self._known) >= 256:
             cutoff = time.monotonic() - KNOWN_FOR_SECONDS
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
+
+
+def _refuse_late(
+    batch: list[tuple[BidRequest, asyncio.Future[Outcome]]],
+) -> list[tuple[BidRequest, asyncio.Future[Outcome]]]:
+    """Answer ``internal``, undecided, the bids whose sender has given up on them by now, so
+    that no bid is recorded after its bidder was told it could not be processed."""
+    if all(request.not_after is None for request, _ in batch):
+        return batch
+    now, kept = time.time(), []
+    for request, future in batch:
+        if request.not_after is not None and request.not_after < now:
+            if not future.done():
+                future.set_result(refusal(Reason.internal))
+        else:
+            kept.append((request, future))
+    return kept
 
 
 def _count(outcomes: list[Outcome]) -> None:
@@ -242,12 +272,12 @@ async def _decide_on_known(
     (``MOVED_RETRIES`` spent, or the row and the blocks are as judged, so what failed is what
     the row does not show: the database's clock past the end)."""
     engine: Engine = Auction._meta.db
-    postgres = isinstance(engine, PostgresEngine)
+    spoken = dialect(engine)
     state, read_at = known.state, known.read_at
     blocked: set[int] = set()
     for tries in range(MOVED_RETRIES + 1):
         written = await _write_on_state(
-            engine, postgres, replace(state, increments=increments), requests, blocked, done
+            engine, spoken, replace(state, increments=increments), requests, blocked, done
         )
         if not isinstance(written, Moved):
             outcomes, left = written
@@ -256,7 +286,7 @@ async def _decide_on_known(
             return None
         row = written.rows[0]
         was = (_row(state), blocked)
-        state, blocked = _state(state.auction_id, row), set(_array(row["blocked"]))
+        state, blocked = _state(spoken, state.auction_id, row), set(_array(row["blocked"]))
         read_at = time.monotonic()  # everything the lock reads, read with the row locked
         if (_row(state), blocked) == was:
             return None
@@ -265,7 +295,7 @@ async def _decide_on_known(
 
 async def _write_on_state(
     engine: Engine,
-    postgres: bool,
+    spoken: Dialect,
     state: AuctionState,
     requests: list[BidRequest],
     blocked: set[int],
@@ -277,8 +307,8 @@ async def _write_on_state(
     attempts = [Attempt(r.bidder, r.amount, r.max_amount, r.bidder.id in blocked) for r in requests]
     decision = decide(state, attempts, now)
     bidders = sorted({r.bidder.id for r in requests})
-    unchanged, params = _unchanged(postgres, state, [b for b in bidders if b not in blocked])
-    current = _current(postgres, state.auction_id, bidders)
+    unchanged, params = _unchanged(spoken, state, [b for b in bidders if b not in blocked])
+    current = _current(spoken, state.auction_id, bidders)
     if not decision.changed:  # refusals only: they hold if the row is as judged
         held: Statement = (f"SELECT a.id FROM auction AS a WHERE {unchanged}", params)
         checked = await write_if_held(engine, held, [], current=current)
@@ -287,8 +317,8 @@ async def _write_on_state(
         return decision.outcomes, decision.after
     # On PostgreSQL the bids are also judged against the database's clock: a bid decided just
     # before the end but arriving after it goes the locked way, and is refused there.
-    still_open = " AND a.end_time > clock_timestamp()" if postgres else ""
-    writes = _Writes(postgres, decision, now, (unchanged + still_open, params))
+    still_open = " AND a.end_time > clock_timestamp()" if spoken.postgres else ""
+    writes = _Writes(spoken, decision, now, (unchanged + still_open, params))
     returned = await write_if_held(
         engine, writes.auction, writes.rest, *writes.returning, current=current
     )
@@ -328,13 +358,13 @@ _BID_COLUMNS = (
 )
 
 
-def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> Statement:
+def _unchanged(spoken: Dialect, state: AuctionState, bidders: list[int]) -> Statement:
     """``a`` (the auction row) still holds ``state``, column by column, and none of ``bidders``
     is blocked. The rest of what ``_lock`` reads (the product's seller and name, the leader's
     name and address) is read afresh at least every ``KNOWN_FOR_SECONDS``."""
     columns = _row(state)
     checks = " AND ".join(f"a.{c} IS NOT DISTINCT FROM :was_{c}" for c in columns)
-    among = "= ANY(:was_bidders)" if postgres else "IN (:was_bidders)"
+    among = spoken.among("was_bidders")
     blocked = f'SELECT 1 FROM user_profile WHERE "user" {among} AND is_blocked'
     params = {f"was_{c}": value for c, value in columns.items()} | {
         "was_bidders": bidders,
@@ -343,11 +373,11 @@ def _unchanged(postgres: bool, state: AuctionState, bidders: list[int]) -> State
     return f"a.id = :was_auction AND {checks} AND NOT EXISTS ({blocked})", params
 
 
-_LOCK_POSTGRES = """
+_LOCK_POSTGRES = f"""
     SELECT s.*, clock_timestamp() AS now,
            u.username AS leader_username, u.email AS leader_email,
            ARRAY(SELECT "user" FROM user_profile
-                 WHERE "user" = ANY(:bidders) AND is_blocked) AS blocked
+                 WHERE "user" {POSTGRES.among("bidders")} AND is_blocked) AS blocked
     FROM (
         SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
                a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
@@ -362,18 +392,22 @@ _LOCK_POSTGRES = """
 # The lock subquery is not flattened (it has a row mark), so ``now`` and the leader's name are
 # read after the row is held: the time a bid is judged by is never before its predecessor's.
 
-_STATE_SQLITE = """
-    SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
-           a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
-           a.min_increment, a.reserve_price, a.soft_close_seconds,
-           p.seller, p.name AS product_name,
-           u.username AS leader_username, u.email AS leader_email
+_STATE_COLUMNS_SQLITE = """
+    a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
+    a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
+    a.min_increment, a.reserve_price, a.soft_close_seconds,
+    p.seller, p.name AS product_name,
+    u.username AS leader_username, u.email AS leader_email
+"""
+_STATE_FROM_SQLITE = """
     FROM auction a JOIN product p ON p.id = a.product
     LEFT JOIN piccolo_user u ON u.id = a.leader
-    WHERE a.id = :auction
 """
+_STATE_SQLITE = f"SELECT {_STATE_COLUMNS_SQLITE} {_STATE_FROM_SQLITE} WHERE a.id = :auction"
 
-_BLOCKED_SQLITE = 'SELECT "user" FROM user_profile WHERE "user" IN (:bidders) AND is_blocked'
+_BLOCKED_SQLITE = (
+    f'SELECT "user" FROM user_profile WHERE "user" {SQLITE.among("bidders")} AND is_blocked'
+)
 
 # The row as another writer left it, when a write on a known state found it moved: locked, so
 # that it is read after that writer committed (``sql.write_if_held``). Travels as JSON: money as
@@ -381,7 +415,7 @@ _BLOCKED_SQLITE = 'SELECT "user" FROM user_profile WHERE "user" IN (:bidders) AN
 _CURRENT_POSTGRES = f"""
     SELECT s.*, u.username AS leader_username, u.email AS leader_email,
            ARRAY(SELECT "user" FROM user_profile
-                 WHERE "user" = ANY(:cur_bidders) AND is_blocked) AS blocked
+                 WHERE "user" {POSTGRES.among("cur_bidders")} AND is_blocked) AS blocked
     FROM (
         SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price::text,
                a.current_price::text, a.bid_count, a.seq, a.leader, a.leader_max::text,
@@ -394,17 +428,18 @@ _CURRENT_POSTGRES = f"""
     LEFT JOIN piccolo_user u ON u.id = s.leader
 """
 
-_CURRENT_SQLITE = _STATE_SQLITE.replace(":auction", ":cur_auction").replace(
-    "FROM auction a",
-    """, (SELECT json_group_array("user") FROM user_profile
-              WHERE "user" IN (:cur_bidders) AND is_blocked) AS blocked
-    FROM auction a""",
-)
+_CURRENT_SQLITE = f"""
+    SELECT {_STATE_COLUMNS_SQLITE},
+           (SELECT json_group_array("user") FROM user_profile
+            WHERE "user" {SQLITE.among("cur_bidders")} AND is_blocked) AS blocked
+    {_STATE_FROM_SQLITE}
+    WHERE a.id = :cur_auction
+"""
 
 
-def _current(postgres: bool, auction_id: int, bidders: list[int]) -> Statement:
+def _current(spoken: Dialect, auction_id: int, bidders: list[int]) -> Statement:
     return (
-        _CURRENT_POSTGRES if postgres else _CURRENT_SQLITE,
+        _CURRENT_POSTGRES if spoken.postgres else _CURRENT_SQLITE,
         {"cur_auction": auction_id, "cur_bidders": bidders},
     )
 
@@ -414,20 +449,15 @@ def _array(value: Any) -> list[int]:
     return list(msgspec.json.decode(value) if isinstance(value, str) else value)
 
 
-def _timestamp(value: Any) -> datetime:
-    """SQLite returns computed or untyped timestamps as text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
 async def _lock(
     db: Connection, auction_id: int, bidder_ids: list[int]
 ) -> tuple[AuctionState, datetime, set[int]] | None:
-    if db.postgres:
+    if db.dialect.postgres:
         rows = await db.fetch(_LOCK_POSTGRES, auction=auction_id, bidders=bidder_ids)
         if not rows:
             return None
         row = rows[0]
-        now, blocked = _timestamp(row["now"]), set(row["blocked"])
+        now, blocked = db.dialect.timestamp(row["now"]), set(row["blocked"])
     else:
         # Read with the write lock held (BEGIN IMMEDIATE goes first, in the same trip).
         rows, blocked_rows = await db.together(
@@ -439,10 +469,10 @@ async def _lock(
             return None
         row, now = rows[0], utc_now()
         blocked = {r["user"] for r in blocked_rows}
-    return _state(auction_id, row), now, blocked
+    return _state(db.dialect, auction_id, row), now, blocked
 
 
-def _state(auction_id: int, row: dict[str, Any]) -> AuctionState:
+def _state(spoken: Dialect, auction_id: int, row: dict[str, Any]) -> AuctionState:
     """The rules' view of an auction's row (joined with its product and leader)."""
     leader = (
         Bidder(row["leader"], row["leader_username"], row["leader_email"])
@@ -454,25 +484,21 @@ def _state(auction_id: int, row: dict[str, Any]) -> AuctionState:
         product_name=row["product_name"],
         seller_id=row["seller"],
         status=row["status"],
-        start_time=_timestamp(row["start_time"]),
-        end_time=_timestamp(row["end_time"]),
+        start_time=spoken.timestamp(row["start_time"]),
+        end_time=spoken.timestamp(row["end_time"]),
         starting_price=to_money(row["starting_price"]),
         current_price=to_money(row["current_price"]),
         bid_count=row["bid_count"],
         seq=row["seq"],
         leader=leader,
         last_bid_time=(
-            _timestamp(row["last_bid_time"]) if row["last_bid_time"] is not None else None
+            spoken.timestamp(row["last_bid_time"]) if row["last_bid_time"] is not None else None
         ),
-        leader_max=_money(row["leader_max"]),
-        min_increment=_money(row["min_increment"]),
-        reserve_price=_money(row["reserve_price"]),
+        leader_max=spoken.money(row["leader_max"]),
+        min_increment=spoken.money(row["min_increment"]),
+        reserve_price=spoken.money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
     )
-
-
-def _money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None
 
 
 async def _priors(
@@ -492,7 +518,7 @@ async def _priors(
         (r["bidder"], r["key"]): Prior(
             r["auction"],
             to_money(r["amount"]),
-            _money(r["max_amount"]),
+            db.dialect.money(r["max_amount"]),
             _outcome_decoder.decode(r["outcome"]),
         )
         for r in rows
@@ -506,14 +532,14 @@ class _Writes:
 
     def __init__(
         self,
-        postgres: bool,
+        spoken: Dialect,
         decision: Decision,
         now: datetime,
         unchanged: Statement | None = None,
     ) -> None:
         state, auction_id = decision.after, decision.after.auction_id
         where, conditions = unchanged or ("a.id = :auction", {})
-        only_if = IF_HELD if unchanged and postgres else ""
+        only_if = IF_HELD if unchanged and spoken.postgres else ""
         row = _row(state)
         sets = ", ".join(f"{c} = :{c}" for c in _BID_COLUMNS)
         self.auction: Statement = (
@@ -536,7 +562,7 @@ class _Writes:
         )
         self.rest.append(
             insert_sql(
-                postgres,
+                spoken,
                 AuctionEvent,
                 ("auction", "seq", "payload", "created_at"),
                 [(auction_id, seq, payload.decode(), now) for seq, payload in self.payloads],
@@ -545,7 +571,7 @@ class _Writes:
             )
         )
         if decision.outbid:
-            notices, outbox = _outbid_notices(postgres, decision, now, only_if)
+            notices, outbox = _outbid_notices(spoken, decision, now, only_if)
             self.rest.append(notices)
             self.outbox = len(self.rest)
             self.rest.append(outbox)
@@ -553,7 +579,7 @@ class _Writes:
         self.bids = len(self.rest)
         self.rest.append(
             insert_sql(
-                postgres,
+                spoken,
                 BidRow,
                 ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
                 [
@@ -606,20 +632,20 @@ async def _record(
     runs the same statements in order."""
     if not decision.changed:
         return decision.outcomes
-    writes = _Writes(db.postgres, decision, now)
+    writes = _Writes(db.dialect, decision, now)
     statements = [writes.auction, *writes.rest]
     returned = await db.together(statements, *(i + 1 for i in writes.returning))
     return writes.finish(decision, done, returned)
 
 
 def _outbid_notices(
-    postgres: bool, decision: Decision, now: datetime, only_if: str
+    spoken: Dialect, decision: Decision, now: datetime, only_if: str
 ) -> tuple[Statement, Statement]:
     """The in-app notices and outbox emails of those who lost the lead, committed with the bid
     that beat them; the outbox statement returns the emails' ids."""
     product, auction_id = decision.before.product_name, decision.before.auction_id
     notices = insert_sql(
-        postgres,
+        spoken,
         Notification,
         ("user", "notification_type", "title", "message", "auction", "created_at"),
         [
@@ -643,7 +669,7 @@ def _outbid_notices(
         )
         emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
     outbox = insert_sql(
-        postgres,
+        spoken,
         OutboxEmail,
         ("dedupe_key", "to_address", "subject", "body", "created_at"),
         emails,

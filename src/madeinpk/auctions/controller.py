@@ -4,7 +4,6 @@ auction services (``bidding`` for bids, ``selling`` for the seller's side, ``lis
 from __future__ import annotations
 
 import contextlib
-import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -18,7 +17,15 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions import listing, selling
 from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.rate_limit import BidRateLimiter
-from madeinpk.auctions.rules import Accepted, Bidder, Reason
+from madeinpk.auctions.rules import (
+    INVALID_IDEMPOTENCY_KEY,
+    KEY_ALPHABET,
+    KEY_PATTERN,
+    MESSAGES,
+    Accepted,
+    Bidder,
+    Reason,
+)
 from madeinpk.auctions.schemas import (
     Auction,
     Bid,
@@ -61,14 +68,13 @@ _BID_STATUS = {
     Reason.own_auction: 400,
     Reason.idempotency_conflict: 422,
 }
-KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
-        description="Safe retries: 1-64 characters of A-Z a-z 0-9 _ -. A repeat gets the first "
-        "answer again and changes nothing (for 24 hours).",
+        description=f"Safe retries: {KEY_ALPHABET}. A repeat gets the first answer again and "
+        "changes nothing (for 24 hours).",
     ),
 ]
 
@@ -294,12 +300,11 @@ class AuctionController(Controller):
     ) -> Response[PlacedBid | MaximumUpdated]:
         """201 with the recorded bid; 200 when a leader only raised its maximum."""
         if idempotency_key is not None and not KEY_PATTERN.fullmatch(idempotency_key):
-            raise BusinessError(
-                "Invalid Idempotency-Key header: use 1-64 characters of A-Z a-z 0-9 _ -"
-            )
-        amount, max_amount = _rest_amount(await read_json(request))
+            raise BusinessError(INVALID_IDEMPOTENCY_KEY)
+        # Numbers read as written, never through a float: the socket reads them so too.
+        amount, max_amount = _rest_amount(await read_json(request, exact_numbers=True))
         if not await bid_rate_limiter.allow(account.id):
-            raise BusinessError("Too many bids, slow down", 429)
+            raise BusinessError(MESSAGES[Reason.rate_limited], 429)
         bidder = Bidder(account.id, account.username, account.email)
         outcome = await bid_desk.place(
             BidRequest(auction_id, bidder, amount, idempotency_key, max_amount)

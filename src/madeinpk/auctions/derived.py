@@ -5,11 +5,10 @@ what a page shows as the lowest next bid is what the bid path will accept."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from madeinpk.auctions.rules import Increments, step_at
-from madeinpk.money import format_money, to_money
+from madeinpk.money import format_money, stored_money, to_money
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +19,13 @@ class Derived:
     my_max_bid: str | None
 
 
-def _money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None
-
-
 def derived_fields(row: dict[str, Any], viewer_id: int | None, increments: Increments) -> Derived:
     """``row`` holds the auction's columns ``current_price, min_increment, reserve_price,
     leader, leader_max``. The standing maximum goes to its owner only: the leader."""
     price = to_money(row["current_price"])
-    step = step_at(price, _money(row["min_increment"]), increments)
-    reserve = _money(row["reserve_price"])
-    leader_max = _money(row["leader_max"])
+    step = step_at(price, stored_money(row["min_increment"]), increments)
+    reserve = stored_money(row["reserve_price"])
+    leader_max = stored_money(row["leader_max"])
     mine = viewer_id is not None and row["leader"] == viewer_id and leader_max is not None
     return Derived(
         min_increment=format_money(step),

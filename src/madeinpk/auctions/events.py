@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from madeinpk.auctions.rules import Event, ExtendedEvent, NewBidEvent
+from madeinpk.auctions.rules import AuctionStatus, Event, ExtendedEvent, NewBidEvent
 from madeinpk.auctions.schemas import (
     AuctionEnded,
     AuctionEndedData,
@@ -95,7 +95,7 @@ def auction_ended_payload(
         auction_id=auction_id,
         winner=winner,
         final_price=price,
-        status="ended",
+        status=AuctionStatus.ended.value,
         product_name=product_name,
         message=(
             f"Auction ended. Winner: {winner} at Rs. {price}"

@@ -48,8 +48,8 @@ from madeinpk.notifications.emails import (
 )
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.settings import Settings
-from madeinpk.sql import Connection, transaction
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.sql import Connection, Dialect, transaction
+from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -154,24 +154,24 @@ class EndedBatch:
 # --- the transaction ---------------------------------------------------------------------------
 
 _CLOSE_POSTGRES = """
-    UPDATE auction a SET status = 'ended', seq = a.seq + 1, updated_at = statement_timestamp()
+    UPDATE auction a SET status = '{ended}', seq = a.seq + 1, updated_at = statement_timestamp()
     FROM (
         SELECT id FROM auction
-        WHERE status = 'active' AND end_time <= statement_timestamp() AND {which}
-        ORDER BY id = ANY(:ids) DESC, end_time, id
+        WHERE status = '{active}' AND end_time <= statement_timestamp() AND {which}
+        ORDER BY id {among_ids} DESC, end_time, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ) due
-    WHERE a.id = due.id AND a.status = 'active'
+    WHERE a.id = due.id AND a.status = '{active}'
     RETURNING a.id, a.product, a.current_price, a.end_time, a.seq, a.reserve_price
 """
 # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE).
 _CLOSE_SQLITE = """
-    UPDATE auction SET status = 'ended', seq = seq + 1, updated_at = :now
+    UPDATE auction SET status = '{ended}', seq = seq + 1, updated_at = :now
     WHERE id IN (
         SELECT id FROM auction
-        WHERE status = 'active' AND end_time <= :now AND {which}
-        ORDER BY id IN (:ids) DESC, end_time, id
+        WHERE status = '{active}' AND end_time <= :now AND {which}
+        ORDER BY id {among_ids} DESC, end_time, id
         LIMIT :limit
     )
     RETURNING id, product, current_price, end_time, seq, reserve_price
@@ -195,17 +195,9 @@ _BIDDERS = """
     GROUP BY b.auction, b.bidder, u.username, u.email
     ORDER BY b.auction, b.bidder
 """
-_STILL_ACTIVE = "SELECT id, end_time FROM auction WHERE status = 'active' AND id {among}"
-
-
-def _among(db: Connection, name: str) -> str:
-    """``= ANY(:name)`` on PostgreSQL, ``IN (:name)`` on SQLite (a list spread by ``bind``)."""
-    return f"= ANY(:{name})" if db.postgres else f"IN (:{name})"
-
-
-def _timestamp(value: Any) -> datetime:
-    """SQLite returns computed or untyped timestamps as text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+_STILL_ACTIVE = "SELECT id, end_time FROM auction WHERE status = '{active}' AND id {among}"
+# The statuses an ending moves between, written into the statements (``AuctionStatus``'s words).
+_STATUSES = {"active": AuctionStatus.active.value, "ended": AuctionStatus.ended.value}
 
 
 async def end_auctions(
@@ -218,19 +210,21 @@ async def end_auctions(
     ids = list(ids)
     async with transaction(engine) as db:
         now = utc_now()
-        if db.postgres:
-            which = "TRUE" if others else "id = ANY(:ids)"
-            closed = await db.fetch(_CLOSE_POSTGRES.format(which=which), ids=ids, limit=limit)
+        spoken = db.dialect
+        among_ids = spoken.among("ids")
+        which = "TRUE" if others else f"id {among_ids}"
+        if spoken.postgres:
+            close = _CLOSE_POSTGRES.format(which=which, among_ids=among_ids, **_STATUSES)
+            closed = await db.fetch(close, ids=ids, limit=limit)
         else:
-            which = "1" if others else "id IN (:ids)"
-            closed = await db.fetch(
-                _CLOSE_SQLITE.format(which=which), ids=ids, limit=limit, now=now
-            )
+            close = _CLOSE_SQLITE.format(which=which, among_ids=among_ids, **_STATUSES)
+            closed = await db.fetch(close, ids=ids, limit=limit, now=now)
         batch = EndedBatch()
         done = {row["id"] for row in closed}
         if missing := [i for i in ids if i not in done]:
-            rows = await db.fetch(_STILL_ACTIVE.format(among=_among(db, "ids")), ids=missing)
-            batch.still_active = {r["id"]: _timestamp(r["end_time"]) for r in rows}
+            still = _STILL_ACTIVE.format(among=among_ids, **_STATUSES)
+            rows = await db.fetch(still, ids=missing)
+            batch.still_active = {r["id"]: spoken.timestamp(r["end_time"]) for r in rows}
         if closed:
             await _settle(db, closed, settings, now, batch)
     return batch
@@ -266,12 +260,12 @@ async def _settle(
     sellers = {
         r["product"]: r
         for r in await db.fetch(
-            _SELLERS.format(among_products=_among(db, "products")), products=products
+            _SELLERS.format(among_products=db.dialect.among("products")), products=products
         )
     }
     bidders: dict[int, list[_Bidder]] = {}
     for r in await db.fetch(
-        _BIDDERS.format(among_auctions=_among(db, "auctions")), auctions=auction_ids
+        _BIDDERS.format(among_auctions=db.dialect.among("auctions")), auctions=auction_ids
     ):
         bidders.setdefault(r["auction"], []).append(
             _Bidder(
@@ -279,7 +273,7 @@ async def _settle(
                 r["username"],
                 r["email"],
                 bool(r["winning"]),
-                to_money(r["amount"]) if r["amount"] is not None else None,
+                db.dialect.money(r["amount"]),
                 r["address"],
             )
         )
@@ -327,7 +321,7 @@ async def _settle(
         ),
     ]
     winners = [(e.auction_id, e.top.id) for e in won if e.top is not None]
-    if winners and db.postgres:
+    if winners and db.dialect.postgres:
         writes.append(
             (
                 "UPDATE auction a SET winner = w.winner "
@@ -379,7 +373,7 @@ class _Ending:
         ended = EndedAuction(
             self.auction_id,
             row["seq"],
-            _timestamp(row["end_time"]),
+            Dialect.timestamp(row["end_time"]),
             seller["name"],
             None,
             to_money(row["current_price"]),

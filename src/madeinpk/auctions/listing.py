@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from piccolo.columns.combination import And, Where
@@ -26,7 +25,8 @@ from madeinpk.http.query import is_true_flag, optional_id_filter
 from madeinpk.money import format_money
 from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
-from madeinpk.timestamps import as_utc, utc_now
+from madeinpk.sql import dialect, raw
+from madeinpk.timestamps import utc_now
 
 AUCTION_COLUMNS = (
     *Auction.all_columns(),
@@ -55,7 +55,7 @@ _LATEST_BIDS = """
                b.is_winning, b.is_auto,
                ROW_NUMBER() OVER (PARTITION BY b.auction ORDER BY b.bid_time DESC, b.id DESC) AS n
         FROM bid b JOIN piccolo_user u ON u.id = b.bidder
-        WHERE b.auction IN ({ids})
+        WHERE b.auction {among_ids}
     ) ranked
     WHERE n <= 5
     ORDER BY auction, bid_time DESC, id DESC
@@ -102,10 +102,6 @@ def ordering(value: str | None) -> tuple[Any, bool]:
     descending = name.startswith("-")
     column = ORDERINGS.get(name.lstrip("-"))
     return (column, not descending) if column is not None else (Auction.created_at, False)
-
-
-def _time(value: Any) -> datetime:
-    return as_utc(datetime.fromisoformat(value)) if isinstance(value, str) else value
 
 
 class AuctionListings:
@@ -160,7 +156,8 @@ async def auction_bodies(
     products = {p.id: p for p in await product_bodies(product_rows, base_url, PRODUCT_LISTINGS)}
     ids = [r["id"] for r in rows]
     bids: dict[int, list[Bid]] = defaultdict(list)
-    latest = Auction.raw(_LATEST_BIDS.replace("{ids}", ", ".join("{}" for _ in ids)), *ids)
+    spoken = dialect()
+    latest = raw(Auction, _LATEST_BIDS.format(among_ids=spoken.among("ids")), ids=ids)
     for b in await stale_read(latest):
         bids[b["auction"]].append(
             Bid(
@@ -168,7 +165,7 @@ async def auction_bodies(
                 bidder=b["bidder"],
                 bidder_username=b["bidder_username"],
                 amount=format_money(b["amount"]),
-                bid_time=_time(b["bid_time"]),
+                bid_time=spoken.timestamp(b["bid_time"]),
                 is_winning=bool(b["is_winning"]),
                 is_auto=bool(b["is_auto"]),
             )
@@ -176,7 +173,9 @@ async def auction_bodies(
     orders: dict[int, OrderInfo] = {}
     if viewer is not None:
         own_ended = [
-            r["id"] for r in rows if r["p_seller"] == viewer.id and r["status"] != "active"
+            r["id"]
+            for r in rows
+            if r["p_seller"] == viewer.id and r["status"] != AuctionStatus.active.value
         ]
         if own_ended:
             orders = await auction_orders(own_ended, settings)

@@ -8,6 +8,7 @@ refusal is explained from the same decision that refused it, never by reading ag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -17,6 +18,15 @@ from enum import Enum
 import msgspec
 
 from madeinpk.money import CENT, format_money
+
+
+class AuctionStatus(str, Enum):
+    """An auction's ``status`` column; only an ``active`` one takes bids."""
+
+    active = "active"
+    ended = "ended"
+    cancelled = "cancelled"
+    completed = "completed"
 
 
 class Reason(str, Enum):
@@ -52,6 +62,17 @@ MESSAGES = {
     Reason.idempotency_conflict: "Idempotency key reused with a different bid",
     Reason.internal: "Your bid could not be processed, please try again",
 }
+
+
+# ``Reason.invalid_max_amount``'s words when the maximum is no valid amount at all (MESSAGES has
+# them for a valid one below the bid).
+INVALID_MAX_AMOUNT = "Invalid maximum bid amount"
+
+# The client's idempotency key (``bid_id`` over the socket, ``Idempotency-Key`` over REST).
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KEY_ALPHABET = "1-64 characters of A-Z a-z 0-9 _ -"
+INVALID_BID_ID = f"Invalid bid_id: use {KEY_ALPHABET}"
+INVALID_IDEMPOTENCY_KEY = f"Invalid Idempotency-Key header: use {KEY_ALPHABET}"
 
 
 class Refused(msgspec.Struct, frozen=True, tag="refused"):
@@ -110,6 +131,9 @@ class Attempt:
     prior: Prior | None = None
 
 
+# The longest soft close an auction (or the ``SOFT_CLOSE_SECONDS`` default) may have.
+MAX_SOFT_CLOSE_SECONDS = 3600
+
 # Price bands of the site-wide step (``BID_INCREMENTS``): from a price >= FROM the step is STEP.
 Increments = tuple[tuple[Decimal, Decimal], ...]
 
@@ -147,7 +171,7 @@ class AuctionState:
     reserve_price: Decimal | None = None
 
     def is_open(self, now: datetime) -> bool:
-        return self.status == "active" and self.start_time <= now < self.end_time
+        return self.status == AuctionStatus.active and self.start_time <= now < self.end_time
 
     def step(self, price: Decimal) -> Decimal:
         return step_at(price, self.min_increment, self.increments)

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from madeinpk.auctions.rules import KEY_PATTERN, MAX_SOFT_CLOSE_SECONDS
 from madeinpk.catalog.schemas import CategoryId, Product, ProductDescription, ProductName
 from madeinpk.catalog.tables import Condition
 from madeinpk.database import MAX_ID
@@ -19,7 +20,7 @@ from madeinpk.http.errors import REQUIRED
 from madeinpk.http.websocket import Error as Error
 from madeinpk.http.websocket import Pong as Pong
 from madeinpk.http.websocket import Time
-from madeinpk.money import AMOUNT_SCHEMA, Amount
+from madeinpk.money import AMOUNT_SCHEMA, MAX_AMOUNT, Amount
 from madeinpk.timestamps import INSTANT_SCHEMA, Instant
 
 # Wire types of the socket messages: what the AsyncAPI document says of each field.
@@ -34,10 +35,10 @@ Money = Annotated[
 ClientNumber = Annotated[
     msgspec.Raw,
     msgspec.Meta(
-        description="Rupees as a JSON number: > 0, at most 2 decimal places, at most "
-        "99999999.99 (read exactly as sent, never through a float)",
+        description="Rupees as a JSON number or numeric string: > 0, at most 2 decimal places, "
+        f"at most {MAX_AMOUNT} (read exactly as sent, never through a float)",
         examples=[3000.0],
-        extra_json_schema={"type": "number", "exclusiveMinimum": 0, "maximum": 99999999.99},
+        extra_json_schema=AMOUNT_SCHEMA,
     ),
 ]
 
@@ -56,7 +57,7 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
         msgspec.Meta(
             description="Optional safe-retry key, scoped to the bidder: a repeat within 24 "
             "hours changes nothing and gets the first answer again",
-            extra_json_schema={"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            extra_json_schema={"type": ["string", "null"], "pattern": f"^{KEY_PATTERN.pattern}$"},
         ),
     ] = msgspec.field(default_factory=msgspec.Raw)
     # A secret ceiling: the server bids for this bidder up to it (proxy bidding).
@@ -66,7 +67,7 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
             description="Optional secret maximum: the server bids for you up to it (proxy "
             "bidding); at least amount, same money rules. From the leader it only raises "
             "the maximum",
-            extra_json_schema={"type": ["number", "null"], "exclusiveMinimum": 0},
+            extra_json_schema={**AMOUNT_SCHEMA, "type": ["number", "string", "null"]},
         ),
     ] = msgspec.field(default_factory=msgspec.Raw)
 
@@ -305,7 +306,6 @@ class Auction(msgspec.Struct):
 # The auction's options (auction-engine.md § 1). Absent keeps what is in force (the defaults on
 # creation); null is "none" for the money ones. A form cannot send null: there an empty value is
 # "none" (or the default), which the form's declarations say with ``blank_is_null``.
-MAX_SOFT_CLOSE_SECONDS = 3600
 _MIN_INCREMENT = "Fixed step between bids (money), or null: the site's BID_INCREMENTS table "
 _RESERVE_PRICE = "Secret lowest price the seller will sell at (money, at least the starting "
 _SOFT_CLOSE = (

@@ -42,7 +42,7 @@ from madeinpk.http.errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import to_money
+from madeinpk.money import stored_money, to_money
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, plain, utc_now
 
@@ -302,8 +302,8 @@ async def update_auction(
     )
     terms = check_terms(errors, data, in_force)
     current = Options(
-        min_increment=_stored_money(row["min_increment"]),
-        reserve_price=_stored_money(row["reserve_price"]),
+        min_increment=stored_money(row["min_increment"]),
+        reserve_price=stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
     )
     options = options_over(errors, data, current, terms.starting_price if terms else None)
@@ -329,10 +329,6 @@ async def update_auction(
         raise BusinessError("Cannot edit an auction that has bids")
     _schedule(effects, auction_id, terms.end_time)
     return terms
-
-
-def _stored_money(value: Any) -> Decimal | None:
-    return to_money(value) if value is not None else None
 
 
 async def delete_auction(account: Account, auction_id: int, effects: Effects) -> None:

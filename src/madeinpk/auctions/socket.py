@@ -5,11 +5,10 @@ go to ``auctions.bidding``, fan-out is ``auctions.live``."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -21,7 +20,16 @@ from madeinpk.auctions.bidding import BidDesk, BidRequest
 from madeinpk.auctions.live import LiveAuctions, Watcher
 from madeinpk.auctions.rate_limit import BidRateLimiter
 from madeinpk.auctions.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
-from madeinpk.auctions.rules import Accepted, Bidder, Reason, refusal
+from madeinpk.auctions.rules import (
+    INVALID_BID_ID,
+    INVALID_MAX_AMOUNT,
+    KEY_PATTERN,
+    MESSAGES,
+    Accepted,
+    Bidder,
+    Reason,
+    refusal,
+)
 from madeinpk.auctions.schemas import (
     AuctionStatus,
     AuctionStatusData,
@@ -35,6 +43,7 @@ from madeinpk.auctions.schemas import (
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.database import MAX_ID
 from madeinpk.http.auth import Account, AccountsByKey
+from madeinpk.http.decoding import Undecodable, decode_json
 from madeinpk.http.socket_cap import SocketCap, place_under_cap
 from madeinpk.http.websocket import INVALID_TOKEN_CODE, InvalidMessage, read_message
 from madeinpk.money import InvalidAmount, format_money, parse_amount
@@ -46,8 +55,6 @@ MAX_FRAME_BYTES = 4096
 NOT_FOUND_CODE = 4404
 INVALID_SINCE_SEQ_CODE = 4400
 INVALID_SINCE_SEQ = "Invalid since_seq: use a whole number, 0 or more"
-KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-INVALID_MAX = "Invalid maximum bid amount"
 
 _decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()
@@ -123,7 +130,7 @@ async def _watching(
         auction_id = None
     if auction_id is None:
         await _send(socket, _error(Reason.not_found))
-        raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
+        raise WebSocketException(detail=MESSAGES[Reason.not_found], code=NOT_FOUND_CODE)
     try:
         since_seq = parse_since_seq(socket.query_params.get("since_seq"))
     except InvalidSinceSeq:
@@ -139,7 +146,7 @@ async def _watching(
             snapshot = await _with_own_maximum(snapshot, account)
         if snapshot is None:
             await _send(socket, _error(Reason.not_found))
-            raise WebSocketException(detail="Auction not found", code=NOT_FOUND_CODE)
+            raise WebSocketException(detail=MESSAGES[Reason.not_found], code=NOT_FOUND_CODE)
         await _send(socket, AuctionStatus(data=snapshot, server_time=snapshot.server_time))
         if since_seq is not None:
             await _replay(socket, auction_id, since_seq, snapshot.seq)
@@ -178,13 +185,12 @@ async def _with_own_maximum(snapshot: AuctionStatusData, account: Account) -> Au
 
 
 def _amount(raw: bytes) -> Decimal:
-    """A JSON number only: strings, booleans, null and missing amounts are all invalid."""
-    if not raw or raw[:1] not in b"-0123456789":
-        raise InvalidAmount("Invalid bid amount")
+    """The money rule REST reads an amount by (``parse_amount``: a JSON number or a numeric
+    string, read exactly as written); booleans, null and a missing amount are invalid."""
     try:
-        return parse_amount(Decimal(raw.decode()))
-    except (InvalidOperation, UnicodeDecodeError):
-        raise InvalidAmount("Invalid bid amount") from None
+        return parse_amount(decode_json(raw, exact_numbers=True) if raw else None)
+    except Undecodable:  # an integer past 64 bits: no amount either
+        raise InvalidAmount(MESSAGES[Reason.invalid_amount]) from None
 
 
 def _bid_id(message: PlaceBid) -> str | None:
@@ -197,7 +203,7 @@ def _bid_id(message: PlaceBid) -> str | None:
     except msgspec.DecodeError:
         key = None
     if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
-        raise ValueError("Invalid bid_id: use 1-64 characters of A-Z a-z 0-9 _ -")
+        raise ValueError(INVALID_BID_ID)
     return key
 
 
@@ -256,7 +262,7 @@ async def _place_bid(
     try:
         max_amount = _amount(raw_max) if raw_max and raw_max != b"null" else None
     except InvalidAmount:
-        _answer(connection, _error(Reason.invalid_max_amount, INVALID_MAX, bid_id))
+        _answer(connection, _error(Reason.invalid_max_amount, INVALID_MAX_AMOUNT, bid_id))
         return
     bidder = Bidder(account.id, account.username, account.email)
     try:

@@ -3,8 +3,6 @@ batch of bids takes it, decides against what it holds, and moves it once."""
 
 from __future__ import annotations
 
-from enum import Enum
-
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import (
     Boolean,
@@ -19,14 +17,8 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from madeinpk.auctions.rules import AuctionStatus as AuctionStatus
 from madeinpk.catalog.tables import Product
-
-
-class AuctionStatus(str, Enum):
-    active = "active"
-    ended = "ended"
-    cancelled = "cancelled"
-    completed = "completed"
 
 
 class Auction(Table):

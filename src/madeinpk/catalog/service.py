@@ -34,6 +34,7 @@ from madeinpk.media import (
 )
 from madeinpk.read_replicas import stale_read
 from madeinpk.settings import Settings
+from madeinpk.sql import raw
 from madeinpk.timestamps import utc_now
 
 
@@ -155,7 +156,7 @@ PRODUCT_ORDERINGS = {"created_at": Product.created_at, "name": Product.name}
 # names the auction table (by its SQL name; docs/architecture.md lists it).
 _DELETE_UNBID_PRODUCT = """
     DELETE FROM product
-    WHERE id = {} AND NOT EXISTS (
+    WHERE id = :product AND NOT EXISTS (
         SELECT 1 FROM auction WHERE auction.product = product.id AND auction.bid_count > 0
     )
     RETURNING id
@@ -259,7 +260,7 @@ async def delete_product(account: Account, product_id: int, settings: Settings) 
     """Delete a product (and its listing) while nobody has bid."""
     await _own_product(account, product_id)
     images = await ProductImage.select(ProductImage.image).where(ProductImage.product == product_id)
-    if not await Product.raw(_DELETE_UNBID_PRODUCT, product_id):
+    if not await raw(Product, _DELETE_UNBID_PRODUCT, product=product_id):
         raise BusinessError("Cannot delete a product whose auction has bids")
     for image in images:
         delete_media(settings.media_root, image["image"])

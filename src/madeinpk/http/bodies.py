@@ -136,12 +136,17 @@ async def read_body(request: Request[Any, Any, Any]) -> Body:
     return Body(await read_json(request))
 
 
-async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """A JSON object body (an empty body is ``{}``); anything else is DRF's 400."""
+async def read_json(
+    request: Request[Any, Any, Any], *, exact_numbers: bool = False
+) -> dict[str, Any]:
+    """A JSON object body (an empty body is ``{}``); anything else is DRF's 400.
+    ``exact_numbers``: see ``decode_json``."""
     raw = await request.body()
     if not raw:
         return {}
-    decoded = decode_json(raw)  # Undecodable: DRF's 400 "JSON parse error - …"
+    decoded = decode_json(
+        raw, exact_numbers=exact_numbers
+    )  # Undecodable: DRF's 400 "JSON parse error - …"
     if not isinstance(decoded, dict):
         raise MalformedBody(
             "Invalid data. Expected a dictionary, but got list."

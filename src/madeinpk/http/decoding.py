@@ -10,6 +10,7 @@ fewer let the others through as a 500 or a 4500 close.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -42,10 +43,15 @@ def json_failure(exc: BaseException) -> Undecodable:
     return Undecodable(f"JSON parse error - {_reason(exc)}")
 
 
-def decode_json(data: bytes | str) -> Any:
-    """Any JSON value, or ``Undecodable``."""
+# JSON numbers with a fraction or an exponent as ``Decimal``s, exactly as written (money).
+_exact = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def decode_json(data: bytes | str, *, exact_numbers: bool = False) -> Any:
+    """Any JSON value, or ``Undecodable``. ``exact_numbers``: a number that is not an integer is
+    a ``Decimal`` as written, never a float (how an amount is read, by every transport)."""
     try:
-        return msgspec.json.decode(data)
+        return _exact.decode(data) if exact_numbers else msgspec.json.decode(data)
     except DECODING_FAILURES as exc:
         raise json_failure(exc) from None
 

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from madeinpk.accounts.tables import SellerProfile
-from madeinpk.database import is_unique_violation, on_postgres, write_transaction
+from madeinpk.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import (
     BusinessError,
@@ -18,6 +18,7 @@ from madeinpk.http.query import is_valid_id
 from madeinpk.money import CENT
 from madeinpk.orders.schemas import FeedbackCreate, FeedbackUpdate, SellerStats
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
+from madeinpk.sql import dialect, raw
 from madeinpk.timestamps import utc_now
 
 RATINGS = ("seller_rating", "platform_rating", "communication_rating", "shipping_speed_rating")
@@ -26,7 +27,7 @@ FEEDBACK_OPEN = (OrderStatus.shipped.value, OrderStatus.delivered.value)
 
 async def recompute_seller_rating(seller_id: int) -> None:
     """Mean of ``seller_rating`` over all feedback, 2 dp; call inside the changing transaction."""
-    if on_postgres():
+    if dialect().postgres:
         # Two feedbacks for one seller committing at once would each count only their own row
         # (READ COMMITTED) and the last writer would win. Taking the profile row first orders
         # them: the second reads after the first commits. SQLite's IMMEDIATE write transaction
@@ -217,7 +218,8 @@ async def seller_stats(seller_id: int) -> SellerStats:
     """One aggregate query; the division and rounding happen here, in Decimal, on both engines."""
     row: dict[str, Any] = {"total": 0}
     if _names_a_row(seller_id):
-        [row] = await Feedback.raw(
+        [row] = await raw(
+            Feedback,
             f"""
             SELECT COUNT(*) AS total,
                    SUM(seller_rating) AS seller,
@@ -225,9 +227,9 @@ async def seller_stats(seller_id: int) -> SellerStats:
                    SUM(shipping_speed_rating) AS shipping,
                    SUM(CASE WHEN product_as_described THEN 1 ELSE 0 END) AS described
             FROM "{Feedback._meta.tablename}"
-            WHERE seller = {{}}
+            WHERE seller = :seller
             """,
-            seller_id,
+            seller=seller_id,
         )
     count = int(row["total"] or 0)
     if not count:

@@ -20,7 +20,7 @@ from madeinpk.auctions.events import event_payload
 from madeinpk.auctions.rules import Accepted, Attempt, AuctionState, Bidder, decide
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.database import on_postgres, write_transaction
+from madeinpk.database import write_transaction
 from madeinpk.money import CENT
 from madeinpk.orders.feedback import recompute_seller_rating
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
@@ -41,6 +41,7 @@ from madeinpk.sample_data.data import (
 )
 from madeinpk.sample_data.images import render_image, sale_palette
 from madeinpk.settings import Settings
+from madeinpk.sql import dialect, raw
 from madeinpk.timestamps import utc_now
 
 
@@ -140,11 +141,12 @@ async def _seed_places(run: _Run) -> None:
 
 async def _sync_sequence(table: type[Table]) -> None:
     """PostgreSQL's serial sequence does not see explicit ids; move it past them."""
-    if not on_postgres():
+    if not dialect(table._meta.db).postgres:
         return
     name = table._meta.tablename
-    await table.raw(
-        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))"
+    await raw(
+        table,
+        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))",
     )
 
 
