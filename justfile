@@ -6,9 +6,14 @@ set dotenv-load := false
 serve *ARGS:
     uv run madeinpk serve {{ARGS}}
 
-# The whole test suite on the topology the environment selects (embedded when unset).
+# The whole test suite, both tiers, on the topology the environment selects (embedded when unset).
 test *ARGS:
     uv run pytest {{ARGS}}
+
+# The unit tier alone (tests/unit/): pure rules, money, parsing, schemas; no app, server or
+# database, done in seconds.
+test-unit *ARGS:
+    uv run pytest tests/unit {{ARGS}}
 
 # Apply pending migrations.
 migrate:
@@ -32,7 +37,8 @@ worker *ARGS:
 scheduler:
     uv run taskiq scheduler madeinpk.scheduling:scheduler --update-interval 1
 
-# Format and lint.
+# Format, lint and type-check (mypy: src and tests, settings in pyproject.toml).
 lint:
     uv run ruff format --check src tests piccolo_conf.py piccolo_migrations
     uv run ruff check src tests piccolo_conf.py
+    uv run mypy

@@ -14,7 +14,7 @@ database, as bench/ws_bench.py starts it, and these figures:
         [--redis-cluster]
 
 ``--redis-cluster``: Redis is a private three-master Redis Cluster started for the run (as
-tests/test_redis_cluster.py starts it; REDIS_CLUSTER=true), channels on sharded pub/sub.
+tests/integration/test_redis_cluster.py starts it; REDIS_CLUSTER=true), channels on sharded pub/sub.
 
 Latency is from just before the bid is sent to the arrival of its new_bid at each watcher, on
 CLOCK_MONOTONIC, which all processes of the machine share. The machine is shared: the figures
@@ -177,7 +177,7 @@ async def main(args: argparse.Namespace) -> int:
     env["PORT"] = str(harness.free_port())
     cluster = None
     if args.redis_cluster:
-        from tests.processes import RedisClusterNodes
+        from tests.integration.processes import RedisClusterNodes
 
         cluster = RedisClusterNodes(scratch / "redis-cluster")
         cluster.start()

@@ -92,7 +92,7 @@ def plan(
 
 
 async def insert_auctions(users: Users, specs: list[Spec], chunk: int = 500) -> None:
-    """Product + Auction rows as tests/factories.make_auction writes them, plus Bid rows."""
+    """Product + Auction rows as tests/integration/factories.make_auction writes them, plus Bid rows."""
     now = datetime.now(UTC)
     for k in range(0, len(specs), chunk):
         part = specs[k : k + chunk]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import MediaType, Router, get
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Response
 
@@ -13,7 +14,7 @@ from madeinpk.media import files_router
 WEB = Path(__file__).parent / "web"
 
 
-def page_routes() -> list[Router | object]:
+def page_routes() -> list[Router | HTTPRouteHandler]:
     index = (WEB / "index.html").read_text()
     auction = (WEB / "auction.html").read_text()
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 
 from madeinpk.accounts.auth import load_account
@@ -264,7 +265,7 @@ async def _ensure_profile(account: Account) -> None:
 async def seller_profile(user_id: int) -> dict[str, Any] | None:
     return (
         await SellerProfile.select(
-            SellerProfile.all_columns(),
+            *SellerProfile.all_columns(),
             SellerProfile.user.username.as_alias("user_username"),
             SellerProfile.user.email.as_alias("user_email"),
         )
@@ -304,7 +305,7 @@ async def become_seller(account: Account, data: BecomeSellerRequest) -> Account:
         )
         if not upgraded:
             raise FieldErrors({"non_field_errors": ["You already have seller capabilities"]})
-        fields = {
+        fields: dict[Column | str, Any] = {
             SellerProfile.brand_name: data.brand_name,
             SellerProfile.biography: data.biography,
             SellerProfile.business_phone: data.business_phone,

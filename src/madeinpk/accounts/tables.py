@@ -14,6 +14,7 @@ from piccolo.columns import (
     Integer,
     Numeric,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -32,6 +33,7 @@ SELLER_ROLES = frozenset({Role.seller.value, Role.both.value, Role.admin.value})
 
 
 class UserProfile(Table, tablename="user_profile"):
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     user = ForeignKey(BaseUser, unique=True, null=False, on_delete=OnDelete.cascade)
     role = Varchar(length=10, choices=Role, default=Role.buyer.value)
     phone_number = Varchar(length=20, default="")
@@ -44,6 +46,7 @@ class UserProfile(Table, tablename="user_profile"):
 class AuthToken(Table, tablename="auth_token"):
     """A login key. Only its SHA-256 is stored: a leaked table does not leak sessions."""
 
+    id: Serial
     key_hash = Varchar(length=64, unique=True, index=True)
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz()
@@ -51,6 +54,7 @@ class AuthToken(Table, tablename="auth_token"):
 
 
 class SellerProfile(Table, tablename="seller_profile"):
+    id: Serial
     user = ForeignKey(BaseUser, unique=True, null=False, on_delete=OnDelete.cascade)
     brand_name = Varchar(length=200, default="")
     biography = Text(default="")
@@ -66,15 +70,18 @@ class SellerProfile(Table, tablename="seller_profile"):
 
 
 class Province(Table):
+    id: Serial
     name = Varchar(length=100, unique=True)
 
 
 class City(Table):
+    id: Serial
     name = Varchar(length=100)
     province = ForeignKey(Province, null=False, on_delete=OnDelete.cascade, index=True)
 
 
 class Address(Table):
+    id: Serial
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     street_address = Varchar(length=255)
     city = ForeignKey(City, null=False, on_delete=OnDelete.restrict)

@@ -326,7 +326,7 @@ class AuctionController(Controller):
         if not await stale_read(AuctionRow.exists().where(AuctionRow.id == auction_id)):
             raise NotFound()
         rows = await stale_read(
-            BidRow.select(BidRow.all_columns(), BidRow.bidder.username.as_alias("bidder_username"))
+            BidRow.select(*BidRow.all_columns(), BidRow.bidder.username.as_alias("bidder_username"))
             .where(BidRow.auction == auction_id)
             .order_by(BidRow.bid_time, ascending=False)
             .order_by(BidRow.id, ascending=False)

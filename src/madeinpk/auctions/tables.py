@@ -10,6 +10,7 @@ from piccolo.columns import (
     Integer,
     Numeric,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -21,6 +22,7 @@ from madeinpk.catalog.tables import Product
 
 
 class Auction(Table):
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     product = ForeignKey(Product, unique=True, null=False, on_delete=OnDelete.cascade)
     starting_price = Numeric(digits=(10, 2))
     current_price = Numeric(digits=(10, 2))
@@ -46,6 +48,7 @@ class Auction(Table):
 
 
 class Bid(Table):
+    id: Serial
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
     bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     amount = Numeric(digits=(10, 2))
@@ -59,6 +62,7 @@ class AuctionEvent(Table, tablename="auction_event"):
     """Every event broadcast for an auction, exactly as sent, committed with what caused it: the
     record replay reads, and what a lost publish can be recovered from."""
 
+    id: Serial
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)
     seq = Integer()
     payload = Text()
@@ -69,6 +73,7 @@ class BidRequest(Table, tablename="bid_request"):
     """The first outcome of each keyed bid (``bid_id`` / ``Idempotency-Key``), so a retry gets
     the same answer and changes nothing, whichever process it reaches."""
 
+    id: Serial
     bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
     key = Varchar(length=64)
     auction = ForeignKey(Auction, null=False, on_delete=OnDelete.cascade)

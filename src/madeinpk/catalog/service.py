@@ -171,7 +171,7 @@ def product_filters(
         ("seller", seller, Product.seller),
         ("category", category, Product.category),
     ):
-        if value not in (None, ""):
+        if value:  # absent or empty: no filter
             conditions.append(column == parse_id_filter(name, value))
     if condition:
         if condition not in {c.value for c in Condition}:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 
@@ -17,12 +26,16 @@ class Condition(str, Enum):
 
 
 class Category(Table):
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     name = Varchar(length=100, unique=True)
     description = Text(default="")
-    parent = ForeignKey("self", null=True, on_delete=OnDelete.cascade, index=True)
+    parent: ForeignKey[Category] = ForeignKey(
+        "self", null=True, on_delete=OnDelete.cascade, index=True
+    )
 
 
 class Product(Table):
+    id: Serial
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     category = ForeignKey(Category, null=True, on_delete=OnDelete.set_null, index=True)
     name = Varchar(length=200)
@@ -33,6 +46,7 @@ class Product(Table):
 
 
 class ProductImage(Table, tablename="product_image"):
+    id: Serial
     product = ForeignKey(Product, null=False, on_delete=OnDelete.cascade, index=True)
     image = Varchar(length=255)  # path under the media root
     is_primary = Boolean(default=False)

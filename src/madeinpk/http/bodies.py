@@ -365,6 +365,10 @@ _SCHEMA_KEYS = {
 def _schema(node: dict[str, Any]) -> Schema | Reference:
     if "$ref" in node:
         return Reference(ref=node["$ref"])
+    return _definition(node)
+
+
+def _definition(node: dict[str, Any]) -> Schema:
     kwargs: dict[str, Any] = {}
     for key, value in node.items():
         if key == "type":
@@ -384,9 +388,10 @@ def _schema(node: dict[str, Any]) -> Schema | Reference:
     return Schema(**kwargs)
 
 
-def component_schemas(*structs: type[msgspec.Struct]) -> dict[str, Schema | Reference]:
-    """OpenAPI components for bodies no handler declares (they are read by ``read_body``)."""
+def component_schemas(*structs: type[msgspec.Struct]) -> dict[str, Schema]:
+    """OpenAPI components for bodies no handler declares (they are read by ``read_body``).
+    Each is a definition: a reference appears only inside one."""
     _, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}"
     )
-    return {name: _schema(node) for name, node in components.items()}
+    return {name: _definition(node) for name, node in components.items()}

@@ -59,7 +59,7 @@ class PageRequest:
     def from_query(cls, page: str | None, page_size: str | None) -> PageRequest:
         """As DRF: a bad page number is a 404, a bad page size falls back to the default."""
         number = 1
-        if page not in (None, ""):
+        if page:  # absent or empty: the first page
             # No table holds more rows than ids (``MAX_ID``): a page past that is past the end
             # of every list, and its offset would overflow the database's integers.
             if not (page.isascii() and page.isdigit() and len(page.lstrip("0")) <= 10):

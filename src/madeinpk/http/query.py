@@ -29,7 +29,7 @@ def parse_id_filter(name: str, value: str) -> int:
 
 def optional_id_filter(name: str, value: str | None) -> int | None:
     """``parse_id_filter``, with an absent or empty value meaning "no filter"."""
-    return parse_id_filter(name, value) if value not in (None, "") else None
+    return parse_id_filter(name, value) if value else None
 
 
 def parse_int(name: str, raw: str | None) -> int | None:

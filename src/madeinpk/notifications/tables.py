@@ -10,7 +10,16 @@ from __future__ import annotations
 from enum import Enum
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
@@ -38,17 +47,20 @@ class NotificationType(str, Enum):
 
 
 class Notification(Table):
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
     notification_type = Varchar(length=30, choices=NotificationType)
     title = Varchar(length=200)
     message = Text()
     is_read = Boolean(default=False)
-    order = ForeignKey(ORDER, null=True, on_delete=OnDelete.set_null)
-    auction = ForeignKey(AUCTION, null=True, on_delete=OnDelete.set_null)
+    # Any table to the type checker: this module may not import orders or auctions (above).
+    order: ForeignKey[Table] = ForeignKey(ORDER, null=True, on_delete=OnDelete.set_null)
+    auction: ForeignKey[Table] = ForeignKey(AUCTION, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
 
 
 class OutboxEmail(Table, tablename="outbox_email"):
+    id: Serial
     dedupe_key = Varchar(length=200, unique=True)
     to_address = Varchar(length=255)
     subject = Varchar(length=255)

@@ -32,8 +32,8 @@ async def send_emails(outbox_ids: list[int], context: Annotated[Context, TaskiqD
             logger.warning("Emails %s not delivered: %s", pending, exc)
             return sent
         sent += delivery.sent
-        for outbox_id, exc in delivery.failed.items():
-            logger.warning("Email %s failed (attempt %s): %s", outbox_id, attempt + 1, exc)
+        for outbox_id, error in delivery.failed.items():
+            logger.warning("Email %s failed (attempt %s): %s", outbox_id, attempt + 1, error)
         pending = list(delivery.failed)
         if not pending:
             break

@@ -79,7 +79,7 @@ def auction_order_row(
 async def _order(order_id: int) -> dict[str, Any]:
     row = (
         await Order.select(
-            Order.all_columns(),
+            *Order.all_columns(),
             Order.product.name.as_alias("product_name"),
             Order.buyer.username.as_alias("buyer_username"),
             Order.buyer.email.as_alias("buyer_email"),

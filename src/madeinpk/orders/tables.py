@@ -11,6 +11,7 @@ from piccolo.columns import (
     Integer,
     Numeric,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -32,6 +33,7 @@ class OrderStatus(str, Enum):
 
 
 class Order(Table, tablename="auction_order"):  # ORDER is an SQL keyword
+    id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
     order_number = Varchar(length=16, unique=True)
     buyer = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
@@ -53,6 +55,7 @@ class Order(Table, tablename="auction_order"):  # ORDER is an SQL keyword
 
 
 class PaymentViolation(Table, tablename="payment_violation"):
+    id: Serial
     user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     order = ForeignKey(Order, unique=True, null=False, on_delete=OnDelete.cascade)
     reason = Text(default="")
@@ -60,6 +63,7 @@ class PaymentViolation(Table, tablename="payment_violation"):
 
 
 class Feedback(Table):
+    id: Serial
     order = ForeignKey(Order, unique=True, null=False, on_delete=OnDelete.cascade)
     buyer = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)

@@ -26,10 +26,11 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
+from redis.typing import KeyT, StreamIdT
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.scheduler.scheduled_task import ScheduledTask
 from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker, RedisStreamClusterBroker
@@ -54,11 +55,40 @@ MAX_BACKOFF = 5.0
 KICK_TIMEOUT = 3.0
 
 
+# redis-py types a reply as every shape it may take under either protocol, in ``bytes | str``
+# (decoding is a client option). These clients do not decode; what they get is read as this.
+# An XREADGROUP reply: per stream, its name and its entries (id, fields).
+StreamEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+# An XAUTOCLAIM reply: the next start id, the claimed entries (no fields if trimmed), deleted ids.
+ClaimedEntries = tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]], list[bytes]]
+
+
+async def _whole_list(redis: AsyncRedis, key: str) -> list[bytes]:
+    """``LRANGE key 0 -1``: the items, bytes (see above)."""
+    return cast(list[bytes], await redis.lrange(key, 0, -1))
+
+
 def _is_missing_group(exc: BaseException) -> bool:
     return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
 
 
-class StreamRecovery(AsyncBroker):
+if TYPE_CHECKING:
+
+    class _StreamBroker(AsyncBroker):
+        """What ``StreamRecovery`` calls on the taskiq-redis broker after it in the MRO (both
+        stream brokers have these; ``AsyncBroker`` does not, or only abstract)."""
+
+        def listen(self) -> AsyncGenerator[AckableMessage, None]: ...
+
+        async def kick(self, message: BrokerMessage) -> None: ...
+
+        def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]: ...
+
+else:
+    _StreamBroker = AsyncBroker
+
+
+class StreamRecovery(_StreamBroker):
     """What both stream brokers (one Redis, a cluster) add to taskiq-redis's: a listener that
     survives a Redis (or node) restart, and kicks and acks that never raise for an unreachable
     Redis (see the module docstring). A mixin: put it before the taskiq-redis class."""
@@ -175,19 +205,22 @@ class ReclaimingStreamClusterBroker(RedisStreamClusterBroker):
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         streams = [self.queue_name, *self.additional_streams]
+        new_entries: dict[KeyT, StreamIdT] = {self.queue_name: ">"}
+        new_entries.update(self.additional_streams.items())
         while True:
             fetched = await self.redis.xreadgroup(
                 self.consumer_group_name,
                 self.consumer_name,
-                {self.queue_name: ">", **self.additional_streams},
+                new_entries,
                 block=self.block,
                 noack=False,
                 count=100,
             )
-            for stream, entries in fetched or []:
+            for name, entries in cast(StreamEntries, fetched or []):
                 for entry_id, fields in entries:
                     yield AckableMessage(
-                        data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                        data=fields[b"data"],
+                        ack=self._ack_generator(entry_id.decode(), name.decode()),
                     )
             for stream in streams:
                 claimed = await self.redis.xautoclaim(
@@ -197,10 +230,10 @@ class ReclaimingStreamClusterBroker(RedisStreamClusterBroker):
                     min_idle_time=self.idle_timeout,
                     count=self.unacknowledged_batch_size,
                 )
-                for entry_id, fields in claimed[1]:
-                    if fields:  # None for an entry trimmed meanwhile
+                for entry_id, kept in cast(ClaimedEntries, claimed)[1]:
+                    if kept:  # None for an entry trimmed meanwhile
                         yield AckableMessage(
-                            data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                            data=kept[b"data"], ack=self._ack_generator(entry_id.decode(), stream)
                         )
 
 
@@ -267,12 +300,12 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
             if found:
                 await redis.sadd(self._minutes_key(), *found)
             self._indexed = True
-        for raw in await redis.smembers(self._minutes_key()):
+        for raw in cast(set[bytes], await redis.smembers(self._minutes_key())):
             key = raw.decode()
             minute = self._minute_of(key)
             if minute is None or minute > minute_before:
                 continue
-            ids = await redis.lrange(key, 0, -1)
+            ids = await _whole_list(redis, key)
             if ids:
                 schedules.extend(ids)
             else:  # all sent: no need to look at it again
@@ -283,13 +316,14 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
         """``ListRedisScheduleSource.get_schedules`` on our client (either topology)."""
         ids = await self._get_previous_time_schedules()
         redis = self._client()
-        ids += await redis.lrange(self._get_cron_key(), 0, -1)
-        ids += await redis.lrange(self._get_interval_key(), 0, -1)
-        ids += await redis.lrange(self._get_time_key(datetime.now(UTC)), 0, -1)
+        ids += await _whole_list(redis, self._get_cron_key())
+        ids += await _whole_list(redis, self._get_interval_key())
+        ids += await _whole_list(redis, self._get_time_key(datetime.now(UTC)))
         raws: list[bytes | None] = []
         for start in range(0, len(ids), self._buffer_size):
             batch = ids[start : start + self._buffer_size]
-            raws += await redis.mget([self._get_data_key(i.decode()) for i in batch])
+            keys = [self._get_data_key(i.decode()) for i in batch]
+            raws += cast(list[bytes | None], await redis.mget(keys))
         return [ScheduledTask.model_validate(self._serializer.loadb(raw)) for raw in raws if raw]
 
     async def get_schedules(self) -> list[ScheduledTask]:
@@ -332,7 +366,7 @@ class ReconnectingScheduleSource(ListRedisScheduleSource):
     async def delete_schedule(self, schedule_id: str) -> None:
         redis = self._client()
         try:
-            raw = await redis.getdel(self._get_data_key(schedule_id))
+            raw = cast(bytes | None, await redis.getdel(self._get_data_key(schedule_id)))
             if raw is None:
                 return
             schedule = ScheduledTask.model_validate(self._serializer.loadb(raw))

@@ -66,7 +66,7 @@ def _select() -> Any:
     return Address.select(
         *Address.all_columns(),
         Address.city.name.as_alias("city_name"),
-        Address.city.province.name.as_alias("province_name"),
+        Address.city._.province._.name.as_alias("province_name"),
     )
 
 

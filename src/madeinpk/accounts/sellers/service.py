@@ -24,7 +24,7 @@ LIMITS = {"brand_name": 200, "business_phone": 20, "website": 200}
 
 def _select() -> Any:
     return SellerProfile.select(
-        SellerProfile.all_columns(),
+        *SellerProfile.all_columns(),
         SellerProfile.user.username.as_alias("user_username"),
         SellerProfile.user.email.as_alias("user_email"),
     )

@@ -57,10 +57,10 @@ async def auction_status(
             Auction.product.name.as_alias("product_name"),
             Auction.product.description.as_alias("product_description"),
             Auction.product.condition.as_alias("product_condition"),
-            Auction.product.category.name.as_alias("category_name"),
-            Auction.product.seller.id.as_alias("seller_id"),
-            Auction.product.seller.username.as_alias("seller_username"),
-            Auction.product.seller.email.as_alias("seller_email"),
+            Auction.product._.category._.name.as_alias("category_name"),
+            Auction.product._.seller._.id.as_alias("seller_id"),
+            Auction.product._.seller._.username.as_alias("seller_username"),
+            Auction.product._.seller._.email.as_alias("seller_email"),
         )
         .where(Auction.id == auction_id)
         .first()
