@@ -61,7 +61,7 @@ from madeinpk.catalog.schemas import (
     ProductCreateForm,
     ProductUpdate,
 )
-from madeinpk.channels_backend import RedisBackend, channels_backend
+from madeinpk.channels_backend import RedisBackend, channels_backend, channels_plugin
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.http.auth import provide_account
 from madeinpk.http.bodies import component_schemas, screen_request
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = build_engine(settings, replicas=True)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     backend = channels_backend(settings)
-    channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
+    channels = channels_plugin(backend)
     live = LiveAuctions(
         channels,
         channel_prefix=settings.channel_prefix,

@@ -9,14 +9,13 @@ imports another domain's tasks: work is handed over by task name (``after_commit
 
 from __future__ import annotations
 
-from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
 from madeinpk.after_commit import Effects
 from madeinpk.auctions import tasks as auction_tasks
 from madeinpk.auctions.lifecycle import register_order_writer
 from madeinpk.broker import TaskDeclaration, build_broker
-from madeinpk.channels_backend import channels_backend
+from madeinpk.channels_backend import channels_backend, channels_plugin
 from madeinpk.database import build_engine, database_lifespan
 from madeinpk.heartbeat import Heartbeat
 from madeinpk.notifications import tasks as notification_tasks
@@ -69,9 +68,7 @@ class WorkerProcess:
         state.database = database_lifespan(build_engine(settings), settings)
         await state.database.__aenter__()
         # Events from a worker reach every app process through the same Redis channels.
-        state.channels = ChannelsPlugin(
-            backend=channels_backend(settings), arbitrary_channels_allowed=True
-        )
+        state.channels = channels_plugin(channels_backend(settings))
         await state.channels.__aenter__()
         state.effects = Effects(
             state.channels, settings.channel_prefix, self.broker, build_schedule_source(settings)
