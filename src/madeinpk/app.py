@@ -89,7 +89,7 @@ from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_head
 from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
 from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.pages import page_routes
-from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend
+from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend, channels_plugin
 from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.redis_io.schedule_source import build_schedule_source
 from madeinpk.scheduling import build_scheduler, run_embedded_scheduler
@@ -190,7 +190,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = build_engine(settings, replicas=True)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     backend = channels_backend(settings)
-    channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
+    channels = channels_plugin(backend)
     live = LiveAuctions(
         channels,
         channel_prefix=settings.channel_prefix,

@@ -17,7 +17,6 @@ in-process on the embedded default.
 
 from __future__ import annotations
 
-from litestar.channels import ChannelsPlugin
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 
 from madeinpk.after_commit import Broadcasting, Effects
@@ -31,7 +30,7 @@ from madeinpk.notifications.live import user_channel
 from madeinpk.observability.metrics import TaskMetricsMiddleware
 from madeinpk.orders import tasks as order_tasks
 from madeinpk.orders.service import AUCTION_ORDERS
-from madeinpk.redis_io.channels_backend import channels_backend
+from madeinpk.redis_io.channels_backend import channels_backend, channels_plugin
 from madeinpk.redis_io.heartbeat import Heartbeat
 from madeinpk.redis_io.redis_tasks import (
     ReconnectingStreamBroker,
@@ -120,9 +119,7 @@ class WorkerProcess:
         state.database = database_lifespan(build_engine(settings), settings)
         await state.database.__aenter__()
         # Events from a worker reach every app process through the same Redis channels.
-        state.channels = ChannelsPlugin(
-            backend=channels_backend(settings), arbitrary_channels_allowed=True
-        )
+        state.channels = channels_plugin(channels_backend(settings))
         await state.channels.__aenter__()
         state.effects = Effects(
             state.channels,
