@@ -14,10 +14,12 @@ pause and still writes is stopped by the row, not by Redis; whenever the lease c
 (Redis down), a process decides its own bids. A forward is sent once and never again, so no bid
 is decided twice: the owner refuses, undecided, a forwarded bid it did not start deciding
 within ``START_WITHIN`` of its sending, and the forwarder waits ``ANSWER_WITHIN`` for the answer,
-then answers ``internal`` ("could not be processed") and decides that auction's bids itself
-until the lease changes hands. Only a bid whose batch was being written when its owner died (or
-stalled for seconds) can be recorded while its bidder heard ``internal``: a retry with the same
-idempotency key then gets the first outcome, and the auction's events show it either way.
+then decides that auction's bids itself until the lease changes hands. A bid with an
+idempotency key is then decided here with its key, which answers the owner's outcome if the
+owner recorded it before going silent (the key is stored with the decision, once). A bid without
+a key is answered ``internal`` ("could not be processed"): only such a bid, whose batch was being
+written when its owner died (or stalled for seconds), can be recorded while its bidder heard
+``internal``, and the auction's events show whether it was.
 """
 
 from __future__ import annotations
@@ -278,7 +280,11 @@ class OwnedBidDesk(BidDesk):
         except TimeoutError:
             metrics.record_bid_forwarded("unanswered")
             self.leases.distrust(request.auction_id, owner)
-            return refusal(Reason.internal)
+            if request.key is None:
+                return refusal(Reason.internal)
+            # With a key the bid is decided once whoever asks: here, it gets the owner's
+            # outcome if the owner recorded it before going silent, or is decided now.
+            return await super().place(request)
         finally:
             self._waiting.pop(ident, None)
         metrics.record_bid_forwarded("answered")
