@@ -66,6 +66,23 @@ async def test_the_first_process_to_ask_owns_the_auction_until_it_lets_go(redis:
 
 
 @needs_redis
+async def test_bids_forwarded_to_the_owner_keep_its_lease(redis: Redis) -> None:
+    """The owner's own sockets may go quiet while others still forward it bids."""
+    prefix = f"lease-test-{time.monotonic_ns()}"
+    owner, other = leases(redis, "owner", prefix), leases(redis, "other", prefix)
+    assert await owner.owner(5) == "owner"
+    for _ in range(8):  # 1.6 s: four lease lives, with only forwarded bids
+        await asyncio.sleep(0.2)
+        owner.saw_bid(5)
+    assert await other.owner(5) == "owner"
+    await asyncio.sleep(0.9)  # no bid at all for two lease lives: let go
+    await asyncio.sleep(0.5)  # past what other trusts of its last answer
+    assert await other.owner(5) == "other"
+    await owner.release_all()
+    await other.release_all()
+
+
+@needs_redis
 async def test_a_lease_nobody_renews_runs_out_and_goes_to_the_next_asker(redis: Redis) -> None:
     prefix = f"lease-test-{time.monotonic_ns()}"
     dead, alive = leases(redis, "dead", prefix), leases(redis, "alive", prefix)

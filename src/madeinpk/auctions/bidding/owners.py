@@ -160,6 +160,10 @@ class OwnerLeases:
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._keep_renewed())
 
+    def saw_bid(self, auction_id: int) -> None:
+        """An auction with bids keeps its lease; one without lets it go after a lease's life."""
+        self._busy[auction_id] = time.monotonic()
+
     def distrust(self, auction_id: int, owner: str) -> None:
         """``owner`` did not answer: decide the auction here until its lease has run out."""
         self._others[auction_id] = (None, time.monotonic() + self.lease_seconds)
@@ -335,6 +339,7 @@ class OwnedBidDesk(BidDesk):
             for ident, request in message.bids:
                 # Decided here even if the lease has moved on meanwhile: the row keeps it
                 # right, and a forward is never passed on again.
+                self.leases.saw_bid(request.auction_id)  # forwarded bids keep it busy too
                 decided = self.submit(request)
                 decided.add_done_callback(self._answer_later(message.sender, ident))
 
