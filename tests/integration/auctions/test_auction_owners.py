@@ -19,6 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from madeinpk.accounts.tables import Role
+from madeinpk.auctions.bidding import owners
 from madeinpk.auctions.bidding.desk import BidRequest, _refuse_late
 from madeinpk.auctions.bidding.owners import OwnerLeases
 from madeinpk.auctions.bidding.refusals import Reason, Refused
@@ -80,6 +81,23 @@ async def test_bids_forwarded_to_the_owner_keep_its_lease(redis: Redis) -> None:
     assert await other.owner(5) == "other"
     await owner.release_all()
     await other.release_all()
+
+
+@needs_redis
+async def test_a_process_forgets_auctions_that_went_quiet(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(owners, "FORGET_PAST", 10)
+    prefix = f"lease-test-{time.monotonic_ns()}"
+    first, second = leases(redis, "first", prefix, 0.2), leases(redis, "second", prefix, 0.2)
+    for auction_id in range(10):
+        assert await first.owner(auction_id) == "first"
+        assert await second.owner(auction_id) == "first"
+    await asyncio.sleep(0.6)  # quiet for longer than a lease, and past second's trust
+    assert await second.owner(100) == "second"
+    assert set(second._busy) == {100} and set(second._others) == set()
+    await first.release_all()
+    await second.release_all()
 
 
 @needs_redis

@@ -55,6 +55,8 @@ ANSWER_WITHIN = 5.0
 # How long a process takes what the lease said of another owner on trust before asking again.
 TRUST_OTHER_OWNER = 0.5
 
+# Past this many auctions remembered, those without a bid for a lease's life are forgotten.
+FORGET_PAST = 4096
 # How long asking Redis for a lease may take before the process decides the bid itself.
 ASK_WITHIN = 1.0
 
@@ -107,6 +109,8 @@ class OwnerLeases:
         """This process's name, another's, or ``None``: decide here (the lease could not be
         read, or the owner did not answer)."""
         now = time.monotonic()
+        if len(self._busy) >= FORGET_PAST:
+            self._forget_quiet(now)
         self._busy[auction_id] = now
         if self._held.get(auction_id, 0.0) > now:
             return self.me
@@ -159,6 +163,13 @@ class OwnerLeases:
         self._others.pop(auction_id, None)
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._keep_renewed())
+
+    def _forget_quiet(self, now: float) -> None:
+        """What this process remembers of auctions that have gone quiet: a long-lived process
+        sees many auctions, and only the ones with bids need remembering."""
+        quiet = now - self.lease_seconds
+        self._busy = {a: t for a, t in self._busy.items() if t > quiet or a in self._held}
+        self._others = {a: o for a, o in self._others.items() if o[1] > now}
 
     def saw_bid(self, auction_id: int) -> None:
         """An auction with bids keeps its lease; one without lets it go after a lease's life."""
