@@ -20,7 +20,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import suppress
 from typing import Any
 
@@ -152,42 +152,42 @@ class ReconnectingPubSubBackend(RedisChannelsPubSubBackend):
         ``publish_pause`` are dropped without a try, so a backlog drains at once (and shutdown,
         which waits for the queue, waits at most ``publish_timeout`` for it)."""
         targets = list(channels)
-        if time.monotonic() < self._publish_paused_until:
-            metrics.record_publish_dropped(len(targets))
-            return
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                await super().publish(data, targets)
-        except Exception as exc:
-            self._publish_paused_until = time.monotonic() + self._publish_pause
-            metrics.record_publish_dropped(len(targets))
-            if isinstance(exc, CONNECTION_ERRORS):
-                logger.warning("Redis unreachable; event for %s dropped: %s", targets, exc)
-            else:
-                logger.exception("Publishing to %s failed; event dropped", targets)
+        await self._publish_or_drop(
+            lambda: RedisChannelsPubSubBackend.publish(self, data, targets),
+            len(targets),
+            f"event for {targets}",
+        )
 
     async def publish_many(self, items: list[tuple[bytes, list[str]]]) -> None:
         """``publish`` for several messages in one round trip: a pipeline of ``PUBLISH``
-        commands, in order (so each channel's events stay in ``seq`` order), with the same
-        dropping and logging."""
+        commands, in order (so each channel's events stay in ``seq`` order)."""
+
+        async def send() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            for data, channels in items:
+                for channel in dict.fromkeys(channels):
+                    pipe.publish(channel, data)
+            await pipe.execute()
+
         targets = sum(len(set(channels)) for _, channels in items)
+        await self._publish_or_drop(send, targets, f"{len(items)} events")
+
+    async def _publish_or_drop(
+        self, send: Callable[[], Awaitable[object]], targets: int, what: str
+    ) -> None:
         if time.monotonic() < self._publish_paused_until:
             metrics.record_publish_dropped(targets)
             return
         try:
             async with asyncio.timeout(self._publish_timeout):
-                pipe = self._redis.pipeline(transaction=False)
-                for data, channels in items:
-                    for channel in dict.fromkeys(channels):
-                        pipe.publish(channel, data)
-                await pipe.execute()
+                await send()
         except Exception as exc:
             self._publish_paused_until = time.monotonic() + self._publish_pause
             metrics.record_publish_dropped(targets)
             if isinstance(exc, CONNECTION_ERRORS):
-                logger.warning("Redis unreachable; %d events dropped: %s", len(items), exc)
+                logger.warning("Redis unreachable; %s dropped: %s", what, exc)
             else:
-                logger.exception("Publishing %d events failed; dropped", len(items))
+                logger.exception("Publishing %s failed; event dropped", what)
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
         """The parent's loop, plus: a lost connection is recovered here, never raised."""

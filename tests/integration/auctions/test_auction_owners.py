@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from tests.integration.conftest import LiveServer, free_port
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.processes import AppProcess
 from tests.integration.sockets import Watch, watch
+from tests.integration.test_observability import value
 
 REDIS_URL = os.environ.get("REDIS_URL")
 needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="production topology (Redis) only")
@@ -142,10 +142,7 @@ def test_a_forwarded_bid_past_its_time_is_refused_undecided() -> None:
 
 def metric(text: str, name: str, **labels: str) -> float:
     """A counter's value in a Prometheus text page (0 when absent)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = rf"^{re.escape(name)}(?:\{{{re.escape(wanted)}\}})? ([0-9.e+]+)$"
-    found = re.search(pattern, text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    return value(text, name, **labels) or 0.0
 
 
 async def metrics_of(url: str) -> str:
