@@ -1,6 +1,6 @@
 """Post-commit effects, with one owner: a transaction fills an ``AfterCommit`` with what it caused
-outside the database (events to broadcast, emails to send, endings to schedule), and ``Effects``
-acts on it only once the transaction has committed.
+outside the database (events to broadcast, emails to send, starts and endings to schedule), and
+``Effects`` acts on it only once the transaction has committed.
 
 Nothing here can turn a committed change into an error: every step is logged and left to its
 safety net when it fails (a watcher's replay or gap timer for a lost event, the outbox sweep for
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 SEND_EMAILS_TASK = "madeinpk.send_emails"
 END_AUCTION_TASK = "madeinpk.end_auction"
+START_AUCTION_TASK = "madeinpk.start_auction"
 
 # The scheduler fires up to a tick late and never early, and the Redis source files one-offs by
 # minute, so an ending is scheduled this far ahead and the task waits for the exact end time.
@@ -39,6 +40,10 @@ EMAIL_LINGER_SECONDS = 0.05
 
 def end_schedule_id(auction_id: int) -> str:
     return f"end-auction-{auction_id}"
+
+
+def start_schedule_id(auction_id: int) -> str:
+    return f"start-auction-{auction_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class AfterCommit:
     events: list[tuple[int, int, bytes]] = field(default_factory=list)  # auction, seq, payload
     email_ids: list[int] = field(default_factory=list)
     endings: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
+    starts: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
     notified: set[int] = field(default_factory=set)  # users with new notifications
 
     def notify_users(self, user_ids: Iterable[int]) -> None:
@@ -76,6 +82,13 @@ class AfterCommit:
 
     def cancel_ending(self, auction_id: int) -> None:
         self.endings[auction_id] = None
+
+    def schedule_start(self, auction_id: int, start_time: datetime) -> None:
+        """A scheduled auction opens at ``start_time`` (its one-off start task)."""
+        self.starts[auction_id] = start_time
+
+    def cancel_start(self, auction_id: int) -> None:
+        self.starts[auction_id] = None
 
 
 class Effects:
@@ -138,6 +151,8 @@ class Effects:
                 self._spawn(self._kick_emails())
         for auction_id, end_time in done.endings.items():
             self._spawn(self._reschedule(auction_id, end_time))
+        for auction_id, start_time in done.starts.items():
+            self._spawn(self._reschedule_start(auction_id, start_time))
         if users:
             try:
                 self.channels.publish(b"1", users)
@@ -179,6 +194,14 @@ class Effects:
                 "Ending of auction %s not scheduled (%s); the sweep ends it", auction_id, exc
             )
 
+    async def _reschedule_start(self, auction_id: int, start_time: datetime | None) -> None:
+        try:
+            await reschedule_start(self.broker, self.schedule_source, auction_id, start_time)
+        except Exception as exc:
+            logger.warning(
+                "Start of auction %s not scheduled (%s); the sweep starts it", auction_id, exc
+            )
+
 
 def by_name(task_name: str, broker: AsyncBroker) -> AsyncKicker[..., Any]:
     """A task handed over by name: this module imports no task, so its arguments go unchecked
@@ -200,5 +223,22 @@ async def reschedule_ending(
             .with_schedule_id(schedule_id)
             .schedule_by_time(
                 source, end_time - FIRE_AHEAD, auction_id, end_time=end_time.isoformat()
+            )
+        )
+
+
+async def reschedule_start(
+    broker: AsyncBroker, source: ScheduleSource, auction_id: int, start_time: datetime | None
+) -> None:
+    """Schedule (or move, or with ``None`` cancel) a scheduled auction's one-off start, fired
+    ``FIRE_AHEAD`` of it like an ending: the task waits for the exact start time."""
+    schedule_id = start_schedule_id(auction_id)
+    await source.delete_schedule(schedule_id)
+    if start_time is not None:
+        await (
+            by_name(START_AUCTION_TASK, broker)
+            .with_schedule_id(schedule_id)
+            .schedule_by_time(
+                source, start_time - FIRE_AHEAD, auction_id, start_time=start_time.isoformat()
             )
         )

@@ -63,6 +63,7 @@ from madeinpk.settings import Settings
 # How a refused bid is answered over REST (the contract's statuses; ``too_low`` is a field error).
 _BID_STATUS = {
     Reason.not_active: 400,
+    Reason.not_started: 400,
     Reason.blocked: 403,
     Reason.own_auction: 400,
     Reason.idempotency_conflict: 422,

@@ -4,10 +4,14 @@ what a page shows as the lowest next bid is what the bid path will accept."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from madeinpk.auctions.bidding.rules import Increments, step_at
+import msgspec
+
+from madeinpk.auctions.bidding.rules import AuctionStatus, Increments, step_at
 from madeinpk.money import format_money, stored_money, to_money
 
 
@@ -33,3 +37,11 @@ def derived_fields(row: dict[str, Any], viewer_id: int | None, increments: Incre
         reserve_met=None if reserve is None else price >= reserve,
         my_max_bid=format_money(leader_max) if mine and leader_max is not None else None,
     )
+
+
+def starts_in(status: str, start_time: datetime, now: datetime) -> int | msgspec.UnsetType:
+    """``auction_status.starts_in``: whole seconds (rounded up) until a scheduled auction
+    opens, 0 once it is due; absent for any other status (that message stays as it was)."""
+    if status != AuctionStatus.scheduled.value:
+        return msgspec.UNSET
+    return max(0, math.ceil((start_time - now).total_seconds()))

@@ -7,6 +7,7 @@ is encoded once, whoever watches it, and stored as it was sent (``auction_event`
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import msgspec
@@ -17,6 +18,8 @@ from madeinpk.auctions.live.messages import (
     AuctionEndedData,
     AuctionExtended,
     AuctionExtendedData,
+    AuctionStarted,
+    AuctionStartedData,
     NewBid,
     NewBidData,
 )
@@ -65,6 +68,15 @@ def event_payload(auction_id: int, event: Event) -> bytes:
         data = AuctionExtendedData(auction_id=auction_id, end_time=event.end_time, seq=event.seq)
         return encode(AuctionExtended(data=data, server_time=utc_now()))
     return new_bid_payload(event)
+
+
+def auction_started_payload(
+    auction_id: int, seq: int, start_time: datetime, end_time: datetime
+) -> bytes:
+    data = AuctionStartedData(
+        auction_id=auction_id, seq=seq, start_time=start_time, end_time=end_time
+    )
+    return encode(AuctionStarted(seq=seq, data=data, server_time=utc_now()))
 
 
 def new_bid_payload(event: NewBidEvent) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 
 from piccolo.columns.combination import And, Where
 
-from madeinpk.auctions.derived import derived_fields
+from madeinpk.auctions.derived import derived_fields, starts_in
 from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -213,6 +213,7 @@ async def auction_bodies(
                 seq=r["seq"],
                 server_time=now,
                 my_max_bid=derived.my_max_bid,
+                starts_in=starts_in(r["status"], r["start_time"], now),
             )
         )
     return bodies

@@ -111,6 +111,8 @@ class Auction(msgspec.Struct):
     seq: int  # the last event this state includes
     server_time: datetime
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
+    # Whole seconds until a scheduled auction opens (0 once due); absent unless scheduled.
+    starts_in: int | msgspec.UnsetType = msgspec.UNSET
 
 
 # The auction's options (docs/auction-rules.md § 1). Absent keeps what is in force (the defaults on

@@ -50,6 +50,8 @@ MAX_DURATION = timedelta(days=30)
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
 OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
 TERM_FIELDS = ("starting_price", "start_time", "end_time")
+# The statuses in which a seller may still edit an auction (while nobody has bid).
+EDITABLE = (AuctionStatus.active.value, AuctionStatus.scheduled.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +168,19 @@ async def _insert_auction(product_id: int, terms: Terms, options: Options) -> in
             soft_close_seconds=options.soft_close_seconds,
             start_time=terms.start_time,
             end_time=terms.end_time,
-            status=AuctionStatus.active.value,
+            status=initial_status(terms.start_time, now),
             winner=None,
             created_at=now,
             updated_at=now,
         )
     ).returning(Auction.id)
     return int(rows[0]["id"])
+
+
+def initial_status(start_time: datetime, now: datetime) -> str:
+    """A listing whose start is ahead waits ``scheduled`` until its start task opens it; one
+    that starts now (or started) is ``active`` at once, as it always was."""
+    return (AuctionStatus.scheduled if start_time > now else AuctionStatus.active).value
 
 
 def _defaults(settings: Settings) -> Options:
@@ -208,16 +216,28 @@ async def create_from_product(
         if is_unique_violation(exc):
             raise FieldErrors({"product_id": ["Product already has a listing"]}) from None
         raise
-    _schedule(effects, auction_id, terms.end_time)
+    _schedule(effects, auction_id, terms)
     return auction_id
 
 
-def _schedule(effects: Effects, auction_id: int, end_time: datetime | None) -> None:
+def _schedule(
+    effects: Effects, auction_id: int, terms: Terms | None, scheduled: bool | None = None
+) -> None:
+    """The auction's one-off tasks after a listing, an edit (``terms``) or a withdrawal
+    (None): its ending, and its start while it waits ``scheduled`` (by default: while its
+    start is ahead)."""
     done = AfterCommit()
-    if end_time is None:
+    if terms is None:
         done.cancel_ending(auction_id)
+        done.cancel_start(auction_id)
     else:
-        done.schedule_ending(auction_id, end_time)
+        done.schedule_ending(auction_id, terms.end_time)
+        if scheduled is None:
+            scheduled = terms.start_time > utc_now()
+        if scheduled:
+            done.schedule_start(auction_id, terms.start_time)
+        else:
+            done.cancel_start(auction_id)
     effects.flush(done)
 
 
@@ -257,7 +277,7 @@ async def create_with_product(
     except BaseException:
         media.discard()
         raise
-    _schedule(effects, auction_id, terms.end_time)
+    _schedule(effects, auction_id, terms)
     return auction_id
 
 
@@ -289,11 +309,13 @@ async def update_auction(
     account: Account, auction_id: int, fields: dict[str, Any], effects: Effects
 ) -> Terms:
     """Change price, times or options (an ``AuctionUpdate``) while nobody has bid; the ending
-    moves with the end time."""
+    moves with the end time, and the start with the start time: a start moved ahead makes
+    the auction ``scheduled`` (again), and a scheduled one whose start moved to now or before
+    opens at once, through its start task, with ``auction_started`` like any other."""
     row = await _own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
-    if row["status"] != AuctionStatus.active.value:
+    if row["status"] not in EDITABLE:
         raise BusinessError("Only active auctions can be edited")
     errors = FieldErrorCollector()
     data = to_struct(fields, AuctionUpdate, errors)
@@ -309,9 +331,12 @@ async def update_auction(
     options = options_over(errors, data, current, terms.starting_price if terms else None)
     errors.check()
     assert terms is not None
+    ahead = terms.start_time > utc_now()
+    moved: dict[Any, Any] = {Auction.status: AuctionStatus.scheduled.value} if ahead else {}
     changed = (
         await Auction.update(
             {
+                **moved,
                 Auction.starting_price: terms.starting_price,
                 Auction.current_price: terms.starting_price,
                 Auction.start_time: terms.start_time,
@@ -322,12 +347,16 @@ async def update_auction(
                 Auction.updated_at: utc_now(),
             }
         )
-        .where((Auction.id == auction_id) & (Auction.bid_count == 0))
-        .returning(Auction.id)
+        .where(
+            (Auction.id == auction_id)
+            & (Auction.bid_count == 0)
+            & Auction.status.is_in(list(EDITABLE))
+        )
+        .returning(Auction.id, Auction.status)
     )
     if not changed:
         raise BusinessError("Cannot edit an auction that has bids")
-    _schedule(effects, auction_id, terms.end_time)
+    _schedule(effects, auction_id, terms, changed[0]["status"] == AuctionStatus.scheduled.value)
     return terms
 
 

@@ -1,4 +1,5 @@
-"""Auction tasks: the one-off ending at an auction's end time, and the sweep behind it.
+"""Auction tasks: the one-off start of a scheduled auction and the one-off ending at an
+auction's end time, and the sweep behind both.
 
 Both hand their auctions to the process's ``lifecycle.batching.Endings``, which ends them in batches
 (each batch also takes whatever else is due), so they never race: an auction is ended by
@@ -7,16 +8,26 @@ exactly one batch, and whoever asked for it learns whether it was theirs."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
 from taskiq import Context, TaskiqDepends
 
+from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding.keys import forget_expired_keys
 from madeinpk.auctions.lifecycle.batching import ENDED, GONE, Endings
 from madeinpk.auctions.lifecycle.endings import end_time_if_active
+from madeinpk.auctions.lifecycle.starts import (
+    BATCH,
+    any_due_to_start,
+    start_auctions,
+    start_time_if_scheduled,
+)
 from madeinpk.broker import task
 from madeinpk.timestamps import utc_now
+
+logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 2
 
@@ -27,6 +38,14 @@ MAX_WAIT_SECONDS = 5.0
 # auction's row for a moment), retrying this often, this far apart at least.
 CLOCK_RETRIES = 10
 RETRY_SECONDS = 0.05
+
+
+def task_effects(state: Any) -> Effects:
+    """The process's ``Effects`` (broadcasts after commit), from its startup's task state."""
+    effects = getattr(state, "effects", None)
+    if not isinstance(effects, Effects):
+        raise RuntimeError("No effects: the worker did not start up")
+    return effects
 
 
 def task_endings(state: Any) -> Endings:
@@ -67,11 +86,60 @@ async def end_auction(
     return False
 
 
+@task("madeinpk.start_auction")
+async def start_auction(
+    auction_id: int,
+    context: Annotated[Context, TaskiqDepends()],
+    start_time: str | None = None,
+) -> bool:
+    """Fired shortly before a scheduled auction's start time (given by the schedule, else
+    read): wait for it, then start the auction, and whatever else is due with it. True if this
+    call started it; a bid that reached it first, the sweep or another worker may have."""
+    effects = task_effects(context.state)
+    start: datetime | None = (
+        datetime.fromisoformat(start_time)
+        if start_time
+        else await start_time_if_scheduled(auction_id)
+    )
+    for _ in range(CLOCK_RETRIES):
+        if start is None:
+            return False  # started already, or withdrawn
+        wait = (start - utc_now()).total_seconds()
+        if wait > MAX_WAIT_SECONDS:
+            return False  # moved later: its new schedule (or the sweep) starts it
+        await asyncio.sleep(max(0.0, wait))
+        batch = await start_auctions([auction_id])
+        effects.flush(batch.done)
+        if any(s.auction_id == auction_id for s in batch.started):
+            return True
+        start = batch.still_scheduled.get(auction_id)  # not due by the database clock yet
+        await asyncio.sleep(RETRY_SECONDS)
+    return False
+
+
+async def start_due(effects: Effects) -> int:
+    """Start every scheduled auction whose time has come, a batch at a time."""
+    started = 0
+    while await any_due_to_start():
+        batch = await start_auctions()
+        effects.flush(batch.done)
+        started += len(batch.started)
+        if len(batch.started) < BATCH:
+            break
+    return started
+
+
 @task("madeinpk.sweep_auctions", schedule=[{"interval": SWEEP_SECONDS}])
 async def sweep_auctions(context: Annotated[Context, TaskiqDepends()]) -> int:
-    """End whatever is overdue: a lost schedule, a restart or a dead worker never leaves an
-    auction open for more than a couple of seconds. It goes through the same batches as the
-    scheduled endings, so racing them is harmless (and costs nothing when nothing is due)."""
+    """Start whatever is due to start, then end whatever is overdue: a lost schedule, a
+    restart or a dead worker never leaves an auction closed or open for more than a couple of
+    seconds. It goes through the same conditional writes as the scheduled starts and endings,
+    so racing them is harmless (and costs nothing when nothing is due). Starts go first, so an
+    auction whose whole time passed unseen opens and then ends, each once, in order."""
+    try:
+        await start_due(task_effects(context.state))
+    except Exception:
+        logger.exception("Scheduled auctions could not be started; the next sweep tries again")
     return await task_endings(context.state).sweep()
 
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from piccolo.engine.base import Engine
@@ -36,15 +37,17 @@ from madeinpk.auctions.bidding.rules import (
     Accepted,
     Attempt,
     AuctionState,
+    AuctionStatus,
     Bidder,
     Increments,
     Outcome,
     decide,
 )
 from madeinpk.auctions.bidding.writes import BatchWrites, record_decision
+from madeinpk.auctions.lifecycle.starts import start_in_transaction
 from madeinpk.auctions.tables import Auction
 from madeinpk.db.held_writes import Moved, write_if_held
-from madeinpk.db.sql import Dialect, Statement, dialect, transaction
+from madeinpk.db.sql import Connection, Dialect, Statement, dialect, transaction
 from madeinpk.observability import metrics
 from madeinpk.timestamps import utc_now
 
@@ -219,6 +222,8 @@ async def _decide_in_transaction(
         if locked is None:
             return [refusal(Reason.not_found) for _ in requests], None
         state, now, blocked = locked
+        if state.due_to_start(now):  # its start task is late: the auction opens here first
+            state = await _open(db, state, now, done)
         state = replace(state, increments=increments)
         priors = await read_priors(db, requests, now) if any(r.key for r in requests) else {}
         attempts = [
@@ -236,6 +241,17 @@ async def _decide_in_transaction(
         outcomes = await record_decision(db, decision, done, now)
         await remember_keys(db, auction_id, attempts, outcomes, now)
     return outcomes, decision.after
+
+
+async def _open(
+    db: Connection, state: AuctionState, now: datetime, done: AfterCommit
+) -> AuctionState:
+    """Start the auction whose row this transaction holds (``lifecycle.starts``, the one start
+    transaction's work): its ``auction_started`` goes before the bids decided next."""
+    opened = await start_in_transaction(db, [state.auction_id], done, others=False, now=now)
+    if not opened.started:
+        return state
+    return replace(state, status=AuctionStatus.active.value, seq=opened.started[0].seq)
 
 
 async def _decide_on_known(
@@ -256,6 +272,8 @@ async def _decide_on_known(
         written = await _write_on_state(
             engine, spoken, replace(state, increments=increments), requests, blocked, done
         )
+        if written is None:  # due to start: only under the lock
+            return None
         if not isinstance(written, Moved):
             outcomes, left = written
             return outcomes, Known(left, read_at), "moved" if tries else "known"
@@ -278,10 +296,13 @@ async def _write_on_state(
     requests: list[BidRequest],
     blocked: set[int],
     done: AfterCommit,
-) -> tuple[list[Outcome], AuctionState] | Moved:
+) -> tuple[list[Outcome], AuctionState] | Moved | None:
     """One try of ``_decide_on_known``: the outcomes and the state left, or, when the row did
-    not hold, what it holds now (the row of ``current_row``)."""
+    not hold, what it holds now (the row of ``current_row``); None, writing nothing, for a
+    scheduled auction whose start time has come (it opens under the lock)."""
     now = utc_now()
+    if state.due_to_start(now):
+        return None
     attempts = [Attempt(r.bidder, r.amount, r.max_amount, r.bidder.id in blocked) for r in requests]
     decision = decide(state, attempts, now)
     bidders = sorted({r.bidder.id for r in requests})

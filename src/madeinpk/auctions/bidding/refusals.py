@@ -20,6 +20,7 @@ class Reason(str, Enum):
     unauthenticated = "unauthenticated"
     blocked = "blocked"
     not_active = "not_active"
+    not_started = "not_started"
     own_auction = "own_auction"
     too_low = "too_low"
     below_increment = "below_increment"
@@ -37,6 +38,7 @@ MESSAGES = {
     Reason.unauthenticated: "You must be authenticated to place a bid",
     Reason.blocked: "Your account is blocked",
     Reason.not_active: "Auction is not active",
+    Reason.not_started: "Auction has not started yet",
     Reason.own_auction: "You cannot bid on your own auction",
     Reason.too_low: "Bid must be higher than current price of {price}",
     Reason.below_increment: "Bid must be at least {price}",

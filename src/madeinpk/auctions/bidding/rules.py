@@ -21,8 +21,10 @@ from madeinpk.money import CENT
 
 
 class AuctionStatus(str, Enum):
-    """An auction's ``status`` column; only an ``active`` one takes bids."""
+    """An auction's ``status`` column; only an ``active`` one takes bids. A ``scheduled`` one
+    has its ``start_time`` ahead: it opens (``auction_started``) when that time comes."""
 
+    scheduled = "scheduled"
     active = "active"
     ended = "ended"
     cancelled = "cancelled"
@@ -113,6 +115,15 @@ class AuctionState:
 
     def is_open(self, now: datetime) -> bool:
         return self.status == AuctionStatus.active and self.start_time <= now < self.end_time
+
+    def not_started(self, now: datetime) -> bool:
+        """Scheduled and waiting for its start time (``not_started``, not ``not_active``)."""
+        return self.status == AuctionStatus.scheduled and now < self.start_time
+
+    def due_to_start(self, now: datetime) -> bool:
+        """Scheduled and its start time has come: it must open (``lifecycle.starts``) before
+        any bid is decided on it; the bid desk does so itself when the start task is late."""
+        return self.status == AuctionStatus.scheduled and self.start_time <= now
 
     def step(self, price: Decimal) -> Decimal:
         return step_at(price, self.min_increment, self.increments)
@@ -272,7 +283,7 @@ def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | No
     if attempt.blocked:
         return refusal(Reason.blocked)
     if not state.is_open(now):
-        return refusal(Reason.not_active)
+        return refusal(Reason.not_started if state.not_started(now) else Reason.not_active)
     if attempt.bidder.id == state.seller_id:
         return refusal(Reason.own_auction)
     leader = state.leader

@@ -16,6 +16,7 @@ from litestar import MediaType, Request, get
 from madeinpk.auctions.live.messages import (
     AuctionEnded,
     AuctionExtended,
+    AuctionStarted,
     AuctionStatus,
     BidAccepted,
     Error,
@@ -43,6 +44,11 @@ CLIENT_MESSAGES = (
 )
 SERVER_MESSAGES = (
     MessageDoc("auction_status", AuctionStatus, "The whole auction, first on every connection."),
+    MessageDoc(
+        "auction_started",
+        AuctionStarted,
+        "A scheduled auction opened at its start time; to every watcher, before any new_bid.",
+    ),
     MessageDoc("new_bid", NewBid, "A bid was recorded (manual or automatic); to every watcher."),
     MessageDoc(
         "auction_extended",
@@ -58,7 +64,7 @@ SERVER_MESSAGES = (
     MessageDoc("error", Error, "To the sender alone: a refused frame or bid."),
     MessageDoc("pong", Pong, "The answer to ping."),
 )
-BROADCASTS = ("auction_status", "new_bid", "auction_extended", "auction_ended")
+BROADCASTS = ("auction_status", "auction_started", "new_bid", "auction_extended", "auction_ended")
 
 
 def _ref(message: str) -> dict[str, str]:

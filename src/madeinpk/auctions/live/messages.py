@@ -133,6 +133,8 @@ class AuctionStatusData(msgspec.Struct):
     reserve_met: bool | None  # null: no reserve
     soft_close_seconds: int
     my_max_bid: Money | None  # the watcher's own standing maximum; never anyone else's
+    # Whole seconds until a scheduled auction opens (0 once due); absent unless scheduled.
+    starts_in: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
@@ -182,6 +184,23 @@ class AuctionExtended(msgspec.Struct, tag="auction_extended", tag_field="type"):
     """Soft close: a late bid moved the end (broadcast right after that bid's ``new_bid``)."""
 
     data: AuctionExtendedData
+    server_time: Time
+
+
+class AuctionStartedData(msgspec.Struct):
+    auction_id: int
+    seq: int
+    start_time: Time
+    end_time: Time
+
+
+class AuctionStarted(msgspec.Struct, tag="auction_started", tag_field="type"):
+    """A scheduled auction opened for bids: to every watcher, before any bid on it. ``seq`` is
+    also at the top level, as the issue that asked for it says (the other events carry theirs
+    in ``data``, where this one has it too)."""
+
+    seq: int
+    data: AuctionStartedData
     server_time: Time
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from madeinpk.auctions.derived import starts_in
 from madeinpk.auctions.live.messages import AuctionStatusData, BidInfo
 from madeinpk.auctions.live.snapshot import LATEST_BIDS
 from madeinpk.auctions.tables import AuctionStatus
@@ -57,6 +58,10 @@ class RoomState:
             self.status = _after_bid(self.status, data, seq)
             # The reserve is secret: whether a new price meets it is the database's to say.
             self.stale = self.status.reserve_met is False
+        elif kind == "auction_started":
+            self.status = msgspec.structs.replace(
+                self.status, status=AuctionStatus.active.value, seq=seq
+            )
         elif kind == "auction_extended":
             self.status = msgspec.structs.replace(
                 self.status, end_time=_time(data["end_time"]), seq=seq
@@ -102,4 +107,5 @@ def for_viewer(status: AuctionStatusData, *, show_seller_email: bool) -> Auction
         is_active=status.status == AuctionStatus.active.value
         and status.start_time <= now < status.end_time,
         server_time=now,
+        starts_in=starts_in(status.status, status.start_time, now),
     )

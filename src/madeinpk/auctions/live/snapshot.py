@@ -6,7 +6,7 @@ import asyncio
 
 from madeinpk.accounts.tables import SellerProfile
 from madeinpk.auctions.bidding.rules import Increments
-from madeinpk.auctions.derived import derived_fields
+from madeinpk.auctions.derived import derived_fields, starts_in
 from madeinpk.auctions.live.messages import (
     AuctionStatusData,
     BidInfo,
@@ -147,4 +147,5 @@ async def auction_status(
         reserve_met=derived.reserve_met,
         soft_close_seconds=row["soft_close_seconds"],
         my_max_bid=derived.my_max_bid,
+        starts_in=starts_in(status, row["start_time"], now),
     )
