@@ -9,6 +9,7 @@ store an option the bid path was never meant to see.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import asgi
@@ -21,12 +22,19 @@ from starlette.exceptions import HTTPException
 
 from madeinpk.accounts.login_throttle import LoginThrottle
 from madeinpk.admin.staff_login import NoPerProcessLimit, throttle_login
-from madeinpk.auctions.selling import OPTION_FIELDS, Options, parse_options
-from madeinpk.auctions.tables import Auction
+from madeinpk.auctions.selling import (
+    EDITABLE,
+    OPTION_FIELDS,
+    Options,
+    initial_status,
+    parse_options,
+)
+from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.db.database import ALL_TABLES
 from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import stored_money
 from madeinpk.settings import Settings
+from madeinpk.timestamps import as_utc, utc_now
 
 
 def _check_options(values: dict[str, Any], current: Options, starting_price: Any) -> None:
@@ -42,11 +50,35 @@ def _check_options(values: dict[str, Any], current: Options, starting_price: Any
 async def _check_new_auction(row: Auction) -> Auction:
     values = {name: getattr(row, name) for name in (*OPTION_FIELDS, "starting_price")}
     _check_options(values, Options(), values["starting_price"])
+    if row.status == AuctionStatus.active.value and isinstance(row.start_time, datetime):
+        # A start ahead waits ``scheduled``, as a REST listing does; the sweep opens it.
+        row.status = initial_status(as_utc(row.start_time), utc_now())
     return row
 
 
+async def _schedule_patched_start(row_id: Any, named: dict[str, Any]) -> dict[str, Any]:
+    """A start moved ahead makes a listing ``scheduled`` again (as a REST edit does)."""
+    start = named.get("start_time")
+    if isinstance(start, str):
+        try:
+            start = datetime.fromisoformat(start)
+        except ValueError:
+            return {}
+    if not isinstance(start, datetime) or as_utc(start) <= utc_now():
+        return {}
+    status = named.get("status")
+    if status is None:
+        row = await Auction.select(Auction.status).where(Auction.id == row_id).first()
+        status = row["status"] if row else None
+    if status in EDITABLE:
+        return {"status": AuctionStatus.scheduled.value}
+    return {}
+
+
 async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
-    named = {(k._meta.name if isinstance(k, Column) else str(k)): v for k, v in values.items()}
+    named = {_name(k): v for k, v in values.items()}
+    if rescheduled := await _schedule_patched_start(row_id, named):
+        values = {k: v for k, v in values.items() if _name(k) != "status"} | rescheduled
     if not {*OPTION_FIELDS, "starting_price"} & named.keys():
         return values
     stored = (
@@ -68,6 +100,10 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
     )
     _check_options(named, current, stored["starting_price"])
     return values
+
+
+def _name(key: Any) -> str:
+    return key._meta.name if isinstance(key, Column) else str(key)
 
 
 def _table_config(table: Any) -> Any:

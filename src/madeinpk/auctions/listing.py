@@ -196,7 +196,7 @@ async def auction_bodies(
                 start_time=r["start_time"],
                 end_time=r["end_time"],
                 created_at=r["created_at"],
-                status=r["status"],
+                status=AuctionStatus(r["status"]),
                 winner=r["winner"],
                 winner_username=r["winner_username"],
                 winner_email=r["winner_email"] if is_seller else None,

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from madeinpk.auctions.bidding.rules import AuctionStatus
 from madeinpk.catalog.schemas import CategoryId, Product, ProductDescription, ProductName
 from madeinpk.catalog.tables import Condition
 from madeinpk.db.database import MAX_ID
@@ -93,7 +94,7 @@ class Auction(msgspec.Struct):
     start_time: datetime
     end_time: datetime
     created_at: datetime
-    status: str
+    status: AuctionStatus  # stored as its text; the type gives OpenAPI the enum
     winner: int | None
     winner_username: str | None
     winner_email: str | None  # only to the seller
