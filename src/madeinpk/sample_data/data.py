@@ -319,6 +319,40 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True, slots=True)
+class DemoScheduled:
+    """A listing that opens a few minutes after seeding (status ``scheduled`` until then), so
+    the demo shows a scheduled start and its ``auction_started``; no bids, an automatic id."""
+
+    name: str
+    category_id: int
+    seller: str
+    description: str
+    condition: Condition
+    starting_price: Decimal
+    starts_in: timedelta  # after seeding
+    lasts: timedelta
+    palette: tuple[RGB, RGB]
+    views: tuple[str, ...]
+
+
+SCHEDULED_AUCTION = DemoScheduled(
+    name="Hand-painted Truck Art Kettle",
+    category_id=8,
+    seller="lahore_artisans",
+    description=(
+        "A steel kettle painted by hand in Pakistani truck-art style: peacocks, roses and "
+        "calligraphy in bright enamel, with a lacquered finish. Opens for bids shortly."
+    ),
+    condition=Condition.new,
+    starting_price=Decimal("3200.00"),
+    starts_in=timedelta(minutes=10),
+    lasts=timedelta(days=2),
+    palette=((200, 40, 60), (250, 200, 40)),
+    views=("Kettle", "Painted detail"),
+)
+
 FEEDBACK_COMMENTS = {
     5: "Beautiful work, exactly as pictured and packed with care.",
     4: "Lovely piece; delivery took a little longer than expected.",

@@ -21,6 +21,7 @@ from madeinpk.sample_data.data import (
     FEEDBACK_COMMENTS,
     LIVE_AUCTIONS,
     RGB,
+    SCHEDULED_AUCTION,
     SELLERS,
     DemoAuction,
     DemoSeller,
@@ -44,6 +45,44 @@ async def seed_live_auctions(run: Run) -> None:
         run.mark(True)
     await sync_sequence(Product)
     await sync_sequence(Auction)
+
+
+async def seed_scheduled_auction(run: Run) -> None:
+    """The demo's scheduled listing (``SCHEDULED_AUCTION``), once: found again by its product's
+    name. Nothing schedules its start here (seeding may run with no app up): the sweep opens it
+    within two seconds of its start time, with ``auction_started`` like any other."""
+    demo = SCHEDULED_AUCTION
+    if await Product.exists().where(Product.name == demo.name):
+        return
+    product_rows = await Product.insert(
+        Product(
+            seller=run.users[demo.seller],
+            category=demo.category_id,
+            name=demo.name,
+            description=demo.description,
+            condition=demo.condition.value,
+            created_at=run.now,
+            updated_at=run.now,
+        )
+    ).returning(Product.id)
+    product_id = product_rows[0]["id"]
+    await _create_images(product_id, demo.name, demo.views, demo.palette, run)
+    start = run.now + demo.starts_in
+    await Auction.insert(
+        Auction(
+            product=product_id,
+            starting_price=demo.starting_price,
+            current_price=demo.starting_price,
+            bid_count=0,
+            start_time=start,
+            end_time=start + demo.lasts,
+            status=AuctionStatus.scheduled.value,
+            winner=None,
+            created_at=run.now,
+            updated_at=run.now,
+        )
+    )
+    run.mark(True)
 
 
 async def _create_live_auction(demo: DemoAuction, run: Run) -> None:

@@ -23,7 +23,11 @@ from madeinpk.sample_data.data import (
     DemoSeller,
 )
 from madeinpk.sample_data.run import Run, sync_sequence
-from madeinpk.sample_data.sales import seed_live_auctions, seed_past_sales
+from madeinpk.sample_data.sales import (
+    seed_live_auctions,
+    seed_past_sales,
+    seed_scheduled_auction,
+)
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -58,6 +62,7 @@ async def seed(settings: Settings) -> SeedReport:
             await _seed_accounts(run)
             await seed_live_auctions(run)
             await seed_past_sales(run)
+            await seed_scheduled_auction(run)
             # A new key on every call: the plain key exists only in the report.
             token = await issue_token(run.users["buyer1"], settings)
     except BaseException:

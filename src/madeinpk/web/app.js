@@ -145,6 +145,8 @@ function auctionPage() {
 
   const now = () => Date.now() + clockOffset;
   const isActive = () => state && state.status === "active" && new Date(state.end_time) > now();
+  // Scheduled: the page shows "Starts in …" and a disabled form until auction_started.
+  const isScheduled = () => Boolean(state) && state.status === "scheduled";
   const leader = () => state?.latest_bids[0]?.bidder ?? null;
   const iLead = () => Boolean(me) && leader() === me.username;
   let lastSeq = null; // the last event seen: a reconnect replays from here
@@ -197,13 +199,15 @@ function auctionPage() {
     if (!state) return;
     const input = $("bid-amount"), maxInput = $("max-amount"), button = $("bid-button");
     const hint = $("bid-hint");
-    form.hidden = !isActive();
+    form.hidden = !isActive() && !isScheduled();
     input.min = state.min_next_bid;
     input.placeholder = `Min: ${state.min_next_bid}`;
     maxInput.min = state.min_next_bid;
-    const canBid = Boolean(token()) && connected;
+    const canBid = Boolean(token()) && connected && !isScheduled();
     for (const control of [input, maxInput, button]) control.disabled = !canBid;
-    if (!token()) {
+    if (isScheduled()) {
+      hint.textContent = "Bidding opens when the auction starts.";
+    } else if (!token()) {
       hint.textContent = "You are watching as a spectator. Sign in to bid.";
     } else if (iLead()) {
       hint.textContent = "You lead. To raise your maximum, enter it under " +
@@ -218,6 +222,12 @@ function auctionPage() {
   function renderCountdown() {
     if (!state) return;
     $("countdown").textContent = timeLeft(new Date(new Date(state.end_time).getTime() - clockOffset));
+    const starts = $("starts");
+    starts.hidden = !isScheduled();
+    if (isScheduled()) {
+      const start = new Date(new Date(state.start_time).getTime() - clockOffset);
+      starts.textContent = start > Date.now() ? `Starts in ${timeLeft(start)}` : "Starting…";
+    }
   }
 
   function render() {
@@ -299,7 +309,7 @@ function auctionPage() {
     }
     $("no-bids").hidden = state.latest_bids.length > 0;
     const ended = $("ended");
-    if (state.status !== "active") {
+    if (state.status !== "active" && !isScheduled()) {
       const winner = state.winner?.username ?? state.winner;
       ended.textContent = winner
         ? `Auction ended. Winner: ${winner}. Final price: ${formatPKR(state.final_price || state.current_price)}`
@@ -401,7 +411,7 @@ function auctionPage() {
     if (message.server_time) clockOffset = Date.parse(message.server_time) - Date.now();
     const seq = seqOf(message);
     // Answers (bid_accepted, error) are not events: they are never replayed nor "already in".
-    const event = ["new_bid", "auction_extended", "auction_ended"].includes(message.type);
+    const event = ["auction_started", "new_bid", "auction_extended", "auction_ended"].includes(message.type);
     if (event && alreadyApplied(message, state)) {
       if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
       return;
@@ -415,6 +425,10 @@ function auctionPage() {
       case "new_bid":
         if (!state) return;
         onNewBid(message.data);
+        break;
+      case "auction_started": // a scheduled auction opened: bidding is on
+        if (!state) return;
+        state = { ...state, status: "active", seq: message.data.seq, starts_in: undefined };
         break;
       case "auction_extended":
         if (!state) return;
