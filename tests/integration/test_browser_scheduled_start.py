@@ -1,0 +1,82 @@
+"""A scheduled auction on the live page in a real browser (Debian's Chromium driven by
+Playwright): "Starts in …" counting down with the bid form disabled, then, on
+``auction_started``, the form enabled on every page without a reload, and bidding."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from madeinpk.accounts.tables import Role
+from madeinpk.after_commit import reschedule_start
+from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.timestamps import utc_now
+from tests.integration.conftest import LiveServer
+from tests.integration.factories import UserHandle, make_auction, make_user
+from tests.integration.test_browser import CHROMIUM, bid, browser
+from tests.integration.test_browser import open_page as open_browser_page
+
+__all__ = ["browser"]  # the module-scoped Chromium fixture
+
+pytestmark = [
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.usefixtures("task_worker", "task_scheduler"),
+]
+
+PAGE_ERRORS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors() -> Iterator[None]:
+    """The page's script never threw."""
+    PAGE_ERRORS.clear()
+    yield
+    assert PAGE_ERRORS == []
+
+
+async def open_page(
+    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
+) -> Page:
+    page = await open_browser_page(browser, base_url, auction_id, user)
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+    return page
+
+
+async def test_a_scheduled_auction_counts_down_then_opens_live(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    starts_in = timedelta(seconds=4)
+    auction_id = await make_auction(
+        seller, status=AuctionStatus.scheduled, starts_in=starts_in, images=1
+    )
+    row = await Auction.select(Auction.start_time).where(Auction.id == auction_id).first()
+    assert row is not None
+    effects = live_server.effects
+    await reschedule_start(effects.broker, effects.schedule_source, auction_id, row["start_time"])
+
+    page = await open_page(browser, live_server.url, auction_id, buyer)
+    spectator = await open_page(browser, live_server.url, auction_id, None)
+    for each in (page, spectator):
+        await expect(each.locator("#starts")).to_have_text(re.compile(r"^Starts in 0h 00m 0\ds$"))
+        await expect(each.locator("#ended")).to_be_hidden()
+    await expect(page.locator("#bid-form")).to_be_visible()
+    await expect(page.locator("#bid-button")).to_be_disabled()
+    await expect(page.locator("#bid-hint")).to_have_text("Bidding opens when the auction starts.")
+    assert utc_now() < row["start_time"], "the page must have been seen before the start"
+
+    # auction_started: enabled live, no reload.
+    for each in (page, spectator):
+        await expect(each.locator("#starts")).to_be_hidden(timeout=10_000)
+    await expect(page.locator("#bid-button")).to_be_enabled()
+    await expect(page.locator("#bid-hint")).to_contain_text("Bid at least PKR 2,500.01")
+    await bid(page, "2600")
+    for each in (page, spectator):
+        await expect(each.locator("#current-price")).to_have_text("PKR 2,600.00")
+    await expect(page.locator("#my-status")).to_have_text("You are the highest bidder.")
