@@ -22,6 +22,7 @@ from madeinpk.auctions.lifecycle.starts import start_auctions
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.catalog.tables import Product
 from madeinpk.timestamps import utc_now
+from tests.integration.auctions.test_asyncapi import payload_validator
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.sockets import Watch, error, socket_url, watch
@@ -157,6 +158,13 @@ async def test_the_start_task_opens_it_on_the_second_before_any_bid(
         new_bid = await watcher.receive()
         assert new_bid["type"] == "new_bid" and new_bid["data"]["seq"] == 2
     assert await events_of(auction_id) == [(1, "auction_started"), (2, "new_bid")]
+    # What was sent is what the AsyncAPI document describes.
+    document = (await client.get("/schema/asyncapi.json")).json()
+    stored = await AuctionEvent.select(AuctionEvent.payload).where(
+        (AuctionEvent.auction == auction_id) & (AuctionEvent.seq == 1)
+    )
+    payload_validator(document, "auction_started").validate(json.loads(stored[0]["payload"]))
+    payload_validator(document, "auction_status").validate({**first, "server_time": iso(start)})
     # Replayed as stored, in order; the snapshot is active and has no starts_in any more.
     async with websockets.connect(socket_url(live_server.url, auction_id) + "?since_seq=0") as c:
         ws = Watch(c)
