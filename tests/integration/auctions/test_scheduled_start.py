@@ -16,6 +16,7 @@ import httpx
 import pytest
 import websockets
 
+from madeinpk.admin.site import _check_auction_patch, _check_new_auction
 from madeinpk.auctions.bidding.desk import BidRequest, decide_batch
 from madeinpk.auctions.bidding.rules import Accepted, Bidder
 from madeinpk.auctions.lifecycle.starts import start_auctions
@@ -275,3 +276,32 @@ async def test_the_sweep_opens_then_ends_what_no_task_was_scheduled_for(
     await wait_for_status(passed, "ended", 8)
     assert await events_of(opens) == [(1, "auction_started")]
     assert await events_of(passed) == [(1, "auction_started"), (2, "auction_ended")]
+
+
+async def test_the_admin_saves_a_start_ahead_as_scheduled(seller: UserHandle) -> None:
+    """The admin's hooks (piccolo_admin calls them before it writes) give the REST rules."""
+    new = Auction(
+        product=1,  # never written: only the hook sees it
+        starting_price=Decimal("100.00"),
+        current_price=Decimal("100.00"),
+        start_time=utc_now() + HOUR,
+        end_time=utc_now() + 2 * HOUR,
+        status=AuctionStatus.active.value,
+    )
+    assert (await _check_new_auction(new)).status == "scheduled"
+    now = Auction(
+        product=1,
+        starting_price=Decimal("100.00"),
+        start_time=utc_now(),
+        end_time=utc_now() + HOUR,
+        status=AuctionStatus.active.value,
+    )
+    assert (await _check_new_auction(now)).status == "active"
+    open_one = await make_auction(seller)
+    later = iso(utc_now() + HOUR)
+    patched = await _check_auction_patch(open_one, {"start_time": later})
+    assert patched == {"start_time": later, "status": "scheduled"}
+    earlier = iso(utc_now() - HOUR)
+    assert await _check_auction_patch(open_one, {"start_time": earlier}) == {"start_time": earlier}
+    ended = await make_auction(seller, status=AuctionStatus.ended)
+    assert await _check_auction_patch(ended, {"start_time": later}) == {"start_time": later}
