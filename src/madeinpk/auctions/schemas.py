@@ -85,6 +85,17 @@ class OrderInfo(msgspec.Struct):
     payment_deadline: datetime
 
 
+class Purchased(msgspec.Struct):
+    """The answer to ``buy_now``: the auction ended for the caller at ``price`` (its
+    ``auction_ended`` event is ``seq``), and the order to pay."""
+
+    message: str
+    auction_id: int
+    price: str
+    seq: int
+    order: OrderInfo
+
+
 class Auction(msgspec.Struct):
     id: int
     product: Product

@@ -90,7 +90,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         decision = decide(state, [Attempt(bidder, demo_bid.amount, demo_bid.max_amount)], at)
         [outcome] = decision.outcomes
         if not isinstance(outcome, Accepted):
-            raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome.message}")
+            raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome}")
         state = decision.after
         bids += [
             Bid(
