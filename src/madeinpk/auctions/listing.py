@@ -213,6 +213,9 @@ async def auction_bodies(
                 seq=r["seq"],
                 server_time=now,
                 my_max_bid=derived.my_max_bid,
+                buy_now_price=derived.buy_now_price,
+                buy_now_open=derived.buy_now_open and running and now < r["end_time"],
+                bought_now=derived.bought_now,
             )
         )
     return bodies

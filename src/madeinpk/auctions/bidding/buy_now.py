@@ -38,14 +38,25 @@ class Purchase:
     time: datetime
 
 
-def buy_now_open(state: AuctionState) -> bool:
+def buy_now_allowed(
+    buy_now_price: Decimal | None,
+    reserve_price: Decimal | None,
+    current_price: Decimal,
+    bid_count: int,
+) -> bool:
     """Buy It Now stays while no bid reached the reserve, or, without a reserve, while the
-    price is below the Buy It Now price."""
-    if state.buy_now_price is None:
+    price is below the Buy It Now price. The one source of the rule (pages ask it too)."""
+    if buy_now_price is None:
         return False
-    if state.reserve_price is not None:
-        return state.bid_count == 0 or state.current_price < state.reserve_price
-    return state.current_price < state.buy_now_price
+    if reserve_price is not None:
+        return bid_count == 0 or current_price < reserve_price
+    return current_price < buy_now_price
+
+
+def buy_now_open(state: AuctionState) -> bool:
+    return buy_now_allowed(
+        state.buy_now_price, state.reserve_price, state.current_price, state.bid_count
+    )
 
 
 def buy_now_refusal(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | None:

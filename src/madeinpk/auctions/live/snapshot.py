@@ -51,6 +51,8 @@ async def auction_status(
             Auction.soft_close_seconds,
             Auction.leader,
             Auction.leader_max,
+            Auction.buy_now_price,
+            Auction.bought_now,
             Auction.winner.id.as_alias("winner_id"),
             Auction.winner.username.as_alias("winner_username"),
             Auction.product.id.as_alias("product_id"),
@@ -147,4 +149,9 @@ async def auction_status(
         reserve_met=derived.reserve_met,
         soft_close_seconds=row["soft_close_seconds"],
         my_max_bid=derived.my_max_bid,
+        buy_now_price=derived.buy_now_price,
+        buy_now_open=derived.buy_now_open
+        and status == AuctionStatus.active.value
+        and row["start_time"] <= now < row["end_time"],
+        bought_now=derived.bought_now,
     )
