@@ -204,29 +204,7 @@ FormReservePrice = Annotated[
         extra=field_options(blank_is_null=True),
     ),
 ]
-Form_BUY_NOW = (
-    "Buy It Now: a buyer may end the auction at once at this price (money, higher than the "
-    "starting price and at least the reserve) while no bid reached the reserve (without one: "
-    "while the price is below it)"
-)
-BuyNowPrice = Annotated[
-    Amount,
-    msgspec.Meta(
-        description=_BUY_NOW + "; null for none",
-        examples=["45000.00"],
-        extra_json_schema=AMOUNT_SCHEMA,
-    ),
-]
-FormBuyNowPrice = Annotated[
-    Amount,
-    msgspec.Meta(
-        description=_BUY_NOW + "; empty: none",
-        examples=["45000.00"],
-        extra_json_schema=AMOUNT_SCHEMA,
-        extra=field_options(blank_is_null=True),
-    ),
-]
-SoftCloseSeconds = Annotated[
+FormSoftCloseSeconds = Annotated[
     int,
     msgspec.Meta(
         ge=0,
