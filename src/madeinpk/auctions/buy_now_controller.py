@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -51,6 +52,13 @@ class BuyNowController(Controller):
         status_code=HTTP_201_CREATED,
         guards=[requires_account],
         operation_id="BuyNow",
+        responses={
+            401: ResponseSpec(None, description="No or an invalid token"),
+            403: ResponseSpec(None, description="Your account is blocked"),
+            404: ResponseSpec(None, description="Unknown auction"),
+            422: ResponseSpec(None, description="Idempotency key reused with a different bid"),
+            429: ResponseSpec(None, description="Too many bids, slow down"),
+        },
     )
     async def buy_now(
         self,

@@ -358,3 +358,19 @@ async def test_the_seller_sets_buy_now_price_checked_against_start_and_reserve(
         400,
         {"error": "Cannot edit an auction that has bids"},
     )
+
+
+async def test_the_openapi_schema_documents_buy_now(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    operation = spec["paths"]["/api/auctions/{auction_id}/buy_now"]["post"]
+    assert operation["operationId"] == "BuyNow"
+    assert "requestBody" not in operation
+    created = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created["$ref"].endswith("/Purchased")
+    purchased = spec["components"]["schemas"]["Purchased"]
+    assert set(purchased["properties"]) == {"message", "auction_id", "price", "seq", "order"}
+    assert {p["name"] for p in operation["parameters"]} >= {"Idempotency-Key", "auction_id"}
+    assert {"400", "401", "404"} <= set(operation["responses"])
+    auction = spec["components"]["schemas"]["Auction"]["properties"]
+    assert {"buy_now_price", "buy_now_open", "bought_now"} <= set(auction)
+    assert "buy_now_price" in spec["components"]["schemas"]["AuctionCreate"]["properties"]
