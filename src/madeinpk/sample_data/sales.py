@@ -79,6 +79,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         min_increment=demo.min_increment,
         soft_close_seconds=demo.soft_close_seconds,
         reserve_price=demo.reserve_price,
+        buy_now_price=demo.buy_now_price,
     )
     bids: list[Bid] = []
     events: list[AuctionEvent] = []
@@ -128,6 +129,8 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
             min_increment=demo.min_increment,
             reserve_price=demo.reserve_price,
             soft_close_seconds=demo.soft_close_seconds,
+            buy_now_price=demo.buy_now_price,
+            bought_now=False,
             start_time=start,
             end_time=state.end_time,
             status=AuctionStatus.active.value,
