@@ -19,6 +19,7 @@ from madeinpk.orders.tables import Order
 from tests.integration.auctions.test_auction_options_api import create_body, own_product
 from tests.integration.conftest import LiveServer, SmtpInbox
 from tests.integration.factories import UserHandle, make_auction, make_user
+from tests.integration.notifications.test_notification_socket import alerts
 from tests.integration.sockets import Watch, error, socket_url, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
@@ -183,9 +184,12 @@ async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
 ) -> None:
     auction_id = await make_auction(seller, buy_now_price="5000.00", reserve_price="4000.00")
     async with (
+        alerts(live_server.url, buyer) as feed,
+        alerts(live_server.url, seller) as seller_feed,
         watch(live_server.url, auction_id, buyer.token) as buying,
         watch(live_server.url, auction_id, rival.token) as other,
     ):
+        assert (await feed.receive())["type"] == (await seller_feed.receive())["type"]
         await buying.send({"type": "buy_now", "bid_id": "sock-1"})
         ended = await buying.receive()
         expected = ended_data(auction_id, buyer, 1) | {"reserve_met": True}
@@ -209,6 +213,13 @@ async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
         assert await other.receive() == error(NOT_ACTIVE, "not_active")
         await buying.send({"type": "buy_now", "bid_id": "sock-1"})  # a retry: the same answer
         assert await buying.receive() == answer
+        # /ws/notifications/ pushes the ending's notices at once, as an ending's
+        pushed = await feed.receive()
+        assert pushed["type"] == "notification" and pushed["unread_count"] == 1
+        assert pushed["data"]["notification_type"] == "auction_won"
+        assert pushed["data"]["auction"] == auction_id
+        told = await seller_feed.receive()
+        assert told["data"]["notification_type"] == "auction_ended"
 
 
 async def test_buy_now_races_bids_and_one_buyer_wins(
