@@ -12,11 +12,18 @@ import httpx
 import pytest
 import websockets
 
+from madeinpk.accounts.tables import Role
 from madeinpk.after_commit import end_schedule_id
 from madeinpk.auctions.tables import Auction, AuctionEvent, Bid
 from madeinpk.notifications.tables import Notification
 from madeinpk.orders.tables import Order
-from tests.integration.auctions.test_auction_options_api import create_body, own_product
+from tests.integration.auctions.test_auction_options_api import (
+    admin_session,
+    create_body,
+    iso,
+    jpeg,
+    own_product,
+)
 from tests.integration.conftest import LiveServer, SmtpInbox
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.notifications.test_notification_socket import alerts
@@ -385,3 +392,44 @@ async def test_the_openapi_schema_documents_buy_now(client: httpx.AsyncClient) -
     auction = spec["components"]["schemas"]["Auction"]["properties"]
     assert {"buy_now_price", "buy_now_open", "bought_now"} <= set(auction)
     assert "buy_now_price" in spec["components"]["schemas"]["AuctionCreate"]["properties"]
+
+
+async def test_the_one_step_form_and_the_admin_take_buy_now_price_by_the_same_rules(
+    live_server: LiveServer, client: httpx.AsyncClient, seller: UserHandle
+) -> None:
+    terms = {
+        "name": "Wooden Jewelry Box",
+        "description": "Sheesham wood.",
+        "starting_price": "1800",
+        "start_time": iso(timedelta()),
+        "end_time": iso(timedelta(days=1)),
+    }
+    files = [("images", ("box.jpg", jpeg(), "image/jpeg"))]
+
+    async def form(buy_now_price: str) -> httpx.Response:
+        data = {**terms, "buy_now_price": buy_now_price}
+        return await client.post("/api/auctions/", data=data, files=files, headers=seller.auth)
+
+    empty = await form("")  # a form's empty value is none
+    assert empty.status_code == 201 and empty.json()["buy_now_price"] is None
+    low = await form("1800")
+    assert (low.status_code, low.json()) == (
+        400,
+        {"buy_now_price": ["Buy It Now price must be higher than the starting price."]},
+    )
+    offered = await form("2500.5")
+    assert offered.status_code == 201 and offered.json()["buy_now_price"] == "2500.50"
+
+    staff = await make_user(live_server.settings, role=Role.admin, staff=True)
+    auction_id = await make_auction(seller, reserve_price="3000.00")
+    async with admin_session(live_server, staff.username) as admin:
+        schema = (await admin.get("/admin/api/tables/auction/schema/")).json()
+        assert {"buy_now_price", "bought_now"} <= set(schema["properties"])
+        url = f"/admin/api/tables/auction/{auction_id}/"
+        for bad in ({"buy_now_price": "2500.00"}, {"buy_now_price": "2999.99"}):
+            refused = await admin.patch(url, json=bad)
+            assert refused.status_code == 400, (bad, refused.text)
+        edited = await admin.patch(url, json={"buy_now_price": "3000.00"})
+        assert edited.status_code == 200, edited.text
+    row = await Auction.select(Auction.buy_now_price).where(Auction.id == auction_id).first()
+    assert row is not None and f"{row['buy_now_price']:.2f}" == "3000.00"
