@@ -367,7 +367,7 @@ function auctionPage() {
     if (state.buy_now_open && noReserve && cents(state.current_price) >= cents(state.buy_now_price)) {
       state.buy_now_open = false; // without a reserve: closed once the price reaches it
     }
-    if (state.reserve_met === false || state.buy_now_open) refreshReserve();
+    if (state.reserve_met === false) refreshReserve(); // with a reserve, Buy It Now's fate too
     if (!me) return;
     if (data.bidder === me.username) {
       setStatus("leading", leadingText());

@@ -283,10 +283,10 @@ async def _place_bid(
         logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
         _answer(connection, _error(Reason.internal, bid_id=bid_id))
         return
-    if isinstance(outcome, Refused):
-        _answer(connection, _error(outcome.reason, outcome.message, bid_id))
+    if not isinstance(outcome, Accepted):  # a bid is never a purchase
+        refused = outcome if isinstance(outcome, Refused) else refusal(Reason.internal)
+        _answer(connection, _error(refused.reason, refused.message, bid_id))
         return
-    assert isinstance(outcome, Accepted)
     accepted = BidAccepted(
         data=BidAcceptedData(
             bid_id=bid_id,
@@ -322,10 +322,9 @@ async def _buy_now(
         logger.exception("Buy It Now on auction %s failed unexpectedly", connection.auction_id)
         _answer(connection, _error(Reason.internal, bid_id=bid_id))
         return
-    if not isinstance(outcome, Bought):
-        message = outcome.message if isinstance(outcome, Refused) else MESSAGES[Reason.internal]
-        reason = outcome.reason if isinstance(outcome, Refused) else Reason.internal
-        _answer(connection, _error(reason, message, bid_id))
+    if not isinstance(outcome, Bought):  # a purchase is never a bid
+        refused = outcome if isinstance(outcome, Refused) else refusal(Reason.internal)
+        _answer(connection, _error(refused.reason, refused.message, bid_id))
         return
     bought = BuyNowAccepted(
         data=BuyNowAcceptedData(
