@@ -24,12 +24,20 @@ from tests.integration.auctions.test_auction_options_api import (
     jpeg,
     own_product,
 )
+from tests.integration.auctions.test_auction_owners import (
+    metric,
+    metrics_of,
+    needs_redis,
+    two_apps,
+)
 from tests.integration.conftest import LiveServer, SmtpInbox
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.notifications.test_notification_socket import alerts
+from tests.integration.processes import AppProcess
 from tests.integration.sockets import Watch, error, socket_url, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
+__all__ = ["two_apps"]  # two real app processes (production topology)
 
 NAME = "Handwoven Pashmina Shawl"
 NOT_ACTIVE = "Auction is not active"
@@ -433,3 +441,32 @@ async def test_the_one_step_form_and_the_admin_take_buy_now_price_by_the_same_ru
         assert edited.status_code == 200, edited.text
     row = await Auction.select(Auction.buy_now_price).where(Auction.id == auction_id).first()
     assert row is not None and f"{row['buy_now_price']:.2f}" == "3000.00"
+
+
+@pytest.mark.postgres_only
+@needs_redis
+async def test_a_buy_now_forwarded_to_the_auctions_owner_is_decided_there(
+    two_apps: list[AppProcess], live_server: LiveServer
+) -> None:
+    """Production topology: the purchase reaches the process that does not own the auction,
+    travels to the owner with the bids, and its answer (with the order) comes back."""
+    owner, other = two_apps
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer, bidder = [await make_user(live_server.settings) for _ in range(2)]
+    auction_id = await make_auction(seller, buy_now_price="5000.00")
+    async with watch(owner.url, auction_id, bidder.token) as first:
+        assert (await first.bid(2600))["type"] == "new_bid"  # the owner takes the lease
+        before = await metrics_of(other.url)
+        async with httpx.AsyncClient(base_url=other.url) as http:
+            response = await buy_now(http, auction_id, buyer)
+        assert response.status_code == 201, response.text
+        assert (await first.receive())["data"] == ended_data(auction_id, buyer, 2)
+    after = await metrics_of(other.url)
+    answered = "madeinpk_bids_forwarded_total"
+    assert (
+        metric(after, answered, result="answered") - metric(before, answered, result="answered")
+        == 1
+    )
+    [order] = await Order.select().where(Order.auction == auction_id)
+    assert response.json()["order"]["order_number"] == order["order_number"]
+    assert order["buyer"] == buyer.id
