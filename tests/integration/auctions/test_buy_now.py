@@ -205,9 +205,12 @@ async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
         watch(live_server.url, auction_id, rival.token) as other,
     ):
         assert (await feed.receive())["type"] == (await seller_feed.receive())["type"]
+        # the buyer's own bid below the reserve leaves Buy It Now open, for the buyer too
+        assert (await buying.bid(3000))["type"] == "new_bid"
+        assert (await other.receive())["type"] == "new_bid"
         await buying.send({"type": "buy_now", "bid_id": "sock-1"})
         ended = await buying.receive()
-        expected = ended_data(auction_id, buyer, 1) | {"reserve_met": True}
+        expected = ended_data(auction_id, buyer, 2) | {"reserve_met": True}
         assert ended == {"type": "auction_ended", "data": expected}
         answer = await buying.receive()
         [order] = await Order.select().where(Order.auction == auction_id)
@@ -218,7 +221,7 @@ async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
                 "price": "5000.00",
                 "order_id": order["id"],
                 "order_number": order["order_number"],
-                "seq": 1,
+                "seq": 2,
             },
         }
         assert await other.receive() == ended
@@ -235,6 +238,9 @@ async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
         assert pushed["data"]["auction"] == auction_id
         told = await seller_feed.receive()
         assert told["data"]["notification_type"] == "auction_ended"
+    # the buyer, who had bid, is told once that it won; its old bid is no longer winning
+    assert list(await notifications_of(buyer)) == ["auction_won"]
+    assert await Bid.count().where((Bid.auction == auction_id) & Bid.is_winning.eq(True)) == 0
 
 
 async def test_buy_now_races_bids_and_one_buyer_wins(
