@@ -43,7 +43,9 @@ from madeinpk.asgi.websocket_close import CloseOnceMiddleware
 from madeinpk.auctions.bidding.desk import BidDesk
 from madeinpk.auctions.bidding.owners import OwnedBidDesk, OwnerLeases, process_name
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limiter
+from madeinpk.auctions.buy_now_controller import BuyNowController
 from madeinpk.auctions.controller import AuctionController
+from madeinpk.auctions.lifecycle.purchases import Purchases
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live.asyncapi import asyncapi_document
 from madeinpk.auctions.live.hub import LiveAuctions, shared_status
@@ -87,7 +89,7 @@ from madeinpk.observability.health import (
 )
 from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_header, logging_config
 from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
-from madeinpk.orders.service import auction_orders, sales_summary
+from madeinpk.orders.service import AUCTION_ORDERS, auction_orders, sales_summary
 from madeinpk.pages import page_routes
 from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend, channels_plugin
 from madeinpk.redis_io.redis_topology import redis_client
@@ -166,8 +168,9 @@ def bid_desk_for(
 ) -> BidDesk:
     """Embedded (one process) or with leases off, every process decides the bids it gets;
     with Redis, an auction's bids go to the one process that holds its lease."""
+    purchases = Purchases(settings, AUCTION_ORDERS)  # Buy It Now ends auctions as endings do
     if settings.redis_url is None or settings.bid_owner_lease_ms == 0:
-        return BidDesk(effects, settings.bid_increments)
+        return BidDesk(effects, settings.bid_increments, purchases=purchases)
     leases = OwnerLeases(
         redis_client(settings.redis_url, cluster=settings.redis_cluster),
         settings.redis_key_prefix,
@@ -181,6 +184,7 @@ def bid_desk_for(
         channels=channels,
         channel_prefix=settings.channel_prefix,
         subscription_lock=live.subscription_lock,
+        purchases=purchases,
     )
 
 
@@ -259,6 +263,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CategoryController,
             ProductController,
             AuctionController,
+            BuyNowController,
             seller_statistics,
             OrderController,
             FeedbackController,

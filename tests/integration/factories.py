@@ -114,6 +114,7 @@ async def make_auction(
     min_increment: str | None = None,
     reserve_price: str | None = None,
     soft_close_seconds: int = 0,
+    buy_now_price: str | None = None,
 ) -> int:
     """An auction of a fresh product of ``seller``; returns the auction id. The options
     default to none (the customer's plain rules)."""
@@ -151,6 +152,8 @@ async def make_auction(
             Auction.min_increment: Decimal(min_increment) if min_increment else None,
             Auction.reserve_price: Decimal(reserve_price) if reserve_price else None,
             Auction.soft_close_seconds: soft_close_seconds,
+            Auction.buy_now_price: Decimal(buy_now_price) if buy_now_price else None,
+            Auction.bought_now: False,
             Auction.start_time: now + starts_in,
             Auction.end_time: now + ends_in,
             Auction.status: status.value,

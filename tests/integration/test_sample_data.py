@@ -173,6 +173,9 @@ async def test_seeded_auctions_show_every_feature(
     )
     assert (await client.get("/api/auctions/1/")).json()["my_max_bid"] is None
     assert all(b["reserve_price"] is None for b in bodies.values())  # buyer1 sells nothing
+    # Buy It Now: the carpet offers it (its reserve is not met, so it is still open).
+    buy_now = {a: (b["buy_now_price"], b["buy_now_open"]) for a, b in bodies.items()}
+    assert buy_now == {a: (None, False) for a in range(1, 6)} | {6: ("45000.00", True)}
 
 
 async def test_seller_ratings_come_from_feedback(

@@ -2,7 +2,8 @@
 
 Only staff (``BaseUser.admin``) can sign in; ``madeinpk createsuperuser`` makes one. Failed
 sign-ins count against the API login's budgets (``madeinpk.admin.staff_login``). The
-auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``) are editable
+auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``, Buy It Now's
+``buy_now_price``) are editable
 there like every column, and judged by the same rules as the REST API, so the admin cannot
 store an option the bid path was never meant to see.
 """
@@ -87,6 +88,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
             Auction.min_increment,
             Auction.reserve_price,
             Auction.soft_close_seconds,
+            Auction.buy_now_price,
         )
         .where(Auction.id == row_id)
         .first()
@@ -97,6 +99,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
         min_increment=stored_money(stored["min_increment"]),
         reserve_price=stored_money(stored["reserve_price"]),
         soft_close_seconds=stored["soft_close_seconds"],
+        buy_now_price=stored_money(stored["buy_now_price"]),
     )
     _check_options(named, current, stored["starting_price"])
     return values

@@ -23,6 +23,7 @@ from madeinpk.auctions.bidding.refusals import (
     KEY_PATTERN,
     MESSAGES,
     Reason,
+    Refused,
 )
 from madeinpk.auctions.bidding.rules import Accepted, Bidder
 from madeinpk.auctions.schemas import (
@@ -311,6 +312,8 @@ class AuctionController(Controller):
         )
         if isinstance(outcome, Accepted):
             return _bid_answer(account, outcome)
+        if not isinstance(outcome, Refused):  # a bid is never a purchase
+            raise ServiceUnavailable()
         if outcome.reason is Reason.not_found:
             raise NotFound()
         if outcome.reason is Reason.internal:  # the database went away mid-batch: an outage

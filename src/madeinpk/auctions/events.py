@@ -101,6 +101,7 @@ def auction_ended_payload(
     final_price: Decimal,
     product_name: str,
     reserve_met: bool | None = None,
+    buy_now: bool = False,
 ) -> bytes:
     price = format_money(final_price)
     data = AuctionEndedData(
@@ -118,5 +119,6 @@ def auction_ended_payload(
         ),
         seq=seq,
         reserve_met=reserve_met,
+        buy_now=True if buy_now else msgspec.UNSET,
     )
     return encode(AuctionEnded(data=data, server_time=utc_now()))

@@ -214,6 +214,9 @@ async def auction_bodies(
                 server_time=now,
                 my_max_bid=derived.my_max_bid,
                 starts_in=starts_in(r["status"], r["start_time"], now),
+                buy_now_price=derived.buy_now_price,
+                buy_now_open=derived.buy_now_open and running and now < r["end_time"],
+                bought_now=derived.bought_now,
             )
         )
     return bodies

@@ -86,6 +86,17 @@ class OrderInfo(msgspec.Struct):
     payment_deadline: datetime
 
 
+class Purchased(msgspec.Struct):
+    """The answer to ``buy_now``: the auction ended for the caller at ``price`` (its
+    ``auction_ended`` event is ``seq``), and the order to pay."""
+
+    message: str
+    auction_id: int
+    price: str
+    seq: int
+    order: OrderInfo
+
+
 class Auction(msgspec.Struct):
     id: int
     product: Product
@@ -114,6 +125,11 @@ class Auction(msgspec.Struct):
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
     # Whole seconds until a scheduled auction opens (0 once due); absent unless scheduled.
     starts_in: int | msgspec.UnsetType = msgspec.UNSET
+    # Buy It Now (docs/auction-rules.md): its price (null: none), whether it can be used now,
+    # whether the auction ended by it.
+    buy_now_price: str | None = None
+    buy_now_open: bool = False
+    bought_now: bool = False
 
 
 # The auction's options (docs/auction-rules.md § 1). Absent keeps what is in force (the defaults on
@@ -139,6 +155,28 @@ ReservePrice = Annotated[
         description=_RESERVE_PRICE + "price), or null for none",
         examples=["30000.00"],
         extra_json_schema=AMOUNT_SCHEMA,
+    ),
+]
+_BUY_NOW = (
+    "Buy It Now: a buyer may end the auction at once at this price (money, higher than the "
+    "starting price and at least the reserve) while no bid reached the reserve (without one: "
+    "while the price is below it)"
+)
+BuyNowPrice = Annotated[
+    Amount,
+    msgspec.Meta(
+        description=_BUY_NOW + "; null for none",
+        examples=["45000.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
+    ),
+]
+FormBuyNowPrice = Annotated[
+    Amount,
+    msgspec.Meta(
+        description=_BUY_NOW + "; empty: none",
+        examples=["45000.00"],
+        extra_json_schema=AMOUNT_SCHEMA,
+        extra=field_options(blank_is_null=True),
     ),
 ]
 SoftCloseSeconds = Annotated[
@@ -229,6 +267,7 @@ class AuctionCreate(msgspec.Struct):
     min_increment: MinIncrement | None | UnsetType = UNSET
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
+    buy_now_price: BuyNowPrice | None | UnsetType = UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
@@ -246,6 +285,7 @@ class AuctionCreateForm(msgspec.Struct):
     min_increment: FormMinIncrement | None = None
     reserve_price: FormReservePrice | None = None
     soft_close_seconds: FormSoftCloseSeconds | None = None
+    buy_now_price: FormBuyNowPrice | None = None
 
 
 class AuctionUpdate(msgspec.Struct):
@@ -258,6 +298,7 @@ class AuctionUpdate(msgspec.Struct):
     min_increment: MinIncrement | None | UnsetType = UNSET
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
+    buy_now_price: BuyNowPrice | None | UnsetType = UNSET
 
 
 class AuctionOptions(msgspec.Struct):
@@ -266,6 +307,7 @@ class AuctionOptions(msgspec.Struct):
     min_increment: MinIncrement | None | UnsetType = UNSET
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
+    buy_now_price: BuyNowPrice | None | UnsetType = UNSET
 
 
 class AuctionOptionsForm(msgspec.Struct):
@@ -275,3 +317,4 @@ class AuctionOptionsForm(msgspec.Struct):
     min_increment: FormMinIncrement | None | UnsetType = UNSET
     reserve_price: FormReservePrice | None | UnsetType = UNSET
     soft_close_seconds: FormSoftCloseSeconds | None | UnsetType = UNSET
+    buy_now_price: FormBuyNowPrice | None | UnsetType = UNSET

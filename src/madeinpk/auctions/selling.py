@@ -48,7 +48,9 @@ from madeinpk.timestamps import as_utc, plain, utc_now
 
 MAX_DURATION = timedelta(days=30)
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
-OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
+BUY_NOW_NOT_ABOVE_START = "Buy It Now price must be higher than the starting price."
+BUY_NOW_BELOW_RESERVE = "Buy It Now price must be at least the reserve price."
+OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds", "buy_now_price")
 TERM_FIELDS = ("starting_price", "start_time", "end_time")
 # The statuses in which a seller may still edit an auction (while nobody has bid).
 EDITABLE = (AuctionStatus.active.value, AuctionStatus.scheduled.value)
@@ -68,6 +70,7 @@ class Options:
     min_increment: Decimal | None = None
     reserve_price: Decimal | None = None
     soft_close_seconds: int = 0
+    buy_now_price: Decimal | None = None  # Buy It Now; None: none
 
 
 def _money_over(value: Decimal | None | UnsetType, current: Decimal | None) -> Decimal | None:
@@ -93,6 +96,7 @@ def options_over(
         soft_close_seconds=soft_close
         if isinstance(soft_close, int)
         else current.soft_close_seconds,
+        buy_now_price=_money_over(data.buy_now_price, current.buy_now_price),
     )
     reserve = options.reserve_price
     if (
@@ -102,7 +106,21 @@ def options_over(
         and reserve < starting_price
     ):
         errors.add("reserve_price", RESERVE_BELOW_START)
+    _check_buy_now(errors, options, starting_price)
     return options
+
+
+def _check_buy_now(
+    errors: FieldErrorCollector, options: Options, starting_price: Decimal | None
+) -> None:
+    """Buy It Now must be worth more than the start and no less than the reserve."""
+    buy_now = options.buy_now_price
+    if buy_now is None or "buy_now_price" in errors.errors:
+        return
+    if starting_price is not None and buy_now <= starting_price:
+        errors.add("buy_now_price", BUY_NOW_NOT_ABOVE_START)
+    elif options.reserve_price is not None and buy_now < options.reserve_price:
+        errors.add("buy_now_price", BUY_NOW_BELOW_RESERVE)
 
 
 def parse_options(
@@ -166,6 +184,7 @@ async def _insert_auction(product_id: int, terms: Terms, options: Options) -> in
             min_increment=options.min_increment,
             reserve_price=options.reserve_price,
             soft_close_seconds=options.soft_close_seconds,
+            buy_now_price=options.buy_now_price,
             start_time=terms.start_time,
             end_time=terms.end_time,
             status=initial_status(terms.start_time, now),
@@ -291,6 +310,7 @@ OWN_AUCTION_COLUMNS = (
     Auction.min_increment,
     Auction.reserve_price,
     Auction.soft_close_seconds,
+    Auction.buy_now_price,
     Auction.product,
     Auction.product.seller.as_alias("seller"),
 )
@@ -327,6 +347,7 @@ async def update_auction(
         min_increment=stored_money(row["min_increment"]),
         reserve_price=stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
+        buy_now_price=stored_money(row["buy_now_price"]),
     )
     options = options_over(errors, data, current, terms.starting_price if terms else None)
     errors.check()
@@ -344,6 +365,7 @@ async def update_auction(
                 Auction.min_increment: options.min_increment,
                 Auction.reserve_price: options.reserve_price,
                 Auction.soft_close_seconds: options.soft_close_seconds,
+                Auction.buy_now_price: options.buy_now_price,
                 Auction.updated_at: utc_now(),
             }
         )

@@ -39,6 +39,10 @@ class Auction(Table):
     min_increment = Numeric(digits=(10, 2), null=True, default=None)
     reserve_price = Numeric(digits=(10, 2), null=True, default=None)  # secret: seller only
     soft_close_seconds = Integer(default=0)
+    # Buy It Now (docs/auction-rules.md): its price (public; None: none), and whether the
+    # auction ended by it.
+    buy_now_price = Numeric(digits=(10, 2), null=True, default=None)
+    bought_now = Boolean(default=False)
     start_time = Timestamptz()
     end_time = Timestamptz()
     status = Varchar(length=10, choices=AuctionStatus, default=AuctionStatus.active.value)

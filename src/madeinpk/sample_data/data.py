@@ -104,6 +104,7 @@ class DemoAuction:
     min_increment: Decimal | None = None
     reserve_price: Decimal | None = None
     soft_close_seconds: int = 0
+    buy_now_price: Decimal | None = None  # Buy It Now (open while the reserve is not met)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +317,7 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
         palette=((100, 15, 25), (40, 90, 80)),
         views=("Full carpet", "Knot detail", "Fringe and border"),
         reserve_price=Decimal("30000.00"),
+        buy_now_price=Decimal("45000.00"),
     ),
 )
 

@@ -118,6 +118,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         min_increment=demo.min_increment,
         soft_close_seconds=demo.soft_close_seconds,
         reserve_price=demo.reserve_price,
+        buy_now_price=demo.buy_now_price,
     )
     bids: list[Bid] = []
     events: list[AuctionEvent] = []
@@ -129,7 +130,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         decision = decide(state, [Attempt(bidder, demo_bid.amount, demo_bid.max_amount)], at)
         [outcome] = decision.outcomes
         if not isinstance(outcome, Accepted):
-            raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome.message}")
+            raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome}")
         state = decision.after
         bids += [
             Bid(
@@ -167,6 +168,8 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
             min_increment=demo.min_increment,
             reserve_price=demo.reserve_price,
             soft_close_seconds=demo.soft_close_seconds,
+            buy_now_price=demo.buy_now_price,
+            bought_now=False,
             start_time=start,
             end_time=state.end_time,
             status=AuctionStatus.active.value,

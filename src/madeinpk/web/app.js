@@ -152,6 +152,8 @@ function auctionPage() {
   let lastSeq = null; // the last event seen: a reconnect replays from here
   let link = null; // this browser's one socket for this auction, whichever tab holds it
   let bids = 0;
+  let confirmingBuy = false; // Buy It Now takes two clicks: it cannot be undone
+  let bought = null; // our buy_now_accepted, once we bought
 
   const setConnected = (live) => {
     connected = live;
@@ -217,6 +219,23 @@ function auctionPage() {
         `(steps of ${formatPKR(state.min_increment)}). With only a maximum, ` +
         `we bid ${formatPKR(state.min_next_bid)} for you.`;
     }
+    renderBuyNow();
+  }
+
+  // "Buy It Now for PKR …" while the server says it is open (buy_now_open), hidden once not.
+  function renderBuyNow() {
+    const box = $("buy-now"), button = $("buy-now-button");
+    const mine = Boolean(me) && state.seller?.id === me.id;
+    const open = isActive() && Boolean(state.buy_now_open) && Boolean(state.buy_now_price) && !mine;
+    box.hidden = !open;
+    if (!open) { confirmingBuy = false; return; }
+    const price = formatPKR(state.buy_now_price);
+    button.textContent = confirmingBuy ? `Confirm: buy now for ${price}` : `Buy It Now for ${price}`;
+    button.className = confirmingBuy ? "confirming" : "";
+    button.disabled = !token() || !connected;
+    $("buy-now-hint").textContent = token()
+      ? "Buy It Now ends the auction at once: the item is yours at this price and the order is created."
+      : "Sign in to buy it now.";
   }
 
   function renderCountdown() {
@@ -311,8 +330,14 @@ function auctionPage() {
     const ended = $("ended");
     if (state.status !== "active" && !isScheduled()) {
       const winner = state.winner?.username ?? state.winner;
-      ended.textContent = winner
-        ? `Auction ended. Winner: ${winner}. Final price: ${formatPKR(state.final_price || state.current_price)}`
+      const finalPrice = formatPKR(state.final_price || state.current_price);
+      ended.textContent = bought
+        ? `You bought it with Buy It Now for ${formatPKR(bought.price)}. ` +
+          `Order ${bought.order_number}: please complete payment.`
+        : state.bought_now && winner
+        ? `Auction ended: bought with Buy It Now by ${winner} for ${finalPrice}.`
+        : winner
+        ? `Auction ended. Winner: ${winner}. Final price: ${finalPrice}`
         : state.reserve_met === false && state.total_bids > 0
           ? "Auction ended without a sale: the reserve price was not met."
           : "Auction ended with no bids.";
@@ -326,13 +351,13 @@ function auctionPage() {
   }
 
   // The reserve is secret, so whether a new price meets it is asked of the server (only while
-  // it is not met: prices never go down).
+  // it is not met: prices never go down); so is whether Buy It Now is still open after a bid.
   async function refreshReserve() {
     const result = await api(`/api/auctions/${auctionId}/`);
-    if (result.ok && state && result.body.reserve_met) {
-      state = { ...state, reserve_met: true };
-      render();
-    }
+    if (!result.ok || !state) return;
+    if (result.body.reserve_met) state = { ...state, reserve_met: true };
+    if (!result.body.buy_now_open) state = { ...state, buy_now_open: false };
+    render();
   }
 
   function onNewBid(data) {
@@ -348,7 +373,11 @@ function auctionPage() {
       total_bids: data.total_bids ?? (state.total_bids || 0) + 1,
       latest_bids: [data, ...state.latest_bids.slice(0, 4)],
     };
-    if (state.reserve_met === false) refreshReserve();
+    const noReserve = state.reserve_met === null || state.reserve_met === undefined;
+    if (state.buy_now_open && noReserve && cents(state.current_price) >= cents(state.buy_now_price)) {
+      state.buy_now_open = false; // without a reserve: closed once the price reaches it
+    }
+    if (state.reserve_met === false) refreshReserve(); // with a reserve, Buy It Now's fate too
     if (!me) return;
     if (data.bidder === me.username) {
       setStatus("leading", leadingText());
@@ -397,6 +426,10 @@ function auctionPage() {
         break;
       case "not_active":
         if (state) { state = { ...state, is_active: false }; renderBidForm(); }
+        break;
+      case "no_buy_now":
+      case "buy_now_closed":
+        if (state) { state = { ...state, buy_now_open: false }; renderBidForm(); }
         break;
       case "blocked":
       case "unauthenticated":
@@ -448,7 +481,14 @@ function auctionPage() {
           winner: message.data.winner,
           final_price: message.data.final_price,
           reserve_met: message.data.reserve_met ?? state.reserve_met,
+          bought_now: message.data.buy_now === true || Boolean(state.bought_now),
+          buy_now_open: false,
         };
+        break;
+      case "buy_now_accepted":
+        if (!state || !ownBid(message.data.bid_id)) return;
+        awaitingAnswer = false;
+        bought = message.data;
         break;
       case "error": // every tab hears the shared socket: each shows its own bids' errors
         if (message.bid_id ? ownBid(message.bid_id) : link?.isLeader()) onError(message);
@@ -511,6 +551,15 @@ function auctionPage() {
       input.value = "";
       maxInput.value = "";
     }
+  });
+  $("buy-now-button").addEventListener("click", () => {
+    if (!state || !link || !connected) return;
+    if (!confirmingBuy) { confirmingBuy = true; renderBuyNow(); return; }
+    confirmingBuy = false;
+    bids += 1;
+    awaitingAnswer = true;
+    link.send({ type: "buy_now", bid_id: `${TAB_ID}-${bids}` });
+    renderBuyNow();
   });
   setInterval(() => { if (state) { renderCountdown(); renderBidForm(); } }, 1000);
   renderAccount().then((profile) => { me = profile; initialStatus(); render(); });

@@ -23,10 +23,10 @@ from tests.integration.sockets import socket_url
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 OFFICIAL_SCHEMA = Path(__file__).parents[1] / "data" / "asyncapi-3.0.0.schema.json"
-CLIENT = {"place_bid", "ping"}
+CLIENT = {"place_bid", "buy_now", "ping"}
 SERVER = {
     "auction_status", "new_bid", "auction_extended", "auction_ended", "bid_accepted", "error",
-    "pong", "auction_started",
+    "pong", "auction_started", "buy_now_accepted",
 }  # fmt: skip
 
 
@@ -125,8 +125,9 @@ async def test_real_frames_match_the_documented_payloads(
         while frames[-1]["type"] != "auction_ended":
             frames.append(json.loads(await ws.recv()))
     kinds = [f["type"] for f in frames]
-    # auction_started (a scheduled auction) is checked in test_scheduled_start.py.
-    assert set(kinds) == SERVER - {"auction_started"}, kinds
+    # auction_started (a scheduled auction) is checked in test_scheduled_start.py; Buy It
+    # Now's in the next test.
+    assert set(kinds) == SERVER - {"auction_started", "buy_now_accepted"}, kinds
     for frame in frames:
         errors = [e.message for e in payload_validator(document, frame["type"]).iter_errors(frame)]
         assert errors == [], (frame, errors)
@@ -136,3 +137,28 @@ async def test_real_frames_match_the_documented_payloads(
     new_bid = next(f for f in frames if f["type"] == "new_bid")
     broken = {**new_bid, "data": {**new_bid["data"], "amount": 2600}}
     assert list(payload_validator(document, "new_bid").iter_errors(broken))
+
+
+async def test_real_buy_now_frames_match_the_documented_payloads(
+    document: dict[str, Any], live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    buyer = await make_user(live_server.settings)
+    auction_id = await make_auction(seller, buy_now_price="5000.00")
+    sent = [{"type": "buy_now", "bid_id": "b-1"}, {"type": "buy_now"}]
+    async with websockets.connect(socket_url(live_server.url, auction_id, buyer.token)) as ws:
+        frames: list[dict[str, Any]] = [json.loads(await ws.recv())]
+        for frame in sent:
+            await ws.send(json.dumps(frame))
+        while len(frames) < 4:  # auction_status, auction_ended, buy_now_accepted, error
+            frames.append(json.loads(await ws.recv()))
+    assert [f["type"] for f in frames] == [
+        "auction_status",
+        "auction_ended",
+        "buy_now_accepted",
+        "error",
+    ]
+    assert frames[1]["data"]["buy_now"] is True
+    for frame in [*frames, *sent]:
+        errors = [e.message for e in payload_validator(document, frame["type"]).iter_errors(frame)]
+        assert errors == [], (frame, errors)

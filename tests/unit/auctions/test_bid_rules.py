@@ -17,6 +17,7 @@ from madeinpk.auctions.bidding.rules import (
     Bidder,
     Decision,
     NewBidEvent,
+    Outcome,
     Prior,
     decide,
 )
@@ -331,7 +332,7 @@ def test_the_amount_checks_keep_the_specs_order() -> None:
     100.00)."""
     state = with_proxies()
 
-    def outcome(amount: str, maximum: str) -> Accepted | Refused:
+    def outcome(amount: str, maximum: str) -> Outcome:
         [decided] = decide(state, [bid(A, amount, max_amount=Decimal(maximum))], NOW).outcomes
         return decided
 

@@ -23,8 +23,9 @@ from decimal import Decimal
 from piccolo.engine.base import Engine
 
 from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.bidding.buy_now import Bought
 from madeinpk.auctions.bidding.keys import KeyRace, read_priors, remember_keys
-from madeinpk.auctions.bidding.refusals import Reason, refusal
+from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
 from madeinpk.auctions.bidding.row_state import (
     current_row,
     int_array,
@@ -45,6 +46,7 @@ from madeinpk.auctions.bidding.rules import (
 )
 from madeinpk.auctions.bidding.writes import BatchWrites, record_decision
 from madeinpk.auctions.lifecycle.starts import start_in_transaction
+from madeinpk.auctions.lifecycle.purchases import Purchases
 from madeinpk.auctions.tables import Auction
 from madeinpk.db.held_writes import Moved, write_if_held
 from madeinpk.db.sql import Connection, Dialect, Statement, dialect, transaction
@@ -72,17 +74,23 @@ class BidRequest:
     # Unix time after which the bid is refused undecided: a bid forwarded from another process
     # (``bidding.owners``), whose sender stops waiting for the answer soon after.
     not_after: float | None = None
+    buy_now: bool = False  # Buy It Now (``amount`` 0): ends the auction at its buy-now price
 
 
 class BidDesk:
     """One per process: a queue per auction, and at most one batch of it in flight."""
 
     def __init__(
-        self, effects: Effects, increments: Increments = (), max_batch: int = MAX_BATCH
+        self,
+        effects: Effects,
+        increments: Increments = (),
+        max_batch: int = MAX_BATCH,
+        purchases: Purchases | None = None,
     ) -> None:
         self.effects = effects
         self.increments = increments
         self.max_batch = max_batch
+        self.purchases = purchases  # how a Buy It Now ends the auction (None: refused)
         self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._known: dict[int, Known] = {}
@@ -120,7 +128,7 @@ class BidDesk:
                     known = None
                 try:
                     outcomes, done, known = await decide_batch(
-                        auction_id, requests, self.increments, known
+                        auction_id, requests, self.increments, known, self.purchases
                     )
                 except Exception:
                     logger.exception("Bids on auction %s could not be decided", auction_id)
@@ -162,11 +170,11 @@ def _refuse_late(
 
 
 def _count(outcomes: list[Outcome]) -> None:
-    accepted = sum(isinstance(o, Accepted) for o in outcomes)
+    accepted = sum(isinstance(o, Accepted | Bought) for o in outcomes)
     if accepted:
         metrics.record_bid_accepted(accepted)
     for outcome in outcomes:
-        if not isinstance(outcome, Accepted):
+        if isinstance(outcome, Refused):
             metrics.record_bid_rejected(outcome.reason.value)
 
 
@@ -184,6 +192,7 @@ async def decide_batch(
     requests: list[BidRequest],
     increments: Increments = (),
     known: Known | None = None,
+    purchases: Purchases | None = None,
 ) -> tuple[list[Outcome], AfterCommit, Known | None]:
     """Decide and record ``requests`` in one transaction; the events wait in the result, with
     the state it left for the next batch to start from.
@@ -192,8 +201,9 @@ async def decide_batch(
     and written in one round trip, on condition that the row still holds it. When another
     writer got there first, nothing is written and the same statement returns the row as that
     writer left it: the batch is decided again on it and written on the same condition, a few
-    times at most, and only then under the lock."""
-    if known is not None and not any(r.key for r in requests):
+    times at most, and only then under the lock. A batch with a Buy It Now goes the locked way:
+    it writes an ending too (``purchases``)."""
+    if known is not None and not any(r.key or r.buy_now for r in requests):
         done = AfterCommit()
         decided = await _decide_on_known(known, requests, increments, done)
         if decided is not None:
@@ -205,7 +215,9 @@ async def decide_batch(
         done = AfterCommit()
         read_at = time.monotonic()
         try:
-            outcomes, left = await _decide_in_transaction(auction_id, requests, increments, done)
+            outcomes, left = await _decide_in_transaction(
+                auction_id, requests, increments, done, purchases
+            )
         except KeyRace:
             continue
         return outcomes, done, Known(left, read_at) if left is not None else None
@@ -213,7 +225,11 @@ async def decide_batch(
 
 
 async def _decide_in_transaction(
-    auction_id: int, requests: list[BidRequest], increments: Increments, done: AfterCommit
+    auction_id: int,
+    requests: list[BidRequest],
+    increments: Increments,
+    done: AfterCommit,
+    purchases: Purchases | None = None,
 ) -> tuple[list[Outcome], AuctionState | None]:
     engine: Engine = Auction._meta.db
     async with transaction(engine) as db:
@@ -234,11 +250,16 @@ async def _decide_in_transaction(
                 blocked=r.bidder.id in blocked,
                 key=r.key,
                 prior=priors.get((r.bidder.id, r.key)) if r.key else None,
+                buy_now=r.buy_now,
             )
             for r in requests
         ]
         decision = decide(state, attempts, now)
         outcomes = await record_decision(db, decision, done, now)
+        if decision.purchase is not None:
+            if purchases is None:  # the assembly gives every app process one
+                raise RuntimeError("a Buy It Now reached a bid desk that cannot end auctions")
+            outcomes = await purchases.write(db, decision, outcomes, done, now)
         await remember_keys(db, auction_id, attempts, outcomes, now)
     return outcomes, decision.after
 

@@ -43,6 +43,7 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
 from madeinpk.auctions.bidding.refusals import Reason, refusal
 from madeinpk.auctions.bidding.rules import Increments, Outcome
+from madeinpk.auctions.lifecycle.purchases import Purchases
 from madeinpk.observability import metrics
 from madeinpk.redis_io.redis_topology import AsyncRedis
 
@@ -250,8 +251,9 @@ class OwnedBidDesk(BidDesk):
         channels: ChannelsPlugin,
         channel_prefix: str,
         subscription_lock: asyncio.Lock,
+        purchases: Purchases | None = None,
     ) -> None:
-        super().__init__(effects, increments)
+        super().__init__(effects, increments, purchases=purchases)
         self.leases = leases
         self.channels = channels
         self.channel_prefix = channel_prefix

@@ -30,6 +30,9 @@ class Reason(str, Enum):
     invalid_message = "invalid_message"
     idempotency_conflict = "idempotency_conflict"
     internal = "internal"
+    # Buy It Now (docs/auction-rules.md, "Buy It Now")
+    no_buy_now = "no_buy_now"
+    buy_now_closed = "buy_now_closed"
 
 
 # The customer's wording, word for word (docs/websocket.md); {price} is the current price.
@@ -47,8 +50,14 @@ MESSAGES = {
     Reason.rate_limited: "Too many bids, slow down",
     Reason.idempotency_conflict: "Idempotency key reused with a different bid",
     Reason.internal: "Your bid could not be processed, please try again",
+    Reason.no_buy_now: "This auction has no Buy It Now price",
+    Reason.buy_now_closed: "Buy It Now is no longer available on this auction",
 }
 
+
+# Buy It Now's words for the codes it shares with bids.
+BUY_OWN_AUCTION = "You cannot buy your own auction"
+BUY_UNAUTHENTICATED = "You must be authenticated to buy"
 
 # ``Reason.invalid_max_amount``'s words when the maximum is no valid amount at all (MESSAGES has
 # them for a valid one below the bid).

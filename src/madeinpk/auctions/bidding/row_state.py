@@ -35,6 +35,7 @@ def state_columns(state: AuctionState) -> dict[str, Any]:
         "min_increment": state.min_increment,
         "reserve_price": state.reserve_price,
         "soft_close_seconds": state.soft_close_seconds,
+        "buy_now_price": state.buy_now_price,
     }
 
 
@@ -73,7 +74,7 @@ _LOCK_POSTGRES = f"""
     FROM (
         SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
                a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
-               a.min_increment, a.reserve_price, a.soft_close_seconds,
+               a.min_increment, a.reserve_price, a.soft_close_seconds, a.buy_now_price,
                p.seller, p.name AS product_name
         FROM auction a JOIN product p ON p.id = a.product
         WHERE a.id = :auction
@@ -87,7 +88,7 @@ _LOCK_POSTGRES = f"""
 _STATE_COLUMNS_SQLITE = """
     a.id, a.status, a.start_time, a.end_time, a.starting_price, a.current_price,
     a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
-    a.min_increment, a.reserve_price, a.soft_close_seconds,
+    a.min_increment, a.reserve_price, a.soft_close_seconds, a.buy_now_price,
     p.seller, p.name AS product_name,
     u.username AS leader_username, u.email AS leader_email
 """
@@ -112,7 +113,7 @@ _CURRENT_POSTGRES = f"""
         SELECT a.id, a.status, a.start_time, a.end_time, a.starting_price::text,
                a.current_price::text, a.bid_count, a.seq, a.leader, a.leader_max::text,
                a.last_bid_time, a.min_increment::text, a.reserve_price::text,
-               a.soft_close_seconds, p.seller, p.name AS product_name
+               a.soft_close_seconds, a.buy_now_price::text, p.seller, p.name AS product_name
         FROM auction a JOIN product p ON p.id = a.product
         WHERE a.id = :cur_auction AND {IF_NOT_HELD}
         FOR UPDATE OF a
@@ -190,4 +191,5 @@ def state_from_row(spoken: Dialect, auction_id: int, row: dict[str, Any]) -> Auc
         min_increment=spoken.money(row["min_increment"]),
         reserve_price=spoken.money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
+        buy_now_price=spoken.money(row["buy_now_price"]),
     )

@@ -16,6 +16,7 @@ from enum import Enum
 
 import msgspec
 
+from madeinpk.auctions.bidding.buy_now import Bought, Purchase, buy_now_refusal
 from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
 from madeinpk.money import CENT
 
@@ -47,7 +48,7 @@ class Accepted(msgspec.Struct, frozen=True, tag="accepted"):
     max_only: bool = False
 
 
-Outcome = Accepted | Refused
+Outcome = Accepted | Bought | Refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class Attempt:
     blocked: bool = False
     key: str | None = None  # the client's idempotency key (``bid_id`` / ``Idempotency-Key``)
     prior: Prior | None = None
+    buy_now: bool = False  # Buy It Now: ``amount`` is ignored (0, so a key tells it from a bid)
 
 
 # Price bands of the site-wide step (``BID_INCREMENTS``): from a price >= FROM the step is STEP.
@@ -112,6 +114,7 @@ class AuctionState:
     increments: Increments = ()
     soft_close_seconds: int = 0
     reserve_price: Decimal | None = None
+    buy_now_price: Decimal | None = None  # Buy It Now; None: none
 
     def is_open(self, now: datetime) -> bool:
         return self.status == AuctionStatus.active and self.start_time <= now < self.end_time
@@ -195,6 +198,7 @@ class Decision:
     bids: list[RecordedBid] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     outbid: list[Outbid] = field(default_factory=list)
+    purchase: Purchase | None = None  # at most one: the auction has ended after it
 
     @property
     def changed(self) -> bool:
@@ -223,6 +227,7 @@ class _Book:
         self.bids: list[RecordedBid] = []
         self.events: list[Event] = []
         self.outbid: list[Outbid] = []
+        self.purchase: Purchase | None = None
 
     def record(
         self, bidder: Bidder, amount: Decimal, leader_max: Decimal, auto: bool, notify: bool = True
@@ -300,6 +305,24 @@ def _check(state: AuctionState, attempt: Attempt, now: datetime) -> Refused | No
     return None
 
 
+def _buy(book: _Book, attempt: Attempt, now: datetime) -> Bought:
+    """Buy It Now: the auction ends at once, the buyer leading at that price."""
+    state = book.state
+    assert state.buy_now_price is not None
+    seq, stamp = state.seq + 1, max(now, book.stamp)
+    book.state = replace(
+        state,
+        status=AuctionStatus.ended.value,
+        current_price=state.buy_now_price,
+        leader=attempt.bidder,
+        leader_max=None,
+        seq=seq,
+        end_time=stamp,
+    )
+    book.purchase = Purchase(attempt.bidder, state.buy_now_price, seq, stamp)
+    return Bought(state.buy_now_price, seq, stamp)
+
+
 def _place(book: _Book, attempt: Attempt) -> Accepted:
     """Proxy bidding (docs/auction-rules.md § 6); with no maxima anywhere, the plain rule."""
     state, bidder = book.state, attempt.bidder
@@ -362,10 +385,14 @@ def decide(state: AuctionState, attempts: Sequence[Attempt], now: datetime) -> D
             same = _same_bid(prior, state.auction_id, attempt)
             outcomes.append(prior.outcome if same else refusal(Reason.idempotency_conflict))
             continue
-        outcome: Outcome = _check(book.state, attempt, now) or _place(book, attempt)
+        outcome: Outcome
+        if attempt.buy_now:
+            outcome = buy_now_refusal(book.state, attempt, now) or _buy(book, attempt, now)
+        else:
+            outcome = _check(book.state, attempt, now) or _place(book, attempt)
         outcomes.append(outcome)
         if attempt.key is not None:
             keyed[(attempt.bidder.id, attempt.key)] = Prior(
                 state.auction_id, attempt.amount, attempt.max_amount, outcome
             )
-    return Decision(state, book.state, outcomes, book.bids, book.events, book.outbid)
+    return Decision(state, book.state, outcomes, book.bids, book.events, book.outbid, book.purchase)

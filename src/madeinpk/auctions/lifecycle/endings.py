@@ -172,6 +172,20 @@ async def _settle(
             )
         )
     endings = [Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]
+    await write_endings(db, endings, settings, writer, now, batch)
+
+
+async def write_endings(
+    db: Connection,
+    endings: list[Ending],
+    settings: Settings,
+    writer: OrderWriter,
+    now: datetime,
+    batch: EndedBatch,
+) -> dict[int, int]:
+    """The orders, winners, notifications, emails and events of ``endings`` (auctions already
+    closed in this transaction); the orders' ids by auction. Also a Buy It Now's
+    (``purchases``)."""
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
@@ -242,6 +256,7 @@ async def _settle(
     )
     (queued,) = await db.together(writes, len(writes) - 1)
     batch.email_ids = [r["id"] for r in queued]
+    return orders
 
 
 # --- who ends what, when -----------------------------------------------------------------------

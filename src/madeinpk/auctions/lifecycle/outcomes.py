@@ -66,6 +66,7 @@ class EndedAuction:
     final_price: Decimal
     reserve_met: bool | None = None
     encoded: bytes = b""
+    buy_now: bool = False  # ended by Buy It Now
 
     def payload(self) -> bytes:
         """The ``auction_ended`` event, encoded once: stored and broadcast alike."""
@@ -77,6 +78,7 @@ class EndedAuction:
                 self.final_price,
                 self.product_name,
                 self.reserve_met,
+                self.buy_now,
             )
         return self.encoded
 

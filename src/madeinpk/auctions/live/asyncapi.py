@@ -19,6 +19,8 @@ from madeinpk.auctions.live.messages import (
     AuctionStarted,
     AuctionStatus,
     BidAccepted,
+    BuyNow,
+    BuyNowAccepted,
     Error,
     NewBid,
     Ping,
@@ -40,6 +42,7 @@ class MessageDoc:
 
 CLIENT_MESSAGES = (
     MessageDoc("place_bid", PlaceBid, "Place a bid, optionally with a secret maximum."),
+    MessageDoc("buy_now", BuyNow, "Buy It Now: end the auction at once at its buy_now_price."),
     MessageDoc("ping", Ping, "Heartbeat; answered with pong."),
 )
 SERVER_MESSAGES = (
@@ -55,13 +58,22 @@ SERVER_MESSAGES = (
         AuctionExtended,
         "Soft close moved the end; right after the new_bid that caused it.",
     ),
-    MessageDoc("auction_ended", AuctionEnded, "The auction ended; to every watcher."),
+    MessageDoc(
+        "auction_ended",
+        AuctionEnded,
+        "The auction ended (with buy_now: true when bought with Buy It Now); to every watcher.",
+    ),
     MessageDoc(
         "bid_accepted",
         BidAccepted,
         "To the sender alone: its place_bid was accepted (after the bid's own new_bid).",
     ),
-    MessageDoc("error", Error, "To the sender alone: a refused frame or bid."),
+    MessageDoc(
+        "buy_now_accepted",
+        BuyNowAccepted,
+        "To the buyer alone: its buy_now was accepted (after the auction_ended it caused).",
+    ),
+    MessageDoc("error", Error, "To the sender alone: a refused frame, bid or purchase."),
     MessageDoc("pong", Pong, "The answer to ping."),
 )
 BROADCASTS = ("auction_status", "auction_started", "new_bid", "auction_extended", "auction_ended")
@@ -145,6 +157,12 @@ def build_document() -> dict[str, Any]:
                 "A watcher bids.",
                 ["place_bid"],
                 reply=_reply("bid_accepted", "error"),
+            ),
+            "buyNow": _operation(
+                "receive",
+                "A watcher buys with Buy It Now.",
+                ["buy_now"],
+                reply=_reply("buy_now_accepted", "error"),
             ),
             "ping": _operation("receive", "A heartbeat.", ["ping"], reply=_reply("pong")),
             **{

@@ -65,12 +65,27 @@ class PlaceBid(msgspec.Struct, tag="place_bid", tag_field="type"):
     ] = msgspec.field(default_factory=msgspec.Raw)
 
 
+class BuyNow(msgspec.Struct, tag="buy_now", tag_field="type"):
+    """Buy It Now (signed-in watchers only): end the auction at once at its ``buy_now_price``.
+    Answered, to the sender alone, with ``buy_now_accepted`` (after the ``auction_ended`` every
+    watcher gets) or ``error``."""
+
+    bid_id: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="Optional safe-retry key, scoped to the buyer (the same keys as "
+            "place_bid's): a repeat within 24 hours changes nothing and gets the first answer",
+            extra_json_schema={"type": ["string", "null"], "pattern": f"^{KEY_PATTERN.pattern}$"},
+        ),
+    ] = msgspec.field(default_factory=msgspec.Raw)
+
+
 class Ping(msgspec.Struct, tag="ping", tag_field="type"):
     """A heartbeat for clients behind proxies that drop idle sockets; answered with ``pong``."""
 
 
 # A real union, so the "type" tag is required: a lone tagged struct would decode without it.
-ClientMessage = PlaceBid | Ping
+ClientMessage = PlaceBid | BuyNow | Ping
 
 # --- server → client -----------------------------------------------------------------------
 
@@ -135,6 +150,10 @@ class AuctionStatusData(msgspec.Struct):
     my_max_bid: Money | None  # the watcher's own standing maximum; never anyone else's
     # Whole seconds until a scheduled auction opens (0 once due); absent unless scheduled.
     starts_in: int | msgspec.UnsetType = msgspec.UNSET
+    # Buy It Now: its price (null: none), whether it can be used now, whether it was used.
+    buy_now_price: Money | None = None
+    buy_now_open: bool = False
+    bought_now: bool = False
 
 
 class AuctionStatus(msgspec.Struct, tag="auction_status", tag_field="type"):
@@ -167,6 +186,7 @@ class AuctionEndedData(msgspec.Struct):
     message: str
     seq: int
     reserve_met: bool | None = None
+    buy_now: bool | msgspec.UnsetType = msgspec.UNSET  # true when bought with Buy It Now only
 
 
 class AuctionEnded(msgspec.Struct, tag="auction_ended", tag_field="type"):
@@ -217,4 +237,20 @@ class BidAccepted(msgspec.Struct, tag="bid_accepted", tag_field="type"):
     """To the sender only: its bid is recorded (every watcher also gets the ``new_bid``)."""
 
     data: BidAcceptedData
+    server_time: Time
+
+
+class BuyNowAcceptedData(msgspec.Struct):
+    bid_id: str | None
+    price: Money
+    order_id: int
+    order_number: str
+    seq: int
+
+
+class BuyNowAccepted(msgspec.Struct, tag="buy_now_accepted", tag_field="type"):
+    """To the buyer only: it bought the item; the auction ended (every watcher got
+    ``auction_ended`` with ``buy_now: true``) and its order was created."""
+
+    data: BuyNowAcceptedData
     server_time: Time

@@ -56,8 +56,9 @@ class RoomState:
             return
         if kind == "new_bid":
             self.status = _after_bid(self.status, data, seq)
-            # The reserve is secret: whether a new price meets it is the database's to say.
-            self.stale = self.status.reserve_met is False
+            # The reserve is secret: whether a new price meets it is the database's to say; so
+            # is whether Buy It Now is still open after it.
+            self.stale = self.status.reserve_met is False or self.status.buy_now_open
         elif kind == "auction_started":
             self.status = msgspec.structs.replace(
                 self.status, status=AuctionStatus.active.value, seq=seq
@@ -101,11 +102,14 @@ def for_viewer(status: AuctionStatusData, *, show_seller_email: bool) -> Auction
     seller = status.seller
     if not show_seller_email and seller.email is not None:
         seller = msgspec.structs.replace(seller, email=None)
+    is_active = status.status == AuctionStatus.active.value and (
+        status.start_time <= now < status.end_time
+    )
     return msgspec.structs.replace(
         status,
         seller=seller,
-        is_active=status.status == AuctionStatus.active.value
-        and status.start_time <= now < status.end_time,
+        is_active=is_active,
         server_time=now,
         starts_in=starts_in(status.status, status.start_time, now),
+        buy_now_open=status.buy_now_open and is_active,
     )

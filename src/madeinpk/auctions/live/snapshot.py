@@ -51,6 +51,8 @@ async def auction_status(
             Auction.soft_close_seconds,
             Auction.leader,
             Auction.leader_max,
+            Auction.buy_now_price,
+            Auction.bought_now,
             Auction.winner.id.as_alias("winner_id"),
             Auction.winner.username.as_alias("winner_username"),
             Auction.product.id.as_alias("product_id"),
@@ -148,4 +150,9 @@ async def auction_status(
         soft_close_seconds=row["soft_close_seconds"],
         my_max_bid=derived.my_max_bid,
         starts_in=starts_in(status, row["start_time"], now),
+        buy_now_price=derived.buy_now_price,
+        buy_now_open=derived.buy_now_open
+        and status == AuctionStatus.active.value
+        and row["start_time"] <= now < row["end_time"],
+        bought_now=derived.bought_now,
     )

@@ -16,14 +16,17 @@ from litestar import WebSocket, websocket_listener
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketException
 
+from madeinpk.auctions.bidding.buy_now import Bought
 from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
 from madeinpk.auctions.bidding.refusals import (
+    BUY_UNAUTHENTICATED,
     INVALID_BID_ID,
     INVALID_MAX_AMOUNT,
     KEY_PATTERN,
     MESSAGES,
     Reason,
+    Refused,
     refusal,
 )
 from madeinpk.auctions.bidding.rules import Accepted, Bidder
@@ -33,6 +36,9 @@ from madeinpk.auctions.live.messages import (
     AuctionStatusData,
     BidAccepted,
     BidAcceptedData,
+    BuyNow,
+    BuyNowAccepted,
+    BuyNowAcceptedData,
     ClientMessage,
     Error,
     PlaceBid,
@@ -193,7 +199,7 @@ def _amount(raw: bytes) -> Decimal:
         raise InvalidAmount(MESSAGES[Reason.invalid_amount]) from None
 
 
-def _bid_id(message: PlaceBid) -> str | None:
+def _bid_id(message: PlaceBid | BuyNow) -> str | None:
     """The optional key: absent or null is none; anything but a short safe string is invalid."""
     raw = bytes(message.bid_id)
     if not raw or raw == b"null":
@@ -227,7 +233,7 @@ async def auction_socket(
         else:
             _answer(connection, _error(Reason.invalid_message, exc.message))
         return
-    if not isinstance(message, PlaceBid):
+    if not isinstance(message, PlaceBid | BuyNow):
         _answer(connection, Pong(server_time=utc_now()))
         return
     try:
@@ -236,6 +242,9 @@ async def auction_socket(
         _answer(connection, _error(Reason.invalid_message, str(exc)))
         return
     services = auction_socket_services
+    if isinstance(message, BuyNow):
+        await _buy_now(connection, bid_id, services.desk, services.limiter)
+        return
     await _place_bid(connection, message, bid_id, services.desk, services.limiter)
 
 
@@ -274,8 +283,9 @@ async def _place_bid(
         logger.exception("Bid on auction %s failed unexpectedly", connection.auction_id)
         _answer(connection, _error(Reason.internal, bid_id=bid_id))
         return
-    if not isinstance(outcome, Accepted):
-        _answer(connection, _error(outcome.reason, outcome.message, bid_id))
+    if not isinstance(outcome, Accepted):  # a bid is never a purchase
+        refused = outcome if isinstance(outcome, Refused) else refusal(Reason.internal)
+        _answer(connection, _error(refused.reason, refused.message, bid_id))
         return
     accepted = BidAccepted(
         data=BidAcceptedData(
@@ -289,3 +299,41 @@ async def _place_bid(
         server_time=utc_now(),
     )
     connection.watcher.reply_after(outcome.seq, _encoder.encode(accepted).decode())
+
+
+async def _buy_now(
+    connection: Connection, bid_id: str | None, desk: BidDesk, limiter: BidRateLimiter
+) -> None:
+    """Buy It Now: decided by the desk in order with the bids; answered, after the
+    ``auction_ended`` it caused, with ``buy_now_accepted``, or with ``error``."""
+    account = connection.account
+    if account is None:
+        _answer(connection, _error(Reason.unauthenticated, BUY_UNAUTHENTICATED, bid_id))
+        return
+    if not await limiter.allow(account.id):
+        _answer(connection, _error(Reason.rate_limited, bid_id=bid_id))
+        return
+    buyer = Bidder(account.id, account.username, account.email)
+    try:
+        outcome = await desk.place(
+            BidRequest(connection.auction_id, buyer, Decimal(0), bid_id, buy_now=True)
+        )
+    except Exception:
+        logger.exception("Buy It Now on auction %s failed unexpectedly", connection.auction_id)
+        _answer(connection, _error(Reason.internal, bid_id=bid_id))
+        return
+    if not isinstance(outcome, Bought):  # a purchase is never a bid
+        refused = outcome if isinstance(outcome, Refused) else refusal(Reason.internal)
+        _answer(connection, _error(refused.reason, refused.message, bid_id))
+        return
+    bought = BuyNowAccepted(
+        data=BuyNowAcceptedData(
+            bid_id=bid_id,
+            price=format_money(outcome.price),
+            order_id=outcome.order_id,
+            order_number=outcome.order_number,
+            seq=outcome.seq,
+        ),
+        server_time=utc_now(),
+    )
+    connection.watcher.reply_after(outcome.seq, _encoder.encode(bought).decode())
