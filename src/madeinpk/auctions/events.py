@@ -17,6 +17,8 @@ from madeinpk.auctions.live.messages import (
     AuctionEndedData,
     AuctionExtended,
     AuctionExtendedData,
+    BidRemoved,
+    BidRemovedData,
     NewBid,
     NewBidData,
 )
@@ -108,3 +110,7 @@ def auction_ended_payload(
         reserve_met=reserve_met,
     )
     return encode(AuctionEnded(data=data, server_time=utc_now()))
+
+
+def bid_removed_payload(data: BidRemovedData) -> bytes:
+    return encode(BidRemoved(seq=data.seq, data=data, server_time=utc_now()))

@@ -24,6 +24,11 @@ from piccolo.engine.base import Engine
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.bidding.keys import KeyRace, read_priors, remember_keys
 from madeinpk.auctions.bidding.refusals import Reason, refusal
+from madeinpk.auctions.bidding.removal import (
+    RemovalOutcome,
+    RemovalRequest,
+    remove_in_transaction,
+)
 from madeinpk.auctions.bidding.row_state import (
     current_row,
     int_array,
@@ -81,6 +86,8 @@ class BidDesk:
         self.increments = increments
         self.max_batch = max_batch
         self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
+        # Removals wait in the same queue as the bids, so they are decided in order with them.
+        self._removals: dict[int, list[tuple[RemovalRequest, asyncio.Future[RemovalOutcome]]]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._known: dict[int, Known] = {}
 
@@ -92,9 +99,22 @@ class BidDesk:
         """Queue a bid to be decided here; its outcome arrives in the future."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(request.auction_id, []).append((request, future))
-        if request.auction_id not in self._writers:
-            self._writers[request.auction_id] = asyncio.create_task(self._write(request.auction_id))
+        self._start(request.auction_id)
         return future
+
+    async def remove(self, request: RemovalRequest) -> RemovalOutcome:
+        """Remove a bid (docs/auction-rules.md § 10), after the bids queued before it and before
+        those queued after: a removal is decided alone, under the auction's row lock."""
+        future: asyncio.Future[RemovalOutcome] = asyncio.get_running_loop().create_future()
+        queue = self._queues.setdefault(request.auction_id, [])
+        self._removals.setdefault(request.auction_id, []).append((request, future))
+        queue.append((_REMOVAL, _PLACEHOLDER))  # its place among the bids
+        self._start(request.auction_id)
+        return await asyncio.shield(future)
+
+    def _start(self, auction_id: int) -> None:
+        if auction_id not in self._writers:
+            self._writers[auction_id] = asyncio.create_task(self._write(auction_id))
 
     async def drain(self) -> None:
         """Finish the batches in flight (shutdown)."""
@@ -104,7 +124,14 @@ class BidDesk:
     async def _write(self, auction_id: int) -> None:
         try:
             while queue := self._queues.pop(auction_id, None):
-                batch, rest = queue[: self.max_batch], queue[self.max_batch :]
+                if queue[0][0] is _REMOVAL:
+                    if queue[1:]:
+                        self._queues[auction_id] = queue[1:]
+                    await self._remove(auction_id)
+                    continue
+                cut = next((i for i, (r, _) in enumerate(queue) if r is _REMOVAL), len(queue))
+                cut = min(cut, self.max_batch)
+                batch, rest = queue[:cut], queue[cut:]
                 if rest:
                     self._queues[auction_id] = rest
                 batch = _refuse_late(batch)
@@ -135,10 +162,32 @@ class BidDesk:
         finally:
             del self._writers[auction_id]
 
+    async def _remove(self, auction_id: int) -> None:
+        """The next removal queued for the auction. What this process knew of the auction's row
+        is forgotten: the next batch reads it again under the lock."""
+        request, future = self._removals[auction_id].pop(0)
+        if not self._removals[auction_id]:
+            del self._removals[auction_id]
+        self._known.pop(auction_id, None)
+        done = AfterCommit()
+        try:
+            outcome: RemovalOutcome = await remove_in_transaction(request, self.increments, done)
+        except Exception:
+            logger.exception("Removal of a bid on auction %s failed", auction_id)
+            outcome, done = refusal(Reason.internal), AfterCommit()
+        self.effects.flush(done)
+        if not future.done():
+            future.set_result(outcome)
+
     def _forget_stale(self) -> None:
         if len(self._known) >= 256:
             cutoff = time.monotonic() - KNOWN_FOR_SECONDS
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
+
+
+# A removal's place in an auction's queue of bids (its request waits in ``_removals``).
+_REMOVAL = BidRequest(0, Bidder(0, "", ""), Decimal(0))
+_PLACEHOLDER: asyncio.Future[Outcome] = asyncio.Future  # type: ignore[assignment]
 
 
 def _refuse_late(
