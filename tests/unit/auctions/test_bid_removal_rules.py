@@ -196,4 +196,3 @@ def test_recount_properties(plan: list[tuple[Bidder, int, int | None]], pick: in
     ]
     again = recount(after, flagged, -1)
     assert summary(again.state) == summary(after)
-

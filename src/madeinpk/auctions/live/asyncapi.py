@@ -18,11 +18,13 @@ from madeinpk.auctions.live.messages import (
     AuctionExtended,
     AuctionStatus,
     BidAccepted,
+    BidRemoved,
     Error,
     NewBid,
     Ping,
     PlaceBid,
     Pong,
+    RetractBid,
 )
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -40,6 +42,12 @@ class MessageDoc:
 CLIENT_MESSAGES = (
     MessageDoc("place_bid", PlaceBid, "Place a bid, optionally with a secret maximum."),
     MessageDoc("ping", Ping, "Heartbeat; answered with pong."),
+    MessageDoc(
+        "retract_bid",
+        RetractBid,
+        "Retract your own bid (within RETRACT_SECONDS, never in the last hour); answered with "
+        "the broadcast bid_removed or an error.",
+    ),
 )
 SERVER_MESSAGES = (
     MessageDoc("auction_status", AuctionStatus, "The whole auction, first on every connection."),
@@ -51,6 +59,12 @@ SERVER_MESSAGES = (
     ),
     MessageDoc("auction_ended", AuctionEnded, "The auction ended; to every watcher."),
     MessageDoc(
+        "bid_removed",
+        BidRemoved,
+        "A bid was removed by staff or retracted by its bidder: price, leader and latest bids "
+        "recomputed; to every watcher, replayable.",
+    ),
+    MessageDoc(
         "bid_accepted",
         BidAccepted,
         "To the sender alone: its place_bid was accepted (after the bid's own new_bid).",
@@ -58,7 +72,7 @@ SERVER_MESSAGES = (
     MessageDoc("error", Error, "To the sender alone: a refused frame or bid."),
     MessageDoc("pong", Pong, "The answer to ping."),
 )
-BROADCASTS = ("auction_status", "new_bid", "auction_extended", "auction_ended")
+BROADCASTS = ("auction_status", "new_bid", "auction_extended", "auction_ended", "bid_removed")
 
 
 def _ref(message: str) -> dict[str, str]:
@@ -141,6 +155,12 @@ def build_document() -> dict[str, Any]:
                 reply=_reply("bid_accepted", "error"),
             ),
             "ping": _operation("receive", "A heartbeat.", ["ping"], reply=_reply("pong")),
+            "retractBid": _operation(
+                "receive",
+                "A bidder retracts its own bid.",
+                ["retract_bid"],
+                reply=_reply("bid_removed", "error"),
+            ),
             **{
                 f"send_{name}": _operation(
                     "send",

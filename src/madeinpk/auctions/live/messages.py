@@ -74,14 +74,17 @@ class RetractBid(msgspec.Struct, tag="retract_bid", tag_field="type"):
     it, never in the last hour. Answered with the broadcast ``bid_removed``, or ``error``."""
 
     # The stored bid (REST ``Bid.id``); absent or null: the sender's latest bid on this auction.
-    id: Annotated[
-        int | None,
-        msgspec.Meta(
-            ge=1,
-            le=2_147_483_647,
-            description="The bid's id (REST Bid.id); absent: your latest bid here",
-        ),
-    ] = None
+    id: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=1,
+                le=2_147_483_647,
+                description="The bid's id (REST Bid.id); absent: your latest bid here",
+            ),
+        ]
+        | None
+    ) = None
 
 
 # A real union, so the "type" tag is required: a lone tagged struct would decode without it.
