@@ -115,7 +115,7 @@ async def remove_in_transaction(
             return refused or refusal(Reason.unknown_bid)
         result = recount(state, bids, target.id)
         after = replace(result.state, seq=state.seq + 1)
-        data = _event(after, bids, result, target)
+        data = removal_event(after, bids, result, target)
         await _write(db, request, state, after, result, data, target, now, done)
     return Removed(data)
 
@@ -141,9 +141,10 @@ def _target(bids: list[StoredBid], request: RemovalRequest) -> StoredBid | None:
     return next((b for b in reversed(own) if not b.removed), own[-1] if own else None)
 
 
-def _event(
+def removal_event(
     after: AuctionState, bids: list[StoredBid], result: Recount, target: StoredBid
 ) -> BidRemovedData:
+    """``bid_removed``'s data: the state after, and the newest bids left."""
     gone = set(result.removed)
     left = sorted(
         (b for b in bids if not b.removed and b.id not in gone),
