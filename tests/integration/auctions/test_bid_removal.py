@@ -48,7 +48,7 @@ async def bids_of(auction_id: int) -> list[dict[str, Any]]:
             Bid.removed_by,
             Bid.removed_with,
             Bid.max_amount,
-        )  # fmt: skip
+        )
         .where(Bid.auction == auction_id)
         .order_by(Bid.seq)
     )
@@ -281,7 +281,8 @@ async def test_removals_are_decided_in_order_with_concurrent_bids_and_replayed(
         after = [bid(i) for i in range(6, 12)]
         results = await asyncio.gather(*before, remove, *after)
         removal = results[6]
-        assert isinstance(removal, httpx.Response) and removal.status_code == 200, removal.text
+        assert isinstance(removal, httpx.Response)
+        assert removal.status_code == 200, removal.text
         final = await row(auction)
         live: list[dict[str, Any]] = []
         while not live or live[-1]["data"]["seq"] < final["seq"]:

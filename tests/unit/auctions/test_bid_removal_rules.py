@@ -153,7 +153,7 @@ plans = st.lists(
 
 
 def run(plan: list[tuple[Bidder, int, int | None]]) -> tuple[AuctionState, list[StoredBid]]:
-    state, stored = with_proxies(min_increment=Decimal("10.00")), []
+    state, stored = with_proxies(min_increment=Decimal("10.00")), list[StoredBid]()
     for bidder, steps, extra in plan:
         leads = state.leader is not None and state.leader.id == bidder.id
         amount = state.current_price if leads and extra else state.min_next_bid() + 10 * steps
