@@ -15,6 +15,7 @@ import websockets
 
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification
+from tests.integration.auctions.test_asyncapi import payload_validator
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.sockets import error, socket_url, watch
@@ -307,3 +308,25 @@ async def test_removals_are_decided_in_order_with_concurrent_bids_and_replayed(
         assert again == sent
     logged = await AuctionEvent.select(AuctionEvent.seq).where(AuctionEvent.auction == auction)
     assert sorted(e["seq"] for e in logged) == list(range(1, final["seq"] + 1))
+
+
+async def test_removal_frames_match_the_asyncapi_document(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle
+) -> None:
+    document = (await client.get("/schema/asyncapi.json")).json()
+    ali = await make_user(live_server.settings)
+    auction = await make_auction(seller, ends_in=HOURS)
+    await place(client, auction, ali, "2600")
+    frames: list[tuple[str, dict[str, Any]]] = [("retract_bid", {"type": "retract_bid"})]
+    async with websockets.connect(socket_url(live_server.url, auction, ali.token)) as ws:
+        await ws.recv()  # auction_status
+        await ws.send(json.dumps({"type": "retract_bid"}))
+        frames.append(("bid_removed", json.loads(await ws.recv())))
+        await ws.send(json.dumps({"type": "retract_bid", "id": 1}))
+        frames.append(("error", json.loads(await ws.recv())))
+    assert frames[2][1]["code"] in ("unknown_bid", "already_removed")
+    for name, frame in frames:
+        assert frame["type"] == name
+        assert not list(payload_validator(document, name).iter_errors(frame)), frame
+    broken = {**frames[1][1], "data": {**frames[1][1]["data"], "current_price": 2500}}
+    assert list(payload_validator(document, "bid_removed").iter_errors(broken))
