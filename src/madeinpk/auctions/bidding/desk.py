@@ -85,9 +85,8 @@ class BidDesk:
         self.effects = effects
         self.increments = increments
         self.max_batch = max_batch
-        self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
         # Removals wait in the same queue as the bids, so they are decided in order with them.
-        self._removals: dict[int, list[tuple[RemovalRequest, asyncio.Future[RemovalOutcome]]]] = {}
+        self._queues: dict[int, list[_Bid | _Removal]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._known: dict[int, Known] = {}
 
@@ -106,9 +105,7 @@ class BidDesk:
         """Remove a bid (docs/auction-rules.md § 10), after the bids queued before it and before
         those queued after: a removal is decided alone, under the auction's row lock."""
         future: asyncio.Future[RemovalOutcome] = asyncio.get_running_loop().create_future()
-        queue = self._queues.setdefault(request.auction_id, [])
-        self._removals.setdefault(request.auction_id, []).append((request, future))
-        queue.append((_REMOVAL, _PLACEHOLDER))  # its place among the bids
+        self._queues.setdefault(request.auction_id, []).append(_Removal(request, future))
         self._start(request.auction_id)
         return await asyncio.shield(future)
 
@@ -124,16 +121,17 @@ class BidDesk:
     async def _write(self, auction_id: int) -> None:
         try:
             while queue := self._queues.pop(auction_id, None):
-                if queue[0][0] is _REMOVAL:
+                first = queue[0]
+                if isinstance(first, _Removal):
                     if queue[1:]:
                         self._queues[auction_id] = queue[1:]
-                    await self._remove(auction_id)
+                    await self._remove(auction_id, first)
                     continue
-                cut = next((i for i, (r, _) in enumerate(queue) if r is _REMOVAL), len(queue))
+                cut = next((i for i, q in enumerate(queue) if isinstance(q, _Removal)), len(queue))
                 cut = min(cut, self.max_batch)
-                batch, rest = queue[:cut], queue[cut:]
-                if rest:
-                    self._queues[auction_id] = rest
+                batch = [q for q in queue[:cut] if not isinstance(q, _Removal)]
+                if queue[cut:]:
+                    self._queues[auction_id] = queue[cut:]
                 batch = _refuse_late(batch)
                 if not batch:
                     continue
@@ -162,12 +160,10 @@ class BidDesk:
         finally:
             del self._writers[auction_id]
 
-    async def _remove(self, auction_id: int) -> None:
-        """The next removal queued for the auction. What this process knew of the auction's row
-        is forgotten: the next batch reads it again under the lock."""
-        request, future = self._removals[auction_id].pop(0)
-        if not self._removals[auction_id]:
-            del self._removals[auction_id]
+    async def _remove(self, auction_id: int, removal: _Removal) -> None:
+        """A removal, alone. What this process knew of the auction's row is forgotten: the next
+        batch reads it again under the lock."""
+        request, future = removal.request, removal.future
         self._known.pop(auction_id, None)
         done = AfterCommit()
         try:
@@ -185,14 +181,20 @@ class BidDesk:
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
 
 
-# A removal's place in an auction's queue of bids (its request waits in ``_removals``).
-_REMOVAL = BidRequest(0, Bidder(0, "", ""), Decimal(0))
-_PLACEHOLDER: asyncio.Future[Outcome] = asyncio.Future  # type: ignore[assignment]
+_Bid = tuple[BidRequest, asyncio.Future[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """A removal waiting in an auction's queue of bids."""
+
+    request: RemovalRequest
+    future: asyncio.Future[RemovalOutcome]
 
 
 def _refuse_late(
-    batch: list[tuple[BidRequest, asyncio.Future[Outcome]]],
-) -> list[tuple[BidRequest, asyncio.Future[Outcome]]]:
+    batch: list[_Bid],
+) -> list[_Bid]:
     """Answer ``internal``, undecided, the bids whose sender has given up on them by now, so
     that no bid is recorded after its bidder was told it could not be processed."""
     if all(request.not_after is None for request, _ in batch):
