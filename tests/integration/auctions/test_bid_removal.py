@@ -92,11 +92,23 @@ async def test_staff_remove_a_leading_bid_and_the_proxies_are_recounted(
         None,
         pytest.approx(2500),
     ]
-    async with watch(live_server.url, auction) as spectator:
+    feed_url = live_server.url.replace("http", "ws", 1) + f"/ws/notifications/?token={sara.token}"
+    async with (
+        watch(live_server.url, auction) as spectator,
+        websockets.connect(feed_url) as feed,
+    ):
+        assert json.loads(await feed.recv())["type"] == "unread_count"
         response = await client.post(f"/api/bids/{leading['id']}/remove/", headers=staff.auth)
         assert response.status_code == 200, response.text
         body = response.json()
         event = await spectator.receive()
+        pushed = json.loads(await asyncio.wait_for(feed.recv(), 5))
+    # The owner hears it on /ws/notifications/ at once.
+    assert pushed["type"] == "notification"
+    assert pushed["data"]["notification_type"] == "bid_removed"
+    assert pushed["data"]["message"] == (
+        "Your bid of Rs. 2100.00 on Handwoven Pashmina Shawl was removed by our staff."
+    )
     # B's 2100 goes, and with it A's 2000 that answered it: A leads again at 1300 (max 2000).
     assert event["type"] == "bid_removed" and event["seq"] == 6
     assert event["data"] == body
