@@ -342,3 +342,14 @@ async def test_removal_frames_match_the_asyncapi_document(
         assert not list(payload_validator(document, name).iter_errors(frame)), frame
     broken = {**frames[1][1], "data": {**frames[1][1]["data"], "current_price": 2500}}
     assert list(payload_validator(document, "bid_removed").iter_errors(broken))
+
+
+async def test_the_endpoints_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    for action, operation_id in (("remove", "RemoveBid"), ("retract", "RetractBid")):
+        operation = document["paths"][f"/api/bids/{{bid_id}}/{action}"]["post"]
+        assert operation["operationId"] == operation_id
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith("BidRemovedData")
+    fields = document["components"]["schemas"]["BidRemovedData"]["properties"]
+    assert {"bid_id", "current_price", "leader", "seq", "removed", "latest_bids"} <= set(fields)

@@ -117,14 +117,17 @@ def recount(state: AuctionState, bids: Sequence[StoredBid], remove: int) -> Reco
         leader_max=None,
         last_bid_time=None,
     )
-    kept = [b for b in bids if not b.removed and b.id != remove]
+    kept = sorted((b for b in bids if not b.removed and b.id != remove), key=lambda b: b.seq)
     people = [b for b in kept if not b.is_auto]
     # The stored automatic bids around each bid placed by a person (gap i: before people[i]);
     # the replay's are paired with them by bidder and amount, gap by gap.
     gaps: list[list[StoredBid]] = [[] for _ in range(len(people) + 1)]
+    gap = 0
     for bid in kept:
         if bid.is_auto:
-            gaps[len([p for p in people if p.seq < bid.seq])].append(bid)
+            gaps[gap].append(bid)
+        else:
+            gap += 1
     gone = [remove]
     order: list[tuple[int, int | None]] = []  # the replay's bids: (bidder, stored id or None)
     raises: dict[int, Decimal] = {}
