@@ -40,6 +40,7 @@ from madeinpk.admin.site import admin_handler
 from madeinpk.after_commit import Effects
 from madeinpk.asgi.outages import OUTAGE_HANDLERS
 from madeinpk.asgi.websocket_close import CloseOnceMiddleware
+from madeinpk.auctions.bid_removals import BidRemovalController
 from madeinpk.auctions.bidding.desk import BidDesk
 from madeinpk.auctions.bidding.owners import OwnedBidDesk, OwnerLeases, process_name
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limiter
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProductController,
             AuctionController,
             BuyNowController,
+            BidRemovalController,
             seller_statistics,
             OrderController,
             FeedbackController,
@@ -298,7 +300,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # The sockets': one each, resolved once per connection.
             "auction_socket_services": constant(
                 AuctionSocketServices,
-                AuctionSocketServices(sockets_per_ip, token_cache, live, bid_desk, rate_limiter),
+                AuctionSocketServices(
+                    sockets_per_ip,
+                    token_cache,
+                    live,
+                    bid_desk,
+                    rate_limiter,
+                    settings.retract_seconds,
+                ),
             ),
             "notification_socket_services": constant(
                 NotificationSocketServices,

@@ -141,6 +141,8 @@ class Settings:
     # Site-wide bid steps by price band, (from price, step), ascending; empty: one paisa.
     bid_increments: tuple[tuple[Decimal, Decimal], ...] = ()
     soft_close_seconds: int = 0  # the default for new auctions; 0 = off
+    # How long after placing it a bidder may retract its bid (docs/auction-rules.md § 10); 0 = off.
+    retract_seconds: int = 0
     log_format: str = "text"
     metrics_allow: tuple[str, ...] = ()  # normalised CIDR ranges (plain strings: DI-friendly)
     metrics_token: str | None = None
@@ -257,6 +259,7 @@ class Settings:
             soft_close_seconds=env.integer(
                 "SOFT_CLOSE_SECONDS", 0, minimum=0, maximum=MAX_SOFT_CLOSE_SECONDS
             ),
+            retract_seconds=env.integer("RETRACT_SECONDS", 0, minimum=0, maximum=86_400),
             log_format=_log_format(env),
             metrics_allow=_networks(env, "METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
             metrics_token=_metrics_token(env),

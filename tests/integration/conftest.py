@@ -195,6 +195,8 @@ def test_env(
         "REDIS_KEY_PREFIX": os.environ["TASK_QUEUE"],
         # One public URL for the app, workers and scheduler: links in emails must agree.
         "SITE_URL": "https://madeinpk.test",
+        # Bidders may retract a bid for a minute (docs/auction-rules.md § 10; default off).
+        "RETRACT_SECONDS": "60",
     }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]

@@ -5,7 +5,9 @@ sign-ins count against the API login's budgets (``madeinpk.admin.staff_login``).
 auction options (``min_increment``, ``reserve_price``, ``soft_close_seconds``, Buy It Now's
 ``buy_now_price``) are editable
 there like every column, and judged by the same rules as the REST API, so the admin cannot
-store an option the bid path was never meant to see.
+store an option the bid path was never meant to see. The bid list shows whether a bid was
+removed, by whom and when (removal itself goes through ``POST /api/bids/{id}/remove/``, which
+recounts the auction).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from madeinpk.auctions.selling import (
     initial_status,
     parse_options,
 )
-from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.db.database import ALL_TABLES
 from madeinpk.http.errors import FieldErrorCollector
 from madeinpk.money import stored_money
@@ -117,6 +119,23 @@ def _table_config(table: Any) -> Any:
                 Hook(HookType.pre_save, _check_new_auction),
                 Hook(HookType.pre_patch, _check_auction_patch),
             ],
+        )
+    if table is Bid:  # removed bids stay, flagged (docs/auction-rules.md § 10)
+        return TableConfig(
+            Bid,
+            visible_columns=[
+                Bid.id,
+                Bid.auction,
+                Bid.bidder,
+                Bid.amount,
+                Bid.bid_time,
+                Bid.is_winning,
+                Bid.is_auto,
+                Bid.removed_at,
+                Bid.removed_by,
+                Bid.removed_with,
+            ],
+            visible_filters=[Bid.auction, Bid.bidder, Bid.is_auto, Bid.removed_at, Bid.removed_by],
         )
     return table
 

@@ -331,7 +331,7 @@ class AuctionController(Controller):
             raise NotFound()
         rows = await stale_read(
             BidRow.select(*BidRow.all_columns(), BidRow.bidder.username.as_alias("bidder_username"))
-            .where(BidRow.auction == auction_id)
+            .where((BidRow.auction == auction_id) & BidRow.removed_at.is_null())
             .order_by(BidRow.bid_time, ascending=False)
             .order_by(BidRow.id, ascending=False)
         )

@@ -20,6 +20,8 @@ from madeinpk.auctions.live.messages import (
     AuctionExtendedData,
     AuctionStarted,
     AuctionStartedData,
+    BidRemoved,
+    BidRemovedData,
     NewBid,
     NewBidData,
 )
@@ -122,3 +124,7 @@ def auction_ended_payload(
         buy_now=True if buy_now else msgspec.UNSET,
     )
     return encode(AuctionEnded(data=data, server_time=utc_now()))
+
+
+def bid_removed_payload(data: BidRemovedData) -> bytes:
+    return encode(BidRemoved(seq=data.seq, data=data, server_time=utc_now()))

@@ -55,7 +55,7 @@ _LATEST_BIDS = """
                b.is_winning, b.is_auto,
                ROW_NUMBER() OVER (PARTITION BY b.auction ORDER BY b.bid_time DESC, b.id DESC) AS n
         FROM bid b JOIN piccolo_user u ON u.id = b.bidder
-        WHERE b.auction {among_ids}
+        WHERE b.auction {among_ids} AND b.removed_at IS NULL
     ) ranked
     WHERE n <= 5
     ORDER BY auction, bid_time DESC, id DESC

@@ -60,6 +60,15 @@ class Bid(Table):
     is_winning = Boolean(default=False)
     is_auto = Boolean(default=False)  # placed by a proxy on its owner's behalf
     seq = Integer(default=0)  # the seq of this bid's new_bid event
+    # The ceilings a removal replays the bids with (docs/auction-rules.md § 10): the maximum the
+    # bidder sent with this bid, and the maximum its bidder raised to while this bid was winning.
+    max_amount = Numeric(digits=(10, 2), null=True, default=None)
+    raised_max = Numeric(digits=(10, 2), null=True, default=None)
+    # A removed bid stays, flagged: who removed it and when; ``removed_with`` is the bid whose
+    # removal took this automatic bid along (null for the removed bid itself).
+    removed_at = Timestamptz(null=True, default=None)
+    removed_by = ForeignKey(BaseUser, null=True, on_delete=OnDelete.set_null)
+    removed_with = Integer(null=True, default=None)
 
 
 class AuctionEvent(Table, tablename="auction_event"):

@@ -44,6 +44,8 @@ class NotificationType(str, Enum):
     message_received = "message_received"
     account_blocked = "account_blocked"
     general = "general"
+    bid_removed = "bid_removed"  # staff removed the user's bid (docs/auction-rules.md § 10)
+    lead_regained = "lead_regained"  # a removal gave the user the lead
 
 
 class Notification(Table):

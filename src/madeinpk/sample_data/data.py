@@ -105,6 +105,8 @@ class DemoAuction:
     reserve_price: Decimal | None = None
     soft_close_seconds: int = 0
     buy_now_price: Decimal | None = None  # Buy It Now (open while the reserve is not met)
+    # The bid (index in ``bids``) staff removed afterwards (docs/auction-rules.md § 10).
+    removed_bid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +264,9 @@ LIVE_AUCTIONS: tuple[DemoAuction, ...] = (
             ("buyer1", "2000.00"),
             ("buyer2", "2150.00"),
             ("buyer3", "2300.00"),
+            ("buyer2", "2450.00"),  # removed by staff: buyer3 leads again at 2300.00
         ),
+        removed_bid=4,
         palette=((70, 40, 20), (190, 140, 80)),
         views=("Closed box", "Carving detail", "Inside the lid"),
         min_increment=Decimal("50.00"),

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import uuid4
 
-from madeinpk.auctions.bidding.rules import Accepted, Attempt, AuctionState, Bidder, decide
-from madeinpk.auctions.events import event_payload
+from madeinpk.auctions.bidding.removal import removal_event
+from madeinpk.auctions.bidding.removal_rules import StoredBid, recount
+from madeinpk.auctions.bidding.rules import (
+    Accepted,
+    Attempt,
+    AuctionState,
+    Bidder,
+    RecordedBid,
+    decide,
+)
+from madeinpk.auctions.events import bid_removed_payload, event_payload
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.catalog.tables import Condition, Product, ProductImage
 from madeinpk.money import CENT
 from madeinpk.orders.feedback import recompute_seller_rating
 from madeinpk.orders.tables import Feedback, Order, OrderStatus
 from madeinpk.sample_data.data import (
+    ADMIN,
     BUYERS,
     FEEDBACK_COMMENTS,
     LIVE_AUCTIONS,
@@ -122,6 +133,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
     )
     bids: list[Bid] = []
     events: list[AuctionEvent] = []
+    decided: list[tuple[RecordedBid, int]] = []  # every bid, with the demo bid that placed it
     count = len(demo.bids)
     for index, demo_bid in enumerate(demo.bids):
         username = demo_bid.buyer
@@ -132,6 +144,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         if not isinstance(outcome, Accepted):
             raise SeedError(f"demo bid {demo_bid} on auction {demo.id}: {outcome}")
         state = decision.after
+        decided += [(b, index) for b in decision.bids]
         bids += [
             Bid(
                 auction=demo.id,
@@ -140,6 +153,8 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
                 bid_time=b.time,
                 is_auto=b.is_auto,
                 seq=b.seq,
+                max_amount=b.max_amount,
+                raised_max=b.raised_max,
             )
             for b in decision.bids
         ]
@@ -179,8 +194,57 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
         )
     )
     if bids:
-        await Bid.insert(*bids)
+        stored = await Bid.insert(*bids).returning(Bid.id, Bid.seq)
         await AuctionEvent.insert(*events)
+        if demo.removed_bid is not None:
+            target = next(b for b in decided if b[1] == demo.removed_bid)
+            ids = {row["seq"]: row["id"] for row in stored}
+            await _remove_demo_bid(state, decided, ids, target[0].seq, run)
+
+
+async def _remove_demo_bid(
+    state: AuctionState,
+    decided: list[tuple[RecordedBid, int]],
+    ids: dict[int, int],
+    target_seq: int,
+    run: Run,
+) -> None:
+    """Staff (the demo admin) removed a bid an hour ago, as ``POST /api/bids/{id}/remove/``
+    does: recounted by the rule core, flagged, and a ``bid_removed`` event."""
+    at = run.now - timedelta(hours=1)
+    admin = run.users[ADMIN.username]
+    stored = [
+        StoredBid(ids[b.seq], b.bidder, b.amount, b.time, b.seq, b.is_auto, b.max_amount)
+        for b, _ in decided
+    ]
+    target = next(b for b in stored if b.seq == target_seq)
+    result = recount(state, stored, target.id)
+    after = replace(result.state, seq=state.seq + 1)
+    for bid_id in result.removed:
+        await Bid.update(
+            {
+                Bid.removed_at: at,
+                Bid.removed_by: admin,
+                Bid.removed_with: None if bid_id == target.id else target.id,
+                Bid.is_winning: False,
+            }
+        ).where(Bid.id == bid_id)
+    await Bid.update({Bid.is_winning: True}).where(Bid.id == result.winning)
+    await Auction.update(
+        {
+            Auction.current_price: after.current_price,
+            Auction.bid_count: after.bid_count,
+            Auction.seq: after.seq,
+            Auction.leader: after.leader.id if after.leader else None,
+            Auction.leader_max: after.leader_max,
+        }
+    ).where(Auction.id == state.auction_id)
+    payload = bid_removed_payload(removal_event(after, stored, result, target))
+    await AuctionEvent.insert(
+        AuctionEvent(
+            auction=state.auction_id, seq=after.seq, payload=payload.decode(), created_at=at
+        )
+    )
 
 
 async def _create_images(

@@ -207,6 +207,10 @@ function auctionPage() {
     maxInput.min = state.min_next_bid;
     const canBid = Boolean(token()) && connected && !isScheduled();
     for (const control of [input, maxInput, button]) control.disabled = !canBid;
+    // Retracting (docs/auction-rules.md § 10): for a signed-in bidder with a bid on the page.
+    const retract = $("retract-button");
+    retract.hidden = !me || !state.latest_bids.some((b) => b.bidder === me.username && !b.auto);
+    retract.disabled = !canBid;
     if (isScheduled()) {
       hint.textContent = "Bidding opens when the auction starts.";
     } else if (!token()) {
@@ -393,6 +397,41 @@ function auctionPage() {
     }
   }
 
+  // A bid was removed or retracted: the server recounted price, leader and latest bids.
+  function onBidRemoved(data) {
+    const wasLeading = iLead();
+    state = {
+      ...state,
+      seq: data.seq,
+      current_price: data.current_price,
+      min_next_bid: data.min_next_bid,
+      min_increment: money(cents(data.min_next_bid) - cents(data.current_price)),
+      total_bids: data.total_bids,
+      latest_bids: data.latest_bids,
+    };
+    const notice = $("removed");
+    notice.textContent = data.leader
+      ? `A bid was removed. The price is now ${formatPKR(data.current_price)}.`
+      : "A bid was removed. There are no bids now.";
+    notice.hidden = false;
+    refreshMine();
+    if (!me) return;
+    if (data.leader === me.username) setStatus("leading", leadingText());
+    else if (wasLeading) {
+      state.my_max_bid = null;
+      setStatus("outbid", `A bid was removed: you no longer lead. Bid at least ${formatPKR(data.min_next_bid)} to lead.`);
+    }
+  }
+
+  // What only the server knows after a removal: the reserve and this viewer's own maximum.
+  async function refreshMine() {
+    const result = await api(`/api/auctions/${auctionId}/`);
+    if (!result.ok || !state) return;
+    state = { ...state, reserve_met: result.body.reserve_met, my_max_bid: result.body.my_max_bid };
+    if (iLead()) setStatus("leading", leadingText());
+    render();
+  }
+
   function onBidAccepted(data) {
     awaitingAnswer = false;
     if (data.is_leading) {
@@ -444,7 +483,7 @@ function auctionPage() {
     if (message.server_time) clockOffset = Date.parse(message.server_time) - Date.now();
     const seq = seqOf(message);
     // Answers (bid_accepted, error) are not events: they are never replayed nor "already in".
-    const event = ["auction_started", "new_bid", "auction_extended", "auction_ended"].includes(message.type);
+    const event = ["auction_started", "new_bid", "auction_extended", "auction_ended", "bid_removed"].includes(message.type);
     if (event && alreadyApplied(message, state)) {
       if (seq !== null) lastSeq = Math.max(lastSeq ?? 0, seq);
       return;
@@ -467,6 +506,10 @@ function auctionPage() {
         if (!state) return;
         state = { ...state, seq: message.data.seq, end_time: message.data.end_time };
         extendedTo = message.data.end_time;
+        break;
+      case "bid_removed":
+        if (!state) return;
+        onBidRemoved(message.data);
         break;
       case "bid_accepted":
         if (!state || !ownBid(message.data.bid_id)) return;
@@ -551,6 +594,9 @@ function auctionPage() {
       input.value = "";
       maxInput.value = "";
     }
+  });
+  $("retract-button").addEventListener("click", () => {
+    if (link && connected) link.send({ type: "retract_bid" });
   });
   $("buy-now-button").addEventListener("click", () => {
     if (!state || !link || !connected) return;

@@ -26,6 +26,11 @@ from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.bidding.buy_now import Bought
 from madeinpk.auctions.bidding.keys import KeyRace, read_priors, remember_keys
 from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
+from madeinpk.auctions.bidding.removal import (
+    RemovalOutcome,
+    RemovalRequest,
+    remove_in_transaction,
+)
 from madeinpk.auctions.bidding.row_state import (
     current_row,
     int_array,
@@ -91,7 +96,8 @@ class BidDesk:
         self.increments = increments
         self.max_batch = max_batch
         self.purchases = purchases  # how a Buy It Now ends the auction (None: refused)
-        self._queues: dict[int, list[tuple[BidRequest, asyncio.Future[Outcome]]]] = {}
+        # Removals wait in the same queue as the bids, so they are decided in order with them.
+        self._queues: dict[int, list[_Bid | _Removal]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._known: dict[int, Known] = {}
 
@@ -103,9 +109,20 @@ class BidDesk:
         """Queue a bid to be decided here; its outcome arrives in the future."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(request.auction_id, []).append((request, future))
-        if request.auction_id not in self._writers:
-            self._writers[request.auction_id] = asyncio.create_task(self._write(request.auction_id))
+        self._start(request.auction_id)
         return future
+
+    async def remove(self, request: RemovalRequest) -> RemovalOutcome:
+        """Remove a bid (docs/auction-rules.md § 10), after the bids queued before it and before
+        those queued after: a removal is decided alone, under the auction's row lock."""
+        future: asyncio.Future[RemovalOutcome] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(request.auction_id, []).append(_Removal(request, future))
+        self._start(request.auction_id)
+        return await asyncio.shield(future)
+
+    def _start(self, auction_id: int) -> None:
+        if auction_id not in self._writers:
+            self._writers[auction_id] = asyncio.create_task(self._write(auction_id))
 
     async def drain(self) -> None:
         """Finish the batches in flight (shutdown)."""
@@ -115,9 +132,17 @@ class BidDesk:
     async def _write(self, auction_id: int) -> None:
         try:
             while queue := self._queues.pop(auction_id, None):
-                batch, rest = queue[: self.max_batch], queue[self.max_batch :]
-                if rest:
-                    self._queues[auction_id] = rest
+                first = queue[0]
+                if isinstance(first, _Removal):
+                    if queue[1:]:
+                        self._queues[auction_id] = queue[1:]
+                    await self._remove(auction_id, first)
+                    continue
+                cut = next((i for i, q in enumerate(queue) if isinstance(q, _Removal)), len(queue))
+                cut = min(cut, self.max_batch)
+                batch = [q for q in queue[:cut] if not isinstance(q, _Removal)]
+                if queue[cut:]:
+                    self._queues[auction_id] = queue[cut:]
                 batch = _refuse_late(batch)
                 if not batch:
                     continue
@@ -146,15 +171,41 @@ class BidDesk:
         finally:
             del self._writers[auction_id]
 
+    async def _remove(self, auction_id: int, removal: _Removal) -> None:
+        """A removal, alone. What this process knew of the auction's row is forgotten: the next
+        batch reads it again under the lock."""
+        request, future = removal.request, removal.future
+        self._known.pop(auction_id, None)
+        done = AfterCommit()
+        try:
+            outcome: RemovalOutcome = await remove_in_transaction(request, self.increments, done)
+        except Exception:
+            logger.exception("Removal of a bid on auction %s failed", auction_id)
+            outcome, done = refusal(Reason.internal), AfterCommit()
+        self.effects.flush(done)
+        if not future.done():
+            future.set_result(outcome)
+
     def _forget_stale(self) -> None:
         if len(self._known) >= 256:
             cutoff = time.monotonic() - KNOWN_FOR_SECONDS
             self._known = {k: v for k, v in self._known.items() if v.read_at > cutoff}
 
 
+_Bid = tuple[BidRequest, asyncio.Future[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """A removal waiting in an auction's queue of bids."""
+
+    request: RemovalRequest
+    future: asyncio.Future[RemovalOutcome]
+
+
 def _refuse_late(
-    batch: list[tuple[BidRequest, asyncio.Future[Outcome]]],
-) -> list[tuple[BidRequest, asyncio.Future[Outcome]]]:
+    batch: list[_Bid],
+) -> list[_Bid]:
     """Answer ``internal``, undecided, the bids whose sender has given up on them by now, so
     that no bid is recorded after its bidder was told it could not be processed."""
     if all(request.not_after is None for request, _ in batch):

@@ -33,6 +33,15 @@ class Reason(str, Enum):
     # Buy It Now (docs/auction-rules.md, "Buy It Now")
     no_buy_now = "no_buy_now"
     buy_now_closed = "buy_now_closed"
+    # Removing a bid (docs/auction-rules.md § 10)
+    unknown_bid = "unknown_bid"
+    already_removed = "already_removed"
+    automatic_bid = "automatic_bid"
+    staff_only = "staff_only"
+    not_your_bid = "not_your_bid"
+    retraction_off = "retraction_off"
+    retract_too_late = "retract_too_late"
+    last_hour = "last_hour"
 
 
 # The customer's wording, word for word (docs/websocket.md); {price} is the current price.
@@ -52,6 +61,14 @@ MESSAGES = {
     Reason.internal: "Your bid could not be processed, please try again",
     Reason.no_buy_now: "This auction has no Buy It Now price",
     Reason.buy_now_closed: "Buy It Now is no longer available on this auction",
+    Reason.unknown_bid: "Bid not found",
+    Reason.already_removed: "This bid has already been removed",
+    Reason.automatic_bid: "Automatic bids cannot be removed: remove the bid that set the maximum",
+    Reason.staff_only: "Only staff may remove another bidder's bid",
+    Reason.not_your_bid: "You can only retract your own bid",
+    Reason.retraction_off: "Bid retraction is not allowed on this site",
+    Reason.retract_too_late: "A bid can only be retracted within {seconds} seconds of placing it",
+    Reason.last_hour: "Bids cannot be retracted in the last hour of an auction",
 }
 
 

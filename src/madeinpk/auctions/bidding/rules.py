@@ -157,6 +157,8 @@ class RecordedBid:
     time: datetime
     seq: int
     is_auto: bool = False
+    max_amount: Decimal | None = None  # the attempt's ceiling, as sent (a removal replays it)
+    raised_max: Decimal | None = None  # its bidder's maximum, raised while this bid won
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,8 @@ class Decision:
     events: list[Event] = field(default_factory=list)
     outbid: list[Outbid] = field(default_factory=list)
     purchase: Purchase | None = None  # at most one: the auction has ended after it
+    # A leader's raised maximum that belongs to the bid winning before this decision (stored).
+    raised_winning: Decimal | None = None
 
     @property
     def changed(self) -> bool:
@@ -228,9 +232,16 @@ class _Book:
         self.events: list[Event] = []
         self.outbid: list[Outbid] = []
         self.purchase: Purchase | None = None
+        self.raised_winning: Decimal | None = None
 
     def record(
-        self, bidder: Bidder, amount: Decimal, leader_max: Decimal, auto: bool, notify: bool = True
+        self,
+        bidder: Bidder,
+        amount: Decimal,
+        leader_max: Decimal,
+        auto: bool,
+        notify: bool = True,
+        max_amount: Decimal | None = None,
     ) -> int:
         """A bid at ``amount``, leading as it is recorded; the one it displaced is told (unless
         the lead comes straight back to it). Returns the bid's event number."""
@@ -247,7 +258,7 @@ class _Book:
             leader_max=leader_max,
             last_bid_time=self.stamp,
         )
-        self.bids.append(RecordedBid(bidder, amount, self.stamp, seq, auto))
+        self.bids.append(RecordedBid(bidder, amount, self.stamp, seq, auto, max_amount))
         self.events.append(
             NewBidEvent(
                 seq=seq,
@@ -271,12 +282,22 @@ class _Book:
         self.state = state
         return seq
 
-    def lose(self, bidder: Bidder, amount: Decimal, answer: Decimal) -> int:
+    def raise_max(self, raised: Decimal) -> None:
+        """The leader's maximum, raised: kept with the winning bid, so a removal replays it."""
+        self.state = replace(self.state, leader_max=raised)
+        if self.bids:
+            self.bids[-1] = replace(self.bids[-1], raised_max=raised)
+        else:
+            self.raised_winning = raised
+
+    def lose(
+        self, bidder: Bidder, amount: Decimal, answer: Decimal, max_amount: Decimal | None
+    ) -> int:
         """X's bid at ``amount`` is recorded and the leader's proxy answers at ``answer`` at
         once: X is outbid (told once), the leader and its maximum stay."""
         leader, leader_max = self.state.leader, self.state.leader_max
         assert leader is not None
-        seq = self.record(bidder, amount, amount, auto=False, notify=False)
+        seq = self.record(bidder, amount, amount, False, notify=False, max_amount=max_amount)
         self.record(leader, answer, leader_max or answer, auto=True)
         return seq
 
@@ -331,7 +352,7 @@ def _place(book: _Book, attempt: Attempt) -> Accepted:
     if leader is not None and leader.id == bidder.id:
         if attempt.max_amount is not None:  # raise the maximum only: nothing is broadcast
             raised = max(state.standing_max(), attempt.max_amount)
-            book.state = replace(state, leader_max=raised)
+            book.raise_max(raised)
             return Accepted(
                 amount=state.current_price,
                 current_price=state.current_price,
@@ -348,10 +369,10 @@ def _place(book: _Book, attempt: Attempt) -> Accepted:
         if leader is not None and standing > state.current_price:
             book.record(leader, standing, standing, auto=True)
         amount = max(attempt.amount, min(ceiling, standing + state.step(standing)))
-        seq = book.record(bidder, amount, ceiling, auto=False)
+        seq = book.record(bidder, amount, ceiling, False, max_amount=attempt.max_amount)
         return _accepted(book, seq, attempt, amount)
     answer = min(standing, ceiling + state.step(ceiling))  # L's proxy defends
-    seq = book.lose(bidder, ceiling, answer)
+    seq = book.lose(bidder, ceiling, answer, attempt.max_amount)
     return _accepted(book, seq, attempt, ceiling)
 
 
@@ -395,4 +416,13 @@ def decide(state: AuctionState, attempts: Sequence[Attempt], now: datetime) -> D
             keyed[(attempt.bidder.id, attempt.key)] = Prior(
                 state.auction_id, attempt.amount, attempt.max_amount, outcome
             )
-    return Decision(state, book.state, outcomes, book.bids, book.events, book.outbid, book.purchase)
+    return Decision(
+        state,
+        book.state,
+        outcomes,
+        book.bids,
+        book.events,
+        book.outbid,
+        purchase=book.purchase,
+        raised_winning=book.raised_winning,
+    )

@@ -52,15 +52,21 @@ class BatchWrites:
         self.outbox: int | None = None  # index in ``rest`` of the outbox insert
         self.bids: int | None = None  # index in ``rest`` of the bid insert
         self.payloads = [(e.seq, event_payload(auction_id, e)) for e in decision.events]
+        also = f" AND {only_if}" if only_if else ""
+        # A maximum raised before this decision's bids stays with the bid that was winning then
+        # (a removal replays it there); one statement, as it may unflag the same row.
+        raised = decision.raised_winning
+        keep_raise = "" if raised is None else ", raised_max = :raised"
+        unwin = "is_winning = FALSE" + keep_raise if decision.bids else keep_raise[2:]
+        if unwin:
+            self.rest.append(
+                (
+                    f"UPDATE bid SET {unwin} WHERE auction = :unwin AND is_winning{also}",
+                    {"unwin": auction_id} | ({"raised": raised} if raised is not None else {}),
+                )
+            )
         if not decision.bids:  # only a leader's raised maximum
             return
-        also = f" AND {only_if}" if only_if else ""
-        self.rest.append(
-            (
-                f"UPDATE bid SET is_winning = FALSE WHERE auction = :unwin AND is_winning{also}",
-                {"unwin": auction_id},
-            )
-        )
         self.rest.append(
             insert_sql(
                 spoken,
@@ -82,9 +88,29 @@ class BatchWrites:
             insert_sql(
                 spoken,
                 BidRow,
-                ("auction", "bidder", "amount", "bid_time", "is_winning", "is_auto", "seq"),
+                (
+                    "auction",
+                    "bidder",
+                    "amount",
+                    "bid_time",
+                    "is_winning",
+                    "is_auto",
+                    "seq",
+                    "max_amount",
+                    "raised_max",
+                ),
                 [
-                    (auction_id, b.bidder.id, b.amount, b.time, i == last, b.is_auto, b.seq)
+                    (
+                        auction_id,
+                        b.bidder.id,
+                        b.amount,
+                        b.time,
+                        i == last,
+                        b.is_auto,
+                        b.seq,
+                        b.max_amount,
+                        b.raised_max,
+                    )
                     for i, b in enumerate(decision.bids)
                 ],
                 "RETURNING id, seq",

@@ -87,7 +87,7 @@ _BIDDERS = """
            (SELECT ad.id FROM address ad WHERE ad."user" = b.bidder AND ad.is_default
             ORDER BY ad.id LIMIT 1) AS address
     FROM bid b JOIN piccolo_user u ON u.id = b.bidder
-    WHERE b.auction {among_auctions}
+    WHERE b.auction {among_auctions} AND b.removed_at IS NULL
     GROUP BY b.auction, b.bidder, u.username, u.email
     ORDER BY b.auction, b.bidder
 """

@@ -19,6 +19,7 @@ from madeinpk.auctions.live.messages import (
     AuctionStarted,
     AuctionStatus,
     BidAccepted,
+    BidRemoved,
     BuyNow,
     BuyNowAccepted,
     Error,
@@ -26,6 +27,7 @@ from madeinpk.auctions.live.messages import (
     Ping,
     PlaceBid,
     Pong,
+    RetractBid,
 )
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -44,6 +46,12 @@ CLIENT_MESSAGES = (
     MessageDoc("place_bid", PlaceBid, "Place a bid, optionally with a secret maximum."),
     MessageDoc("buy_now", BuyNow, "Buy It Now: end the auction at once at its buy_now_price."),
     MessageDoc("ping", Ping, "Heartbeat; answered with pong."),
+    MessageDoc(
+        "retract_bid",
+        RetractBid,
+        "Retract your own bid (within RETRACT_SECONDS, never in the last hour); answered with "
+        "the broadcast bid_removed or an error.",
+    ),
 )
 SERVER_MESSAGES = (
     MessageDoc("auction_status", AuctionStatus, "The whole auction, first on every connection."),
@@ -64,6 +72,12 @@ SERVER_MESSAGES = (
         "The auction ended (with buy_now: true when bought with Buy It Now); to every watcher.",
     ),
     MessageDoc(
+        "bid_removed",
+        BidRemoved,
+        "A bid was removed by staff or retracted by its bidder: price, leader and latest bids "
+        "recomputed; to every watcher, replayable.",
+    ),
+    MessageDoc(
         "bid_accepted",
         BidAccepted,
         "To the sender alone: its place_bid was accepted (after the bid's own new_bid).",
@@ -76,7 +90,14 @@ SERVER_MESSAGES = (
     MessageDoc("error", Error, "To the sender alone: a refused frame, bid or purchase."),
     MessageDoc("pong", Pong, "The answer to ping."),
 )
-BROADCASTS = ("auction_status", "auction_started", "new_bid", "auction_extended", "auction_ended")
+BROADCASTS = (
+    "auction_status",
+    "auction_started",
+    "new_bid",
+    "auction_extended",
+    "auction_ended",
+    "bid_removed",
+)
 
 
 def _ref(message: str) -> dict[str, str]:
@@ -165,6 +186,12 @@ def build_document() -> dict[str, Any]:
                 reply=_reply("buy_now_accepted", "error"),
             ),
             "ping": _operation("receive", "A heartbeat.", ["ping"], reply=_reply("pong")),
+            "retractBid": _operation(
+                "receive",
+                "A bidder retracts its own bid.",
+                ["retract_bid"],
+                reply=_reply("bid_removed", "error"),
+            ),
             **{
                 f"send_{name}": _operation(
                     "send",

@@ -84,8 +84,26 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type"):
     """A heartbeat for clients behind proxies that drop idle sockets; answered with ``pong``."""
 
 
+class RetractBid(msgspec.Struct, tag="retract_bid", tag_field="type"):
+    """Retract one's own bid (docs/auction-rules.md § 10): within ``RETRACT_SECONDS`` of placing
+    it, never in the last hour. Answered with the broadcast ``bid_removed``, or ``error``."""
+
+    # The stored bid (REST ``Bid.id``); absent or null: the sender's latest bid on this auction.
+    id: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=1,
+                le=2_147_483_647,
+                description="The bid's id (REST Bid.id); absent: your latest bid here",
+            ),
+        ]
+        | None
+    ) = None
+
+
 # A real union, so the "type" tag is required: a lone tagged struct would decode without it.
-ClientMessage = PlaceBid | BuyNow | Ping
+ClientMessage = PlaceBid | BuyNow | Ping | RetractBid
 
 # --- server → client -----------------------------------------------------------------------
 
@@ -221,6 +239,24 @@ class AuctionStarted(msgspec.Struct, tag="auction_started", tag_field="type"):
 
     seq: int
     data: AuctionStartedData
+class BidRemovedData(msgspec.Struct):
+    bid_id: int  # the removed bid (REST ``Bid.id``)
+    current_price: Money
+    leader: str | None  # the leader's username now; null: no bids left
+    seq: int
+    auction_id: int
+    removed: list[int]  # every bid this removal flagged: the bid, then those that went with it
+    total_bids: int
+    min_next_bid: Money
+    latest_bids: list[BidInfo]  # as ``auction_status.data.latest_bids`` is now
+
+
+class BidRemoved(msgspec.Struct, tag="bid_removed", tag_field="type"):
+    """A bid was removed (by staff) or retracted (by its bidder): price, leader and maxima are
+    recomputed from the bids left. ``seq`` is also at the top level, as the issue words it."""
+
+    seq: int
+    data: BidRemovedData
     server_time: Time
 
 

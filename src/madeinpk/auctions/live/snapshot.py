@@ -83,7 +83,7 @@ async def auction_status(
         .where(SellerProfile.user == row["seller_id"])
         .first(),
         Bid.select(Bid.bidder.username.as_alias("bidder"), Bid.amount, Bid.bid_time, Bid.is_auto)
-        .where(Bid.auction == auction_id)
+        .where((Bid.auction == auction_id) & Bid.removed_at.is_null())
         .order_by(Bid.bid_time, ascending=False)
         .order_by(Bid.id, ascending=False)
         .limit(LATEST_BIDS),

@@ -29,6 +29,8 @@ from madeinpk.auctions.bidding.refusals import (
     Refused,
     refusal,
 )
+from madeinpk.auctions.bidding.removal import removal_request
+from madeinpk.auctions.bidding.removal_rules import Remover
 from madeinpk.auctions.bidding.rules import Accepted, Bidder
 from madeinpk.auctions.live.hub import LiveAuctions
 from madeinpk.auctions.live.messages import (
@@ -43,6 +45,7 @@ from madeinpk.auctions.live.messages import (
     Error,
     PlaceBid,
     Pong,
+    RetractBid,
 )
 from madeinpk.auctions.live.replay import InvalidSinceSeq, as_replay, parse_since_seq, stored_events
 from madeinpk.auctions.live.watchers import Watcher
@@ -103,6 +106,7 @@ class AuctionSocketServices:
     live: LiveAuctions
     desk: BidDesk
     limiter: BidRateLimiter
+    retract_seconds: int = 0  # RETRACT_SECONDS: a bidder's retract_bid (0: off)
 
 
 @asynccontextmanager
@@ -233,6 +237,10 @@ async def auction_socket(
         else:
             _answer(connection, _error(Reason.invalid_message, exc.message))
         return
+    services = auction_socket_services
+    if isinstance(message, RetractBid):
+        await _retract_bid(connection, message, services)
+        return
     if not isinstance(message, PlaceBid | BuyNow):
         _answer(connection, Pong(server_time=utc_now()))
         return
@@ -241,11 +249,40 @@ async def auction_socket(
     except ValueError as exc:
         _answer(connection, _error(Reason.invalid_message, str(exc)))
         return
-    services = auction_socket_services
     if isinstance(message, BuyNow):
         await _buy_now(connection, bid_id, services.desk, services.limiter)
         return
     await _place_bid(connection, message, bid_id, services.desk, services.limiter)
+
+
+async def _retract_bid(
+    connection: Connection, message: RetractBid, services: AuctionSocketServices
+) -> None:
+    """A bidder retracts its own bid (docs/auction-rules.md § 10): the answer is the broadcast
+    ``bid_removed`` every watcher gets, or an ``error`` to the sender."""
+    account = connection.account
+    if account is None:
+        _answer(
+            connection, _error(Reason.unauthenticated, "You must be authenticated to retract a bid")
+        )
+        return
+    if not await services.limiter.allow(account.id):
+        _answer(connection, _error(Reason.rate_limited))
+        return
+    request = await removal_request(
+        message.id,
+        Remover(account.id, account.is_admin),
+        as_staff=False,
+        retract_seconds=services.retract_seconds,
+        auction_id=connection.auction_id,
+    )
+    try:
+        outcome = request if isinstance(request, Refused) else await services.desk.remove(request)
+    except Exception:
+        logger.exception("Retraction on auction %s failed unexpectedly", connection.auction_id)
+        outcome = refusal(Reason.internal)
+    if isinstance(outcome, Refused):
+        _answer(connection, _error(outcome.reason, outcome.message))
 
 
 async def _place_bid(
