@@ -44,6 +44,7 @@ from madeinpk.auctions.bidding.desk import BidDesk
 from madeinpk.auctions.bidding.owners import OwnedBidDesk, OwnerLeases, process_name
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limiter
 from madeinpk.auctions.controller import AuctionController
+from madeinpk.auctions.lifecycle.reminders import window as reminder_window
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live.asyncapi import asyncapi_document
 from madeinpk.auctions.live.hub import LiveAuctions, shared_status
@@ -55,6 +56,7 @@ from madeinpk.auctions.schemas import (
     AuctionUpdate,
     BidAmount,
 )
+from madeinpk.auctions.watchlist_controller import WatchController, WatchlistController
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import (
@@ -202,7 +204,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # to the workers and endings to the scheduler; embedded, this process runs both itself.
     broker = build_task_broker(settings)
     schedule_source = build_schedule_source(settings)
-    effects = Effects(channels, settings.channel_prefix, broker, schedule_source, BROADCASTING)
+    effects = Effects(
+        channels,
+        settings.channel_prefix,
+        broker,
+        schedule_source,
+        BROADCASTING,
+        ending_soon=reminder_window(settings),
+    )
     endings = build_endings(settings, effects)
     broker.state.settings = settings  # what tasks run here (embedded) are given
     broker.state.effects = effects
@@ -259,6 +268,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CategoryController,
             ProductController,
             AuctionController,
+            WatchController,
+            WatchlistController,
             seller_statistics,
             OrderController,
             FeedbackController,

@@ -195,6 +195,9 @@ def test_env(
         "REDIS_KEY_PREFIX": os.environ["TASK_QUEUE"],
         # One public URL for the app, workers and scheduler: links in emails must agree.
         "SITE_URL": "https://madeinpk.test",
+        # No ending-soon reminders on the suite's server: its tests count notifications and
+        # emails exactly (tests/integration/auctions/test_watchlist.py runs a server with them).
+        "ENDING_SOON_MINUTES": "0",
     }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]

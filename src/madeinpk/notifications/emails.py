@@ -119,3 +119,21 @@ MadeInPK
 """
     ),
 )
+
+AUCTION_ENDING_SOON = EmailTemplate(
+    subject=Template("The auction for $product ends soon"),
+    body=Template(
+        """Dear $username,
+
+The auction for $product ends in $minutes minutes, at $end_time UTC.
+
+Current price: Rs. $amount
+
+$standing
+
+View the auction: $auction_url
+
+Thank you for using MadeInPK!
+"""
+    ),
+)

@@ -43,6 +43,7 @@ class NotificationType(str, Enum):
     feedback_request = "feedback_request"
     message_received = "message_received"
     account_blocked = "account_blocked"
+    auction_ending_soon = "auction_ending_soon"  # to watchers and bidders, ENDING_SOON_MINUTES
     general = "general"
 
 
