@@ -208,4 +208,3 @@ async def test_seeding_again_gives_past_sales_their_pictures(
     assert again.returncode == 0, again.stderr
     for product_id in past:
         assert await ProductImage.count().where(ProductImage.product == product_id) == 1
-

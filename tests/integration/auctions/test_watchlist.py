@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -218,8 +219,8 @@ def reminding_env(test_env: dict[str, str]) -> Iterator[dict[str, str]]:
             worker_process(env, logs / "reminder-worker.log"),
             scheduler_process(env, logs / "reminder-scheduler.log"),
         ]
-    for process in processes:
-        process.start()
+    with ThreadPoolExecutor() as starting:  # both at once: each waits for its heartbeat
+        list(starting.map(TaskProcess.start, processes))
     try:
         yield env
     finally:
