@@ -113,8 +113,8 @@ class Auction(msgspec.Struct):
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
     # Watchlist (docs/rest-api.md § Watchlist and reminders): how many watch it; whether the
     # caller does (false without a login).
-    watch_count: int = 0
-    is_watching: bool = False
+    watch_count: int
+    is_watching: bool
 
 
 class Watching(msgspec.Struct):
