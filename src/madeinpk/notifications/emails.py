@@ -137,3 +137,17 @@ Thank you for using MadeInPK!
 """
     ),
 )
+
+AUCTION_STARTED = EmailTemplate(
+    subject=Template("The auction for $product has started"),
+    body=Template(
+        """Dear $username,
+
+The auction you are watching for $product has started. Bidding opens at Rs. $amount.
+
+Log in to your MadeInPK account to view the auction and place a bid.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)

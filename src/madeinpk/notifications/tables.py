@@ -44,6 +44,7 @@ class NotificationType(str, Enum):
     message_received = "message_received"
     account_blocked = "account_blocked"
     auction_ending_soon = "auction_ending_soon"  # to watchers and bidders, ENDING_SOON_MINUTES
+    auction_started = "auction_started"  # to the watchers of a scheduled auction that opened
     general = "general"
 
 

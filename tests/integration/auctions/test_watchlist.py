@@ -19,9 +19,12 @@ import httpx
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
+from madeinpk.after_commit import AfterCommit
 from madeinpk.auctions.lifecycle.reminders import send_reminders
+from madeinpk.auctions.lifecycle.watch_notices import tell_watchers_started
 from madeinpk.auctions.tables import Auction, Bid, EndingReminder, Watch
 from madeinpk.catalog.tables import Product
+from madeinpk.db.sql import transaction
 from madeinpk.notifications.tables import Notification, OutboxEmail
 from madeinpk.timestamps import utc_now
 from tests.integration.conftest import (
@@ -38,6 +41,7 @@ from tests.integration.servers import WebServer
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
 ENDING_SOON = "auction_ending_soon"
+STARTED = "auction_started"
 
 
 async def watch(client: httpx.AsyncClient, user: UserHandle, auction_id: object) -> httpx.Response:
@@ -197,6 +201,36 @@ async def test_reminders_go_once_to_watchers_and_bidders_whoever_runs_them(
     assert (await send_reminders(settings))[0] == []
     assert await EndingReminder.count() == 1
     assert await Notification.count().where(Notification.notification_type == ENDING_SOON) == 3
+
+
+async def test_the_watchers_of_an_auction_that_opens_are_told_in_its_transaction(
+    live_server: LiveServer, seller: UserHandle
+) -> None:
+    watcher, other = [await make_user(live_server.settings) for _ in range(2)]
+    auction_id = await make_auction(seller, name="Hala Tiles")
+    now = utc_now()
+    for user in (watcher, seller):
+        await Watch.insert(Watch(user=user.id, auction=auction_id, created_at=now))
+    done = AfterCommit()
+    async with transaction(Auction._meta.db) as db:
+        await tell_watchers_started(db, [auction_id], done, now)
+        await tell_watchers_started(db, [], done, now)
+    assert done.notified == {watcher.id} and len(done.email_ids) == 1  # never the seller
+    [notice] = await Notification.select().where(Notification.notification_type == STARTED)
+    assert (notice["user"], notice["auction"], notice["title"]) == (
+        watcher.id,
+        auction_id,
+        "Auction started",
+    )
+    assert (
+        notice["message"] == "The auction for Hala Tiles has started. Starting price: Rs. 2500.00."
+    )
+    [email] = await OutboxEmail.select().where(OutboxEmail.id == done.email_ids[0])
+    assert (email["to_address"], email["subject"]) == (
+        watcher.email,
+        "The auction for Hala Tiles has started",
+    )
+    assert await Notification.count().where(Notification.user == other.id) == 0
 
 
 # --- reminders, end to end: scheduled, pushed and mailed ----------------------------------------
