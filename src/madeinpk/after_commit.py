@@ -1,7 +1,6 @@
 """Post-commit effects, with one owner: a transaction fills an ``AfterCommit`` with what it caused
 outside the database (events to broadcast, emails to send, endings and their ending-soon
-reminders to schedule), and ``Effects``
-acts on it only once the transaction has committed.
+reminders to schedule), and ``Effects`` acts on it only once the transaction has committed.
 
 Nothing here can turn a committed change into an error: every step is logged and left to its
 safety net when it fails (a watcher's replay or gap timer for a lost event, the outbox sweep for
