@@ -1,9 +1,9 @@
 """Auction tasks: the one-off ending at an auction's end time, and the sweep behind it; the
 ending-soon reminder before it (``lifecycle.reminders``), and its own sweep.
 
-The ending and its sweep hand their auctions to the process's ``lifecycle.batching.Endings``, which ends them in batches
-(each batch also takes whatever else is due), so they never race: an auction is ended by
-exactly one batch, and whoever asked for it learns whether it was theirs."""
+The ending and its sweep hand their auctions to the process's ``lifecycle.batching.Endings``,
+which ends them in batches (each batch also takes whatever else is due), so they never race: an
+auction is ended by exactly one batch, and whoever asked for it learns whether it was theirs."""
 
 from __future__ import annotations
 
