@@ -1,6 +1,7 @@
 """Post-commit effects, with one owner: a transaction fills an ``AfterCommit`` with what it caused
-outside the database (events to broadcast, emails to send, starts and endings to schedule), and
-``Effects`` acts on it only once the transaction has committed.
+outside the database (events to broadcast, emails to send, starts, endings and their
+ending-soon reminders to schedule), and ``Effects`` acts on it only once the transaction has
+committed.
 
 Nothing here can turn a committed change into an error: every step is logged and left to its
 safety net when it fails (a watcher's replay or gap timer for a lost event, the outbox sweep for
@@ -16,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.channels import ChannelsPlugin
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 SEND_EMAILS_TASK = "madeinpk.send_emails"
 END_AUCTION_TASK = "madeinpk.end_auction"
 START_AUCTION_TASK = "madeinpk.start_auction"
+REMIND_ENDING_TASK = "madeinpk.remind_ending"
 
 # The scheduler fires up to a tick late and never early, and the Redis source files one-offs by
 # minute, so an ending is scheduled this far ahead and the task waits for the exact end time.
@@ -44,6 +46,10 @@ def end_schedule_id(auction_id: int) -> str:
 
 def start_schedule_id(auction_id: int) -> str:
     return f"start-auction-{auction_id}"
+
+
+def reminder_schedule_id(auction_id: int) -> str:
+    return f"remind-auction-{auction_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class AfterCommit:
     email_ids: list[int] = field(default_factory=list)
     endings: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
     starts: dict[int, datetime | None] = field(default_factory=dict)  # None: cancel
+    extended: set[int] = field(default_factory=set)  # endings moved by a soft close
     notified: set[int] = field(default_factory=set)  # users with new notifications
 
     def notify_users(self, user_ids: Iterable[int]) -> None:
@@ -77,8 +84,13 @@ class AfterCommit:
     def send_emails(self, email_ids: list[int]) -> None:
         self.email_ids.extend(email_ids)
 
-    def schedule_ending(self, auction_id: int, end_time: datetime) -> None:
+    def schedule_ending(
+        self, auction_id: int, end_time: datetime, *, extended: bool = False
+    ) -> None:
+        """``extended``: a soft close moved it (its ending-soon reminder is not sent again)."""
         self.endings[auction_id] = end_time
+        if extended:
+            self.extended.add(auction_id)
 
     def cancel_ending(self, auction_id: int) -> None:
         self.endings[auction_id] = None
@@ -101,8 +113,13 @@ class Effects:
         broker: AsyncBroker,
         schedule_source: ScheduleSource,
         broadcasting: Broadcasting,
+        *,
+        ending_soon: timedelta | None = None,
     ) -> None:
         self.channels = channels
+        # How long before its end an auction's watchers and bidders are reminded (None: never):
+        # the reminder is scheduled, moved and cancelled with the ending.
+        self.ending_soon = ending_soon
         self.channel_prefix = channel_prefix
         self.broker = broker
         self.schedule_source = schedule_source
@@ -150,7 +167,7 @@ class Effects:
                 self._kicking = True
                 self._spawn(self._kick_emails())
         for auction_id, end_time in done.endings.items():
-            self._spawn(self._reschedule(auction_id, end_time))
+            self._spawn(self._reschedule(auction_id, end_time, auction_id in done.extended))
         for auction_id, start_time in done.starts.items():
             self._spawn(self._reschedule_start(auction_id, start_time))
         if users:
@@ -186,12 +203,28 @@ class Effects:
         finally:
             self._kicking = False
 
-    async def _reschedule(self, auction_id: int, end_time: datetime | None) -> None:
+    async def _reschedule(
+        self, auction_id: int, end_time: datetime | None, extended: bool = False
+    ) -> None:
         try:
             await reschedule_ending(self.broker, self.schedule_source, auction_id, end_time)
         except Exception as exc:
             logger.warning(
                 "Ending of auction %s not scheduled (%s); the sweep ends it", auction_id, exc
+            )
+        if self.ending_soon is None:
+            return
+        try:
+            await reschedule_reminder(
+                self.broker,
+                self.schedule_source,
+                auction_id,
+                None if end_time is None else end_time - self.ending_soon,
+                extended=extended,
+            )
+        except Exception as exc:
+            logger.warning(
+                "Reminder of auction %s not scheduled (%s); the sweep sends it", auction_id, exc
             )
 
     async def _reschedule_start(self, auction_id: int, start_time: datetime | None) -> None:
@@ -242,3 +275,28 @@ async def reschedule_start(
                 source, start_time - FIRE_AHEAD, auction_id, start_time=start_time.isoformat()
             )
         )
+
+
+async def reschedule_reminder(
+    broker: AsyncBroker,
+    source: ScheduleSource,
+    auction_id: int,
+    remind_at: datetime | None,
+    *,
+    extended: bool = False,
+) -> None:
+    """Schedule (or move, or with ``None`` cancel) an auction's ending-soon reminder at
+    ``remind_at``; one already due is sent at once. A soft close moves an end that is already
+    inside the window: its reminder went (or is on its way), so nothing is done."""
+    due = remind_at is not None and remind_at <= datetime.now(UTC)
+    if extended and due:
+        return
+    schedule_id = reminder_schedule_id(auction_id)
+    await source.delete_schedule(schedule_id)
+    if remind_at is None:
+        return
+    kicker = by_name(REMIND_ENDING_TASK, broker)
+    if due:
+        await kicker.kiq(auction_id)
+    else:
+        await kicker.with_schedule_id(schedule_id).schedule_by_time(source, remind_at, auction_id)

@@ -47,6 +47,7 @@ from madeinpk.auctions.bidding.rate_limit import BidRateLimiter, bid_rate_limite
 from madeinpk.auctions.buy_now_controller import BuyNowController
 from madeinpk.auctions.controller import AuctionController
 from madeinpk.auctions.lifecycle.purchases import Purchases
+from madeinpk.auctions.lifecycle.reminders import window as reminder_window
 from madeinpk.auctions.listing import PRODUCT_LISTINGS, AuctionOrders
 from madeinpk.auctions.live.asyncapi import asyncapi_document
 from madeinpk.auctions.live.hub import LiveAuctions, shared_status
@@ -58,6 +59,7 @@ from madeinpk.auctions.schemas import (
     AuctionUpdate,
     BidAmount,
 )
+from madeinpk.auctions.watchlist_controller import WatchController, WatchlistController
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
 from madeinpk.catalog.schemas import (
@@ -207,7 +209,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # to the workers and endings to the scheduler; embedded, this process runs both itself.
     broker = build_task_broker(settings)
     schedule_source = build_schedule_source(settings)
-    effects = Effects(channels, settings.channel_prefix, broker, schedule_source, BROADCASTING)
+    effects = Effects(
+        channels,
+        settings.channel_prefix,
+        broker,
+        schedule_source,
+        BROADCASTING,
+        ending_soon=reminder_window(settings),
+    )
     endings = build_endings(settings, effects)
     broker.state.settings = settings  # what tasks run here (embedded) are given
     broker.state.effects = effects
@@ -266,6 +275,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuctionController,
             BuyNowController,
             BidRemovalController,
+            WatchController,
+            WatchlistController,
             seller_statistics,
             OrderController,
             FeedbackController,

@@ -19,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite:///madeinpk.sqlite3"
 # The longest soft close an auction (or the ``SOFT_CLOSE_SECONDS`` default) may have: one source
 # for this setting and the auction bodies (the settings are the kernel, below the auctions).
 MAX_SOFT_CLOSE_SECONDS = 3600
+MAX_ENDING_SOON_MINUTES = 7 * 24 * 60  # a week: auctions last at most 30 days
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 # Who may read /metrics by address, without METRICS_TOKEN: this host only. Not private networks:
 # a balancer there that adds no forwarding header would make every request look private.
@@ -153,6 +154,8 @@ class Settings:
     # With Redis: an auction's bids are decided by the process holding its lease for this long
     # (renewed while it has bids); 0: every process decides the bids it receives.
     bid_owner_lease_ms: int = 2000
+    # Watchers and bidders are reminded this long before an auction's end; 0: no reminders.
+    ending_soon_minutes: int = 60
 
     @property
     def channel_prefix(self) -> str:
@@ -269,6 +272,9 @@ class Settings:
             replicas=ReplicaConfig.parse(env, database),
             redis_cluster=redis_cluster,
             bid_owner_lease_ms=env.integer("BID_OWNER_LEASE_MS", 2000, minimum=0, maximum=60_000),
+            ending_soon_minutes=env.integer(
+                "ENDING_SOON_MINUTES", 60, minimum=0, maximum=MAX_ENDING_SOON_MINUTES
+            ),
         )
 
 

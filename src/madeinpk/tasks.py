@@ -23,6 +23,7 @@ from madeinpk.after_commit import Broadcasting, Effects
 from madeinpk.auctions import tasks as auction_tasks
 from madeinpk.auctions.events import auction_channel, frames
 from madeinpk.auctions.lifecycle.batching import Endings
+from madeinpk.auctions.lifecycle.reminders import window as reminder_window
 from madeinpk.broker import TaskDeclaration
 from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.notifications import tasks as notification_tasks
@@ -127,6 +128,7 @@ class WorkerProcess:
             self.broker,
             build_schedule_source(settings),
             BROADCASTING,
+            ending_soon=reminder_window(settings),
         )
         state.endings = build_endings(settings, state.effects)
         if isinstance(self.broker, StreamRecovery):  # not embedded

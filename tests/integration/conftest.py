@@ -197,6 +197,9 @@ def test_env(
         "SITE_URL": "https://madeinpk.test",
         # Bidders may retract a bid for a minute (docs/auction-rules.md § 10; default off).
         "RETRACT_SECONDS": "60",
+        # No ending-soon reminders on the suite's server: its tests count notifications and
+        # emails exactly (tests/integration/auctions/test_watchlist.py runs a server with them).
+        "ENDING_SOON_MINUTES": "0",
     }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]

@@ -19,6 +19,7 @@ EXPECTED_INDEXES = {
     "bid_auction_time",
     "auction_status_end",
     "notification_user_time",
+    "watch_user_auction",
 }
 
 

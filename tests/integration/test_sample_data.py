@@ -68,6 +68,13 @@ async def test_seed_twice_leaves_one_copy(
     me = await client.get("/api/auth/profile/", headers={"Authorization": f"Token {token}"})
     assert me.json()["username"] == "buyer1"
 
+    # Watchlists: the carpet is watched by every buyer; buyer1's newest watch first.
+    carpet = (await client.get("/api/auctions/6/")).json()
+    assert (carpet["watch_count"], carpet["is_watching"]) == (3, False)
+    mine = await client.get("/api/watchlist/", headers={"Authorization": f"Token {token}"})
+    assert [a["id"] for a in mine.json()["results"]] == [4, 6]
+    assert all(a["is_watching"] for a in mine.json()["results"])
+
     # The twelve categories, with the ids the React client hard-codes.
     categories = (await client.get("/api/categories/")).json()
     roots = [(c["id"], c["name"]) for c in categories["results"]]

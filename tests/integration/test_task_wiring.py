@@ -15,7 +15,12 @@ from taskiq import InMemoryBroker, TaskiqEvents
 from taskiq.schedule_sources import LabelScheduleSource
 
 from madeinpk import scheduling, tasks
-from madeinpk.after_commit import END_AUCTION_TASK, SEND_EMAILS_TASK, START_AUCTION_TASK
+from madeinpk.after_commit import (
+    END_AUCTION_TASK,
+    REMIND_ENDING_TASK,
+    SEND_EMAILS_TASK,
+    START_AUCTION_TASK,
+)
 from madeinpk.app import create_app
 from madeinpk.auctions.lifecycle.batching import Endings
 from madeinpk.orders.service import AUCTION_ORDERS
@@ -28,7 +33,7 @@ NOWHERE = "redis://127.0.0.1:9/0"  # never connected to: building a broker conne
 
 def test_every_task_handed_over_by_name_exists() -> None:
     registered = set(tasks.build_task_broker(Settings.from_env({})).get_all_tasks())
-    assert {SEND_EMAILS_TASK, END_AUCTION_TASK, START_AUCTION_TASK} <= registered
+    assert {SEND_EMAILS_TASK, END_AUCTION_TASK, START_AUCTION_TASK, REMIND_ENDING_TASK} <= registered
     assert registered == {declared.name for declared in tasks.TASKS}
 
 

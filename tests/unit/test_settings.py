@@ -33,6 +33,7 @@ def test_embedded_defaults() -> None:
     assert (settings.login_failures_per_account, settings.login_failures_per_ip) == (5, 50)
     assert settings.login_failure_window == 900 and settings.redis_key_prefix == "madeinpk"
     assert (settings.metrics_allow, settings.metrics_token) == (("127.0.0.0/8", "::1/128"), None)
+    assert settings.ending_soon_minutes == 60
 
 
 def test_production_values() -> None:
@@ -86,6 +87,9 @@ REPLICA = "postgresql://postgres@replica:5432/madeinpk"
         ({"LOGIN_FAILURES_PER_ACCOUNT": "0"}, "LOGIN_FAILURES_PER_ACCOUNT: must be between 1"),
         ({"LOGIN_FAILURES_PER_IP": "many"}, "LOGIN_FAILURES_PER_IP: expected a whole number"),
         ({"LOGIN_FAILURE_WINDOW": "-5"}, "LOGIN_FAILURE_WINDOW: must be between 1"),
+        ({"ENDING_SOON_MINUTES": "-1"}, "ENDING_SOON_MINUTES: must be between 0 and 10080"),
+        ({"ENDING_SOON_MINUTES": "10081"}, "ENDING_SOON_MINUTES: must be between 0 and 10080"),
+        ({"ENDING_SOON_MINUTES": "1.5"}, "ENDING_SOON_MINUTES: expected a whole number"),
         (
             {"DATABASE_REPLICA_URLS": "postgresql://postgres@replica:5432/madeinpk"},
             "DATABASE_REPLICA_URLS: replicas need DATABASE_URL on PostgreSQL",

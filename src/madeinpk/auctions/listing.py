@@ -1,8 +1,8 @@
 """Reading auctions for REST: filters, search, ordering, and the full Auction body.
 
 A page costs a fixed number of queries: the rows (with product, seller and winner joined), then
-images, seller profiles, the five latest bids of each (one window query) and, for a seller,
-their orders.
+images, seller profiles, the five latest bids of each (one window query), the watch counts (one
+aggregate; the viewer's own watches, one more) and, for a seller, their orders.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from piccolo.columns.combination import And, Where
 from madeinpk.auctions.derived import derived_fields, starts_in
 from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
-from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.auctions.tables import Auction, AuctionStatus, Watch
 from madeinpk.catalog.products import product_bodies
 from madeinpk.db.database import contains_ignoring_case
 from madeinpk.db.read_replicas import stale_read
@@ -59,6 +59,10 @@ _LATEST_BIDS = """
     ) ranked
     WHERE n <= 5
     ORDER BY auction, bid_time DESC, id DESC
+"""
+
+_WATCH_COUNTS = """
+    SELECT auction, COUNT(*) AS watchers FROM watch WHERE auction {among_ids} GROUP BY auction
 """
 
 
@@ -123,6 +127,27 @@ class AuctionListings:
 PRODUCT_LISTINGS = AuctionListings()
 
 
+async def watch_counts(
+    auction_ids: list[int], viewer_id: int | None
+) -> tuple[dict[int, int], set[int]]:
+    """How many watch each auction, and which of them the viewer watches: one aggregate over
+    ``watch`` (indexed by auction), never the auction rows (the bid path's lock)."""
+    if not auction_ids:
+        return {}, set()
+    spoken = dialect()
+    counts_query = raw(Watch, _WATCH_COUNTS.format(among_ids=spoken.among("ids")), ids=auction_ids)
+    counts = {r["auction"]: int(r["watchers"]) for r in await stale_read(counts_query)}
+    mine: set[int] = set()
+    if viewer_id is not None:
+        rows = await stale_read(
+            Watch.select(Watch.auction).where(
+                (Watch.user == viewer_id) & Watch.auction.is_in(auction_ids)
+            )
+        )
+        mine = {r["auction"] for r in rows}
+    return counts, mine
+
+
 # The orders of these auctions (by auction id), as their seller sees them. Orders sit above
 # auctions, so the orders domain answers: the app factory provides ``orders.service.auction_orders``
 # as the ``auction_orders`` dependency.
@@ -179,6 +204,7 @@ async def auction_bodies(
         ]
         if own_ended:
             orders = await auction_orders(own_ended, settings)
+    watchers, watching = await watch_counts(ids, viewer.id if viewer else None)
     now = utc_now()
     bodies = []
     for r in rows:
@@ -217,6 +243,8 @@ async def auction_bodies(
                 buy_now_price=derived.buy_now_price,
                 buy_now_open=derived.buy_now_open and running and now < r["end_time"],
                 bought_now=derived.bought_now,
+                watch_count=watchers.get(r["id"], 0),
+                is_watching=r["id"] in watching,
             )
         )
     return bodies

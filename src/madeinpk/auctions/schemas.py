@@ -123,6 +123,10 @@ class Auction(msgspec.Struct):
     seq: int  # the last event this state includes
     server_time: datetime
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
+    # Watchlist (docs/rest-api.md § Watchlist and reminders): how many watch it; whether the
+    # caller does (false without a login).
+    watch_count: int = 0
+    is_watching: bool = False
     # Whole seconds until a scheduled auction opens (0 once due); absent unless scheduled.
     starts_in: int | msgspec.UnsetType = msgspec.UNSET
     # Buy It Now (docs/auction-rules.md): its price (null: none), whether it can be used now,
@@ -130,6 +134,14 @@ class Auction(msgspec.Struct):
     buy_now_price: str | None = None
     buy_now_open: bool = False
     bought_now: bool = False
+
+
+class Watching(msgspec.Struct):
+    """The answer to watching an auction: where the caller's watch and the count stand."""
+
+    auction_id: int
+    is_watching: bool
+    watch_count: int
 
 
 # The auction's options (docs/auction-rules.md § 1). Absent keeps what is in force (the defaults on

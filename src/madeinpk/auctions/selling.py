@@ -21,7 +21,7 @@ from madeinpk.auctions.schemas import (
     AuctionOptionsForm,
     AuctionUpdate,
 )
-from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.auctions.tables import Auction, AuctionStatus, Watch
 from madeinpk.catalog.service import (
     check_category,
     check_images,
@@ -391,4 +391,5 @@ async def delete_auction(account: Account, auction_id: int, effects: Effects) ->
     )
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
+    await Watch.delete().where(Watch.auction == auction_id)  # no foreign key: tables.Watch
     _schedule(effects, auction_id, None)

@@ -94,3 +94,29 @@ class BidRequest(Table, tablename="bid_request"):
     max_amount = Numeric(digits=(10, 2), null=True, default=None)
     outcome = Text()
     created_at = Timestamptz(index=True)
+
+
+class Watch(Table):
+    """A user watching an auction (their watchlist; docs/auction-rules.md § Watchlist and
+    reminders). A table of its own, unique per (user, auction) by the index ``watch_user_auction``:
+    watching never writes the auction row the bid path locks, and ``watch_count`` is counted.
+
+    ``auction`` is an id, not a foreign key: PostgreSQL checks a foreign key by taking a share
+    lock on the auction's row, which waits for (and then holds up) the bid path's ``FOR UPDATE``.
+    Deleting an auction deletes its watches (``selling.delete_auction``); the readers join on
+    the auction, so a watch left by other means is never seen."""
+
+    id: Serial
+    user = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade)
+    auction = Integer(index=True)
+    created_at = Timestamptz()
+
+
+class EndingReminder(Table, tablename="ending_reminder"):
+    """The ``auction_ending_soon`` reminders of an auction were sent: at most one row per auction
+    (unique), so the one-off task, the sweep and a racing worker send them once between them,
+    and a soft close that moves the end never sends them again."""
+
+    id: Serial
+    auction = ForeignKey(Auction, unique=True, null=False, on_delete=OnDelete.cascade)
+    sent_at = Timestamptz()

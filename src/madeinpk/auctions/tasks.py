@@ -1,9 +1,10 @@
 """Auction tasks: the one-off start of a scheduled auction and the one-off ending at an
-auction's end time, and the sweep behind both.
+auction's end time, and the sweep behind both; the ending-soon reminder before the end
+(``lifecycle.reminders``), and its own sweep.
 
-Both hand their auctions to the process's ``lifecycle.batching.Endings``, which ends them in batches
-(each batch also takes whatever else is due), so they never race: an auction is ended by
-exactly one batch, and whoever asked for it learns whether it was theirs."""
+The ending and its sweep hand their auctions to the process's ``lifecycle.batching.Endings``,
+which ends them in batches (each batch also takes whatever else is due), so they never race: an
+auction is ended by exactly one batch, and whoever asked for it learns whether it was theirs."""
 
 from __future__ import annotations
 
@@ -24,12 +25,16 @@ from madeinpk.auctions.lifecycle.starts import (
     start_auctions,
     start_time_if_scheduled,
 )
+from madeinpk.auctions.lifecycle.reminders import BATCH as REMINDER_BATCH
+from madeinpk.auctions.lifecycle.reminders import send_reminders
 from madeinpk.broker import task
 from madeinpk.timestamps import utc_now
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 2
+# Reminders are minutes ahead of the end: a few seconds late is on time.
+REMINDER_SWEEP_SECONDS = 5
 
 # How long a task fired ahead of the end may wait for it; a later end was rescheduled, and the
 # new schedule (or the sweep) will end it.
@@ -148,3 +153,26 @@ async def forget_bid_keys() -> int:
     """Hourly: idempotency keys past their 24 hours go (the table would otherwise grow with
     every keyed bid ever placed)."""
     return await forget_expired_keys()
+
+
+@task("madeinpk.remind_ending")
+async def remind_ending(auction_id: int, context: Annotated[Context, TaskiqDepends()]) -> bool:
+    """Fired ``ENDING_SOON_MINUTES`` before the end (scheduled with the ending, or kicked at
+    once when the auction is already that close): remind its watchers and bidders, unless
+    someone already did. False: nothing to do (reminded, moved, ended)."""
+    reminded, done = await send_reminders(context.state.settings, [auction_id])
+    context.state.effects.flush(done)
+    return bool(reminded)
+
+
+@task("madeinpk.sweep_reminders", schedule=[{"interval": REMINDER_SWEEP_SECONDS}])
+async def sweep_reminders(context: Annotated[Context, TaskiqDepends()]) -> int:
+    """Remind whatever is inside the window and not reminded yet: a lost schedule, a restart
+    or an auction written by other means (sample data, the admin) still gets its reminders."""
+    total = 0
+    while True:
+        reminded, done = await send_reminders(context.state.settings)
+        context.state.effects.flush(done)
+        total += len(reminded)
+        if len(reminded) < REMINDER_BATCH:
+            return total

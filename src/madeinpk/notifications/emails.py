@@ -119,3 +119,35 @@ MadeInPK
 """
     ),
 )
+
+AUCTION_ENDING_SOON = EmailTemplate(
+    subject=Template("The auction for $product ends soon"),
+    body=Template(
+        """Dear $username,
+
+The auction for $product ends in $minutes minutes, at $end_time UTC.
+
+Current price: Rs. $amount
+
+$standing
+
+View the auction: $auction_url
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
+AUCTION_STARTED = EmailTemplate(
+    subject=Template("The auction for $product has started"),
+    body=Template(
+        """Dear $username,
+
+The auction you are watching for $product has started. Bidding opens at Rs. $amount.
+
+Log in to your MadeInPK account to view the auction and place a bid.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)

@@ -43,6 +43,8 @@ class NotificationType(str, Enum):
     feedback_request = "feedback_request"
     message_received = "message_received"
     account_blocked = "account_blocked"
+    auction_ending_soon = "auction_ending_soon"  # to watchers and bidders, ENDING_SOON_MINUTES
+    auction_started = "auction_started"  # to the watchers of a scheduled auction that opened
     general = "general"
     bid_removed = "bid_removed"  # staff removed the user's bid (docs/auction-rules.md § 10)
     lead_regained = "lead_regained"  # a removal gave the user the lead

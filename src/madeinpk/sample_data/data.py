@@ -364,3 +364,15 @@ FEEDBACK_COMMENTS = {
     4: "Lovely piece; delivery took a little longer than expected.",
     3: "Decent quality, but the colours were duller than in the photos.",
 }
+
+
+# Watchlists (docs/auction-rules.md § Watchlist and reminders): (buyer, auction id), oldest
+# first. The carpet is watched by every buyer, so its page shows a count; buyer1 also watches
+# auctions it has not bid on.
+WATCHES: tuple[tuple[str, int], ...] = (
+    ("buyer1", 6),
+    ("buyer2", 6),
+    ("buyer3", 6),
+    ("buyer1", 4),
+    ("buyer3", 1),
+)

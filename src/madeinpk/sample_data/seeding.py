@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.tables import City, Province, Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
+from madeinpk.auctions.tables import Watch
 from madeinpk.catalog.tables import Category, Product
 from madeinpk.db.database import write_transaction
 from madeinpk.sample_data.data import (
@@ -19,6 +21,7 @@ from madeinpk.sample_data.data import (
     PROVINCES,
     SELLERS,
     SUBCATEGORIES,
+    WATCHES,
     DemoAccount,
     DemoSeller,
 )
@@ -63,6 +66,7 @@ async def seed(settings: Settings) -> SeedReport:
             await seed_live_auctions(run)
             await seed_past_sales(run)
             await seed_scheduled_auction(run)
+            await _seed_watches(run)
             # A new key on every call: the plain key exists only in the report.
             token = await issue_token(run.users["buyer1"], settings)
     except BaseException:
@@ -168,3 +172,14 @@ async def _ensure_seller_profile(seller: DemoSeller, run: Run) -> None:
         },
     )
     run.mark(profile._was_created)
+
+
+async def _seed_watches(run: Run) -> None:
+    """Each demo watch once, a minute apart (the watchlist lists the newest first)."""
+    for index, (username, auction_id) in enumerate(WATCHES):
+        user = run.users[username]
+        if await Watch.exists().where((Watch.user == user) & (Watch.auction == auction_id)):
+            continue
+        when = run.now - timedelta(minutes=len(WATCHES) - index)
+        await Watch.insert(Watch(user=user, auction=auction_id, created_at=when))
+        run.mark(True)

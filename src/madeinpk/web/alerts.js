@@ -29,7 +29,7 @@ function toast(notification) {
   if (notification.auction) {
     const link = document.createElement("a");
     link.href = `/auction/${notification.auction}`;
-    link.textContent = "Bid again";
+    link.textContent = notification.notification_type === "auction_ending_soon" ? "View auction" : "Bid again";
     item.append(link);
   }
   box.append(item);

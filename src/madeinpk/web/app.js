@@ -5,6 +5,7 @@
 import { startAlerts } from "./alerts.js";
 import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
 import { TAB_ID, shareSocket } from "./tabs.js";
+import { startWatchToggle } from "./watch.js";
 
 const TOKEN_KEY = "authToken"; // the React client's key
 
@@ -610,6 +611,7 @@ function auctionPage() {
   setInterval(() => { if (state) { renderCountdown(); renderBidForm(); } }, 1000);
   renderAccount().then((profile) => { me = profile; initialStatus(); render(); });
   if (token()) startAlerts(token(), auctionId);
+  startWatchToggle(auctionId, token);
   link = shareSocket(`madeinpk-auction-${auctionId}`, connect, {
     onMessage: handle,
     onStatus: setConnected,

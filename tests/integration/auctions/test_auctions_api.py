@@ -27,6 +27,7 @@ AUCTION_FIELDS = {
     "min_increment", "min_next_bid", "reserve_met", "reserve_price", "soft_close_seconds", "seq",
     "server_time", "my_max_bid",
     "buy_now_price", "buy_now_open", "bought_now",  # Buy It Now (docs/rest-api.md)
+    "watch_count", "is_watching",  # docs/rest-api.md § Watchlist and reminders
 }  # fmt: skip
 PRODUCT_FIELDS = {
     "id", "seller", "seller_username", "category", "category_name", "name", "description",

@@ -130,7 +130,7 @@ class BatchWrites:
         stored bids' ids."""
         auction_id = decision.after.auction_id
         if decision.extended:
-            done.schedule_ending(auction_id, decision.after.end_time)
+            done.schedule_ending(auction_id, decision.after.end_time, extended=True)
         rows = dict(zip(self.returning, returned, strict=True))
         done.notify_users(o.bidder.id for o in decision.outbid)
         for seq, payload in self.payloads:

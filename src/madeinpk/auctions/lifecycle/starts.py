@@ -24,6 +24,7 @@ from piccolo.engine.base import Engine
 
 from madeinpk.after_commit import AfterCommit
 from madeinpk.auctions.events import auction_started_payload
+from madeinpk.auctions.lifecycle.watch_notices import tell_watchers_started
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.db.sql import Connection, transaction
 from madeinpk.timestamps import utc_now
@@ -93,8 +94,7 @@ async def start_in_transaction(
     store each one's ``auction_started`` and queue its broadcast in ``done``.
 
     Everything a start causes belongs here, committed with it (the one place: the start task,
-    the sweep and the bid desk all come through it); a notification to the auction's
-    watchers would be written next to the events below."""
+    the sweep and the bid desk all come through it), the watchers' notices included."""
     now = now or utc_now()
     spoken = db.dialect
     ids = list(ids)
@@ -131,6 +131,7 @@ async def start_in_transaction(
     await db.execute(insert, **params)
     for s, payload in payloads:
         done.broadcast(s.auction_id, s.seq, payload)
+    await tell_watchers_started(db, [s.auction_id for s in batch.started], done, now)
     return batch
 
 
