@@ -86,7 +86,12 @@ from madeinpk.observability.health import (
     prometheus_config,
 )
 from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_header, logging_config
-from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
+from madeinpk.orders.controller import (
+    FeedbackController,
+    OfferController,
+    OrderController,
+    seller_statistics,
+)
 from madeinpk.orders.service import auction_orders, sales_summary
 from madeinpk.pages import page_routes
 from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend, channels_plugin
@@ -262,6 +267,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             seller_statistics,
             OrderController,
             FeedbackController,
+            OfferController,
             SellerProfileController,
             SellerController,
             NotificationController,

@@ -44,6 +44,13 @@ class NotificationType(str, Enum):
     message_received = "message_received"
     account_blocked = "account_blocked"
     general = "general"
+    # Second-chance offers (docs/auction-rules.md § Second-chance offer).
+    second_chance_offer = "second_chance_offer"
+    offer_accepted = "offer_accepted"
+    offer_declined = "offer_declined"
+    offer_expired = "offer_expired"
+    # Relisting (docs/auction-rules.md § Relist).
+    auction_relisted = "auction_relisted"
 
 
 class Notification(Table):
