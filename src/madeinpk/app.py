@@ -52,6 +52,7 @@ from madeinpk.auctions.live.socket import AuctionSocketServices, auction_socket
 from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionCreateForm,
+    AuctionRelist,
     AuctionUpdate,
     BidAmount,
 )
@@ -362,6 +363,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         **component_schemas(
             AuctionCreate,
             AuctionCreateForm,
+            AuctionRelist,
             AuctionUpdate,
             BidAmount,
             ProductCreate,

@@ -55,6 +55,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
             Auction.min_increment,
             Auction.reserve_price,
             Auction.soft_close_seconds,
+            Auction.auto_relist,
         )
         .where(Auction.id == row_id)
         .first()
@@ -65,6 +66,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
         min_increment=stored_money(stored["min_increment"]),
         reserve_price=stored_money(stored["reserve_price"]),
         soft_close_seconds=stored["soft_close_seconds"],
+        auto_relist=stored["auto_relist"],
     )
     _check_options(named, current, stored["starting_price"])
     return values

@@ -282,6 +282,29 @@ class AuctionController(Controller):
         await selling.delete_auction(account, auction_id, effects)
 
     @post(
+        "/{auction_id:int}/relist/",
+        status_code=HTTP_201_CREATED,
+        guards=[requires_account],
+        operation_id="RelistAuction",
+        operation_class=json_only("AuctionRelist"),
+    )
+    async def relist_auction(
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        auction_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
+        effects: NamedDependency[Effects],
+    ) -> Auction:
+        """Seller only: a new run of an auction that ended without a sale, with new times (the
+        product, price and options are the old run's). 201 with the new auction."""
+        new_id = await selling.relist_auction(
+            account, auction_id, await read_json(request), effects
+        )
+        return await auction_body(request, new_id, settings, auction_orders)
+
+    @post(
         "/{auction_id:int}/place_bid/",
         status_code=HTTP_201_CREATED,
         guards=[requires_account],

@@ -179,6 +179,15 @@ async def auction_bodies(
         ]
         if own_ended:
             orders = await auction_orders(own_ended, settings)
+    # The run after each of these, if it was relisted (docs/rest-api.md § Relist).
+    successors = {
+        s["relisted_from"]: s["id"]
+        for s in await stale_read(
+            Auction.select(Auction.id, Auction.relisted_from).where(
+                Auction.relisted_from.is_in(ids)
+            )
+        )
+    }
     now = utc_now()
     bodies = []
     for r in rows:
@@ -213,6 +222,9 @@ async def auction_bodies(
                 seq=r["seq"],
                 server_time=now,
                 my_max_bid=derived.my_max_bid,
+                auto_relist=r["auto_relist"],
+                relisted_from=r["relisted_from"],
+                relisted_as=successors.get(r["id"]),
             )
         )
     return bodies

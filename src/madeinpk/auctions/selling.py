@@ -19,6 +19,7 @@ from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionOptions,
     AuctionOptionsForm,
+    AuctionRelist,
     AuctionUpdate,
 )
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -31,6 +32,7 @@ from madeinpk.catalog.service import (
 )
 from madeinpk.catalog.tables import Product
 from madeinpk.db.database import is_unique_violation, write_transaction
+from madeinpk.db.sql import raw
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
@@ -42,13 +44,13 @@ from madeinpk.http.errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import stored_money, to_money
+from madeinpk.money import Amount, stored_money, to_money
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, plain, utc_now
 
 MAX_DURATION = timedelta(days=30)
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
-OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds")
+OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds", "auto_relist")
 TERM_FIELDS = ("starting_price", "start_time", "end_time")
 
 
@@ -66,6 +68,7 @@ class Options:
     min_increment: Decimal | None = None
     reserve_price: Decimal | None = None
     soft_close_seconds: int = 0
+    auto_relist: int = 0  # automatic relists left (docs/auction-rules.md § Relist)
 
 
 def _money_over(value: Decimal | None | UnsetType, current: Decimal | None) -> Decimal | None:
@@ -85,12 +88,14 @@ def options_over(
     none. The reserve is checked against the starting price in force, so a new starting price
     above an old reserve is refused too."""
     soft_close = data.soft_close_seconds
+    auto_relist = data.auto_relist
     options = Options(
         min_increment=_money_over(data.min_increment, current.min_increment),
         reserve_price=_money_over(data.reserve_price, current.reserve_price),
         soft_close_seconds=soft_close
         if isinstance(soft_close, int)
         else current.soft_close_seconds,
+        auto_relist=auto_relist if isinstance(auto_relist, int) else current.auto_relist,
     )
     reserve = options.reserve_price
     if (
@@ -153,7 +158,9 @@ def check_terms(
     return terms
 
 
-async def _insert_auction(product_id: int, terms: Terms, options: Options) -> int:
+async def _insert_auction(
+    product_id: int, terms: Terms, options: Options, relisted_from: int | None = None
+) -> int:
     now = utc_now()
     rows = await Auction.insert(
         Auction(
@@ -170,6 +177,8 @@ async def _insert_auction(product_id: int, terms: Terms, options: Options) -> in
             winner=None,
             created_at=now,
             updated_at=now,
+            auto_relist=options.auto_relist,
+            relisted_from=relisted_from,
         )
     ).returning(Auction.id)
     return int(rows[0]["id"])
@@ -271,6 +280,8 @@ OWN_AUCTION_COLUMNS = (
     Auction.min_increment,
     Auction.reserve_price,
     Auction.soft_close_seconds,
+    Auction.auto_relist,
+    Auction.winner,
     Auction.product,
     Auction.product.seller.as_alias("seller"),
 )
@@ -305,6 +316,7 @@ async def update_auction(
         min_increment=stored_money(row["min_increment"]),
         reserve_price=stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
+        auto_relist=row["auto_relist"],
     )
     options = options_over(errors, data, current, terms.starting_price if terms else None)
     errors.check()
@@ -319,6 +331,7 @@ async def update_auction(
                 Auction.min_increment: options.min_increment,
                 Auction.reserve_price: options.reserve_price,
                 Auction.soft_close_seconds: options.soft_close_seconds,
+                Auction.auto_relist: options.auto_relist,
                 Auction.updated_at: utc_now(),
             }
         )
@@ -341,3 +354,68 @@ async def delete_auction(account: Account, auction_id: int, effects: Effects) ->
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
     _schedule(effects, auction_id, None)
+
+
+# --- relisting (docs/auction-rules.md § Relist) -------------------------------------------------
+
+NOT_ENDED = "Only an auction that has ended can be relisted"
+SOLD = "Only an auction that ended without a sale can be relisted"
+OFFER_PENDING = "A second-chance offer for this auction is still pending"
+ALREADY_RELISTED = "This auction has already been relisted"
+UNSOLD_STATUSES = (AuctionStatus.ended.value, AuctionStatus.cancelled.value)
+
+# Orders and offers sit above auctions: they are named here by their SQL names (as
+# ``catalog.service`` names the auction table; docs/architecture.md lists them). A run is unsold
+# when none of its orders is awaiting payment or paid (a missed one does not count) and no
+# second-chance offer of it awaits an answer.
+_SALE_OF_RUN = (
+    "SELECT 1 AS sold FROM auction_order WHERE auction = :auction AND status <> 'payment_failed'"
+)
+_PENDING_OFFER = (
+    "SELECT 1 AS pending FROM second_chance_offer WHERE auction = :auction AND status = 'pending'"
+)
+
+
+async def relist_auction(
+    account: Account, auction_id: int, fields: dict[str, Any], effects: Effects
+) -> int:
+    """A new run of an unsold auction: same product, starting price and options, new times
+    (checked as at creation), its own ``auto_relist``. Returns the new auction's id."""
+    row = await _own_auction(account, auction_id)
+    errors = FieldErrorCollector()
+    data = to_struct(fields, AuctionRelist, errors)
+    times = {
+        name: getattr(data, name)
+        for name in ("start_time", "end_time")
+        if getattr(data, name) is not UNSET
+    }
+    terms = check_terms(
+        errors,
+        AuctionUpdate(starting_price=Amount(to_money(row["starting_price"])), **times),
+        None,
+    )
+    errors.check()
+    assert terms is not None
+    if row["status"] not in UNSOLD_STATUSES:
+        raise BusinessError(NOT_ENDED)
+    if await raw(Auction, _SALE_OF_RUN, auction=auction_id):
+        raise BusinessError(SOLD)
+    if await raw(Auction, _PENDING_OFFER, auction=auction_id):
+        raise BusinessError(OFFER_PENDING)
+    options = Options(
+        min_increment=stored_money(row["min_increment"]),
+        reserve_price=stored_money(row["reserve_price"]),
+        soft_close_seconds=row["soft_close_seconds"],
+        auto_relist=data.auto_relist if isinstance(data.auto_relist, int) else 0,
+    )
+    try:
+        async with write_transaction():
+            if await Auction.exists().where(Auction.relisted_from == auction_id):
+                raise BusinessError(ALREADY_RELISTED)
+            new_id = await _insert_auction(row["product"], terms, options, auction_id)
+    except Exception as exc:
+        if is_unique_violation(exc):  # a second relist of the same run, a moment later
+            raise BusinessError(ALREADY_RELISTED) from None
+        raise
+    _schedule(effects, new_id, terms.end_time)
+    return new_id

@@ -49,7 +49,7 @@ class Auction(Table):
     updated_at = Timestamptz()
     # Relisting (docs/auction-rules.md § Relist): automatic relists left, and the run before.
     auto_relist = Integer(default=0)
-    relisted_from: ForeignKey["Auction"] = ForeignKey(
+    relisted_from: ForeignKey[Auction] = ForeignKey(
         "self", null=True, on_delete=OnDelete.set_null, unique=True
     )
 
