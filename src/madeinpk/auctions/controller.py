@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from msgspec import UnsetType
 
 from madeinpk.after_commit import Effects
-from madeinpk.auctions import listing, selling
+from madeinpk.auctions import listing, relisting, selling
 from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
 from madeinpk.auctions.bidding.refusals import (
@@ -299,7 +299,7 @@ class AuctionController(Controller):
     ) -> Auction:
         """Seller only: a new run of an auction that ended without a sale, with new times (the
         product, price and options are the old run's). 201 with the new auction."""
-        new_id = await selling.relist_auction(
+        new_id = await relisting.relist_auction(
             account, auction_id, await read_json(request), effects
         )
         return await auction_body(request, new_id, settings, auction_orders)

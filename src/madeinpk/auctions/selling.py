@@ -19,7 +19,6 @@ from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionOptions,
     AuctionOptionsForm,
-    AuctionRelist,
     AuctionUpdate,
 )
 from madeinpk.auctions.tables import Auction, AuctionStatus
@@ -32,7 +31,6 @@ from madeinpk.catalog.service import (
 )
 from madeinpk.catalog.tables import Product
 from madeinpk.db.database import is_unique_violation, write_transaction
-from madeinpk.db.sql import raw
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import (
@@ -44,7 +42,7 @@ from madeinpk.http.errors import (
     PermissionDenied,
 )
 from madeinpk.media import MediaWriter
-from madeinpk.money import Amount, stored_money, to_money
+from madeinpk.money import stored_money, to_money
 from madeinpk.settings import Settings
 from madeinpk.timestamps import as_utc, plain, utc_now
 
@@ -158,7 +156,7 @@ def check_terms(
     return terms
 
 
-async def _insert_auction(
+async def insert_auction(
     product_id: int, terms: Terms, options: Options, relisted_from: int | None = None
 ) -> int:
     now = utc_now()
@@ -212,16 +210,16 @@ async def create_from_product(
         async with write_transaction():
             if await Auction.exists().where(Auction.product == product_id):
                 raise FieldErrors({"product_id": ["Product already has a listing"]})
-            auction_id = await _insert_auction(product_id, terms, options)
+            auction_id = await insert_auction(product_id, terms, options)
     except Exception as exc:
         if is_unique_violation(exc):
             raise FieldErrors({"product_id": ["Product already has a listing"]}) from None
         raise
-    _schedule(effects, auction_id, terms.end_time)
+    schedule_end(effects, auction_id, terms.end_time)
     return auction_id
 
 
-def _schedule(effects: Effects, auction_id: int, end_time: datetime | None) -> None:
+def schedule_end(effects: Effects, auction_id: int, end_time: datetime | None) -> None:
     done = AfterCommit()
     if end_time is None:
         done.cancel_ending(auction_id)
@@ -262,11 +260,11 @@ async def create_with_product(
     try:
         async with write_transaction():
             product_id = await insert_product(account, values, cleaned, media)
-            auction_id = await _insert_auction(product_id, terms, options)
+            auction_id = await insert_auction(product_id, terms, options)
     except BaseException:
         media.discard()
         raise
-    _schedule(effects, auction_id, terms.end_time)
+    schedule_end(effects, auction_id, terms.end_time)
     return auction_id
 
 
@@ -287,7 +285,7 @@ OWN_AUCTION_COLUMNS = (
 )
 
 
-async def _own_auction(account: Account, auction_id: int) -> dict[str, Any]:
+async def own_auction(account: Account, auction_id: int) -> dict[str, Any]:
     row = await Auction.select(*OWN_AUCTION_COLUMNS).where(Auction.id == auction_id).first()
     if row is None:
         raise NotFound()
@@ -301,7 +299,7 @@ async def update_auction(
 ) -> Terms:
     """Change price, times or options (an ``AuctionUpdate``) while nobody has bid; the ending
     moves with the end time."""
-    row = await _own_auction(account, auction_id)
+    row = await own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
     if row["status"] != AuctionStatus.active.value:
@@ -340,12 +338,12 @@ async def update_auction(
     )
     if not changed:
         raise BusinessError("Cannot edit an auction that has bids")
-    _schedule(effects, auction_id, terms.end_time)
+    schedule_end(effects, auction_id, terms.end_time)
     return terms
 
 
 async def delete_auction(account: Account, auction_id: int, effects: Effects) -> None:
-    await _own_auction(account, auction_id)
+    await own_auction(account, auction_id)
     deleted = (
         await Auction.delete()
         .where((Auction.id == auction_id) & (Auction.bid_count == 0))
@@ -353,69 +351,4 @@ async def delete_auction(account: Account, auction_id: int, effects: Effects) ->
     )
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
-    _schedule(effects, auction_id, None)
-
-
-# --- relisting (docs/auction-rules.md § Relist) -------------------------------------------------
-
-NOT_ENDED = "Only an auction that has ended can be relisted"
-SOLD = "Only an auction that ended without a sale can be relisted"
-OFFER_PENDING = "A second-chance offer for this auction is still pending"
-ALREADY_RELISTED = "This auction has already been relisted"
-UNSOLD_STATUSES = (AuctionStatus.ended.value, AuctionStatus.cancelled.value)
-
-# Orders and offers sit above auctions: they are named here by their SQL names (as
-# ``catalog.service`` names the auction table; docs/architecture.md lists them). A run is unsold
-# when none of its orders is awaiting payment or paid (a missed one does not count) and no
-# second-chance offer of it awaits an answer.
-_SALE_OF_RUN = (
-    "SELECT 1 AS sold FROM auction_order WHERE auction = :auction AND status <> 'payment_failed'"
-)
-_PENDING_OFFER = (
-    "SELECT 1 AS pending FROM second_chance_offer WHERE auction = :auction AND status = 'pending'"
-)
-
-
-async def relist_auction(
-    account: Account, auction_id: int, fields: dict[str, Any], effects: Effects
-) -> int:
-    """A new run of an unsold auction: same product, starting price and options, new times
-    (checked as at creation), its own ``auto_relist``. Returns the new auction's id."""
-    row = await _own_auction(account, auction_id)
-    errors = FieldErrorCollector()
-    data = to_struct(fields, AuctionRelist, errors)
-    times = {
-        name: getattr(data, name)
-        for name in ("start_time", "end_time")
-        if getattr(data, name) is not UNSET
-    }
-    terms = check_terms(
-        errors,
-        AuctionUpdate(starting_price=Amount(to_money(row["starting_price"])), **times),
-        None,
-    )
-    errors.check()
-    assert terms is not None
-    if row["status"] not in UNSOLD_STATUSES:
-        raise BusinessError(NOT_ENDED)
-    if await raw(Auction, _SALE_OF_RUN, auction=auction_id):
-        raise BusinessError(SOLD)
-    if await raw(Auction, _PENDING_OFFER, auction=auction_id):
-        raise BusinessError(OFFER_PENDING)
-    options = Options(
-        min_increment=stored_money(row["min_increment"]),
-        reserve_price=stored_money(row["reserve_price"]),
-        soft_close_seconds=row["soft_close_seconds"],
-        auto_relist=data.auto_relist if isinstance(data.auto_relist, int) else 0,
-    )
-    try:
-        async with write_transaction():
-            if await Auction.exists().where(Auction.relisted_from == auction_id):
-                raise BusinessError(ALREADY_RELISTED)
-            new_id = await _insert_auction(row["product"], terms, options, auction_id)
-    except Exception as exc:
-        if is_unique_violation(exc):  # a second relist of the same run, a moment later
-            raise BusinessError(ALREADY_RELISTED) from None
-        raise
-    _schedule(effects, new_id, terms.end_time)
-    return new_id
+    schedule_end(effects, auction_id, None)

@@ -7,7 +7,7 @@ from typing import Annotated
 from taskiq import Context, TaskiqDepends
 
 from madeinpk.broker import task, task_effects, task_settings
-from madeinpk.orders.offers import expire_due_offers
+from madeinpk.orders.offer_expiry import expire_due_offers
 from madeinpk.orders.service import expire_overdue_orders
 
 SWEEP_SECONDS = 30

@@ -15,7 +15,7 @@ from piccolo.testing.model_builder import ModelBuilder
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
-from madeinpk.orders.offers import expire_due_offers
+from madeinpk.orders.offer_expiry import expire_due_offers
 from madeinpk.orders.service import expire_overdue_orders
 from madeinpk.orders.tables import Offer, Order, OrderStatus, PaymentViolation
 from madeinpk.timestamps import utc_now

@@ -277,11 +277,22 @@ async def _relist(
         start = spoken.money(row["starting_price"])
         rows.append(
             (
-                e.product_id, start, start, 0, 0, spoken.money(row["min_increment"]),
-                spoken.money(row["reserve_price"]), row["soft_close_seconds"], now,
-                now + duration, AuctionStatus.active.value, now, now,
-                int(row["auto_relist"]) - 1, e.auction_id,
-            )  # fmt: skip
+                e.product_id,
+                start,
+                start,
+                0,
+                0,
+                spoken.money(row["min_increment"]),
+                spoken.money(row["reserve_price"]),
+                row["soft_close_seconds"],
+                now,
+                now + duration,
+                AuctionStatus.active.value,
+                now,
+                now,
+                int(row["auto_relist"]) - 1,
+                e.auction_id,
+            )
         )
     inserted = await db.insert_rows(
         Auction, _RELIST_COLUMNS, rows, "RETURNING id, relisted_from, end_time, auto_relist"
@@ -299,9 +310,14 @@ async def _relist(
         )
         notices.append(
             (
-                e.seller_id, NotificationType.auction_relisted.value, "Your auction was relisted",
-                message, r["id"], None, now,
-            )  # fmt: skip
+                e.seller_id,
+                NotificationType.auction_relisted.value,
+                "Your auction was relisted",
+                message,
+                r["id"],
+                None,
+                now,
+            )
         )
         batch.notified.add(e.seller_id)
     return notices
