@@ -26,6 +26,8 @@ AUCTION_FIELDS = {
     # the derived fields (docs/rest-api.md § Auctions)
     "min_increment", "min_next_bid", "reserve_met", "reserve_price", "soft_close_seconds", "seq",
     "server_time", "my_max_bid",
+    # relisting (docs/rest-api.md § Relist)
+    "auto_relist", "relisted_from", "relisted_as",
 }  # fmt: skip
 PRODUCT_FIELDS = {
     "id", "seller", "seller_username", "category", "category_name", "name", "description",
