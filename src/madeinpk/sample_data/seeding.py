@@ -24,6 +24,7 @@ from madeinpk.sample_data.data import (
 )
 from madeinpk.sample_data.run import Run, sync_sequence
 from madeinpk.sample_data.sales import seed_live_auctions, seed_past_sales
+from madeinpk.sample_data.second_chances import seed_relisted_auction, seed_second_chance_offer
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -58,6 +59,8 @@ async def seed(settings: Settings) -> SeedReport:
             await _seed_accounts(run)
             await seed_live_auctions(run)
             await seed_past_sales(run)
+            await seed_second_chance_offer(run)
+            await seed_relisted_auction(run)
             # A new key on every call: the plain key exists only in the report.
             token = await issue_token(run.users["buyer1"], settings)
     except BaseException:
