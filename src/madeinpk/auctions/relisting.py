@@ -8,7 +8,8 @@ from typing import Any
 
 from msgspec import UNSET
 
-from madeinpk.after_commit import Effects
+from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.auctions.lifecycle.endings import RELISTED_TITLE, relisted_message
 from madeinpk.auctions.schemas import AuctionRelist, AuctionUpdate
 from madeinpk.auctions.selling import (
     Options,
@@ -17,13 +18,15 @@ from madeinpk.auctions.selling import (
     own_auction,
     schedule_end,
 )
-from madeinpk.auctions.tables import Auction, AuctionStatus
+from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.db.database import is_unique_violation, write_transaction
 from madeinpk.db.sql import raw
 from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import BusinessError, FieldErrorCollector
 from madeinpk.money import Amount, stored_money, to_money
+from madeinpk.notifications.service import collecting_notified, notify
+from madeinpk.notifications.tables import NotificationType
 
 NOT_ENDED = "Only an auction that has ended can be relisted"
 SOLD = "Only an auction that ended without a sale can be relisted"
@@ -76,13 +79,33 @@ async def relist_auction(
         auto_relist=data.auto_relist if isinstance(data.auto_relist, int) else 0,
     )
     try:
-        async with write_transaction():
-            if await Auction.exists().where(Auction.relisted_from == auction_id):
-                raise BusinessError(ALREADY_RELISTED)
-            new_id = await insert_auction(row["product"], terms, options, auction_id)
+        with collecting_notified() as notified:
+            async with write_transaction():
+                if await Auction.exists().where(Auction.relisted_from == auction_id):
+                    raise BusinessError(ALREADY_RELISTED)
+                new_id = await insert_auction(row["product"], terms, options, auction_id)
+                await tell_bidders(auction_id, new_id)
     except Exception as exc:
         if is_unique_violation(exc):  # a second relist of the same run, a moment later
             raise BusinessError(ALREADY_RELISTED) from None
         raise
+    done = AfterCommit()
+    done.notify_users(notified)
+    effects.flush(done)
     schedule_end(effects, new_id, terms.end_time)
     return new_id
+
+
+async def tell_bidders(old_id: int, new_id: int) -> None:
+    """The old run's bidders hear that the item is up again (in-app, ``auction_relisted``)."""
+    bidders = await Bid.select(Bid.bidder).where(Bid.auction == old_id).distinct()
+    product = await Auction.select(Auction.product.name).where(Auction.id == new_id).first()
+    name = product["product.name"] if product else "An item you bid on"
+    for row in bidders:
+        await notify(
+            row["bidder"],
+            NotificationType.auction_relisted,
+            RELISTED_TITLE,
+            relisted_message(name, new_id),
+            auction_id=new_id,
+        )

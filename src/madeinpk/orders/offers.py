@@ -9,6 +9,8 @@ move is one conditional UPDATE on the offer's status, so it happens once whoever
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -53,31 +55,45 @@ def offer_window(settings: Settings) -> timedelta:
     return timedelta(hours=settings.payment_deadline_hours)
 
 
-async def _next_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] | None:
-    """The highest distinct bidder of the run outside ``excluded``, with their highest bid (a
-    tie goes to who bid it first)."""
-    rows = await Bid.raw(
-        "SELECT b.bidder, u.username, u.email, MAX(b.amount) AS amount, MIN(b.id) AS first "
-        "FROM bid b JOIN piccolo_user u ON u.id = b.bidder "
-        "WHERE b.auction = {} GROUP BY b.bidder, u.username, u.email",
-        auction_id,
-    )
-    candidates = [r for r in rows if r["bidder"] not in excluded]
-    if not candidates:
+@dataclass(frozen=True, slots=True)
+class RunBid:
+    bidder: int
+    amount: Decimal
+    bid_id: int  # the order bids were recorded in
+
+
+def next_bidder(bids: Iterable[RunBid], excluded: Set[int]) -> tuple[int, Decimal] | None:
+    """Who a second-chance offer goes to (pure: ``tests/unit/orders``): the bidder outside
+    ``excluded`` with the highest own highest bid, at that amount; of two with the same highest
+    bid, the one who bid it first. None when nobody is left."""
+    best: dict[int, tuple[Decimal, int]] = {}
+    for bid in bids:
+        if bid.bidder in excluded:
+            continue
+        held = best.get(bid.bidder)
+        if held is None or (bid.amount, -bid.bid_id) > (held[0], -held[1]):
+            best[bid.bidder] = (bid.amount, bid.bid_id)
+    if not best:
         return None
-    # The tie-break needs the first bid *at* the highest amount: read it per candidate only
-    # when amounts tie (rare), else the highest amount alone decides.
-    top = max(to_money(r["amount"]) for r in candidates)
-    tied = [r for r in candidates if to_money(r["amount"]) == top]
-    if len(tied) > 1:
-        firsts = {
-            r["bidder"]: r["id"]
-            for r in await Bid.select(Bid.bidder, Bid.id)
-            .where((Bid.auction == auction_id) & (Bid.amount == top))
-            .order_by(Bid.id, ascending=False)
-        }
-        tied.sort(key=lambda r: firsts.get(r["bidder"], 0))
-    return {**tied[0], "amount": top}
+    bidder, (amount, _) = max(best.items(), key=lambda item: (item[1][0], -item[1][1]))
+    return bidder, amount
+
+
+async def _next_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] | None:
+    """``next_bidder`` over the run's bids, with the chosen bidder's name and email."""
+    rows = await Bid.select(Bid.bidder, Bid.amount, Bid.id).where(Bid.auction == auction_id)
+    chosen = next_bidder(
+        (RunBid(r["bidder"], to_money(r["amount"]), r["id"]) for r in rows), excluded
+    )
+    if chosen is None:
+        return None
+    user = (
+        await BaseUser.select(BaseUser.username, BaseUser.email)
+        .where(BaseUser.id == chosen[0])
+        .first()
+    )
+    assert user is not None
+    return {"bidder": chosen[0], "amount": chosen[1], **user}
 
 
 async def _excluded_bidders(auction_id: int) -> set[int]:

@@ -17,6 +17,7 @@ from madeinpk.orders.tables import Offer, Order, OrderStatus
 from madeinpk.timestamps import utc_now
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_order, make_user
+from tests.integration.orders.test_second_chance import bid
 from tests.integration.sockets import watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
@@ -49,7 +50,7 @@ async def relist(
 
 
 async def test_a_relist_is_a_new_run_of_the_same_product_and_options(
-    client: httpx.AsyncClient, seller: UserHandle
+    client: httpx.AsyncClient, seller: UserHandle, buyer: UserHandle
 ) -> None:
     old = await make_auction(
         seller,
@@ -60,6 +61,7 @@ async def test_a_relist_is_a_new_run_of_the_same_product_and_options(
         reserve_price="5000.00",
         soft_close_seconds=60,
     )
+    await bid(old, buyer, "3000.00")  # below the reserve: unsold
     times = new_times(lasts=2 * HOUR)
     new = await relist(client, old, seller, {**times, "auto_relist": 2}, 201)
     assert new["id"] != old
@@ -79,6 +81,16 @@ async def test_a_relist_is_a_new_run_of_the_same_product_and_options(
     previous = (await client.get(f"/api/auctions/{old}/")).json()
     assert (previous["status"], previous["relisted_as"]) == ("ended", new["id"])
     assert previous["product"]["id"] == new["product"]["id"]
+    # The old run's bidder hears that the item is up again.
+    [told] = (
+        await client.get(
+            "/api/notifications/?notification_type=auction_relisted", headers=buyer.auth
+        )
+    ).json()["results"]
+    assert (told["title"], told["auction"]) == ("An auction you bid on was relisted", new["id"])
+    assert (
+        told["message"] == f"Handwoven Pashmina Shawl is up for auction again: auction {new['id']}."
+    )
     # Both runs are listed; the product keeps its one listing.
     mine = (await client.get("/api/auctions/?my_auctions=true", headers=seller.auth)).json()
     assert {a["id"] for a in mine["results"]} == {old, new["id"]}
@@ -188,14 +200,15 @@ async def test_relist_refusals_change_nothing(
 
 
 async def test_auto_relist_runs_an_unsold_auction_again_until_the_count_is_spent(
-    live_server: LiveServer, client: httpx.AsyncClient, seller: UserHandle
+    live_server: LiveServer, client: httpx.AsyncClient, seller: UserHandle, buyer: UserHandle
 ) -> None:
     start = utc_now()
     body = {
         "product_id": None,
         "starting_price": "1000.00",
         "start_time": stamp(start),
-        "end_time": stamp(start + timedelta(seconds=2)),
+        "end_time": stamp(start + timedelta(seconds=3)),
+        "reserve_price": "5000.00",
         "auto_relist": 1,
     }
     first = await make_auction(seller, ends_in=timedelta(days=1))  # a product of the seller's
@@ -204,6 +217,10 @@ async def test_auto_relist_runs_an_unsold_auction_again_until_the_count_is_spent
     body["product_id"] = product
     created = (await client.post("/api/auctions/", json=body, headers=seller.auth)).json()
     assert created["auto_relist"] == 1, created
+    placed = await client.post(
+        f"/api/auctions/{created['id']}/place_bid/", json={"amount": "1500"}, headers=buyer.auth
+    )
+    assert placed.status_code == 201, placed.text  # below the reserve: the run ends unsold
     async with watch(live_server.url, created["id"]) as watcher:
         assert (await watcher.receive(seconds=10))["type"] == "auction_ended"
     ended = (await client.get(f"/api/auctions/{created['id']}/")).json()
@@ -215,11 +232,17 @@ async def test_auto_relist_runs_an_unsold_auction_again_until_the_count_is_spent
         0,
         created["id"],
     )
-    assert parse(successor["end_time"]) - parse(successor["start_time"]) == timedelta(seconds=2)
-    [notice] = await Notification.select(Notification.message, Notification.auction).where(
-        Notification.notification_type == "auction_relisted"
-    )
-    assert notice["auction"] == successor_id and "0 automatic relists left" in notice["message"]
+    assert parse(successor["end_time"]) - parse(successor["start_time"]) == timedelta(seconds=3)
+    assert (successor["reserve_price"], successor["total_bids"]) == (None, 0)  # not the seller
+    told = {
+        r["user"]: r
+        for r in await Notification.select(
+            Notification.user, Notification.message, Notification.auction
+        ).where(Notification.notification_type == "auction_relisted")
+    }
+    assert told.keys() == {seller.id, buyer.id}
+    assert told[seller.id]["auction"] == successor_id == told[buyer.id]["auction"]
+    assert "0 automatic relists left" in told[seller.id]["message"]
     # The relisted run's ending was scheduled after commit: it ends on time, and is not
     # relisted again (its count is spent).
     async with watch(live_server.url, successor_id) as watcher:

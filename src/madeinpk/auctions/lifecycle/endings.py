@@ -249,6 +249,14 @@ async def _settle(
     batch.email_ids = [r["id"] for r in queued]
 
 
+RELISTED_TITLE = "An auction you bid on was relisted"
+
+
+def relisted_message(product: str, new_id: int) -> str:
+    """What the bidders of an unsold run are told when it runs again."""
+    return f"{product} is up for auction again: auction {new_id}."
+
+
 _RELIST_COLUMNS = (
     "product", "starting_price", "current_price", "bid_count", "seq", "min_increment",
     "reserve_price", "soft_close_seconds", "start_time", "end_time", "status", "created_at",
@@ -320,6 +328,19 @@ async def _relist(
             )
         )
         batch.notified.add(e.seller_id)
+        for bidder in e.bidders:  # a run with a reserve not met had bidders: it is up again
+            notices.append(
+                (
+                    bidder.id,
+                    NotificationType.auction_relisted.value,
+                    RELISTED_TITLE,
+                    relisted_message(e.ended.product_name, r["id"]),
+                    r["id"],
+                    None,
+                    now,
+                )
+            )
+            batch.notified.add(bidder.id)
     return notices
 
 
