@@ -273,3 +273,40 @@ async def test_an_unanswered_offer_expires(
     notices = (await client.get("/api/notifications/", headers=seller.auth)).json()["results"]
     assert [n["notification_type"] for n in notices].count("offer_expired") == 2
     assert await Order.count().where(Order.buyer.is_in([second.id, third.id])) == 0
+
+
+async def test_offers_and_relisting_in_the_schema_and_the_admin(
+    live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    paths = spec["paths"]
+    assert {
+        "/api/orders/{order_id}/second_chance",
+        "/api/offers",
+        "/api/offers/{offer_id}",
+        "/api/offers/{offer_id}/accept",
+        "/api/offers/{offer_id}/decline",
+        "/api/auctions/{auction_id}/relist",
+    } <= set(paths)
+    schemas = spec["components"]["schemas"]
+    offer = paths["/api/offers/{offer_id}/accept"]["post"]["responses"]["200"]["content"]
+    assert offer["application/json"]["schema"]["$ref"].endswith("/Offer")
+    assert {"status", "expires_at", "new_order", "amount"} <= set(schemas["Offer"]["properties"])
+    relist = paths["/api/auctions/{auction_id}/relist"]["post"]["requestBody"]["content"]
+    assert relist == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/AuctionRelist"}}
+    }
+    auto = schemas["AuctionRelist"]["properties"]["auto_relist"]
+    auto = auto.get("anyOf", [auto])[0]
+    assert (auto["minimum"], auto["maximum"]) == (0, 3)
+    assert {"auto_relist", "relisted_from", "relisted_as"} <= set(schemas["Auction"]["properties"])
+    staff = await make_user(live_server.settings, role=Role.admin, staff=True)
+    async with httpx.AsyncClient(base_url=live_server.url) as browser:
+        await browser.get("/admin/")
+        await browser.post(
+            "/admin/public/login/",
+            json={"username": staff.username, "password": staff.password},
+            headers={"X-CSRFToken": browser.cookies.get("csrftoken") or ""},
+        )
+        tables = await browser.get("/admin/api/tables/")
+    assert tables.status_code == 200 and "second_chance_offer" in tables.json()
