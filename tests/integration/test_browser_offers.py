@@ -4,6 +4,7 @@ unsold auction's page links to its relisted run."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -56,9 +57,12 @@ async def test_a_pushed_offer_shows_in_the_offers_panel_and_is_accepted_there(
     )
     await expect(page.locator("#alerts")).to_have_text("1")
     await offer.get_by_role("button", name="Accept").click()
-    new_order = (await client.get(f"/api/offers/{made.json()['id']}/", headers=second.auth)).json()
-    await expect(offer.locator(".offer-result")).to_have_text(
-        f"Accepted: order {new_order['new_order']} awaits your payment."
+    result = offer.locator(".offer-result")
+    await expect(result).to_have_text(re.compile(r"^Accepted: order \d+ awaits your payment\.$"))
+    answered = (await client.get(f"/api/offers/{made.json()['id']}/", headers=second.auth)).json()
+    assert answered["status"] == "accepted"
+    await expect(result).to_have_text(
+        f"Accepted: order {answered['new_order']} awaits your payment."
     )
     await page.close()
 
