@@ -66,7 +66,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS auction_order_auction ON auction_order (auction)",
     # One open run per product, one successor per run.
     "CREATE UNIQUE INDEX IF NOT EXISTS auction_one_open_run ON auction (product) "
-    "WHERE status NOT IN ('ended', 'cancelled')",
+    "WHERE status NOT IN ('ended', 'cancelled', 'completed')",
     "CREATE UNIQUE INDEX IF NOT EXISTS auction_relisted_from ON auction (relisted_from)",
 )
 
