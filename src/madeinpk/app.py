@@ -56,6 +56,7 @@ from madeinpk.auctions.live.socket import AuctionSocketServices, auction_socket
 from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionCreateForm,
+    AuctionRelist,
     AuctionUpdate,
     BidAmount,
 )
@@ -91,7 +92,12 @@ from madeinpk.observability.health import (
     prometheus_config,
 )
 from madeinpk.observability.logs import RequestIdMiddleware, add_request_id_header, logging_config
-from madeinpk.orders.controller import FeedbackController, OrderController, seller_statistics
+from madeinpk.orders.controller import (
+    FeedbackController,
+    OfferController,
+    OrderController,
+    seller_statistics,
+)
 from madeinpk.orders.service import AUCTION_ORDERS, auction_orders, sales_summary
 from madeinpk.pages import page_routes
 from madeinpk.redis_io.channels_backend import RedisBackend, channels_backend, channels_plugin
@@ -280,6 +286,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             seller_statistics,
             OrderController,
             FeedbackController,
+            OfferController,
             SellerProfileController,
             SellerController,
             NotificationController,
@@ -381,6 +388,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         **component_schemas(
             AuctionCreate,
             AuctionCreateForm,
+            AuctionRelist,
             AuctionUpdate,
             BidAmount,
             ProductCreate,

@@ -158,6 +158,8 @@ async def make_auction(
             Auction.end_time: now + ends_in,
             Auction.status: status.value,
             Auction.winner: None,
+            Auction.auto_relist: 0,
+            Auction.relisted_from: None,
         },
     )
     return int(auction.id)

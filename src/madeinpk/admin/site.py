@@ -91,6 +91,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
             Auction.reserve_price,
             Auction.soft_close_seconds,
             Auction.buy_now_price,
+            Auction.auto_relist,
         )
         .where(Auction.id == row_id)
         .first()
@@ -102,6 +103,7 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
         reserve_price=stored_money(stored["reserve_price"]),
         soft_close_seconds=stored["soft_close_seconds"],
         buy_now_price=stored_money(stored["buy_now_price"]),
+        auto_relist=stored["auto_relist"],
     )
     _check_options(named, current, stored["starting_price"])
     return values

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from msgspec import UnsetType
 
 from madeinpk.after_commit import Effects
-from madeinpk.auctions import listing, selling
+from madeinpk.auctions import listing, relisting, selling
 from madeinpk.auctions.bidding.desk import BidDesk, BidRequest
 from madeinpk.auctions.bidding.rate_limit import BidRateLimiter
 from madeinpk.auctions.bidding.refusals import (
@@ -282,6 +282,29 @@ class AuctionController(Controller):
         effects: NamedDependency[Effects],
     ) -> None:
         await selling.delete_auction(account, auction_id, effects)
+
+    @post(
+        "/{auction_id:int}/relist/",
+        status_code=HTTP_201_CREATED,
+        guards=[requires_account],
+        operation_id="RelistAuction",
+        operation_class=json_only("AuctionRelist"),
+    )
+    async def relist_auction(
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        auction_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        auction_orders: NamedDependency[listing.AuctionOrders],
+        effects: NamedDependency[Effects],
+    ) -> Auction:
+        """Seller only: a new run of an auction that ended without a sale, with new times (the
+        product, price and options are the old run's). 201 with the new auction."""
+        new_id = await relisting.relist_auction(
+            account, auction_id, await read_json(request), effects
+        )
+        return await auction_body(request, new_id, settings, auction_orders)
 
     @post(
         "/{auction_id:int}/place_bid/",

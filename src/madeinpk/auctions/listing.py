@@ -205,6 +205,15 @@ async def auction_bodies(
         if own_ended:
             orders = await auction_orders(own_ended, settings)
     watchers, watching = await watch_counts(ids, viewer.id if viewer else None)
+    # The run after each of these, if it was relisted (docs/rest-api.md § Relist).
+    successors = {
+        s["relisted_from"]: s["id"]
+        for s in await stale_read(
+            Auction.select(Auction.id, Auction.relisted_from).where(
+                Auction.relisted_from.is_in(ids)
+            )
+        )
+    }
     now = utc_now()
     bodies = []
     for r in rows:
@@ -245,6 +254,9 @@ async def auction_bodies(
                 bought_now=derived.bought_now,
                 watch_count=watchers.get(r["id"], 0),
                 is_watching=r["id"] in watching,
+                auto_relist=r["auto_relist"],
+                relisted_from=r["relisted_from"],
+                relisted_as=successors.get(r["id"]),
             )
         )
     return bodies

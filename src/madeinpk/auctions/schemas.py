@@ -123,6 +123,11 @@ class Auction(msgspec.Struct):
     seq: int  # the last event this state includes
     server_time: datetime
     my_max_bid: str | None  # the caller's own standing maximum; never anyone else's
+    # Relisting (docs/rest-api.md § Relist): automatic relists left, the run before this one,
+    # and the run after it (null until relisted).
+    auto_relist: int
+    relisted_from: int | None
+    relisted_as: int | None
     # Watchlist (docs/rest-api.md § Watchlist and reminders): how many watch it; whether the
     # caller does (false without a login).
     watch_count: int = 0
@@ -199,6 +204,31 @@ SoftCloseSeconds = Annotated[
         description=_SOFT_CLOSE,
         examples=[120],
         extra=field_options(text=True),  # read as DRF's IntegerField: " 12 ", "+12", "12.0"
+    ),
+]
+MAX_AUTO_RELIST = 3
+_AUTO_RELIST = (
+    f"0-{MAX_AUTO_RELIST}: if the auction ends without a sale it is relisted by itself with the "
+    "same duration, up to this many times (default 0: never)"
+)
+AutoRelist = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_AUTO_RELIST,
+        description=_AUTO_RELIST,
+        examples=[1],
+        extra=field_options(text=True),
+    ),
+]
+FormAutoRelist = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_AUTO_RELIST,
+        description=_AUTO_RELIST + "; empty: 0",
+        examples=[1],
+        extra=field_options(text=True, blank_is_null=True),
     ),
 ]
 FormMinIncrement = Annotated[
@@ -280,6 +310,7 @@ class AuctionCreate(msgspec.Struct):
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
     buy_now_price: BuyNowPrice | None | UnsetType = UNSET
+    auto_relist: AutoRelist | UnsetType = UNSET
 
 
 class AuctionCreateForm(msgspec.Struct):
@@ -298,6 +329,7 @@ class AuctionCreateForm(msgspec.Struct):
     reserve_price: FormReservePrice | None = None
     soft_close_seconds: FormSoftCloseSeconds | None = None
     buy_now_price: FormBuyNowPrice | None = None
+    auto_relist: FormAutoRelist | None = None
 
 
 class AuctionUpdate(msgspec.Struct):
@@ -311,6 +343,7 @@ class AuctionUpdate(msgspec.Struct):
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
     buy_now_price: BuyNowPrice | None | UnsetType = UNSET
+    auto_relist: AutoRelist | UnsetType = UNSET
 
 
 class AuctionOptions(msgspec.Struct):
@@ -320,6 +353,7 @@ class AuctionOptions(msgspec.Struct):
     reserve_price: ReservePrice | None | UnsetType = UNSET
     soft_close_seconds: SoftCloseSeconds | UnsetType = UNSET
     buy_now_price: BuyNowPrice | None | UnsetType = UNSET
+    auto_relist: AutoRelist | UnsetType = UNSET
 
 
 class AuctionOptionsForm(msgspec.Struct):
@@ -330,3 +364,13 @@ class AuctionOptionsForm(msgspec.Struct):
     reserve_price: FormReservePrice | None | UnsetType = UNSET
     soft_close_seconds: FormSoftCloseSeconds | None | UnsetType = UNSET
     buy_now_price: FormBuyNowPrice | None | UnsetType = UNSET
+    auto_relist: FormAutoRelist | None | UnsetType = UNSET
+
+
+class AuctionRelist(msgspec.Struct):
+    """``POST /api/auctions/{id}/relist/``: the new run's times (required, checked as at
+    creation) and its own ``auto_relist``; product, price and options are the old run's."""
+
+    start_time: TermTime | UnsetType = UNSET
+    end_time: TermTime | UnsetType = UNSET
+    auto_relist: AutoRelist | UnsetType = UNSET

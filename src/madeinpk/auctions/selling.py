@@ -50,7 +50,13 @@ MAX_DURATION = timedelta(days=30)
 RESERVE_BELOW_START = "Reserve price must be at least the starting price."
 BUY_NOW_NOT_ABOVE_START = "Buy It Now price must be higher than the starting price."
 BUY_NOW_BELOW_RESERVE = "Buy It Now price must be at least the reserve price."
-OPTION_FIELDS = ("min_increment", "reserve_price", "soft_close_seconds", "buy_now_price")
+OPTION_FIELDS = (
+    "min_increment",
+    "reserve_price",
+    "soft_close_seconds",
+    "buy_now_price",
+    "auto_relist",
+)
 TERM_FIELDS = ("starting_price", "start_time", "end_time")
 # The statuses in which a seller may still edit an auction (while nobody has bid).
 EDITABLE = (AuctionStatus.active.value, AuctionStatus.scheduled.value)
@@ -71,6 +77,7 @@ class Options:
     reserve_price: Decimal | None = None
     soft_close_seconds: int = 0
     buy_now_price: Decimal | None = None  # Buy It Now; None: none
+    auto_relist: int = 0  # automatic relists left (docs/auction-rules.md § Relist)
 
 
 def _money_over(value: Decimal | None | UnsetType, current: Decimal | None) -> Decimal | None:
@@ -90,6 +97,7 @@ def options_over(
     none. The reserve is checked against the starting price in force, so a new starting price
     above an old reserve is refused too."""
     soft_close = data.soft_close_seconds
+    auto_relist = data.auto_relist
     options = Options(
         min_increment=_money_over(data.min_increment, current.min_increment),
         reserve_price=_money_over(data.reserve_price, current.reserve_price),
@@ -97,6 +105,7 @@ def options_over(
         if isinstance(soft_close, int)
         else current.soft_close_seconds,
         buy_now_price=_money_over(data.buy_now_price, current.buy_now_price),
+        auto_relist=auto_relist if isinstance(auto_relist, int) else current.auto_relist,
     )
     reserve = options.reserve_price
     if (
@@ -173,7 +182,9 @@ def check_terms(
     return terms
 
 
-async def _insert_auction(product_id: int, terms: Terms, options: Options) -> int:
+async def insert_auction(
+    product_id: int, terms: Terms, options: Options, relisted_from: int | None = None
+) -> int:
     now = utc_now()
     rows = await Auction.insert(
         Auction(
@@ -191,6 +202,8 @@ async def _insert_auction(product_id: int, terms: Terms, options: Options) -> in
             winner=None,
             created_at=now,
             updated_at=now,
+            auto_relist=options.auto_relist,
+            relisted_from=relisted_from,
         )
     ).returning(Auction.id)
     return int(rows[0]["id"])
@@ -230,21 +243,21 @@ async def create_from_product(
         async with write_transaction():
             if await Auction.exists().where(Auction.product == product_id):
                 raise FieldErrors({"product_id": ["Product already has a listing"]})
-            auction_id = await _insert_auction(product_id, terms, options)
+            auction_id = await insert_auction(product_id, terms, options)
     except Exception as exc:
         if is_unique_violation(exc):
             raise FieldErrors({"product_id": ["Product already has a listing"]}) from None
         raise
-    _schedule(effects, auction_id, terms)
+    schedule_tasks(effects, auction_id, terms)
     return auction_id
 
 
-def _schedule(
+def schedule_tasks(
     effects: Effects, auction_id: int, terms: Terms | None, scheduled: bool | None = None
 ) -> None:
-    """The auction's one-off tasks after a listing, an edit (``terms``) or a withdrawal
-    (None): its ending, and its start while it waits ``scheduled`` (by default: while its
-    start is ahead)."""
+    """The auction's one-off tasks after a listing, a relist, an edit (``terms``) or a
+    withdrawal (None): its ending, and its start while it waits ``scheduled`` (by default:
+    while its start is ahead)."""
     done = AfterCommit()
     if terms is None:
         done.cancel_ending(auction_id)
@@ -292,11 +305,11 @@ async def create_with_product(
     try:
         async with write_transaction():
             product_id = await insert_product(account, values, cleaned, media)
-            auction_id = await _insert_auction(product_id, terms, options)
+            auction_id = await insert_auction(product_id, terms, options)
     except BaseException:
         media.discard()
         raise
-    _schedule(effects, auction_id, terms)
+    schedule_tasks(effects, auction_id, terms)
     return auction_id
 
 
@@ -311,12 +324,14 @@ OWN_AUCTION_COLUMNS = (
     Auction.reserve_price,
     Auction.soft_close_seconds,
     Auction.buy_now_price,
+    Auction.auto_relist,
+    Auction.winner,
     Auction.product,
     Auction.product.seller.as_alias("seller"),
 )
 
 
-async def _own_auction(account: Account, auction_id: int) -> dict[str, Any]:
+async def own_auction(account: Account, auction_id: int) -> dict[str, Any]:
     row = await Auction.select(*OWN_AUCTION_COLUMNS).where(Auction.id == auction_id).first()
     if row is None:
         raise NotFound()
@@ -332,7 +347,7 @@ async def update_auction(
     moves with the end time, and the start with the start time: a start moved ahead makes
     the auction ``scheduled`` (again), and a scheduled one whose start moved to now or before
     opens at once, through its start task, with ``auction_started`` like any other."""
-    row = await _own_auction(account, auction_id)
+    row = await own_auction(account, auction_id)
     if row["bid_count"]:
         raise BusinessError("Cannot edit an auction that has bids")
     if row["status"] not in EDITABLE:
@@ -348,6 +363,7 @@ async def update_auction(
         reserve_price=stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
         buy_now_price=stored_money(row["buy_now_price"]),
+        auto_relist=row["auto_relist"],
     )
     options = options_over(errors, data, current, terms.starting_price if terms else None)
     errors.check()
@@ -366,6 +382,7 @@ async def update_auction(
                 Auction.reserve_price: options.reserve_price,
                 Auction.soft_close_seconds: options.soft_close_seconds,
                 Auction.buy_now_price: options.buy_now_price,
+                Auction.auto_relist: options.auto_relist,
                 Auction.updated_at: utc_now(),
             }
         )
@@ -378,12 +395,14 @@ async def update_auction(
     )
     if not changed:
         raise BusinessError("Cannot edit an auction that has bids")
-    _schedule(effects, auction_id, terms, changed[0]["status"] == AuctionStatus.scheduled.value)
+    schedule_tasks(
+        effects, auction_id, terms, changed[0]["status"] == AuctionStatus.scheduled.value
+    )
     return terms
 
 
 async def delete_auction(account: Account, auction_id: int, effects: Effects) -> None:
-    await _own_auction(account, auction_id)
+    await own_auction(account, auction_id)
     deleted = (
         await Auction.delete()
         .where((Auction.id == auction_id) & (Auction.bid_count == 0))
@@ -392,4 +411,4 @@ async def delete_auction(account: Account, auction_id: int, effects: Effects) ->
     if not deleted:
         raise BusinessError("Cannot delete an auction that has bids")
     await Watch.delete().where(Watch.auction == auction_id)  # no foreign key: tables.Watch
-    _schedule(effects, auction_id, None)
+    schedule_tasks(effects, auction_id, None)

@@ -23,7 +23,9 @@ from madeinpk.catalog.tables import Product
 
 class Auction(Table):
     id: Serial  # the primary key Piccolo adds (every table here), declared for type checkers
-    product = ForeignKey(Product, unique=True, null=False, on_delete=OnDelete.cascade)
+    # A product may be auctioned again (a relist: a new row per run, ``relisted_from`` naming the
+    # run before); the database keeps one open run per product (migration 2026-12-05T14:00).
+    product = ForeignKey(Product, null=False, on_delete=OnDelete.cascade, index=True)
     starting_price = Numeric(digits=(10, 2))
     current_price = Numeric(digits=(10, 2))
     bid_count = Integer(default=0)
@@ -49,6 +51,11 @@ class Auction(Table):
     winner = ForeignKey(BaseUser, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(index=True)
     updated_at = Timestamptz()
+    # Relisting (docs/auction-rules.md § Relist): automatic relists left, and the run before.
+    auto_relist = Integer(default=0)
+    relisted_from: ForeignKey[Auction] = ForeignKey(
+        "self", null=True, on_delete=OnDelete.set_null, unique=True
+    )
 
 
 class Bid(Table):

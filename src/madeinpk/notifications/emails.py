@@ -151,3 +151,34 @@ Thank you for using MadeInPK!
 """
     ),
 )
+
+# --- second-chance offers (docs/auction-rules.md § Second-chance offer) ------------------------
+
+SECOND_CHANCE_OFFER = EmailTemplate(
+    subject=Template("A second chance to buy $product"),
+    body=Template(
+        """Dear $username,
+
+The winner of the auction for $product did not pay in time. The seller offers you the item at
+your highest bid, Rs. $amount.
+
+Accept or decline the offer in your MadeInPK account before $expires_at. If you accept, you will
+have $hours hours to pay.
+
+Thank you for using MadeInPK!
+"""
+    ),
+)
+
+OFFER_ANSWERED = EmailTemplate(
+    subject=Template("Your second-chance offer for $product was $outcome"),
+    body=Template(
+        """Dear $username,
+
+$bidder has $outcome your second-chance offer for $product at Rs. $amount.
+$next_step
+
+Thank you for using MadeInPK!
+"""
+    ),
+)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# ``collecting_notified``: the users a block's ``notify`` calls wrote to, for the caller's
+# ``AfterCommit`` (their sockets are pinged once the work committed).
+from madeinpk.notifications.live import collecting_notified as collecting_notified
 from madeinpk.notifications.live import note
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.timestamps import utc_now

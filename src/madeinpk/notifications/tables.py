@@ -48,6 +48,13 @@ class NotificationType(str, Enum):
     general = "general"
     bid_removed = "bid_removed"  # staff removed the user's bid (docs/auction-rules.md § 10)
     lead_regained = "lead_regained"  # a removal gave the user the lead
+    # Second-chance offers (docs/auction-rules.md § Second-chance offer).
+    second_chance_offer = "second_chance_offer"
+    offer_accepted = "offer_accepted"
+    offer_declined = "offer_declined"
+    offer_expired = "offer_expired"
+    # Relisting (docs/auction-rules.md § Relist).
+    auction_relisted = "auction_relisted"
 
 
 class Notification(Table):

@@ -19,19 +19,21 @@ from madeinpk.http.query import parse_int, require_int
 from madeinpk.http.requests import AnyRequest
 from madeinpk.http.responses import Message
 from madeinpk.money import format_money
-from madeinpk.orders import feedback, service
+from madeinpk.orders import feedback, offers, service
 from madeinpk.orders.schemas import (
     Address,
     Feedback,
     FeedbackCreate,
     FeedbackUpdate,
+    Offer,
     Order,
     SellerStatistics,
     SellerStats,
     feedback_body,
+    offer_body,
 )
+from madeinpk.orders.tables import OfferStatus, OrderStatus
 from madeinpk.orders.tables import Order as OrderRow
-from madeinpk.orders.tables import OrderStatus
 from madeinpk.settings import Settings
 
 PAID_OR_LATER = (OrderStatus.paid.value, OrderStatus.shipped.value, OrderStatus.delivered.value)
@@ -160,6 +162,75 @@ class OrderController(Controller):
     ) -> Message:
         await service.mark_shipped(order_id, account)
         return Message(message="Order marked as shipped")
+
+    @post(
+        "/{order_id:int}/second_chance/",
+        status_code=HTTP_201_CREATED,
+        operation_id="MakeSecondChanceOffer",
+    )
+    async def second_chance(
+        self,
+        account: NamedDependency[Account],
+        order_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        effects: NamedDependency[Effects],
+    ) -> Offer:
+        """The seller offers a missed order's item to the next-highest bidder."""
+        return offer_body(await offers.make_offer(order_id, account, settings, effects))
+
+
+class OfferController(Controller):
+    """``/api/offers/…``: second-chance offers, as their bidder (or seller) sees them."""
+
+    path = "/api/offers"
+    tags = ["orders"]
+    guards = [requires_account]
+
+    @get("/", operation_id="ListOffers")
+    async def list_offers(
+        self,
+        request: AnyRequest,
+        account: NamedDependency[Account],
+        paging: NamedDependency[PageRequest],
+        role: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+    ) -> Page[Offer]:
+        if role not in (None, "", "bidder", "seller"):
+            raise field_error(
+                "role", f'Select a valid choice. "{role}" is not one of bidder, seller.'
+            )
+        if status and status not in {s.value for s in OfferStatus}:
+            raise field_error(
+                "status", f'Select a valid choice. "{status}" is not one of the available choices.'
+            )
+        count, rows = await offers.list_offers(
+            account, role or None, status or None, paging.offset, paging.size
+        )
+        return paging.build(request, count, [offer_body(r) for r in rows])
+
+    @get("/{offer_id:int}/", operation_id="GetOffer")
+    async def get_offer(self, account: NamedDependency[Account], offer_id: FromPath[int]) -> Offer:
+        return offer_body(await offers.visible_offer(offer_id, account))
+
+    @post("/{offer_id:int}/accept/", status_code=HTTP_200_OK, operation_id="AcceptOffer")
+    async def accept(
+        self,
+        account: NamedDependency[Account],
+        offer_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        effects: NamedDependency[Effects],
+    ) -> Offer:
+        """The offered bidder takes the item: a new order with its own payment deadline."""
+        return offer_body(await offers.accept_offer(offer_id, account, settings, effects))
+
+    @post("/{offer_id:int}/decline/", status_code=HTTP_200_OK, operation_id="DeclineOffer")
+    async def decline(
+        self,
+        account: NamedDependency[Account],
+        offer_id: FromPath[int],
+        effects: NamedDependency[Effects],
+    ) -> Offer:
+        return offer_body(await offers.decline_offer(offer_id, account, effects))
 
 
 class FeedbackController(Controller):

@@ -11,6 +11,7 @@ from msgspec import UNSET, UnsetType
 # The order embeds the buyer's address body as ``shipping_address_detail``, the very shape the
 # addresses API returns.
 from madeinpk.accounts.addresses.schemas import Address
+from madeinpk.money import format_money, to_money
 
 
 class Order(msgspec.Struct):
@@ -117,3 +118,43 @@ class SellerStatistics(msgspec.Struct):
     current_month_earnings: str
     total_products: int
     active_auctions: int
+
+
+class Offer(msgspec.Struct):
+    """A second-chance offer (docs/rest-api.md § Second-chance offers)."""
+
+    id: int
+    order: int  # the missed order
+    auction: int | None
+    product: int
+    product_name: str
+    bidder: int
+    bidder_username: str
+    seller: int
+    seller_username: str
+    amount: str
+    status: str  # pending, accepted, declined, expired
+    expires_at: datetime
+    created_at: datetime
+    decided_at: datetime | None
+    new_order: int | None  # the order an acceptance created
+
+
+def offer_body(row: dict[str, Any]) -> Offer:
+    return Offer(
+        id=row["id"],
+        order=row["order"],
+        auction=row["auction"],
+        product=row["product"],
+        product_name=row["product_name"],
+        bidder=row["bidder"],
+        bidder_username=row["bidder_username"],
+        seller=row["seller"],
+        seller_username=row["seller_username"],
+        amount=format_money(to_money(row["amount"])),
+        status=row["status"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        decided_at=row["decided_at"],
+        new_order=row["new_order"],
+    )

@@ -320,7 +320,8 @@ async def seller_statistics(account: Account) -> SellerStatistics:
 
 async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int, OrderInfo]:
     """The orders of these auctions, by auction id, as their seller sees them in the auction
-    body (``auctions.listing.AuctionOrders``)."""
+    body (``auctions.listing.AuctionOrders``): a run's latest (a second-chance order after a
+    missed one, whose deadline is always the later)."""
     return {
         order["auction"]: OrderInfo(
             order_id=order["id"],
@@ -331,7 +332,10 @@ async def auction_orders(auction_ids: list[int], settings: Settings) -> dict[int
             seller_amount=format_money(order["seller_amount"]),
             payment_deadline=order["payment_deadline"],
         )
-        for order in await Order.select().where(Order.auction.is_in(auction_ids))
+        for order in await Order.select()
+        .where(Order.auction.is_in(auction_ids))
+        .order_by(Order.payment_deadline)
+        .order_by(Order.id)
     }
 
 

@@ -38,7 +38,8 @@ class Order(Table, tablename="auction_order"):  # ORDER is an SQL keyword
     buyer = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
     seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.restrict, index=True)
     product = ForeignKey(Product, null=False, on_delete=OnDelete.restrict)
-    auction = ForeignKey(Auction, unique=True, null=True, on_delete=OnDelete.set_null)
+    # A run's order, and after a missed payment the second-chance order of the same run.
+    auction = ForeignKey(Auction, null=True, on_delete=OnDelete.set_null, index=True)
     order_type = Varchar(length=10, default="auction")
     quantity = Integer(default=1)
     unit_price = Numeric(digits=(10, 2))
@@ -76,3 +77,28 @@ class Feedback(Table):
     product_as_described = Boolean(default=True)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class OfferStatus(str, Enum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+
+
+class Offer(Table, tablename="second_chance_offer"):
+    """The seller's second-chance offer of a missed order's item to the next-highest bidder, at
+    that bidder's highest bid (docs/auction-rules.md § Second-chance offer). One per missed
+    order; accepting it creates ``new_order``."""
+
+    id: Serial
+    order = ForeignKey(Order, unique=True, null=False, on_delete=OnDelete.cascade)
+    auction = ForeignKey(Auction, null=True, on_delete=OnDelete.set_null)
+    bidder = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
+    seller = ForeignKey(BaseUser, null=False, on_delete=OnDelete.cascade, index=True)
+    amount = Numeric(digits=(10, 2))
+    status = Varchar(length=10, choices=OfferStatus, default=OfferStatus.pending.value)
+    expires_at = Timestamptz()
+    created_at = Timestamptz()
+    decided_at = Timestamptz(null=True, default=None)
+    new_order = ForeignKey(Order, null=True, on_delete=OnDelete.set_null)

@@ -112,7 +112,7 @@ async def _create_live_auction(demo: DemoAuction, run: Run) -> None:
             updated_at=start,
         )
     )
-    await _create_images(demo.id, demo.name, demo.views, demo.palette, run)
+    await create_images(demo.id, demo.name, demo.views, demo.palette, run)
     state = AuctionState(
         auction_id=demo.id,
         product_name=demo.name,
@@ -247,7 +247,7 @@ async def _remove_demo_bid(
     )
 
 
-async def _create_images(
+async def create_images(
     product_id: int,
     name: str,
     views: tuple[str, ...],
@@ -286,7 +286,7 @@ async def seed_past_sales(run: Run) -> None:
                 run.mark(True)
             elif not await ProductImage.exists().where(ProductImage.product == order["product"]):
                 # Seeded before past sales had pictures: add them, or they show as blank cards.
-                await _create_images(
+                await create_images(
                     order["product"], sale.name, SALE_VIEWS, sale_palette(sale), run, index
                 )
                 run.mark(True)
@@ -327,7 +327,7 @@ async def _create_past_sale(seller: DemoSeller, index: int, order_number: str, r
         )
     ).returning(Product.id)
     product_id = product_rows[0]["id"]
-    await _create_images(product_id, sale.name, SALE_VIEWS, sale_palette(sale), run, index)
+    await create_images(product_id, sale.name, SALE_VIEWS, sale_palette(sale), run, index)
     auction_rows = await Auction.insert(
         Auction(
             product=product_id,

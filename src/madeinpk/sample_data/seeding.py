@@ -31,6 +31,7 @@ from madeinpk.sample_data.sales import (
     seed_past_sales,
     seed_scheduled_auction,
 )
+from madeinpk.sample_data.second_chances import seed_relisted_auction, seed_second_chance_offer
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -67,6 +68,8 @@ async def seed(settings: Settings) -> SeedReport:
             await seed_past_sales(run)
             await seed_scheduled_auction(run)
             await _seed_watches(run)
+            await seed_second_chance_offer(run)
+            await seed_relisted_auction(run)
             # A new key on every call: the plain key exists only in the report.
             token = await issue_token(run.users["buyer1"], settings)
     except BaseException:

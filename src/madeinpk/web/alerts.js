@@ -26,7 +26,10 @@ function toast(notification) {
   const text = document.createElement("p");
   text.textContent = notification.message;
   item.append(title, text);
-  if (notification.auction) {
+  if (notification.notification_type === "second_chance_offer") {
+    // Answered in the offers panel (offers.js), which this tells to refresh.
+    window.dispatchEvent(new CustomEvent("madeinpk:offer"));
+  } else if (notification.auction) {
     const link = document.createElement("a");
     link.href = `/auction/${notification.auction}`;
     link.textContent = notification.notification_type === "auction_ending_soon" ? "View auction" : "Bid again";

@@ -3,6 +3,7 @@
 // is the truth on every (re)connect, new_bid and auction_ended update it, errors show for 5 s.
 
 import { startAlerts } from "./alerts.js";
+import { startOffers } from "./offers.js";
 import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
 import { TAB_ID, shareSocket } from "./tabs.js";
 import { startWatchToggle } from "./watch.js";
@@ -86,7 +87,7 @@ async function listPage() {
       error.hidden = false;
     }
   });
-  await renderAccount();
+  if (await renderAccount()) startOffers(api);
   const result = await api("/api/auctions/?status=active&ordering=end_time&page_size=100");
   const list = $("auction-list");
   if (!result.ok) {
@@ -348,11 +349,25 @@ function auctionPage() {
           : "Auction ended with no bids.";
       ended.hidden = false;
       status = null;
+      findSuccessor();
     } else {
       ended.hidden = true;
     }
     renderStatus();
     renderBidForm();
+  }
+
+  // An unsold run may have been relisted (by its seller, or by auto_relist in the ending's own
+  // transaction): the page links to the new run. Asked once per ending seen.
+  let successorAsked = false;
+  async function findSuccessor() {
+    if (successorAsked) return;
+    successorAsked = true;
+    const result = await api(`/api/auctions/${auctionId}/`);
+    if (result.ok && result.body.relisted_as) {
+      $("relisted-link").href = `/auction/${result.body.relisted_as}`;
+      $("relisted").hidden = false;
+    }
   }
 
   // The reserve is secret, so whether a new price meets it is asked of the server (only while
@@ -609,7 +624,12 @@ function auctionPage() {
     renderBuyNow();
   });
   setInterval(() => { if (state) { renderCountdown(); renderBidForm(); } }, 1000);
-  renderAccount().then((profile) => { me = profile; initialStatus(); render(); });
+  renderAccount().then((profile) => {
+    me = profile;
+    initialStatus();
+    render();
+    if (profile) startOffers(api);
+  });
   if (token()) startAlerts(token(), auctionId);
   startWatchToggle(auctionId, token);
   link = shareSocket(`madeinpk-auction-${auctionId}`, connect, {

@@ -28,6 +28,8 @@ AUCTION_FIELDS = {
     "server_time", "my_max_bid",
     "buy_now_price", "buy_now_open", "bought_now",  # Buy It Now (docs/rest-api.md)
     "watch_count", "is_watching",  # docs/rest-api.md § Watchlist and reminders
+    # relisting (docs/rest-api.md § Relist)
+    "auto_relist", "relisted_from", "relisted_as",
 }  # fmt: skip
 PRODUCT_FIELDS = {
     "id", "seller", "seller_username", "category", "category_name", "name", "description",

@@ -38,7 +38,7 @@ from madeinpk.auctions.lifecycle.outcomes import (
 )
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.db.sql import Connection, transaction
-from madeinpk.notifications.tables import Notification, OutboxEmail
+from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -59,7 +59,9 @@ _CLOSE_POSTGRES = """
         FOR UPDATE SKIP LOCKED
     ) due
     WHERE a.id = due.id AND a.status = '{active}'
-    RETURNING a.id, a.product, a.current_price, a.end_time, a.seq, a.reserve_price
+    RETURNING a.id, a.product, a.current_price, a.end_time, a.seq, a.reserve_price,
+              a.start_time, a.starting_price, a.min_increment, a.soft_close_seconds,
+              a.auto_relist
 """
 # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE).
 _CLOSE_SQLITE = """
@@ -70,7 +72,8 @@ _CLOSE_SQLITE = """
         ORDER BY id {among_ids} DESC, end_time, id
         LIMIT :limit
     )
-    RETURNING id, product, current_price, end_time, seq, reserve_price
+    RETURNING id, product, current_price, end_time, seq, reserve_price,
+              start_time, starting_price, min_increment, soft_close_seconds, auto_relist
 """
 
 _SELLERS = """
@@ -209,6 +212,8 @@ async def write_endings(
         orders = {r["auction"]: r["id"] for r in inserted}
     notices: list[tuple[Any, ...]] = []
     emails: list[tuple[Any, ...]] = []
+    unsold = [e for e in endings if e not in won]
+    notices.extend(await _relist(db, closed, unsold, now, batch))
     for e in endings:
         e.write(orders.get(e.auction_id), settings, writer, now)
         batch.notified.update(n[0] for n in e.notices)
@@ -257,6 +262,101 @@ async def write_endings(
     (queued,) = await db.together(writes, len(writes) - 1)
     batch.email_ids = [r["id"] for r in queued]
     return orders
+
+
+RELISTED_TITLE = "An auction you bid on was relisted"
+
+
+def relisted_message(product: str, new_id: int) -> str:
+    """What the bidders of an unsold run are told when it runs again."""
+    return f"{product} is up for auction again: auction {new_id}."
+
+
+_RELIST_COLUMNS = (
+    "product", "starting_price", "current_price", "bid_count", "seq", "min_increment",
+    "reserve_price", "soft_close_seconds", "start_time", "end_time", "status", "created_at",
+    "updated_at", "auto_relist", "relisted_from",
+)  # fmt: skip
+
+
+async def _relist(
+    db: Connection,
+    closed: list[dict[str, Any]],
+    unsold: list[Ending],
+    now: datetime,
+    batch: EndedBatch,
+) -> list[tuple[Any, ...]]:
+    """``auto_relist`` (docs/auction-rules.md § Relist): each unsold run that asked for it is
+    run again at once, for the same duration, with one automatic relist fewer; in the ending's
+    transaction, its ending scheduled after commit. Returns the sellers' notices."""
+    by_id = {row["id"]: row for row in closed}
+    spoken = db.dialect
+    again = [(e, by_id[e.auction_id]) for e in unsold if by_id[e.auction_id]["auto_relist"]]
+    if not again:
+        return []
+    rows = []
+    for e, row in again:
+        duration = spoken.timestamp(row["end_time"]) - spoken.timestamp(row["start_time"])
+        start = spoken.money(row["starting_price"])
+        rows.append(
+            (
+                e.product_id,
+                start,
+                start,
+                0,
+                0,
+                spoken.money(row["min_increment"]),
+                spoken.money(row["reserve_price"]),
+                row["soft_close_seconds"],
+                now,
+                now + duration,
+                AuctionStatus.active.value,
+                now,
+                now,
+                int(row["auto_relist"]) - 1,
+                e.auction_id,
+            )
+        )
+    inserted = await db.insert_rows(
+        Auction, _RELIST_COLUMNS, rows, "RETURNING id, relisted_from, end_time, auto_relist"
+    )
+    notices = []
+    ended = {e.auction_id: e for e, _ in again}
+    for r in inserted:
+        e = ended[r["relisted_from"]]
+        batch.relisted[r["id"]] = spoken.timestamp(r["end_time"])
+        left = r["auto_relist"]
+        message = (
+            f"Your auction for {e.ended.product_name} ended without a sale and was relisted "
+            f"automatically as auction {r['id']} ({left} automatic relist"
+            f"{'' if left == 1 else 's'} left)."
+        )
+        notices.append(
+            (
+                e.seller_id,
+                NotificationType.auction_relisted.value,
+                "Your auction was relisted",
+                message,
+                r["id"],
+                None,
+                now,
+            )
+        )
+        batch.notified.add(e.seller_id)
+        for bidder in e.bidders:  # a run with a reserve not met had bidders: it is up again
+            notices.append(
+                (
+                    bidder.id,
+                    NotificationType.auction_relisted.value,
+                    RELISTED_TITLE,
+                    relisted_message(e.ended.product_name, r["id"]),
+                    r["id"],
+                    None,
+                    now,
+                )
+            )
+            batch.notified.add(bidder.id)
+    return notices
 
 
 # --- who ends what, when -----------------------------------------------------------------------

@@ -93,9 +93,12 @@ class EndedBatch:
     still_active: dict[int, datetime] = field(default_factory=dict)
     notified: set[int] = field(default_factory=set)  # users with new notifications
     email_ids: list[int] = field(default_factory=list)
+    relisted: dict[int, datetime] = field(default_factory=dict)  # auto relists: their end time
 
     def after_commit(self) -> AfterCommit:
         done = AfterCommit()
+        for auction_id, end_time in self.relisted.items():
+            done.schedule_ending(auction_id, end_time)
         done.notify_users(self.notified)
         for ended in self.ended:
             done.broadcast(ended.auction_id, ended.seq, ended.payload())
