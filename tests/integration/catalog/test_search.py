@@ -5,6 +5,7 @@ not on SQLite), the other filters and the page counts kept, and no input that br
 from __future__ import annotations
 
 import os
+import random
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -216,6 +217,19 @@ async def test_hostile_text_is_just_text(
                 for r in response.json()["results"]
             ]
             assert names == expected
+
+
+async def test_random_text_never_fails(client: httpx.AsyncClient, seller: UserHandle) -> None:
+    """Seeded random texts from operator, quoting, wildcard, control, Urdu and odd Unicode
+    characters (no NUL or lone surrogate: those are refused before the search is read)."""
+    await listed(seller, "Pashmina Shawl", description="Soft 'wool' & silk (fine): 100%")
+    alphabet = "ab shawl'\"\\%_&|!:*()<->-+~^$@#;,.?\x01\x7f\u00a0\u2028ش\u0651é😀\u200b\t"
+    rng = random.Random(22)
+    for _ in range(60):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        for path in LISTS:
+            response = await client.get(path, params={"search": text})
+            assert response.status_code == 200, (text, response.text)
 
 
 async def test_a_nul_is_refused_as_before(client: httpx.AsyncClient) -> None:
