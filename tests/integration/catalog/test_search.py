@@ -4,7 +4,6 @@ not on SQLite), the other filters and the page counts kept, and no input that br
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -20,10 +19,10 @@ from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.search import MAX_SEARCH_LENGTH, ProductSearch
 from madeinpk.catalog.tables import Category, Product
 from madeinpk.timestamps import utc_now
-from tests.integration.conftest import LiveServer
+from tests.integration.conftest import ENGINE, LiveServer
 from tests.integration.factories import UserHandle, make_user
 
-POSTGRES = bool(os.environ.get("DATABASE_URL", "").startswith("postgres"))
+POSTGRES = ENGINE == "postgres"
 LISTS = ("/api/products/", "/api/auctions/")
 
 
