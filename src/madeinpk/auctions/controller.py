@@ -35,6 +35,7 @@ from madeinpk.auctions.schemas import (
 )
 from madeinpk.auctions.tables import Auction as AuctionRow
 from madeinpk.auctions.tables import Bid as BidRow
+from madeinpk.catalog.search import SearchQuery, ranked_search
 from madeinpk.db.read_replicas import primary_reads, stale_read
 from madeinpk.http.auth import Account, requires_account, requires_seller
 from madeinpk.http.bodies import (
@@ -165,7 +166,7 @@ class AuctionController(Controller):
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         my_auctions: FromQuery[str | None] = None,
-        search: FromQuery[str | None] = None,
+        search: SearchQuery = None,
         ordering: FromQuery[str | None] = None,
     ) -> Page[Auction]:
         viewer = _viewer(request)
@@ -181,7 +182,11 @@ class AuctionController(Controller):
                 search=search,
             )
             count, rows = await listing.list_auctions(
-                conditions, listing.ordering(ordering), paging.offset, paging.size
+                conditions,
+                listing.ordering(ordering),
+                paging.offset,
+                paging.size,
+                ranked_search(search, ordering, listing.ORDERINGS),
             )
             bodies = await listing.auction_bodies(
                 rows, viewer, base_url(request), settings, auction_orders

@@ -18,7 +18,7 @@ from madeinpk.auctions.schemas import Auction as AuctionBody
 from madeinpk.auctions.schemas import Bid, OrderInfo
 from madeinpk.auctions.tables import Auction, AuctionStatus, Watch
 from madeinpk.catalog.products import product_bodies
-from madeinpk.db.database import contains_ignoring_case
+from madeinpk.catalog.search import ProductSearch
 from madeinpk.db.read_replicas import stale_read
 from madeinpk.db.sql import dialect, raw
 from madeinpk.http.auth import Account
@@ -91,12 +91,8 @@ def auction_filters(
         conditions.append(Auction.product.category == category_id)
     if is_true_flag(my_auctions) and account is not None:
         conditions.append(Auction.product.seller == account.id)
-    if search and search.strip():
-        text = search.strip()
-        conditions.append(
-            contains_ignoring_case(Auction.product.name, text)
-            | contains_ignoring_case(Auction.product.description, text)
-        )
+    if (found := ProductSearch.parse(search)) is not None:
+        conditions.append(found.matches(Auction.product))
     return conditions
 
 
@@ -263,14 +259,22 @@ async def auction_bodies(
 
 
 async def list_auctions(
-    conditions: list[Any], order_by: tuple[Any, bool], offset: int, limit: int
+    conditions: list[Any],
+    order_by: tuple[Any, bool],
+    offset: int,
+    limit: int,
+    ranked: ProductSearch | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
+    """``ranked``: the search to order by, most relevant first (``search.ranked_search``),
+    then by ``order_by``."""
     count_query = Auction.count()
     query = Auction.select(*AUCTION_COLUMNS)
     for condition in conditions:
         count_query = count_query.where(condition)
         query = query.where(condition)
     column, ascending = order_by
+    if ranked is not None:
+        query = query.order_by(ranked.relevance(Auction.product), ascending=False)
     # Lists and searches are browsed; a bidder's decisions read the row on the primary (the
     # bid path), and a live page follows the auction's events, not this (see read_replicas).
     rows = await stale_read(

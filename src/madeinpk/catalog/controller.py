@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from madeinpk.catalog import service
 from madeinpk.catalog.products import Listings, product_bodies, product_body
 from madeinpk.catalog.schemas import Category, Product
+from madeinpk.catalog.search import SearchQuery, ranked_search
 from madeinpk.http.auth import Account, requires_account, requires_seller
 from madeinpk.http.bodies import (
     UPLOAD_LIMIT,
@@ -77,13 +78,16 @@ class ProductController(Controller):
         seller: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         condition: FromQuery[str | None] = None,
-        search: FromQuery[str | None] = None,
+        search: SearchQuery = None,
         ordering: FromQuery[str | None] = None,
     ) -> Page[Product]:
         conditions = service.product_filters(
             seller=seller, category=category, condition=condition, search=search
         )
-        count, rows = await service.list_products(conditions, ordering, paging.offset, paging.size)
+        ranked = ranked_search(search, ordering, service.PRODUCT_ORDERINGS)
+        count, rows = await service.list_products(
+            conditions, ordering, paging.offset, paging.size, ranked
+        )
         return paging.build(request, count, await product_bodies(rows, base_url(request), listings))
 
     @get("/{product_id:int}/", operation_id="GetProduct")

@@ -10,8 +10,9 @@ from msgspec import UNSET
 from madeinpk.catalog.products import PRODUCT_COLUMNS, Listings
 from madeinpk.catalog.schemas import Category as CategoryBody
 from madeinpk.catalog.schemas import ProductUpdate
+from madeinpk.catalog.search import ProductSearch
 from madeinpk.catalog.tables import Category, Condition, Product, ProductImage
-from madeinpk.db.database import contains_ignoring_case, write_transaction
+from madeinpk.db.database import write_transaction
 from madeinpk.db.read_replicas import stale_read
 from madeinpk.db.sql import raw
 from madeinpk.http.auth import Account
@@ -180,18 +181,20 @@ def product_filters(
                 f'Select a valid choice. "{condition}" is not one of the available choices.',
             )
         conditions.append(Product.condition == condition)
-    if search and search.strip():
-        text = search.strip()
-        conditions.append(
-            contains_ignoring_case(Product.name, text)
-            | contains_ignoring_case(Product.description, text)
-        )
+    if (found := ProductSearch.parse(search)) is not None:
+        conditions.append(found.matches(Product.id))
     return conditions
 
 
 async def list_products(
-    conditions: list[Any], ordering: str | None, offset: int, limit: int
+    conditions: list[Any],
+    ordering: str | None,
+    offset: int,
+    limit: int,
+    ranked: ProductSearch | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
+    """``ranked``: the search to order by, most relevant first (``search.ranked_search``),
+    then by ``ordering`` or its default."""
     name = (ordering or "").strip()
     column = PRODUCT_ORDERINGS.get(name.lstrip("-"))
     ascending = column is not None and not name.startswith("-")
@@ -200,6 +203,8 @@ async def list_products(
     for condition in conditions:
         count_query, query = count_query.where(condition), query.where(condition)
     # Public and browsed, and never the ground of a decision: a replica's (see read_replicas).
+    if ranked is not None:
+        query = query.order_by(ranked.relevance(Product.id), ascending=False)
     rows = await stale_read(
         query.order_by(column, ascending=ascending)
         .order_by(Product.id, ascending=ascending)

@@ -9,8 +9,6 @@ from typing import Any
 
 import asyncpg
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns.combination import Where
-from piccolo.columns.operators.comparison import ComparisonOperator
 from piccolo.table import Table
 from piccolo_api.session_auth.tables import SessionsBase
 
@@ -36,22 +34,6 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
 
-class _LikeEscaped(ComparisonOperator):
-    template = "{name} LIKE {value} ESCAPE '\\'"
-
-
-class _ILikeEscaped(ComparisonOperator):
-    template = "{name} ILIKE {value} ESCAPE '\\'"
-
-
 def like_literal(text: str) -> str:
     """``text`` as a LIKE pattern that matches only itself: ``%`` and ``_`` lose their power."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def contains_ignoring_case(column: Any, text: str) -> Any:
-    """``?search=``: the text as typed, anywhere in the column. ILIKE on PostgreSQL; SQLite's
-    LIKE already ignores (ASCII) case. SQLite has no default escape character, so both name
-    one."""
-    operator = _ILikeEscaped if dialect(column._meta.table._meta.db).postgres else _LikeEscaped
-    return Where(column=column, value=f"%{like_literal(text)}%", operator=operator)

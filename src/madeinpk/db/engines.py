@@ -22,7 +22,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from madeinpk.db.database import ALL_TABLES
 from madeinpk.db.pg_engine import CleanupPostgresEngine, PooledConnection
 from madeinpk.db.read_replicas import ReplicaRouter, replicas_running
-from madeinpk.db.sql import is_postgres
+from madeinpk.db.sql import SESSION_SETTINGS, is_postgres
 from madeinpk.settings import Settings
 
 CONNECT_TIMEOUT = 5.0
@@ -95,7 +95,7 @@ def build_engine(settings: Settings, *, replicas: bool = False) -> Engine:
         # A generous busy timeout: writers queue behind SQLite's single write lock.
         return EmbeddedSQLiteEngine(path=str(db.sqlite_path), timeout=30)
     # Transactions that give their connection back even when the server is gone.
-    engine = CleanupPostgresEngine(config={"dsn": db.url})
+    engine = CleanupPostgresEngine(config={"dsn": db.url, "server_settings": SESSION_SETTINGS})
     if replicas and settings.replicas.urls:
         engine.replicas = ReplicaRouter(engine, settings)
     return engine

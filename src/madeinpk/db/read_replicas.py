@@ -45,7 +45,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.engine.postgres import PostgresEngine
 from redis.asyncio import Redis, RedisCluster
 
-from madeinpk.db.sql import is_postgres
+from madeinpk.db.sql import SESSION_SETTINGS, is_postgres
 from madeinpk.redis_io.redis_topology import redis_client
 from madeinpk.settings import Settings
 
@@ -58,7 +58,11 @@ _PINNED = "madeinpk.primary_reads"  # where a request keeps its answer, in its A
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Replica connections cannot write even if the server were promoted: every transaction on them
 # is read-only unless it says otherwise, and nothing here says otherwise.
-READ_ONLY = {"default_transaction_read_only": "on", "application_name": "madeinpk-replica"}
+READ_ONLY = {
+    **SESSION_SETTINGS,
+    "default_transaction_read_only": "on",
+    "application_name": "madeinpk-replica",
+}
 # Errors that mean the replica (or the way to it) is gone: it is skipped until a check finds it.
 _LOST = (
     asyncpg.PostgresConnectionError,

@@ -88,13 +88,20 @@ async function listPage() {
     }
   });
   if (await renderAccount()) startOffers(api);
-  const result = await api("/api/auctions/?status=active&ordering=end_time&page_size=100");
+  // The search box submits to this page (?search=…); a search lists the best match first (the
+  // API's relevance order, docs/rest-api.md "Search"), no search the soonest ending first.
+  const search = (new URLSearchParams(location.search).get("search") || "").trim();
+  $("search-text").value = search;
+  const query = search ? `search=${encodeURIComponent(search)}` : "ordering=end_time";
+  const result = await api(`/api/auctions/?status=active&${query}&page_size=100`);
   const list = $("auction-list");
   if (!result.ok) {
     $("list-status").textContent = "Could not load auctions.";
     return;
   }
-  $("list-status").textContent = `${result.body.count} auctions open for bidding`;
+  $("list-status").textContent = search
+    ? `${result.body.count} auctions open for bidding match “${search}”, best match first`
+    : `${result.body.count} auctions open for bidding`;
   for (const auction of result.body.results) {
     const item = document.createElement("li");
     const link = document.createElement("a");
