@@ -17,6 +17,8 @@ from madeinpk.orders.tables import Order
 from tests.integration.accounts.test_accounts import body
 from tests.integration.conftest import LiveServer, SmtpInbox
 from tests.integration.factories import UserHandle, make_auction, make_order, make_user
+from tests.integration.notifications.test_notification_socket import alerts
+from tests.integration.sockets import error, watch
 
 pytestmark = pytest.mark.usefixtures("task_worker", "task_scheduler")
 
@@ -98,6 +100,11 @@ async def test_the_profile_shows_and_sets_the_language(
     form = await client.put("/api/auth/profile/", data={"language": "en"}, headers=user.auth)
     assert (form.status_code, form.json()["language"]) == (200, "en")
 
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    assert "language" in schemas["Profile"]["properties"]
+    assert "language" in schemas["ProfileUpdate"]["properties"]
+    assert "language" not in schemas["RegisterRequest"]["properties"]
+
 
 async def test_api_errors_stay_english_for_an_urdu_caller(
     client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle
@@ -110,7 +117,7 @@ async def test_api_errors_stay_english_for_an_urdu_caller(
     )
     assert (low.status_code, low.json()) == (
         400,
-        {"error": "Bid must be higher than current price of 2500.00"},
+        {"amount": ["Bid must be higher than current price of 2500.00"]},
     )
     own = await client.post(
         f"/api/auctions/{auction_id}/place_bid/",
@@ -122,6 +129,17 @@ async def test_api_errors_stay_english_for_an_urdu_caller(
         "/api/auth/login/", json={"email": urdu.email, "password": "wrong"}, headers=URDU_BROWSER
     )
     assert (login.status_code, login.json()) == (401, {"error": "Invalid credentials"})
+
+
+async def test_socket_errors_stay_english_for_an_urdu_bidder(
+    live_server: LiveServer, seller: UserHandle
+) -> None:
+    urdu = await make_user(live_server.settings, language=Language.ur)
+    auction_id = await make_auction(seller)
+    async with watch(live_server.url, auction_id, urdu.token) as ws:
+        assert await ws.bid(100) == error(
+            "Bid must be higher than current price of 2500.00", "too_low"
+        )
 
 
 # --- notices and emails ---------------------------------------------------------------------------
@@ -232,3 +250,22 @@ async def test_orders_write_to_buyer_and_seller_each_in_their_language(
         "آپ کا آرڈر روانہ ہو گیا ہے",
         f"آرڈر {number} ({SHAWL}) راستے میں ہے۔",
     )
+
+
+async def test_an_urdu_notice_is_pushed_in_urdu(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle
+) -> None:
+    urdu = await make_user(live_server.settings, language=Language.ur)
+    rival = await make_user(live_server.settings)
+    auction_id = await make_auction(seller)
+    async with alerts(live_server.url, urdu) as feed:
+        assert (await feed.receive())["type"] == "unread_count"
+        await bid(client, auction_id, urdu, "2600")
+        await bid(client, auction_id, rival, "100000")
+        pushed = await feed.receive()
+    assert pushed["type"] == "notification"
+    assert (pushed["data"]["title"], pushed["data"]["message"]) == (
+        "آپ سے زیادہ بولی لگ گئی ہے",
+        f"کسی نے 1,00,000.00 روپے کی زیادہ بولی لگائی ہے: {SHAWL}",
+    )
+    assert pushed["data"]["notification_type"] == "bid_outbid"  # the protocol's words
