@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from madeinpk.accounts.tables import Role, UserProfile
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import CHROMIUM, bid, browser
+from tests.integration.test_browser import ARTIFACTS, CHROMIUM, bid, browser
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture
 
@@ -84,6 +84,8 @@ async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_group
     await expect(page.locator("#current-price")).to_have_text("12,34,567.00 روپے")
     await expect(page.locator("#my-status")).to_have_text("سب سے زیادہ بولی آپ کی ہے۔")
     await expect(page.locator("#latest-bids li").first).to_contain_text("12,34,567.00 روپے")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "live-auction-urdu.png", full_page=True)
     await context.close()
 
 
