@@ -17,6 +17,7 @@ from madeinpk.accounts.tables import Role, SellerProfile, UserProfile
 from madeinpk.accounts.tokens import issue_token
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.catalog.tables import Product, ProductImage
+from madeinpk.notifications.texts import Language
 from madeinpk.orders.tables import Order, OrderStatus
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
@@ -62,6 +63,7 @@ async def make_user(
     is_blocked: bool = False,
     staff: bool = False,
     password: str = PASSWORD,
+    language: Language = Language.en,
 ) -> UserHandle:
     username = unique_name(role.value)
     email = f"{username}@example.com"
@@ -85,6 +87,7 @@ async def make_user(
             UserProfile.profile_picture: "",
             UserProfile.is_blocked: is_blocked,
             UserProfile.failed_payment_count: 3 if is_blocked else 0,
+            UserProfile.language: language.value,
         },
     )
     if role in (Role.seller, Role.both):

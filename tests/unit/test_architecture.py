@@ -35,13 +35,15 @@ PACKAGE = "madeinpk"
 DOMAINS = ("notifications", "accounts", "catalog", "auctions", "orders")
 
 # What the other domains may import of notifications, the sink: write a notification, queue an
-# email, the email templates, and the tables (the notification types; the bid path writes its
-# Notification and OutboxEmail rows in bulk, in its own statements).
+# email, the email templates, the notices' words and the languages (texts), and the tables (the
+# notification types; the bid path writes its Notification and OutboxEmail rows in bulk, in its
+# own statements).
 NOTIFICATIONS_INTERFACE = frozenset(
     {
         "madeinpk.notifications",
         "madeinpk.notifications.service",
         "madeinpk.notifications.emails",
+        "madeinpk.notifications.texts",
         "madeinpk.notifications.tables",
     }
 )

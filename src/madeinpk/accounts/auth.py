@@ -21,7 +21,7 @@ from madeinpk.timestamps import utc_now
 _ACCOUNT_COLUMNS = """
     u.id, u.username, u.email, u.first_name, u.last_name, u.admin, u.active,
     p.role, p.phone_number, p.profile_picture, p.is_blocked, p.failed_payment_count,
-    p.created_at
+    p.created_at, p.language
 """
 _BY_TOKEN = f"""
     SELECT {_ACCOUNT_COLUMNS}
@@ -53,6 +53,7 @@ def _account(row: dict[str, Any]) -> Account:
         is_blocked=bool(row["is_blocked"]),
         failed_payment_count=row["failed_payment_count"] or 0,
         created_at=Dialect.timestamp(created) if created else utc_now(),
+        language=row["language"] or "en",
     )
 
 

@@ -29,6 +29,7 @@ from madeinpk.http.auth import Account, current_account, requires_account
 from madeinpk.http.bodies import UPLOAD_LIMIT, json_or_form, read_body, to_struct
 from madeinpk.http.requests import AnyRequest, base_url, client_address
 from madeinpk.http.responses import Message
+from madeinpk.notifications.texts import from_accept_language
 from madeinpk.settings import Settings
 
 
@@ -43,7 +44,8 @@ class AccountController(Controller):
         data: JSONBody[RegisterRequest],
         settings: NamedDependency[Settings],
     ) -> AuthResponse:
-        account, token = await service.register(data, settings)
+        language = from_accept_language(request.headers.get("accept-language"))
+        account, token = await service.register(data, settings, language)
         return AuthResponse(user=user_body(account, base_url(request)), token=token)
 
     @post(
@@ -176,4 +178,5 @@ async def _profile(request: AnyRequest, sales_summary: service.SalesSummary) -> 
         total_purchases=purchases,
         average_seller_rating=float(rating) if rating is not None else None,
         seller_profile=seller_profile_body(seller) if seller else None,
+        language=account.language,
     )

@@ -38,6 +38,7 @@ class ProfileUpdate(msgspec.Struct):
     last_name: str | UnsetType = UNSET
     phone_number: str | UnsetType = UNSET
     profile_picture: None | UnsetType = UNSET  # null removes the picture
+    language: str | UnsetType = UNSET  # additive: "en" or "ur" (docs/languages.md)
 
 
 class ProfileUpdateForm(msgspec.Struct):
@@ -49,6 +50,7 @@ class ProfileUpdateForm(msgspec.Struct):
     last_name: str | UnsetType = UNSET
     phone_number: str | UnsetType = UNSET
     profile_picture: bytes | UnsetType = UNSET
+    language: str | UnsetType = UNSET
 
 
 class BecomeSellerRequest(msgspec.Struct):
@@ -96,6 +98,7 @@ class Profile(User):
     total_purchases: int = 0
     average_seller_rating: float | None = None
     seller_profile: SellerProfile | None = None
+    language: str = "en"  # additive: the notices' and emails' language, "en" or "ur"
 
 
 class AuthResponse(msgspec.Struct):

@@ -28,6 +28,7 @@ from madeinpk.http.errors import BLOCKED, BusinessError, FieldErrorCollector, Fi
 from madeinpk.media import InvalidImage, MediaWriter, clean_images, delete_media
 from madeinpk.notifications.service import notify
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.texts import LANGUAGES, WELCOME, WELCOME_SELLER, Language, as_language
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -58,6 +59,11 @@ def _check_email(errors: FieldErrorCollector, email: str) -> None:
         errors.add("email", "Enter a valid email address.")
 
 
+def _check_language(errors: FieldErrorCollector, language: str) -> None:
+    if language not in LANGUAGES:
+        errors.add("language", f'"{language}" is not a valid choice.')
+
+
 def _check_length(errors: FieldErrorCollector, field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         errors.add(field, f"Ensure this field has no more than {limit} characters.")
@@ -81,7 +87,11 @@ def _hash_password(password: str) -> str:
     return BaseUser.hash_password(password)
 
 
-async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, str]:
+async def register(
+    data: RegisterRequest, settings: Settings, language: Language = Language.en
+) -> tuple[Account, str]:
+    """``language`` is the browser's (``Accept-Language``): the new user's notices and emails
+    are written in it until they choose another (``PATCH /api/auth/profile/``)."""
     username, email = data.username.strip(), data.email.strip()
     errors = FieldErrorCollector()
     _check_username(errors, username)
@@ -123,7 +133,11 @@ async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, 
             await user.save()
             await UserProfile.insert(
                 UserProfile(
-                    user=user.id, role=data.role, phone_number=data.phone_number, created_at=now
+                    user=user.id,
+                    role=data.role,
+                    phone_number=data.phone_number,
+                    created_at=now,
+                    language=language.value,
                 )
             )
             if data.role in SELLER_ROLES:
@@ -131,11 +145,7 @@ async def register(data: RegisterRequest, settings: Settings) -> tuple[Account, 
                     SellerProfile(user=user.id, created_at=now, updated_at=now)
                 )
             await notify(
-                user.id,
-                NotificationType.general,
-                "Welcome to MadeInPK!",
-                f"Hi {username}, welcome to MadeInPK: handmade goods from Pakistan's artisans, "
-                "sold by live auction.",
+                user.id, NotificationType.general, *WELCOME.render(language, username=username)
             )
             token = await issue_token(user.id, settings)
     except Exception as exc:
@@ -221,6 +231,9 @@ async def update_profile(
     if isinstance(data.phone_number, str):
         _check_length(errors, "phone_number", data.phone_number, 20)
         profile_changes[UserProfile.phone_number] = data.phone_number
+    if isinstance(data.language, str):
+        _check_language(errors, data.language)
+        profile_changes[UserProfile.language] = data.language
     if data.profile_picture is None:
         profile_changes[UserProfile.profile_picture] = ""
     errors.check()
@@ -331,8 +344,7 @@ async def become_seller(account: Account, data: BecomeSellerRequest) -> Account:
         await notify(
             account.id,
             NotificationType.general,
-            "Welcome to Selling on MadeInPK!",
-            "Your seller account is ready. List your first handmade item and start an auction.",
+            *WELCOME_SELLER.render(as_language(account.language)),
         )
     updated = await load_account(account.id)
     assert updated is not None

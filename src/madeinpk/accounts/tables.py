@@ -21,6 +21,8 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from madeinpk.notifications.texts import Language
+
 
 class Role(str, Enum):
     buyer = "buyer"
@@ -41,6 +43,8 @@ class UserProfile(Table, tablename="user_profile"):
     is_blocked = Boolean(default=False)
     failed_payment_count = Integer(default=0)
     created_at = Timestamptz()
+    # The words of the notices and emails written to this user (docs/languages.md).
+    language = Varchar(length=2, choices=Language, default=Language.en.value)
 
 
 class AuthToken(Table, tablename="auth_token"):

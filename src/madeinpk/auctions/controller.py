@@ -334,7 +334,7 @@ class AuctionController(Controller):
         amount, max_amount = _rest_amount(await read_json(request, exact_numbers=True))
         if not await bid_rate_limiter.allow(account.id):
             raise BusinessError(MESSAGES[Reason.rate_limited], 429)
-        bidder = Bidder(account.id, account.username, account.email)
+        bidder = Bidder(account.id, account.username, account.email, account.language)
         outcome = await bid_desk.place(
             BidRequest(auction_id, bidder, amount, idempotency_key, max_amount)
         )

@@ -40,6 +40,7 @@ class Account:
     is_blocked: bool
     failed_payment_count: int
     created_at: datetime
+    language: str = "en"  # of the notices and emails written to this user
 
     @property
     def is_admin(self) -> bool:

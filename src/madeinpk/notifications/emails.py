@@ -1,18 +1,32 @@
-"""Email templates. Texts follow the customer's documents word for word where they give one."""
+"""Email templates. Texts follow the customer's documents word for word where they give one.
+
+Each email is written in English and in Urdu, side by side (the notices' words are in
+``texts.py``); ``render`` writes it in the recipient's language, amounts as that language
+writes them (``texts.written``). A template with no Urdu yet is sent in English.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from string import Template
 
+from madeinpk.notifications.texts import Language, written
+
 
 @dataclass(frozen=True, slots=True)
 class EmailTemplate:
     subject: Template
     body: Template
+    ur_subject: Template | None = None
+    ur_body: Template | None = None
 
-    def render(self, **values: str) -> tuple[str, str]:
-        return self.subject.substitute(values), self.body.substitute(values)
+    def render(self, language: Language = Language.en, /, **values: object) -> tuple[str, str]:
+        urdu = language is Language.ur and self.ur_subject is not None and self.ur_body is not None
+        subject, body = (self.ur_subject, self.ur_body) if urdu else (self.subject, self.body)
+        assert subject is not None and body is not None
+        spoken = Language.ur if urdu else Language.en
+        text = {name: written(value, spoken) for name, value in values.items()}
+        return subject.substitute(text), body.substitute(text)
 
 
 OUTBID = EmailTemplate(
@@ -29,6 +43,21 @@ If you're still interested, you can place a higher bid to regain the lead.
 Log in to your MadeInPK account to view the auction and place a new bid.
 
 Thank you for using MadeInPK!
+"""
+    ),
+    ur_subject=Template("آپ سے زیادہ بولی لگ گئی ہے: $product"),
+    ur_body=Template(
+        """محترم $username،
+
+نیلامی برائے $product میں آپ سے زیادہ بولی لگ گئی ہے۔
+
+نئی سب سے زیادہ بولی: $amount روپے
+
+اگر آپ اب بھی دلچسپی رکھتے ہیں تو برتری واپس لینے کے لیے زیادہ بولی لگا سکتے ہیں۔
+
+نیلامی دیکھنے اور نئی بولی لگانے کے لیے اپنے MadeInPK اکاؤنٹ میں سائن اِن کریں۔
+
+MadeInPK استعمال کرنے کا شکریہ!
 """
     ),
 )
@@ -49,6 +78,21 @@ If payment is not received by the deadline the order is cancelled and counted as
 Thank you for using MadeInPK!
 """
     ),
+    ur_subject=Template("مبارک ہو! آپ نے نیلامی جیت لی: $product"),
+    ur_body=Template(
+        """محترم $username،
+
+مبارک ہو! آپ نے نیلامی برائے $product، $amount روپے کی بولی سے جیت لی۔
+
+آپ کا آرڈر نمبر $order_number ہے۔ براہِ کرم $hours گھنٹوں کے اندر ادائیگی مکمل کریں:
+$payment_url
+
+اگر مقررہ وقت تک ادائیگی موصول نہ ہوئی تو آرڈر منسوخ ہو جائے گا اور اسے چھوٹی ہوئی
+ادائیگی شمار کیا جائے گا۔
+
+MadeInPK استعمال کرنے کا شکریہ!
+"""
+    ),
 )
 
 AUCTION_LOST = EmailTemplate(
@@ -61,6 +105,17 @@ The auction for $product has ended. The winning bid was Rs. $amount.
 Thank you for bidding. Many more handmade pieces are waiting for you on MadeInPK.
 
 Thank you for using MadeInPK!
+"""
+    ),
+    ur_subject=Template("نیلامی ختم ہو گئی: $product"),
+    ur_body=Template(
+        """محترم $username،
+
+نیلامی برائے $product ختم ہو گئی ہے۔ جیتنے والی بولی $amount روپے تھی۔
+
+بولی لگانے کا شکریہ۔ MadeInPK پر ہاتھ سے بنی اور بہت سی چیزیں آپ کی منتظر ہیں۔
+
+MadeInPK استعمال کرنے کا شکریہ!
 """
     ),
 )
@@ -77,6 +132,17 @@ Thank you for bidding. Many more handmade pieces are waiting for you on MadeInPK
 Thank you for using MadeInPK!
 """
     ),
+    ur_subject=Template("جس نیلامی میں آپ آگے تھے وہ بغیر فروخت کے ختم ہو گئی"),
+    ur_body=Template(
+        """محترم $username،
+
+$message
+
+بولی لگانے کا شکریہ۔ MadeInPK پر ہاتھ سے بنی اور بہت سی چیزیں آپ کی منتظر ہیں۔
+
+MadeInPK استعمال کرنے کا شکریہ!
+"""
+    ),
 )
 
 AUCTION_ENDED_SELLER = EmailTemplate(
@@ -87,6 +153,15 @@ AUCTION_ENDED_SELLER = EmailTemplate(
 $outcome
 
 Thank you for selling on MadeInPK!
+"""
+    ),
+    ur_subject=Template("آپ کی نیلامی ختم ہو گئی: $product"),
+    ur_body=Template(
+        """محترم $username،
+
+$outcome
+
+MadeInPK پر فروخت کرنے کا شکریہ!
 """
     ),
 )
@@ -103,6 +178,17 @@ $next_step
 Thank you for using MadeInPK!
 """
     ),
+    ur_subject=Template("ادائیگی موصول ہو گئی: آرڈر $order_number"),
+    ur_body=Template(
+        """محترم $username،
+
+آرڈر $order_number ($product) کے لیے $amount روپے کی ادائیگی موصول ہو گئی ہے۔
+
+$next_step
+
+MadeInPK استعمال کرنے کا شکریہ!
+"""
+    ),
 )
 
 ACCOUNT_BLOCKED = EmailTemplate(
@@ -114,6 +200,18 @@ Your account has been blocked due to $count failed payments.
 
 You can still sign in and read your orders, but you can no longer bid. Contact MadeInPK
 support if you believe this is a mistake.
+
+MadeInPK
+"""
+    ),
+    ur_subject=Template("آپ کا MadeInPK اکاؤنٹ بلاک کر دیا گیا ہے"),
+    ur_body=Template(
+        """محترم $username،
+
+$count ناکام ادائیگیوں کی وجہ سے آپ کا اکاؤنٹ بلاک کر دیا گیا ہے۔
+
+آپ اب بھی سائن اِن کر کے اپنے آرڈر دیکھ سکتے ہیں، لیکن اب بولی نہیں لگا سکتے۔ اگر آپ کے خیال میں
+یہ غلطی ہے تو MadeInPK سپورٹ سے رابطہ کریں۔
 
 MadeInPK
 """

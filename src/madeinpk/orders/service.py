@@ -13,6 +13,7 @@ from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 
+from madeinpk.accounts.languages import language_of, languages_of
 from madeinpk.accounts.tables import UserProfile
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.schemas import OrderInfo
@@ -21,7 +22,8 @@ from madeinpk.catalog.tables import Product
 from madeinpk.db.database import write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BusinessError, NotFound
-from madeinpk.money import CENT, format_money
+from madeinpk.money import CENT, format_money, to_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.emails import ACCOUNT_BLOCKED, PAYMENT_RECEIVED
 from madeinpk.notifications.service import notify, queue_email
 from madeinpk.notifications.tables import NotificationType
@@ -114,28 +116,32 @@ async def confirm_payment(order_id: int, account: Account, effects: Effects) -> 
             await Auction.update(
                 {Auction.status: AuctionStatus.completed.value, Auction.updated_at: now}
             ).where(Auction.id == order["auction"])
-        amount = format_money(order["total_amount"])
+        amount = to_money(order["total_amount"])
+        spoken = await languages_of([order["buyer"], order["seller"]])
         emails = []
         for role, user_id, username, email, next_step in (
             ("buyer", order["buyer"], order["buyer_username"], order["buyer_email"],
-             "The seller will ship your item soon; you will be told when it is on its way."),
+             texts.NEXT_STEP_BUYER),
             ("seller", order["seller"], order["seller_username"], order["seller_email"],
-             "Please ship the item and mark the order as shipped."),
+             texts.NEXT_STEP_SELLER),
         ):  # fmt: skip
+            language = spoken[user_id]
             await notify(
                 user_id,
                 NotificationType.payment_received,
-                "Payment received",
-                f"Payment of Rs. {amount} for order {order['order_number']} has been received.",
+                *texts.PAYMENT_RECEIVED.render(
+                    language, amount=amount, order_number=order["order_number"]
+                ),
                 order_id=order_id,
                 auction_id=order["auction"],
             )
             subject, body = PAYMENT_RECEIVED.render(
+                language,
                 username=username,
                 amount=amount,
                 order_number=order["order_number"],
                 product=order["product_name"],
-                next_step=next_step,
+                next_step=next_step.render(language),
             )
             email_id = await queue_email(
                 f"payment_received:{order_id}:{role}", email, subject, body
@@ -163,8 +169,11 @@ async def mark_shipped(order_id: int, account: Account) -> None:
         await notify(
             order["buyer"],
             NotificationType.order_shipped,
-            "Your order has shipped",
-            f"Order {order['order_number']} ({order['product_name']}) is on its way.",
+            *texts.ORDER_SHIPPED.render(
+                await language_of(order["buyer"]),
+                order_number=order["order_number"],
+                product=order["product_name"],
+            ),
             order_id=order_id,
             auction_id=order["auction"],
         )
@@ -221,12 +230,15 @@ async def expire_order(order_id: int, settings: Settings) -> list[int] | None:
             .returning(UserProfile.failed_payment_count, UserProfile.is_blocked)
         )
         product = await Product.select(Product.name).where(Product.id == order["product"]).first()
+        language = await language_of(order["buyer"])
         await notify(
             order["buyer"],
             NotificationType.general,
-            "Payment deadline missed",
-            f"Order {order['order_number']} ({product['name'] if product else 'your item'}) "
-            "was cancelled because payment was not received in time.",
+            *texts.PAYMENT_MISSED.render(
+                language,
+                order_number=order["order_number"],
+                product=product["name"] if product else texts.YOUR_ITEM.render(language),
+            ),
             order_id=order_id,
             auction_id=order["auction"],
         )
@@ -242,8 +254,7 @@ async def expire_order(order_id: int, settings: Settings) -> list[int] | None:
         await notify(
             order["buyer"],
             NotificationType.account_blocked,
-            "Account Blocked",
-            f"Your account has been blocked due to {count} failed payments.",
+            *texts.ACCOUNT_BLOCKED.render(language, count=count),
         )
         user = (
             await BaseUser.select(BaseUser.username, BaseUser.email)
@@ -251,7 +262,7 @@ async def expire_order(order_id: int, settings: Settings) -> list[int] | None:
             .first()
         )
         assert user is not None
-        subject, body = ACCOUNT_BLOCKED.render(username=user["username"], count=str(count))
+        subject, body = ACCOUNT_BLOCKED.render(language, username=user["username"], count=count)
         email_id = await queue_email(f"account_blocked:{order_id}", user["email"], subject, body)
         return [email_id] if email_id is not None else []
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from madeinpk.accounts.tables import Role
 from madeinpk.catalog.tables import Condition
+from madeinpk.notifications.texts import Language
 
 DEMO_PASSWORD = "madeinpk123"
 
@@ -61,6 +62,7 @@ class DemoAccount:
     last_name: str
     role: Role
     phone_number: str = ""
+    language: Language = Language.en  # of their notices and emails (docs/languages.md)
 
     @property
     def email(self) -> str:
@@ -148,7 +150,9 @@ SELLERS: tuple[DemoSeller, ...] = (
         ),
     ),
     DemoSeller(
-        account=DemoAccount("multani_pottery", "Ayesha", "Qureshi", Role.seller, "+923215551302"),
+        account=DemoAccount(
+            "multani_pottery", "Ayesha", "Qureshi", Role.seller, "+923215551302", Language.ur
+        ),
         brand_name="Multani Blue Pottery House",
         biography=(
             "Three generations of Multani potters glazing cobalt and turquoise designs by hand, "
@@ -193,7 +197,7 @@ SELLERS: tuple[DemoSeller, ...] = (
 
 BUYERS: tuple[DemoAccount, ...] = (
     DemoAccount("buyer1", "Ali", "Raza", Role.buyer, "+923005550001"),
-    DemoAccount("buyer2", "Sana", "Malik", Role.buyer, "+923005550002"),
+    DemoAccount("buyer2", "Sana", "Malik", Role.buyer, "+923005550002", Language.ur),
     DemoAccount("buyer3", "Hamza", "Khan", Role.buyer, "+923005550003"),
 )
 

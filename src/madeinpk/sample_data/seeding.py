@@ -128,6 +128,7 @@ async def _seed_accounts(run: Run) -> None:
                 UserProfile.role: account.role.value,
                 UserProfile.phone_number: account.phone_number,
                 UserProfile.created_at: run.now,
+                UserProfile.language: account.language.value,
             },
         )
         run.mark(profile._was_created)

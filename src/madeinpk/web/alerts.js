@@ -2,6 +2,7 @@
 // the user is outbid on another auction, pushed by /ws/notifications/ the moment it happens
 // (one socket for all the tabs of this browser).
 
+import { t } from "./languages.js";
 import { reconnectDelay } from "./live.js";
 import { shareSocket } from "./tabs.js";
 
@@ -12,7 +13,7 @@ function showCount(count) {
   if (!badge) return;
   badge.hidden = !(count > 0);
   badge.textContent = String(count);
-  badge.setAttribute("aria-label", `${count} unread notifications`);
+  badge.setAttribute("aria-label", t("unread_count", { count }));
 }
 
 function toast(notification) {
@@ -32,7 +33,7 @@ function toast(notification) {
   } else if (notification.auction) {
     const link = document.createElement("a");
     link.href = `/auction/${notification.auction}`;
-    link.textContent = notification.notification_type === "auction_ending_soon" ? "View auction" : "Bid again";
+    link.textContent = t(notification.notification_type === "auction_ending_soon" ? "view_auction" : "bid_again");
     item.append(link);
   }
   box.append(item);

@@ -4,6 +4,7 @@
 
 import { startAlerts } from "./alerts.js";
 import { startOffers } from "./offers.js";
+import { applyLanguage, errorText, formatPKR, formatTime, t } from "./languages.js";
 import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
 import { TAB_ID, shareSocket } from "./tabs.js";
 import { startWatchToggle } from "./watch.js";
@@ -13,17 +14,13 @@ const TOKEN_KEY = "authToken"; // the React client's key
 const $ = (id) => document.getElementById(id);
 const token = () => localStorage.getItem(TOKEN_KEY);
 
-export function formatPKR(value) {
-  const amount = Number(value);
-  return "PKR " + amount.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-}
-
 function timeLeft(endTime) {
   const seconds = Math.max(0, Math.floor((new Date(endTime) - Date.now()) / 1000));
-  if (seconds === 0) return "Ended";
+  if (seconds === 0) return t("ended");
   const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
   const m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  return (d ? `${d}d ` : "") + `${h}h ${String(m).padStart(2, "0")}m ${String(s).padStart(2, "0")}s`;
+  return (d ? t("duration_days", { d }) : "") +
+    t("duration", { h, m: String(m).padStart(2, "0"), s: String(s).padStart(2, "0") });
 }
 
 async function api(path, options = {}) {
@@ -43,7 +40,7 @@ async function renderAccount() {
     else {
       const link = document.createElement("a");
       link.href = "/";
-      link.textContent = "Sign in to bid";
+      link.textContent = t("sign_in_to_bid");
       box.append(link);
     }
     return null;
@@ -55,10 +52,10 @@ async function renderAccount() {
   }
   const name = document.createElement("span");
   name.id = "username";
-  name.textContent = `Signed in as ${me.body.username} `;
+  name.textContent = t("signed_in_as", { username: me.body.username });
   const out = document.createElement("button");
   out.type = "button";
-  out.textContent = "Sign out";
+  out.textContent = t("sign_out");
   out.addEventListener("click", async () => {
     await api("/api/auth/logout/", { method: "POST" });
     localStorage.removeItem(TOKEN_KEY);
@@ -83,7 +80,7 @@ async function listPage() {
       localStorage.setItem(TOKEN_KEY, result.body.token);
       location.reload();
     } else {
-      error.textContent = result.body?.error || "Sign-in failed";
+      error.textContent = result.body?.error || t("sign_in_failed");
       error.hidden = false;
     }
   });
@@ -96,12 +93,12 @@ async function listPage() {
   const result = await api(`/api/auctions/?status=active&${query}&page_size=100`);
   const list = $("auction-list");
   if (!result.ok) {
-    $("list-status").textContent = "Could not load auctions.";
+    $("list-status").textContent = t("could_not_load");
     return;
   }
   $("list-status").textContent = search
     ? `${result.body.count} auctions open for bidding match “${search}”, best match first`
-    : `${result.body.count} auctions open for bidding`;
+    : t("auctions_open", { count: result.body.count });
   for (const auction of result.body.results) {
     const item = document.createElement("li");
     const link = document.createElement("a");
@@ -118,18 +115,20 @@ async function listPage() {
     title.textContent = auction.product.name;
     const price = document.createElement("p");
     price.className = "price";
-    price.textContent = `${formatPKR(auction.current_price)} · ${auction.total_bids} bids`;
+    price.textContent = t("card_price", {
+      price: formatPKR(auction.current_price), count: auction.total_bids,
+    });
     const left = document.createElement("p");
     left.className = "time-left";
     left.dataset.end = auction.end_time;
-    left.textContent = `Time left: ${timeLeft(auction.end_time)}`;
+    left.textContent = t("card_time_left", { time: timeLeft(auction.end_time) });
     link.append(title, price, left);
     item.append(link);
     list.append(item);
   }
   setInterval(() => {
     for (const el of document.querySelectorAll(".time-left")) {
-      el.textContent = `Time left: ${timeLeft(el.dataset.end)}`;
+      el.textContent = t("card_time_left", { time: timeLeft(el.dataset.end) });
     }
   }, 1000);
 }
@@ -167,7 +166,7 @@ function auctionPage() {
   const setConnected = (live) => {
     connected = live;
     const pill = $("connection");
-    pill.textContent = live ? "Live" : "Disconnected";
+    pill.textContent = live ? t("live") : t("disconnected");
     pill.className = `pill ${live ? "pill-on" : "pill-off"}`;
     renderBidForm();
   };
@@ -201,8 +200,8 @@ function auctionPage() {
   function leadingText() {
     const max = state.my_max_bid;
     return max && cents(max) > cents(state.current_price)
-      ? `You are the highest bidder. Bidding automatically up to ${formatPKR(max)}.`
-      : "You are the highest bidder.";
+      ? t("leading_with_max", { max: formatPKR(max) })
+      : t("leading");
   }
 
   function renderBidForm() {
@@ -212,7 +211,7 @@ function auctionPage() {
     const hint = $("bid-hint");
     form.hidden = !isActive() && !isScheduled();
     input.min = state.min_next_bid;
-    input.placeholder = `Min: ${state.min_next_bid}`;
+    input.placeholder = t("min_placeholder", { amount: state.min_next_bid });
     maxInput.min = state.min_next_bid;
     const canBid = Boolean(token()) && connected && !isScheduled();
     for (const control of [input, maxInput, button]) control.disabled = !canBid;
@@ -223,14 +222,13 @@ function auctionPage() {
     if (isScheduled()) {
       hint.textContent = "Bidding opens when the auction starts.";
     } else if (!token()) {
-      hint.textContent = "You are watching as a spectator. Sign in to bid.";
+      hint.textContent = t("spectator_hint");
     } else if (iLead()) {
-      hint.textContent = "You lead. To raise your maximum, enter it under " +
-        "\"Bid automatically up to\" and leave \"Your bid\" empty.";
+      hint.textContent = t("lead_hint");
     } else {
-      hint.textContent = `Bid at least ${formatPKR(state.min_next_bid)} ` +
-        `(steps of ${formatPKR(state.min_increment)}). With only a maximum, ` +
-        `we bid ${formatPKR(state.min_next_bid)} for you.`;
+      hint.textContent = t("bid_hint", {
+        min: formatPKR(state.min_next_bid), step: formatPKR(state.min_increment),
+      });
     }
     renderBuyNow();
   }
@@ -267,10 +265,10 @@ function auctionPage() {
     $("loading").hidden = true;
     $("auction").hidden = false;
     const product = state.product;
-    document.title = `${product.name} — MadeInPK Live`;
+    document.title = t("page_title_named", { name: product.name });
     $("name").textContent = product.name;
     $("description").textContent = product.description;
-    $("condition").textContent = product.condition.replace("_", " ");
+    $("condition").textContent = t(`condition_${product.condition}`);
     $("category").textContent = product.category || "—";
     const images = product.images;
     const primary = images.find((i) => i.is_primary) || images[0];
@@ -283,7 +281,7 @@ function auctionPage() {
       const button = document.createElement("button");
       button.type = "button";
       button.setAttribute("aria-pressed", String(image === primary));
-      button.setAttribute("aria-label", `Show image ${index + 1} of ${product.name}`);
+      button.setAttribute("aria-label", t("show_image", { n: index + 1, name: product.name }));
       const img = document.createElement("img");
       img.src = image.url;
       img.alt = "";
@@ -295,9 +293,11 @@ function auctionPage() {
       thumbs.append(button);
     });
     const seller = state.seller;
-    $("seller-name").textContent = `Seller: ${seller.brand_name || seller.username}`;
+    $("seller-name").textContent = t("seller", { name: seller.brand_name || seller.username });
     $("verified").hidden = !seller.is_verified;
-    $("rating").textContent = `Rating: ${seller.average_rating} ★ (${seller.total_feedbacks} reviews)`;
+    $("rating").textContent = t("rating", {
+      rating: seller.average_rating, count: seller.total_feedbacks,
+    });
     $("biography").textContent = seller.biography;
     $("starting-price").textContent = formatPKR(state.starting_price);
     $("current-price").textContent = formatPKR(state.current_price);
@@ -307,17 +307,15 @@ function auctionPage() {
     renderCountdown();
     const reserve = $("reserve");
     reserve.hidden = state.reserve_met === null || state.reserve_met === undefined;
-    reserve.textContent = state.reserve_met ? "Reserve met" : "Reserve not met";
+    reserve.textContent = state.reserve_met ? t("reserve_met") : t("reserve_not_met");
     reserve.className = `reserve ${state.reserve_met ? "reserve-met" : "reserve-not-met"}`;
     const softClose = $("soft-close");
     softClose.hidden = !state.soft_close_seconds || state.status !== "active";
-    softClose.textContent = `Soft close: a bid in the last ${state.soft_close_seconds} s ` +
-      `moves the end to ${state.soft_close_seconds} s after that bid.`;
+    softClose.textContent = t("soft_close", { s: state.soft_close_seconds });
     const extended = $("extended");
     extended.hidden = !extendedTo || state.status !== "active";
     if (extendedTo) {
-      extended.textContent = `The auction was extended by a late bid: it now ends at ` +
-        `${new Date(extendedTo).toLocaleTimeString()}.`;
+      extended.textContent = t("extended", { time: formatTime(new Date(extendedTo)) });
     }
     const list = $("latest-bids");
     list.textContent = "";
@@ -328,13 +326,13 @@ function auctionPage() {
       item.querySelector(".amount").textContent = formatPKR(bid.amount);
       const time = item.querySelector("time");
       time.dateTime = bid.time;
-      time.textContent = new Date(bid.time).toLocaleTimeString();
+      time.textContent = formatTime(new Date(bid.time));
       if (bid.auto) {
         item.classList.add("auto");
         const mark = document.createElement("span");
         mark.className = "auto-mark";
-        mark.textContent = "automatic";
-        mark.title = "Placed by a bidder's maximum (proxy bid)";
+        mark.textContent = t("automatic");
+        mark.title = t("automatic_title");
         item.append(mark);
       }
       list.append(item);
@@ -350,10 +348,10 @@ function auctionPage() {
         : state.bought_now && winner
         ? `Auction ended: bought with Buy It Now by ${winner} for ${finalPrice}.`
         : winner
-        ? `Auction ended. Winner: ${winner}. Final price: ${finalPrice}`
+        ? t("ended_winner", { winner, price: finalPrice })
         : state.reserve_met === false && state.total_bids > 0
-          ? "Auction ended without a sale: the reserve price was not met."
-          : "Auction ended with no bids.";
+          ? t("ended_reserve")
+          : t("ended_no_bids");
       ended.hidden = false;
       status = null;
       findSuccessor();
@@ -413,9 +411,8 @@ function auctionPage() {
     } else {
       state.my_max_bid = null;
       if (wasLeading || mineBefore) {
-        setStatus("outbid", data.auto
-          ? `An automatic bid outbid you: ${formatPKR(data.amount)}. Bid at least ${formatPKR(data.min_next_bid)} to lead.`
-          : `You have been outbid: ${formatPKR(data.amount)}. Bid at least ${formatPKR(data.min_next_bid)} to lead.`);
+        const values = { amount: formatPKR(data.amount), min: formatPKR(data.min_next_bid) };
+        setStatus("outbid", data.auto ? t("outbid_auto", values) : t("outbid", values));
       }
     }
   }
@@ -463,15 +460,16 @@ function auctionPage() {
       setStatus("leading", leadingText());
     } else {
       state.my_max_bid = null;
-      setStatus("outbid", `Your bid of ${formatPKR(data.amount)} was recorded, but an automatic ` +
-        `bid outbid you at once: the price is now ${formatPKR(data.current_price)}.`);
+      setStatus("outbid", t("recorded_but_outbid", {
+        amount: formatPKR(data.amount), price: formatPKR(data.current_price),
+      }));
     }
   }
 
   // error.code says what to do beyond showing the (unchanged) message.
   function onError(message) {
     awaitingAnswer = false;
-    showError(message.message);
+    showError(errorText(message));
     const input = $("bid-amount"), maxInput = $("max-amount");
     input.removeAttribute("aria-invalid");
     maxInput.removeAttribute("aria-invalid");
@@ -579,7 +577,7 @@ function auctionPage() {
         status(false);
         awaitingAnswer = false;
         if (event.code === 4401 || event.code === 4404) {
-          showError(event.code === 4401 ? "Your session has expired. Please sign in again." : "Auction not found");
+          showError(event.code === 4401 ? t("session_expired") : t("auction_not_found"));
           return;
         }
         attempts += 1;
@@ -596,7 +594,7 @@ function auctionPage() {
     const input = $("bid-amount"), maxInput = $("max-amount");
     const maximum = maxInput.value.trim() === "" ? null : parseFloat(maxInput.value);
     if (maximum !== null && !(maximum > 0)) {
-      showError("Please enter a valid maximum bid");
+      showError(t("invalid_max"));
       return;
     }
     let amount = input.value.trim() === "" ? null : parseFloat(input.value);
@@ -605,7 +603,7 @@ function auctionPage() {
       amount = Number(iLead() ? state.current_price : state.min_next_bid);
     }
     if (!(amount > 0)) {
-      showError("Please enter a valid bid amount");
+      showError(t("invalid_amount"));
       return;
     }
     if (link && connected) {
@@ -647,5 +645,6 @@ function auctionPage() {
   });
 }
 
+applyLanguage({ token, api });
 if (document.body.dataset.page === "auction") auctionPage();
 else listPage();

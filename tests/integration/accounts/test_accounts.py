@@ -260,7 +260,9 @@ async def test_profile_has_user_fields_and_totals(
         "total_purchases",
         "average_seller_rating",
         "seller_profile",
+        "language",  # additive (docs/languages.md)
     }
+    assert profile["language"] == "en"
     assert profile["total_sales"] == 0 and profile["total_purchases"] == 0
     assert profile["average_seller_rating"] is None
     seller = profile["seller_profile"]

@@ -69,6 +69,7 @@ def still_holds(spoken: Dialect, state: AuctionState, bidders: list[int]) -> Sta
 _LOCK_POSTGRES = f"""
     SELECT s.*, clock_timestamp() AS now,
            u.username AS leader_username, u.email AS leader_email,
+           (SELECT language FROM user_profile WHERE "user" = s.leader) AS leader_language,
            ARRAY(SELECT "user" FROM user_profile
                  WHERE "user" {POSTGRES.among("bidders")} AND is_blocked) AS blocked
     FROM (
@@ -90,7 +91,8 @@ _STATE_COLUMNS_SQLITE = """
     a.bid_count, a.seq, a.leader, a.leader_max, a.last_bid_time,
     a.min_increment, a.reserve_price, a.soft_close_seconds, a.buy_now_price,
     p.seller, p.name AS product_name,
-    u.username AS leader_username, u.email AS leader_email
+    u.username AS leader_username, u.email AS leader_email,
+    (SELECT language FROM user_profile WHERE "user" = a.leader) AS leader_language
 """
 _STATE_FROM_SQLITE = """
     FROM auction a JOIN product p ON p.id = a.product
@@ -107,6 +109,7 @@ _BLOCKED_SQLITE = (
 # money as text, so that no amount goes through a float.
 _CURRENT_POSTGRES = f"""
     SELECT s.*, u.username AS leader_username, u.email AS leader_email,
+           (SELECT language FROM user_profile WHERE "user" = s.leader) AS leader_language,
            ARRAY(SELECT "user" FROM user_profile
                  WHERE "user" {POSTGRES.among("cur_bidders")} AND is_blocked) AS blocked
     FROM (
@@ -168,7 +171,12 @@ async def lock_auction(
 def state_from_row(spoken: Dialect, auction_id: int, row: dict[str, Any]) -> AuctionState:
     """The rules' view of an auction's row (joined with its product and leader)."""
     leader = (
-        Bidder(row["leader"], row["leader_username"], row["leader_email"])
+        Bidder(
+            row["leader"],
+            row["leader_username"],
+            row["leader_email"],
+            row.get("leader_language") or "en",
+        )
         if row["leader"] is not None
         else None
     )

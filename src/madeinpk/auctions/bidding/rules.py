@@ -56,6 +56,7 @@ class Bidder:
     id: int
     username: str
     email: str
+    language: str = "en"  # of the outbid notice and email written to them
 
 
 @dataclass(frozen=True, slots=True)

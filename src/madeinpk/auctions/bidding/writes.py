@@ -21,9 +21,10 @@ from madeinpk.auctions.tables import AuctionEvent
 from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.db.held_writes import IF_HELD
 from madeinpk.db.sql import Connection, Dialect, Statement, insert_sql
-from madeinpk.money import format_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.emails import OUTBID
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.notifications.texts import as_language
 
 
 class BatchWrites:
@@ -179,8 +180,9 @@ def _outbid_notices(
             (
                 o.bidder.id,
                 NotificationType.bid_outbid.value,
-                "You have been outbid",
-                f"Someone placed a higher bid of Rs. {format_money(o.price)} on {product}",
+                *texts.OUTBID.render(
+                    as_language(o.bidder.language), amount=o.price, product=product
+                ),
                 auction_id,
                 now,
             )
@@ -192,7 +194,10 @@ def _outbid_notices(
     emails = []
     for o in decision.outbid:
         subject, body = OUTBID.render(
-            username=o.bidder.username, product=product, amount=format_money(o.price)
+            as_language(o.bidder.language),
+            username=o.bidder.username,
+            product=product,
+            amount=o.price,
         )
         emails.append((f"outbid:{auction_id}:{o.seq}", o.bidder.email, subject, body, now))
     outbox = insert_sql(

@@ -39,6 +39,7 @@ from madeinpk.auctions.lifecycle.outcomes import (
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.db.sql import Connection, transaction
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.notifications.texts import as_language
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -77,7 +78,8 @@ _CLOSE_SQLITE = """
 """
 
 _SELLERS = """
-    SELECT p.id AS product, p.name, p.seller, u.username, u.email
+    SELECT p.id AS product, p.name, p.seller, u.username, u.email,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = p.seller) AS language
     FROM product p JOIN piccolo_user u ON u.id = p.seller
     WHERE p.id {among_products}
 """
@@ -88,7 +90,8 @@ _BIDDERS = """
            MAX(CASE WHEN b.is_winning THEN 1 ELSE 0 END) AS winning,
            MAX(CASE WHEN b.is_winning THEN b.amount END) AS amount,
            (SELECT ad.id FROM address ad WHERE ad."user" = b.bidder AND ad.is_default
-            ORDER BY ad.id LIMIT 1) AS address
+            ORDER BY ad.id LIMIT 1) AS address,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = b.bidder) AS language
     FROM bid b JOIN piccolo_user u ON u.id = b.bidder
     WHERE b.auction {among_auctions} AND b.removed_at IS NULL
     GROUP BY b.auction, b.bidder, u.username, u.email
@@ -172,6 +175,7 @@ async def _settle(
                 bool(r["winning"]),
                 db.dialect.money(r["amount"]),
                 r["address"],
+                as_language(r["language"]),
             )
         )
     endings = [Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]

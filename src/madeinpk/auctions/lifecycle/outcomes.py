@@ -15,14 +15,10 @@ from piccolo.table import Table
 from madeinpk.after_commit import AfterCommit
 from madeinpk.auctions.events import auction_ended_payload
 from madeinpk.db.sql import Dialect
-from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import (
-    AUCTION_ENDED_SELLER,
-    AUCTION_LOST,
-    AUCTION_WON,
-    RESERVE_NOT_MET,
-)
+from madeinpk.money import to_money
+from madeinpk.notifications import emails, texts
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.texts import Language, Notice, as_language
 from madeinpk.settings import Settings
 
 
@@ -114,6 +110,7 @@ class Bidder:
     winning: bool
     amount: Decimal | None
     address: int | None
+    language: Language = Language.en  # of the notices and emails written to them
 
 
 class Ending:
@@ -159,39 +156,38 @@ class Ending:
     def write(
         self, order_id: int | None, settings: Settings, writer: OrderWriter, now: datetime
     ) -> None:
+        """Each notice and email in its recipient's language (``texts``, ``emails``)."""
         ended, name, top = self.ended, self.ended.product_name, self.top
         if top is None:
-            self._tell_seller(f"Your auction for {name} has ended with no bids.", now)
+            self._tell_seller(texts.ENDED_NO_BIDS, now)
             return
         if ended.reserve_met is False:
             # No sale: the seller and the highest bidder are told (auction-rules.md § 8).
-            message = (
-                f"The auction for {name} has ended without a sale: the reserve price was not met."
+            title, message = texts.RESERVE_NOT_MET.render(top.language, product=name)
+            self._notice(top.id, NotificationType.auction_lost, title, message, now)
+            subject, body = emails.RESERVE_NOT_MET.render(
+                top.language, username=top.username, message=message
             )
-            self._notice(top.id, NotificationType.auction_lost, "Auction ended", message, now)
-            subject, body = RESERVE_NOT_MET.render(username=top.username, message=message)
             self._email(f"auction_lost:{self.auction_id}:{top.id}", top.email, subject, body, now)
-            self._tell_seller(
-                f"Your auction for {name} has ended. The reserve price was not met.", now
-            )
+            self._tell_seller(texts.ENDED_RESERVE_NOT_MET, now)
             return
-        price = format_money(ended.final_price)
+        price = ended.final_price
         hours = settings.payment_deadline_hours
         url = writer.payment_url(settings, self.order_number)
         self._notice(
             top.id,
             NotificationType.auction_won,
-            "Congratulations! You won the auction",
-            f"You won the auction for {name}. Please complete payment within {hours} hours: {url}",
+            *texts.AUCTION_WON.render(top.language, product=name, hours=hours, payment_url=url),
             now,
             order_id,
         )
-        subject, body = AUCTION_WON.render(
+        subject, body = emails.AUCTION_WON.render(
+            top.language,
             username=top.username,
             product=name,
             amount=price,
             order_number=self.order_number,
-            hours=str(hours),
+            hours=hours,
             payment_url=url,
         )
         self._email(f"auction_won:{self.auction_id}", top.email, subject, body, now)
@@ -201,28 +197,32 @@ class Ending:
             self._notice(
                 loser.id,
                 NotificationType.auction_lost,
-                "Auction ended",
-                f"The auction for {name} has ended. The winning bid was Rs. {price}.",
+                *texts.AUCTION_LOST.render(loser.language, product=name, amount=price),
                 now,
             )
-            subject, body = AUCTION_LOST.render(username=loser.username, product=name, amount=price)
+            subject, body = emails.AUCTION_LOST.render(
+                loser.language, username=loser.username, product=name, amount=price
+            )
             key = f"auction_lost:{self.auction_id}:{loser.id}"
             self._email(key, loser.email, subject, body, now)
-        self._tell_seller(f"Your auction for {name} has ended. Winner: {top.username}", now)
+        self._tell_seller(texts.ENDED_SOLD, now)
 
-    def _tell_seller(self, message: str, now: datetime) -> None:
-        ended = self.ended
-        self._notice(
-            self.seller_id, NotificationType.auction_ended, "Your auction has ended", message, now
-        )
+    def _tell_seller(self, notice: Notice, now: datetime) -> None:
+        ended, top = self.ended, self.top
+        language = as_language(self.seller.get("language"))
+        values: dict[str, object] = {"product": ended.product_name}
+        if top is not None:
+            values["winner"] = top.username
+        title, message = notice.render(language, **values)
+        self._notice(self.seller_id, NotificationType.auction_ended, title, message, now)
         outcome = message
         if ended.winner and ended.reserve_met is not False:
-            outcome += (
-                f" at Rs. {format_money(ended.final_price)}. The buyer has been sent payment "
-                "details."
-            )
-        subject, body = AUCTION_ENDED_SELLER.render(
-            username=str(self.seller["username"]), product=ended.product_name, outcome=outcome
+            outcome = texts.SOLD_OUTCOME.render(language, amount=ended.final_price, **values)
+        subject, body = emails.AUCTION_ENDED_SELLER.render(
+            language,
+            username=str(self.seller["username"]),
+            product=ended.product_name,
+            outcome=outcome,
         )
         key = f"auction_ended:{self.auction_id}"
         self._email(key, str(self.seller["email"]), subject, body, now)

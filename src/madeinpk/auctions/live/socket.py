@@ -310,7 +310,7 @@ async def _place_bid(
     except InvalidAmount:
         _answer(connection, _error(Reason.invalid_max_amount, INVALID_MAX_AMOUNT, bid_id))
         return
-    bidder = Bidder(account.id, account.username, account.email)
+    bidder = Bidder(account.id, account.username, account.email, account.language)
     try:
         outcome = await desk.place(
             BidRequest(connection.auction_id, bidder, amount, bid_id, max_amount)
