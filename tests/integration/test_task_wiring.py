@@ -33,7 +33,12 @@ NOWHERE = "redis://127.0.0.1:9/0"  # never connected to: building a broker conne
 
 def test_every_task_handed_over_by_name_exists() -> None:
     registered = set(tasks.build_task_broker(Settings.from_env({})).get_all_tasks())
-    assert {SEND_EMAILS_TASK, END_AUCTION_TASK, START_AUCTION_TASK, REMIND_ENDING_TASK} <= registered
+    assert {
+        SEND_EMAILS_TASK,
+        END_AUCTION_TASK,
+        START_AUCTION_TASK,
+        REMIND_ENDING_TASK,
+    } <= registered
     assert registered == {declared.name for declared in tasks.TASKS}
 
 

@@ -76,6 +76,7 @@ async def relist_auction(
         min_increment=stored_money(row["min_increment"]),
         reserve_price=stored_money(row["reserve_price"]),
         soft_close_seconds=row["soft_close_seconds"],
+        buy_now_price=stored_money(row["buy_now_price"]),
         auto_relist=data.auto_relist if isinstance(data.auto_relist, int) else 0,
     )
     try:

@@ -19,14 +19,14 @@ from madeinpk.after_commit import Effects
 from madeinpk.auctions.bidding.keys import forget_expired_keys
 from madeinpk.auctions.lifecycle.batching import ENDED, GONE, Endings
 from madeinpk.auctions.lifecycle.endings import end_time_if_active
+from madeinpk.auctions.lifecycle.reminders import BATCH as REMINDER_BATCH
+from madeinpk.auctions.lifecycle.reminders import send_reminders
 from madeinpk.auctions.lifecycle.starts import (
     BATCH,
     any_due_to_start,
     start_auctions,
     start_time_if_scheduled,
 )
-from madeinpk.auctions.lifecycle.reminders import BATCH as REMINDER_BATCH
-from madeinpk.auctions.lifecycle.reminders import send_reminders
 from madeinpk.broker import task
 from madeinpk.timestamps import utc_now
 

@@ -77,7 +77,7 @@ async def seed_scheduled_auction(run: Run) -> None:
         )
     ).returning(Product.id)
     product_id = product_rows[0]["id"]
-    await _create_images(product_id, demo.name, demo.views, demo.palette, run)
+    await create_images(product_id, demo.name, demo.views, demo.palette, run)
     start = run.now + demo.starts_in
     await Auction.insert(
         Auction(

@@ -50,8 +50,8 @@ from madeinpk.auctions.bidding.rules import (
     decide,
 )
 from madeinpk.auctions.bidding.writes import BatchWrites, record_decision
-from madeinpk.auctions.lifecycle.starts import start_in_transaction
 from madeinpk.auctions.lifecycle.purchases import Purchases
+from madeinpk.auctions.lifecycle.starts import start_in_transaction
 from madeinpk.auctions.tables import Auction
 from madeinpk.db.held_writes import Moved, write_if_held
 from madeinpk.db.sql import Connection, Dialect, Statement, dialect, transaction

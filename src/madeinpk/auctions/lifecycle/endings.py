@@ -62,7 +62,7 @@ _CLOSE_POSTGRES = """
     WHERE a.id = due.id AND a.status = '{active}'
     RETURNING a.id, a.product, a.current_price, a.end_time, a.seq, a.reserve_price,
               a.start_time, a.starting_price, a.min_increment, a.soft_close_seconds,
-              a.auto_relist
+              a.auto_relist, a.buy_now_price
 """
 # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE).
 _CLOSE_SQLITE = """
@@ -74,7 +74,8 @@ _CLOSE_SQLITE = """
         LIMIT :limit
     )
     RETURNING id, product, current_price, end_time, seq, reserve_price,
-              start_time, starting_price, min_increment, soft_close_seconds, auto_relist
+              start_time, starting_price, min_increment, soft_close_seconds, auto_relist,
+              buy_now_price
 """
 
 _SELLERS = """
@@ -179,7 +180,7 @@ async def _settle(
             )
         )
     endings = [Ending(row, sellers[row["product"]], bidders.get(row["id"], [])) for row in closed]
-    await write_endings(db, endings, settings, writer, now, batch)
+    await write_endings(db, endings, settings, writer, now, batch, closed)
 
 
 async def write_endings(
@@ -189,10 +190,12 @@ async def write_endings(
     writer: OrderWriter,
     now: datetime,
     batch: EndedBatch,
+    closed: list[dict[str, Any]] | None = None,
 ) -> dict[int, int]:
     """The orders, winners, notifications, emails and events of ``endings`` (auctions already
-    closed in this transaction); the orders' ids by auction. Also a Buy It Now's
-    (``purchases``)."""
+    closed in this transaction, their ``closed`` rows when they ran out of time: the unsold
+    ones that asked for it are relisted); the orders' ids by auction. Also a Buy It Now's
+    (``purchases``: sold, never relisted)."""
     won = [e for e in endings if e.top is not None and e.ended.reserve_met is not False]
     orders: dict[int, int] = {}
     if won:
@@ -217,7 +220,8 @@ async def write_endings(
     notices: list[tuple[Any, ...]] = []
     emails: list[tuple[Any, ...]] = []
     unsold = [e for e in endings if e not in won]
-    notices.extend(await _relist(db, closed, unsold, now, batch))
+    if closed:
+        notices.extend(await _relist(db, closed, unsold, now, batch))
     for e in endings:
         e.write(orders.get(e.auction_id), settings, writer, now)
         batch.notified.update(n[0] for n in e.notices)
@@ -279,7 +283,7 @@ def relisted_message(product: str, new_id: int) -> str:
 _RELIST_COLUMNS = (
     "product", "starting_price", "current_price", "bid_count", "seq", "min_increment",
     "reserve_price", "soft_close_seconds", "start_time", "end_time", "status", "created_at",
-    "updated_at", "auto_relist", "relisted_from",
+    "updated_at", "auto_relist", "relisted_from", "buy_now_price",
 )  # fmt: skip
 
 
@@ -319,6 +323,7 @@ async def _relist(
                 now,
                 int(row["auto_relist"]) - 1,
                 e.auction_id,
+                spoken.money(row["buy_now_price"]),
             )
         )
     inserted = await db.insert_rows(

@@ -239,6 +239,9 @@ class AuctionStarted(msgspec.Struct, tag="auction_started", tag_field="type"):
 
     seq: int
     data: AuctionStartedData
+    server_time: Time
+
+
 class BidRemovedData(msgspec.Struct):
     bid_id: int  # the removed bid (REST ``Bid.id``)
     current_price: Money
