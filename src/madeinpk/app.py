@@ -63,12 +63,7 @@ from madeinpk.auctions.schemas import (
 from madeinpk.auctions.watchlist_controller import WatchController, WatchlistController
 from madeinpk.catalog.controller import CategoryController, ProductController
 from madeinpk.catalog.products import Listings
-from madeinpk.catalog.schemas import (
-    ImageUpload,
-    ProductCreate,
-    ProductCreateForm,
-    ProductUpdate,
-)
+from madeinpk.catalog.schemas import ImageUpload, ProductCreate, ProductCreateForm, ProductUpdate
 from madeinpk.db.engines import build_engine, database_lifespan
 from madeinpk.db.read_replicas import ReadRoutingMiddleware
 from madeinpk.http.auth import provide_account

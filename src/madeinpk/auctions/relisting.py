@@ -10,13 +10,13 @@ from msgspec import UNSET
 
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.auctions.lifecycle.endings import RELISTED_TITLE, relisted_message
+from madeinpk.auctions.lifecycle.timetable import schedule_tasks
 from madeinpk.auctions.schemas import AuctionRelist, AuctionUpdate
 from madeinpk.auctions.selling import (
     Options,
     check_terms,
     insert_auction,
     own_auction,
-    schedule_tasks,
 )
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.db.database import is_unique_violation, write_transaction

@@ -14,7 +14,8 @@ from typing import Any
 
 from msgspec import UNSET, UnsetType
 
-from madeinpk.after_commit import AfterCommit, Effects
+from madeinpk.after_commit import Effects
+from madeinpk.auctions.lifecycle.timetable import schedule_tasks
 from madeinpk.auctions.schemas import (
     AuctionCreate,
     AuctionOptions,
@@ -250,27 +251,6 @@ async def create_from_product(
         raise
     schedule_tasks(effects, auction_id, terms)
     return auction_id
-
-
-def schedule_tasks(
-    effects: Effects, auction_id: int, terms: Terms | None, scheduled: bool | None = None
-) -> None:
-    """The auction's one-off tasks after a listing, a relist, an edit (``terms``) or a
-    withdrawal (None): its ending, and its start while it waits ``scheduled`` (by default:
-    while its start is ahead)."""
-    done = AfterCommit()
-    if terms is None:
-        done.cancel_ending(auction_id)
-        done.cancel_start(auction_id)
-    else:
-        done.schedule_ending(auction_id, terms.end_time)
-        if scheduled is None:
-            scheduled = terms.start_time > utc_now()
-        if scheduled:
-            done.schedule_start(auction_id, terms.start_time)
-        else:
-            done.cancel_start(auction_id)
-    effects.flush(done)
 
 
 async def create_with_product(

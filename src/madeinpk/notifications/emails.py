@@ -234,6 +234,21 @@ View the auction: $auction_url
 Thank you for using MadeInPK!
 """
     ),
+    ur_subject=Template("نیلامی برائے $product جلد ختم ہو رہی ہے"),
+    ur_body=Template(
+        """محترم $username،
+
+نیلامی برائے $product، $minutes منٹ میں ($end_time UTC پر) ختم ہو رہی ہے۔
+
+موجودہ قیمت: $amount روپے
+
+$standing
+
+نیلامی دیکھیں: $auction_url
+
+MadeInPK استعمال کرنے کا شکریہ!
+"""
+    ),
 )
 
 AUCTION_STARTED = EmailTemplate(
@@ -246,6 +261,17 @@ The auction you are watching for $product has started. Bidding opens at Rs. $amo
 Log in to your MadeInPK account to view the auction and place a bid.
 
 Thank you for using MadeInPK!
+"""
+    ),
+    ur_subject=Template("نیلامی برائے $product شروع ہو گئی ہے"),
+    ur_body=Template(
+        """محترم $username،
+
+آپ جس نیلامی کو دیکھ رہے ہیں، برائے $product، شروع ہو گئی ہے۔ بولی $amount روپے سے شروع ہے۔
+
+نیلامی دیکھنے اور بولی لگانے کے لیے اپنے MadeInPK اکاؤنٹ میں سائن اِن کریں۔
+
+MadeInPK استعمال کرنے کا شکریہ!
 """
     ),
 )
@@ -266,6 +292,19 @@ have $hours hours to pay.
 Thank you for using MadeInPK!
 """
     ),
+    ur_subject=Template("خریدنے کا ایک اور موقع: $product"),
+    ur_body=Template(
+        """محترم $username،
+
+نیلامی برائے $product کے فاتح نے وقت پر ادائیگی نہیں کی۔ فروخت کنندہ آپ کو یہ چیز آپ کی سب سے
+زیادہ بولی، $amount روپے، پر پیش کر رہا ہے۔
+
+$expires_at سے پہلے اپنے MadeInPK اکاؤنٹ میں پیشکش قبول یا مسترد کریں۔ قبول کرنے پر آپ کے پاس
+ادائیگی کے لیے $hours گھنٹے ہوں گے۔
+
+MadeInPK استعمال کرنے کا شکریہ!
+"""
+    ),
 )
 
 OFFER_ANSWERED = EmailTemplate(
@@ -277,6 +316,16 @@ $bidder has $outcome your second-chance offer for $product at Rs. $amount.
 $next_step
 
 Thank you for using MadeInPK!
+"""
+    ),
+    ur_subject=Template("دوسرے موقع کی پیشکش برائے $product: $outcome"),
+    ur_body=Template(
+        """محترم $username،
+
+$bidder نے $product کے لیے آپ کی دوسرے موقع کی پیشکش ($amount روپے) کا جواب دیا: $outcome۔
+$next_step
+
+MadeInPK استعمال کرنے کا شکریہ!
 """
     ),
 )

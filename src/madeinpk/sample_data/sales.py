@@ -65,18 +65,10 @@ async def seed_scheduled_auction(run: Run) -> None:
     demo = SCHEDULED_AUCTION
     if await Product.exists().where(Product.name == demo.name):
         return
-    product_rows = await Product.insert(
-        Product(
-            seller=run.users[demo.seller],
-            category=demo.category_id,
-            name=demo.name,
-            description=demo.description,
-            condition=demo.condition.value,
-            created_at=run.now,
-            updated_at=run.now,
-        )
-    ).returning(Product.id)
-    product_id = product_rows[0]["id"]
+    product = Product(seller=run.users[demo.seller], category=demo.category_id, name=demo.name)
+    product.description, product.condition = demo.description, demo.condition.value
+    product.created_at = product.updated_at = run.now
+    product_id = (await Product.insert(product).returning(Product.id))[0]["id"]
     await create_images(product_id, demo.name, demo.views, demo.palette, run)
     start = run.now + demo.starts_in
     await Auction.insert(
@@ -84,7 +76,6 @@ async def seed_scheduled_auction(run: Run) -> None:
             product=product_id,
             starting_price=demo.starting_price,
             current_price=demo.starting_price,
-            bid_count=0,
             start_time=start,
             end_time=start + demo.lasts,
             status=AuctionStatus.scheduled.value,

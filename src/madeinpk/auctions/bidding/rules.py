@@ -17,6 +17,11 @@ from enum import Enum
 import msgspec
 
 from madeinpk.auctions.bidding.buy_now import Bought, Purchase, buy_now_refusal
+from madeinpk.auctions.bidding.decided import Event as Event
+from madeinpk.auctions.bidding.decided import ExtendedEvent as ExtendedEvent
+from madeinpk.auctions.bidding.decided import NewBidEvent as NewBidEvent
+from madeinpk.auctions.bidding.decided import Outbid as Outbid
+from madeinpk.auctions.bidding.decided import RecordedBid as RecordedBid
 from madeinpk.auctions.bidding.refusals import Reason, Refused, refusal
 from madeinpk.money import CENT
 
@@ -149,48 +154,6 @@ class AuctionState:
         if self.reserve_price is None:
             return None
         return self.current_price >= self.reserve_price
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedBid:
-    bidder: Bidder
-    amount: Decimal
-    time: datetime
-    seq: int
-    is_auto: bool = False
-    max_amount: Decimal | None = None  # the attempt's ceiling, as sent (a removal replays it)
-    raised_max: Decimal | None = None  # its bidder's maximum, raised while this bid won
-
-
-@dataclass(frozen=True, slots=True)
-class NewBidEvent:
-    seq: int
-    bidder: str
-    amount: Decimal
-    time: datetime
-    auto: bool
-    total_bids: int
-    min_next_bid: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class ExtendedEvent:
-    """Soft close: a late bid moved the end."""
-
-    seq: int
-    end_time: datetime
-
-
-Event = NewBidEvent | ExtendedEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Outbid:
-    """``bidder`` lost the lead to the bid with event number ``seq``, at ``price``."""
-
-    bidder: Bidder
-    price: Decimal
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)
