@@ -81,7 +81,9 @@ def next_bidder(bids: Iterable[RunBid], excluded: Set[int]) -> tuple[int, Decima
 
 async def _next_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] | None:
     """``next_bidder`` over the run's bids, with the chosen bidder's name and email."""
-    rows = await Bid.select(Bid.bidder, Bid.amount, Bid.id).where(Bid.auction == auction_id)
+    rows = await Bid.select(Bid.bidder, Bid.amount, Bid.id).where(
+        (Bid.auction == auction_id) & Bid.removed_at.is_null()  # a removed bid offers nothing
+    )
     chosen = next_bidder(
         (RunBid(r["bidder"], to_money(r["amount"]), r["id"]) for r in rows), excluded
     )
