@@ -44,6 +44,10 @@ async def bid(auction_id: int, bidder: UserHandle, amount: str) -> None:
             Bid.is_winning: False,
             Bid.is_auto: False,
             Bid.seq: 0,
+            # Not removed (docs/auction-rules.md § 10): the builder would fill them at random.
+            Bid.removed_at: None,
+            Bid.removed_by: None,
+            Bid.removed_with: None,
         },
     )
 
