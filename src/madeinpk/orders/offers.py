@@ -230,33 +230,44 @@ async def _expire_if_due(offer: dict[str, Any], effects: Effects) -> None:
         raise BusinessError(EXPIRED)
 
 
+async def _pending(offer_id: int, account: Account, effects: Effects) -> dict[str, Any]:
+    """The offer its bidder is answering, still pending and not yet due to expire."""
+    offer = await _answerable(offer_id, account)
+    if offer["status"] != OfferStatus.pending.value:
+        raise _refusal(offer["status"])
+    await _expire_if_due(offer, effects)
+    return offer
+
+
+async def _answer(offer_id: int, answer: OfferStatus, now: datetime) -> None:
+    """In the caller's transaction, move the offer from pending to ``answer`` on condition that
+    it is still pending and unexpired; an answer or expiry that got there first is refused as
+    what it left."""
+    moved = (
+        await Offer.update({Offer.status: answer.value, Offer.decided_at: now})
+        .where(
+            (Offer.id == offer_id)
+            & (Offer.status == OfferStatus.pending.value)
+            & (Offer.expires_at > now)
+        )
+        .returning(Offer.id)
+    )
+    if not moved:
+        current = await offer_body_row(offer_id)
+        raise _refusal(current["status"])
+
+
 async def accept_offer(
     offer_id: int, account: Account, settings: Settings, effects: Effects
 ) -> dict[str, Any]:
     """The bidder takes the item: a new order of the same run at the offered amount, with its
     own payment deadline; the missed order stays as it is."""
-    offer = await _answerable(offer_id, account)
-    if offer["status"] != OfferStatus.pending.value:
-        raise _refusal(offer["status"])
-    await _expire_if_due(offer, effects)
+    offer = await _pending(offer_id, account, effects)
     now = utc_now()
     emails: list[int] = []
     with collecting_notified() as notified:
         async with write_transaction():
-            moved = (
-                await Offer.update(
-                    {Offer.status: OfferStatus.accepted.value, Offer.decided_at: now}
-                )
-                .where(
-                    (Offer.id == offer_id)
-                    & (Offer.status == OfferStatus.pending.value)
-                    & (Offer.expires_at > now)
-                )
-                .returning(Offer.id)
-            )
-            if not moved:
-                current = await offer_body_row(offer_id)
-                raise _refusal(current["status"])
+            await _answer(offer_id, OfferStatus.accepted, now)
             address = (
                 await Address.select(Address.id)
                 .where((Address.user == account.id) & (Address.is_default == True))  # noqa: E712
@@ -311,28 +322,12 @@ async def accept_offer(
 
 
 async def decline_offer(offer_id: int, account: Account, effects: Effects) -> dict[str, Any]:
-    offer = await _answerable(offer_id, account)
-    if offer["status"] != OfferStatus.pending.value:
-        raise _refusal(offer["status"])
-    await _expire_if_due(offer, effects)
+    offer = await _pending(offer_id, account, effects)
     now = utc_now()
     emails: list[int] = []
     with collecting_notified() as notified:
         async with write_transaction():
-            moved = (
-                await Offer.update(
-                    {Offer.status: OfferStatus.declined.value, Offer.decided_at: now}
-                )
-                .where(
-                    (Offer.id == offer_id)
-                    & (Offer.status == OfferStatus.pending.value)
-                    & (Offer.expires_at > now)
-                )
-                .returning(Offer.id)
-            )
-            if not moved:
-                current = await offer_body_row(offer_id)
-                raise _refusal(current["status"])
+            await _answer(offer_id, OfferStatus.declined, now)
             emails += await _tell_seller(
                 offer, "declined", "You may relist the item or offer it to the next bidder."
             )
