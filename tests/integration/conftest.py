@@ -63,12 +63,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_other = {
         "postgres_only": pytest.mark.skip(reason="PostgreSQL run only"),
         "sqlite_only": pytest.mark.skip(reason="SQLite run only"),
+        # The server paths a page uses are tested on both passes by the socket and REST tests;
+        # driving the same page through Chromium twice would only double the suite's slowest tier.
+        "browser": pytest.mark.skip(reason="browser tests run on the embedded pass"),
     }
     for item in items:
         if ENGINE == "sqlite" and "postgres_only" in item.keywords:
             item.add_marker(skip_other["postgres_only"])
         if ENGINE == "postgres" and "sqlite_only" in item.keywords:
             item.add_marker(skip_other["sqlite_only"])
+        if ENGINE == "postgres" and "browser" in item.keywords:
+            item.add_marker(skip_other["browser"])
 
 
 def free_port() -> int:

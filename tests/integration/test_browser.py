@@ -27,6 +27,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.browser,
     pytest.mark.usefixtures("task_worker", "task_scheduler"),
 ]
 

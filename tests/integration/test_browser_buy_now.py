@@ -20,6 +20,7 @@ __all__ = ["browser", "no_script_errors"]  # the module-scoped Chromium, the scr
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.browser,
     pytest.mark.usefixtures("task_worker", "task_scheduler"),
 ]
 

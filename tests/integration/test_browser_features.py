@@ -23,6 +23,7 @@ __all__ = ["browser"]  # the module-scoped Chromium fixture
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.browser,
     pytest.mark.usefixtures("task_worker", "task_scheduler"),
 ]
 

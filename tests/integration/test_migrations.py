@@ -29,6 +29,7 @@ POSTGRES_SEARCH_INDEXES = {
 }
 
 
+@pytest.mark.sqlite_only  # needs no server: the PostgreSQL pass would only repeat it
 def test_sqlite_forwards_on_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     env = {

@@ -48,13 +48,18 @@ async def row_counts() -> dict[str, int]:
     return {t._meta.tablename: await t.count() for t in ALL_TABLES}
 
 
-async def test_seed_twice_leaves_one_copy(
+async def test_seed_shows_everything_and_twice_leaves_one_copy(
     live_server: LiveServer, test_env: dict[str, str], client: httpx.AsyncClient
 ) -> None:
+    """One seed, everything checked on it, then a second seed: seeding takes seconds, so the
+    checks share one run rather than each seeding its own."""
     first = run_seed(test_env)
     assert first.returncode == 0, first.stderr
     assert "Sample data created." in first.stdout
     assert "buyer1" in first.stdout and "Ready buyer1 token:" in first.stdout
+    await seeded_auctions_match_the_protocol_document(Path(test_env["MEDIA_ROOT"]))
+    await seeded_auctions_show_every_feature(client, first.stdout)
+    await seller_ratings_come_from_feedback()
     counts = await row_counts()
     second = run_seed(test_env)
     assert second.returncode == 0, second.stderr
@@ -62,6 +67,20 @@ async def test_seed_twice_leaves_one_copy(
     again = await row_counts()
     assert again.pop("auth_token") == counts.pop("auth_token") + 1  # a fresh demo key each run
     assert again == counts
+
+    # A database seeded before past sales had pictures gets them on the next seed.
+    past = [
+        p["id"]
+        for p in await Product.select(Product.id).where(
+            (Product.id > 6) & (Product.name != SCHEDULED_AUCTION.name)  # a listing, not a sale
+        )
+    ]
+    assert past
+    await ProductImage.delete().where(ProductImage.product.is_in(past))
+    third = run_seed(test_env)
+    assert third.returncode == 0, third.stderr
+    for product_id in past:
+        assert await ProductImage.count().where(ProductImage.product == product_id) == 1
 
     # The printed key works.
     token = second.stdout.split("Ready buyer1 token: ")[1].split()[0]
@@ -82,11 +101,7 @@ async def test_seed_twice_leaves_one_copy(
     assert categories["count"] == 12
 
 
-async def test_seeded_auctions_match_the_protocol_document(
-    live_server: LiveServer, test_env: dict[str, str]
-) -> None:
-    assert run_seed(test_env).returncode == 0
-    media_root = Path(test_env["MEDIA_ROOT"])
+async def seeded_auctions_match_the_protocol_document(media_root: Path) -> None:
     for auction_id, (name, starting_price) in SAMPLE_AUCTIONS.items():
         auction = (
             await Auction.select(
@@ -146,13 +161,9 @@ async def test_seeded_auctions_match_the_protocol_document(
                 assert picture.format == "JPEG"
 
 
-async def test_seeded_auctions_show_every_feature(
-    live_server: LiveServer, test_env: dict[str, str], client: httpx.AsyncClient
-) -> None:
+async def seeded_auctions_show_every_feature(client: httpx.AsyncClient, printed: str) -> None:
     """A new user sees increments, a proxy bid, soft close and a reserve without doing anything."""
-    seeded = run_seed(test_env)
-    assert seeded.returncode == 0, seeded.stderr
-    token = seeded.stdout.split("Ready buyer1 token: ")[1].split()[0]
+    token = printed.split("Ready buyer1 token: ")[1].split()[0]
     buyer1 = {"Authorization": f"Token {token}"}
     bodies = {
         a: (await client.get(f"/api/auctions/{a}/", headers=buyer1)).json() for a in SAMPLE_AUCTIONS
@@ -190,10 +201,7 @@ async def test_seeded_auctions_show_every_feature(
     assert buy_now == {a: (None, False) for a in range(1, 6)} | {6: ("45000.00", True)}
 
 
-async def test_seller_ratings_come_from_feedback(
-    live_server: LiveServer, test_env: dict[str, str]
-) -> None:
-    assert run_seed(test_env).returncode == 0
+async def seller_ratings_come_from_feedback() -> None:
     for profile in await SellerProfile.select():
         ratings = [
             f["seller_rating"]
@@ -209,21 +217,3 @@ def live_server_now():  # type: ignore[no-untyped-def]
     from madeinpk.timestamps import utc_now
 
     return utc_now()
-
-
-async def test_seeding_again_gives_past_sales_their_pictures(
-    live_server: LiveServer, test_env: dict[str, str]
-) -> None:
-    """A database seeded before past sales had pictures gets them on the next ``seed``."""
-    assert run_seed(test_env).returncode == 0
-    past = [
-        p["id"]
-        for p in await Product.select(Product.id).where(
-            (Product.id > 6) & (Product.name != SCHEDULED_AUCTION.name)  # a listing, not a sale
-        )
-    ]
-    await ProductImage.delete().where(ProductImage.product.is_in(past))
-    again = run_seed(test_env)
-    assert again.returncode == 0, again.stderr
-    for product_id in past:
-        assert await ProductImage.count().where(ProductImage.product == product_id) == 1
