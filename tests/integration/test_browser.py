@@ -6,9 +6,10 @@ memory), so the other tests use the suite's server rather than a second process.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,13 +17,14 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from madeinpk.accounts.tables import Role
-from madeinpk.auctions.tables import Auction
+from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.timestamps import utc_now
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.servers import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
+HOUR = timedelta(hours=1)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
@@ -156,18 +158,65 @@ async def test_the_page_reconnects_after_a_restart_with_current_data(
     await expect(page.locator("#latest-bids li")).to_have_count(1)
 
 
-async def test_the_list_page_links_to_live_auctions(
+async def test_the_list_page_links_to_live_auctions_and_those_starting_soon(
     browser: Browser, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     auction_id = await make_auction(seller, images=1, name="Sindhi Ajrak")
     context = await browser.new_context()
     page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(live_server.url + "/")
     card = page.locator(f"a[href='/auction/{auction_id}']")
     await expect(card).to_contain_text("Sindhi Ajrak")
     await expect(card).to_contain_text("PKR 2,500.00")
     await expect(page.locator("#login-form")).to_be_visible()
+    await expect(page.locator("#soon")).to_be_hidden()  # nothing scheduled: no empty section
+
+    # Scheduled auctions: not among the live ones, but under "Starting soon", soonest first,
+    # each with its start time and a countdown, linking to its page.
+    later = await make_auction(
+        seller, status=AuctionStatus.scheduled, starts_in=2 * HOUR, ends_in=3 * HOUR, name="Khussa"
+    )
+    sooner = await make_auction(
+        seller,
+        status=AuctionStatus.scheduled,
+        starts_in=HOUR,
+        ends_in=2 * HOUR,
+        images=1,
+        name="Multani Blue Pottery",
+        starting_price="1800.00",
+    )
+    await page.reload()
+    await expect(page.locator("#soon")).to_be_visible()
+    await expect(page.locator("#soon-title")).to_have_text("Starting soon")
+    soon = page.locator("#soon-list a")
+    await expect(soon).to_have_count(2)
+    assert [await a.get_attribute("href") for a in await soon.all()] == [
+        f"/auction/{sooner}",
+        f"/auction/{later}",
+    ]
+    await expect(page.locator("#auction-list a")).to_have_count(1)
+    first = soon.first
+    await expect(first).to_contain_text("Multani Blue Pottery")
+    await expect(first.locator(".soon-price")).to_have_text("Starting price: PKR 1,800.00")
+    await expect(first.locator(".starts-in")).to_have_text(
+        re.compile(r"^Starts in (1h 00m 00s|0h 59m \d\ds)$")
+    )
+    row = await Auction.select(Auction.start_time).where(Auction.id == sooner).first()
+    assert row is not None
+    stamp = await first.locator(".starts-at time").get_attribute("datetime")
+    assert stamp is not None
+    assert datetime.fromisoformat(stamp.replace("Z", "+00:00")) == row["start_time"]
+    await expect(first.locator(".starts-at")).to_contain_text("Starts:")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "list-starting-soon.png", full_page=True)
+    await first.click()
+    await expect(page).to_have_url(f"{live_server.url}/auction/{sooner}")
+    await expect(page.locator("#starts")).to_have_text(re.compile(r"^Starts in "))
+    assert errors == []
+    await context.close()
 
 
 async def test_tabs_share_one_socket_stay_in_step_and_alert_an_outbid_buyer(

@@ -5,13 +5,16 @@ is saved to the signed-in user's profile."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from madeinpk.accounts.tables import Role, UserProfile
+from madeinpk.auctions.tables import AuctionStatus
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.test_browser import ARTIFACTS, CHROMIUM, bid, browser
@@ -25,6 +28,7 @@ pytestmark = [
 ]
 
 PAGE_ERRORS: list[str] = []
+DAY = timedelta(days=1)
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +134,17 @@ async def test_the_switch_changes_the_language_keeps_it_and_saves_it_to_the_prof
     await expect(listing.locator("h1")).to_have_text("جاری نیلامیاں")
     await expect(listing.locator("#list-status")).to_have_text("1 نیلامیاں بولی کے لیے کھلی ہیں")
     await expect(listing.locator(".price")).to_have_text("2,500.00 روپے · 0 بولیاں")
+    # Starting soon, in Urdu too (an auction scheduled a day ahead).
+    soon = await make_auction(
+        seller, status=AuctionStatus.scheduled, starts_in=DAY, ends_in=2 * DAY, name="Ajrak"
+    )
+    await listing.reload()
+    await expect(listing.locator("#soon-title")).to_have_text("جلد شروع ہونے والی نیلامیاں")
+    card = listing.locator(f"#soon-list a[href='/auction/{soon}']")
+    await expect(card.locator(".soon-price")).to_have_text("ابتدائی قیمت: 2,500.00 روپے")
+    await expect(card.locator(".starts-in")).to_have_text(
+        re.compile(r"^(1 دن 0 گھنٹے 00 منٹ 00|23 گھنٹے 59 منٹ \d\d) سیکنڈ میں شروع ہو گی$")
+    )
 
     await listing.click("#language-switch")
     await expect(listing.locator("html")).to_have_attribute("dir", "ltr")

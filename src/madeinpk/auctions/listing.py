@@ -45,6 +45,7 @@ AUCTION_COLUMNS = (
 )
 ORDERINGS = {
     "end_time": Auction.end_time,
+    "start_time": Auction.start_time,  # the list page's "Starting soon": soonest first
     "current_price": Auction.current_price,
     "created_at": Auction.created_at,
 }

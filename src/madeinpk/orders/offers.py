@@ -2,15 +2,14 @@
 
 When a winner misses the payment deadline the order stays ``payment_failed`` (as before: the
 violation is counted and the run cancelled). Its seller may then offer the item once to the
-next-highest distinct bidder at that bidder's highest bid. The bidder accepts (a new order of
-the same run, with its own payment deadline) or declines; an unanswered offer expires. Every
-move is one conditional UPDATE on the offer's status, so it happens once whoever races it.
+next-highest distinct bidder who is not blocked (``offer_choice``) at that bidder's highest bid.
+The bidder accepts (a new order of the same run, with its own payment deadline) or declines; an
+unanswered offer expires. Every move is one conditional UPDATE on the offer's status, so it
+happens once whoever races it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,6 @@ from piccolo.apps.user.tables import BaseUser
 
 from madeinpk.accounts.tables import Address
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.tables import Bid
 from madeinpk.db.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BusinessError, NotFound
@@ -27,6 +25,7 @@ from madeinpk.money import format_money, to_money
 from madeinpk.notifications.emails import OFFER_ANSWERED, SECOND_CHANCE_OFFER
 from madeinpk.notifications.service import collecting_notified, notify, queue_email
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.orders.offer_choice import had_their_chance, offered_bidder
 from madeinpk.orders.offer_expiry import expire_offer
 from madeinpk.orders.service import ORDER_COLUMNS, auction_order_row, payment_url
 from madeinpk.orders.tables import Offer, OfferStatus, Order, OrderStatus
@@ -53,57 +52,6 @@ OFFER_COLUMNS = (
 def offer_window(settings: Settings) -> timedelta:
     """How long a bidder has to answer: as long as a winner has to pay."""
     return timedelta(hours=settings.payment_deadline_hours)
-
-
-@dataclass(frozen=True, slots=True)
-class RunBid:
-    bidder: int
-    amount: Decimal
-    bid_id: int  # the order bids were recorded in
-
-
-def next_bidder(bids: Iterable[RunBid], excluded: Set[int]) -> tuple[int, Decimal] | None:
-    """Who a second-chance offer goes to (pure: ``tests/unit/orders``): the bidder outside
-    ``excluded`` with the highest own highest bid, at that amount; of two with the same highest
-    bid, the one who bid it first. None when nobody is left."""
-    best: dict[int, tuple[Decimal, int]] = {}
-    for bid in bids:
-        if bid.bidder in excluded:
-            continue
-        held = best.get(bid.bidder)
-        if held is None or (bid.amount, -bid.bid_id) > (held[0], -held[1]):
-            best[bid.bidder] = (bid.amount, bid.bid_id)
-    if not best:
-        return None
-    bidder, (amount, _) = max(best.items(), key=lambda item: (item[1][0], -item[1][1]))
-    return bidder, amount
-
-
-async def _next_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] | None:
-    """``next_bidder`` over the run's bids, with the chosen bidder's name and email."""
-    rows = await Bid.select(Bid.bidder, Bid.amount, Bid.id).where(
-        (Bid.auction == auction_id) & Bid.removed_at.is_null()  # a removed bid offers nothing
-    )
-    chosen = next_bidder(
-        (RunBid(r["bidder"], to_money(r["amount"]), r["id"]) for r in rows), excluded
-    )
-    if chosen is None:
-        return None
-    user = (
-        await BaseUser.select(BaseUser.username, BaseUser.email)
-        .where(BaseUser.id == chosen[0])
-        .first()
-    )
-    assert user is not None
-    return {"bidder": chosen[0], "amount": chosen[1], **user}
-
-
-async def _excluded_bidders(auction_id: int) -> set[int]:
-    """Who already had their chance on this run: every buyer of its orders and every bidder
-    offered it before."""
-    buyers = await Order.select(Order.buyer).where(Order.auction == auction_id)
-    offered = await Offer.select(Offer.bidder).where(Offer.auction == auction_id)
-    return {r["buyer"] for r in buyers} | {r["bidder"] for r in offered}
 
 
 async def offer_body_row(offer_id: int) -> dict[str, Any]:
@@ -148,8 +96,8 @@ async def make_offer(
     try:
         with collecting_notified() as notified:
             async with write_transaction():
-                excluded = await _excluded_bidders(order["auction"])
-                bidder = await _next_bidder(order["auction"], excluded)
+                excluded = await had_their_chance(order["auction"])
+                bidder = await offered_bidder(order["auction"], excluded)
                 if bidder is None:
                     raise BusinessError(NO_BIDDER)
                 amount = Decimal(bidder["amount"])

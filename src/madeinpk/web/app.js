@@ -4,6 +4,7 @@
 
 import { startAlerts } from "./alerts.js";
 import { startOffers } from "./offers.js";
+import { startSoon } from "./soon.js";
 import { applyLanguage, errorText, formatPKR, formatTime, t } from "./languages.js";
 import { alreadyApplied, reconnectDelay, seqOf, socketUrl } from "./live.js";
 import { TAB_ID, shareSocket } from "./tabs.js";
@@ -90,6 +91,8 @@ async function listPage() {
   const search = (new URLSearchParams(location.search).get("search") || "").trim();
   $("search-text").value = search;
   const query = search ? `search=${encodeURIComponent(search)}` : "ordering=end_time";
+  // Scheduled auctions (matching the search, if any), in their own "Starting soon" section.
+  startSoon(api, search, timeLeft);
   const result = await api(`/api/auctions/?status=active&${query}&page_size=100`);
   const list = $("auction-list");
   if (!result.ok) {
@@ -256,7 +259,9 @@ function auctionPage() {
     starts.hidden = !isScheduled();
     if (isScheduled()) {
       const start = new Date(new Date(state.start_time).getTime() - clockOffset);
-      starts.textContent = start > Date.now() ? `Starts in ${timeLeft(start)}` : "Starting…";
+      starts.textContent = start > Date.now()
+        ? t("starts_in", { time: timeLeft(start) })
+        : t("starting_now");
     }
   }
 

@@ -36,6 +36,11 @@ export const MESSAGES = {
     auctions_open: "{count} auctions open for bidding",
     card_price: "{price} · {count} bids",
     card_time_left: "Time left: {time}",
+    starting_soon: "Starting soon",
+    card_starting_price: "Starting price: {price}",
+    card_starts_at: "Starts:",
+    starts_in: "Starts in {time}",
+    starting_now: "Starting…",
     ended: "Ended",
     duration_days: "{d}d ",
     duration: "{h}h {m}m {s}s",
@@ -113,6 +118,11 @@ export const MESSAGES = {
     auctions_open: "{count} نیلامیاں بولی کے لیے کھلی ہیں",
     card_price: "{price} · {count} بولیاں",
     card_time_left: "باقی وقت: {time}",
+    starting_soon: "جلد شروع ہونے والی نیلامیاں",
+    card_starting_price: "ابتدائی قیمت: {price}",
+    card_starts_at: "آغاز:",
+    starts_in: "{time} میں شروع ہو گی",
+    starting_now: "شروع ہو رہی ہے…",
     ended: "ختم",
     duration_days: "{d} دن ",
     duration: "{h} گھنٹے {m} منٹ {s} سیکنڈ",
@@ -234,6 +244,13 @@ export function formatPKR(value) {
 
 export function formatTime(date) {
   return date.toLocaleTimeString(language === "ur" ? "ur-PK" : undefined);
+}
+
+// A date and time in the reader's time zone, e.g. "5 Dec 2026, 14:30" (a scheduled start).
+export function formatDateTime(date) {
+  return date.toLocaleString(language === "ur" ? "ur-PK" : undefined, {
+    dateStyle: "medium", timeStyle: "short",
+  });
 }
 
 // What an error frame says on this page: the server's words, or in Urdu the code's.

@@ -99,6 +99,11 @@ async def test_a_listing_with_its_start_ahead_is_scheduled_and_filtered(
     assert [a["id"] for a in scheduled["results"]] == [later]
     active = (await client.get("/api/auctions/?status=active")).json()
     assert [a["id"] for a in active["results"]] == [now]
+    sooner = await listed(client, seller, utc_now() + HOUR / 2)
+    soonest_first = await client.get("/api/auctions/?status=scheduled&ordering=start_time")
+    assert [a["id"] for a in soonest_first.json()["results"]] == [sooner, later]
+    latest_first = await client.get("/api/auctions/?status=scheduled&ordering=-start_time")
+    assert [a["id"] for a in latest_first.json()["results"]] == [later, sooner]
     bad = await client.get("/api/auctions/?status=later")
     assert bad.status_code == 400 and list(bad.json()) == ["status"]
     schema = (await client.get("/schema/openapi.json")).json()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from piccolo.testing.model_builder import ModelBuilder
 
-from madeinpk.accounts.tables import Role
+from madeinpk.accounts.tables import Role, UserProfile
 from madeinpk.auctions.tables import Auction, AuctionStatus, Bid
 from madeinpk.orders.offer_expiry import expire_due_offers
 from madeinpk.orders.service import expire_overdue_orders
@@ -247,6 +247,29 @@ async def test_refusals_change_nothing(live_server: LiveServer, client: httpx.As
     assert (await client.get("/api/offers/")).status_code == 401
     stored = await Offer.select(Offer.status).where(Offer.id == offer["id"]).first()
     assert stored == {"status": "pending"}
+
+
+async def test_a_blocked_bidder_is_not_offered_the_item(
+    live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    winner, blocked, third = [await make_user(live_server.settings) for _ in range(3)]
+    order_id, _ = await missed_order(
+        live_server, seller, winner, (third, "2700.00"), (blocked, "2900.00")
+    )
+    await UserProfile.update({UserProfile.is_blocked: True}).where(UserProfile.user == blocked.id)
+    offer = await post(client, f"/api/orders/{order_id}/second_chance/", seller, 201)
+    assert (offer["bidder"], offer["amount"]) == (third.id, "2700.00")
+    notices = (await client.get("/api/notifications/", headers=third.auth)).json()["results"]
+    assert notices[0]["notification_type"] == "second_chance_offer"
+    # The blocked bidder was skipped: no offer of theirs.
+    assert await Offer.count().where(Offer.bidder == blocked.id) == 0
+    # The only other bidder is blocked: refused as if there were none, nothing recorded.
+    alone_id, _ = await missed_order(live_server, seller, winner, (blocked, "2950.00"))
+    assert await post(client, f"/api/orders/{alone_id}/second_chance/", seller, 400) == {
+        "error": "No other bidder to offer the item to"
+    }
+    assert await Offer.count().where(Offer.order == alone_id) == 0
 
 
 async def test_an_unanswered_offer_expires(
