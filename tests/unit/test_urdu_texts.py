@@ -4,7 +4,9 @@ Pakistani way, and ``Accept-Language`` picks our language the way browsers mean 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 from string import Template
 
 import pytest
@@ -220,3 +222,35 @@ def test_stored_languages() -> None:
     assert as_language("en") is Language.en
     assert as_language(None) is Language.en
     assert as_language("fr") is Language.en
+
+
+# --- the page's words (web/languages.js) --------------------------------------------------------
+
+LANGUAGES_JS = Path(__file__).resolve().parents[2] / "src/madeinpk/web/languages.js"
+
+
+def page_messages() -> dict[str, dict[str, str]]:
+    """``MESSAGES`` of languages.js, read as text: each language's keys and their strings (a
+    value may be several literals joined with ``+``)."""
+    source = LANGUAGES_JS.read_text(encoding="utf-8")
+    body = source[source.index("export const MESSAGES = {") : source.index("\n};\n")]
+    found: dict[str, dict[str, str]] = {}
+    for language, block in re.findall(r"\n  (\w+): \{\n(.*?)\n  \},", body + ",", re.DOTALL):
+        entries = re.split(r"\n    (?=\w+: )", "\n" + block)
+        found[language] = {
+            entry.split(":", 1)[0].strip(): "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', entry))
+            for entry in entries
+            if entry.strip()
+        }
+    return found
+
+
+def test_every_page_string_is_in_urdu_with_the_same_placeholders() -> None:
+    messages = page_messages()
+    assert set(messages) == {"en", "ur"}
+    english, urdu = messages["en"], messages["ur"]
+    assert len(english) > 100 and "buy_now" in english and "watch_count" in english
+    assert set(english) == set(urdu)
+    for key, text in english.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", urdu[key])), key
+        assert urdu[key], key
