@@ -70,26 +70,20 @@ class Purchases:
                 r["bidder"],
                 r["username"],
                 r["email"],
-                r["bidder"] == buyer.id,
+                False,
                 None,
                 None,
                 as_language(r["language"]),
             )
             for r in await db.fetch(_BIDDERS, auction=auction_id)
+            if r["bidder"] != buyer.id
         ]
         address = await db.fetch(_ADDRESS, buyer=buyer.id)
-        top = Bidder(
-            buyer.id,
-            buyer.username,
-            buyer.email,
-            True,
-            purchase.price,
-            None,
-            as_language(buyer.language),
-        )
+        top = Bidder(buyer.id, buyer.username, buyer.email, True, purchase.price, None)
+        top.language = as_language(buyer.language)
         if address:
             top.address = address[0]["id"]
-        bidders = [top, *(b for b in bidders if b.id != buyer.id)]
+        bidders = [top, *bidders]
         row = {
             "id": auction_id,
             "product": auction["product"],
