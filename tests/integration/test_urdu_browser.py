@@ -1,7 +1,8 @@
 """The live page in Urdu in a real browser (Debian's Chromium driven by Playwright): it follows
 the browser's language, is laid out right to left, shows Urdu labels and amounts grouped the
-Pakistani way, words a refused bid's code in Urdu, and its language switch works, persists and
-is saved to the signed-in user's profile."""
+Pakistani way (Buy It Now, the watch toggle, retracting and the search box too), words a
+refused bid's code in Urdu, and its language switch works, persists and is saved to the
+signed-in user's profile."""
 
 from __future__ import annotations
 
@@ -59,7 +60,9 @@ async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_group
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
-    auction_id = await make_auction(seller, starting_price="150000.00", min_increment="2500.00")
+    auction_id = await make_auction(
+        seller, starting_price="150000.00", min_increment="2500.00", buy_now_price="500000.00"
+    )
     context = await new_context(browser, "ur-PK", buyer)
     page = await open_auction(context, live_server.url, auction_id)
 
@@ -74,6 +77,10 @@ async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_group
     await expect(page.locator("#min-next-bid")).to_have_text("1,52,500.00 روپے")
     await expect(page.locator("#no-bids")).to_have_text("ابھی کوئی بولی نہیں۔ پہلی بولی آپ لگائیں!")
     await expect(page.locator("#language-switch")).to_have_text("English")
+    # The newer parts of the page too: Buy It Now, the watch toggle.
+    await expect(page.locator("#buy-now-button")).to_have_text("ابھی خریدیں: 5,00,000.00 روپے")
+    await expect(page.locator("#watch-button")).to_have_text("نظر رکھیں")
+    await expect(page.locator("#watch-count")).to_have_text("0 نظر رکھے ہوئے ہیں")
     # Mirrored: the logical sides of app.css land on the right.
     assert await page.evaluate("getComputedStyle(document.querySelector('.prices')).direction") == (
         "rtl"
@@ -88,6 +95,8 @@ async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_group
     await bid(page, "1234567")
     await expect(page.locator("#current-price")).to_have_text("12,34,567.00 روپے")
     await expect(page.locator("#my-status")).to_have_text("سب سے زیادہ بولی آپ کی ہے۔")
+    await expect(page.locator("#retract-button")).to_have_text("میری آخری بولی واپس لیں")
+    await expect(page.locator("#buy-now")).to_be_hidden()  # the price passed Buy It Now's
     await expect(page.locator("#latest-bids li").first).to_contain_text("12,34,567.00 روپے")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "live-auction-urdu.png", full_page=True)
@@ -134,6 +143,10 @@ async def test_the_switch_changes_the_language_keeps_it_and_saves_it_to_the_prof
     await expect(listing.locator("h1")).to_have_text("جاری نیلامیاں")
     await expect(listing.locator("#list-status")).to_have_text("1 نیلامیاں بولی کے لیے کھلی ہیں")
     await expect(listing.locator(".price")).to_have_text("2,500.00 روپے · 0 بولیاں")
+    await expect(listing.locator("#search-form button")).to_have_text("تلاش")
+    await expect(listing.locator("#search-text")).to_have_attribute(
+        "placeholder", "پشمینہ، قالین، کھسہ…"
+    )
     # Starting soon, in Urdu too (an auction scheduled a day ahead).
     soon = await make_auction(
         seller, status=AuctionStatus.scheduled, starts_in=DAY, ends_in=2 * DAY, name="Ajrak"

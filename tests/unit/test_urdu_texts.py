@@ -4,7 +4,9 @@ Pakistani way, and ``Accept-Language`` picks our language the way browsers mean 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 from string import Template
 
 import pytest
@@ -80,6 +82,83 @@ def test_urdu_renders_amounts_with_lakh_grouping_and_latin_digits() -> None:
     assert "نئی سب سے زیادہ بولی: 1,23,45,678.50 روپے\n" in body
 
 
+# The newer notices (issue 22): what each one's callers pass it; every placeholder is filled.
+NEWER_NOTICES: dict[str, dict[str, object]] = {
+    "AUCTION_ENDING_SOON": {"product": "Shawl", "minutes": 30, "amount": Decimal("150000")},
+    "AUCTION_STARTED": {"product": "Shawl", "amount": Decimal("150000")},
+    "BID_REMOVED": {"product": "Shawl", "amount": Decimal("150000")},
+    "LEAD_REGAINED": {"product": "Shawl", "amount": Decimal("150000")},
+    "RELISTED": {"product": "Shawl", "auction": 7},
+    "AUTO_RELISTED": {"product": "Shawl", "auction": 7, "left": 2},
+    "AUTO_RELISTED_ONE_LEFT": {"product": "Shawl", "auction": 7, "left": 1},
+    "SECOND_CHANCE_OFFER": {
+        "product": "Shawl",
+        "amount": Decimal("150000"),
+        "expires_at": "2026-12-06 10:00 UTC",
+    },
+    "OFFER_ACCEPTED": {
+        "product": "Shawl",
+        "amount": Decimal("150000"),
+        "hours": 24,
+        "payment_url": "https://madeinpk.pk/orders/AUC-1/pay/",
+    },
+    "OFFER_ACCEPTED_SELLER": {
+        "bidder": "sana",
+        "product": "Shawl",
+        "amount": Decimal("150000"),
+        "order_number": "AUC-1",
+    },
+    "OFFER_DECLINED": {"bidder": "sana", "product": "Shawl"},
+    "OFFER_EXPIRED": {"product": "Shawl"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEWER_NOTICES))
+def test_the_newer_notices_render_in_both_languages(name: str) -> None:
+    notice = TEXTS[name]
+    assert isinstance(notice, Notice)
+    values = NEWER_NOTICES[name]
+    english, urdu = notice.render(Language.en, **values), notice.render(Language.ur, **values)
+    assert english != urdu and all("$" not in part for part in (*english, *urdu))
+    if "amount" in values:
+        assert "Rs. 150000.00" in english[1] and "1,50,000.00 روپے" in urdu[1]
+
+
+def test_the_newer_notices_keep_the_customers_english() -> None:
+    assert texts.AUCTION_ENDING_SOON.render(
+        Language.en, product="Shawl", minutes=5, amount=Decimal("1100")
+    ) == (
+        "Auction ending soon",
+        "The auction for Shawl ends in 5 minutes. Current price: Rs. 1100.00.",
+    )
+    assert texts.AUTO_RELISTED.render(Language.en, product="Shawl", auction=9, left=2)[1] == (
+        "Your auction for Shawl ended without a sale and was relisted automatically as auction 9 "
+        "(2 automatic relists left)."
+    )
+    assert texts.AUTO_RELISTED_ONE_LEFT.render(Language.en, product="Shawl", auction=9)[1] == (
+        "Your auction for Shawl ended without a sale and was relisted automatically as auction 9 "
+        "(1 automatic relist left)."
+    )
+    assert texts.RELISTED.render(Language.en, product="Shawl", auction=9) == (
+        "An auction you bid on was relisted",
+        "Shawl is up for auction again: auction 9.",
+    )
+    subject, body = emails.OFFER_ANSWERED.render(
+        Language.ur,
+        username="ali",
+        bidder="sana",
+        outcome=texts.DECLINED.render(Language.ur),
+        product="Shawl",
+        amount=Decimal("150000"),
+        next_step=texts.NEXT_STEP_DECLINED.render(Language.ur),
+    )
+    assert subject == "دوسرے موقع کی پیشکش برائے Shawl: مسترد"
+    assert (
+        "sana نے Shawl کے لیے آپ کی دوسرے موقع کی پیشکش (1,50,000.00 روپے) کا جواب دیا: مسترد۔\n"
+        in (body)
+    )
+
+
 def test_a_template_without_urdu_is_sent_in_english() -> None:
     plain = emails.EmailTemplate(subject=Template("Hi $name"), body=Template("Rs. $amount"))
     assert plain.render(Language.ur, name="a", amount=Decimal("100000")) == (
@@ -143,3 +222,35 @@ def test_stored_languages() -> None:
     assert as_language("en") is Language.en
     assert as_language(None) is Language.en
     assert as_language("fr") is Language.en
+
+
+# --- the page's words (web/languages.js) --------------------------------------------------------
+
+LANGUAGES_JS = Path(__file__).resolve().parents[2] / "src/madeinpk/web/languages.js"
+
+
+def page_messages() -> dict[str, dict[str, str]]:
+    """``MESSAGES`` of languages.js, read as text: each language's keys and their strings (a
+    value may be several literals joined with ``+``)."""
+    source = LANGUAGES_JS.read_text(encoding="utf-8")
+    body = source[source.index("export const MESSAGES = {") : source.index("\n};\n")]
+    found: dict[str, dict[str, str]] = {}
+    for language, block in re.findall(r"\n  (\w+): \{\n(.*?)\n  \},", body + ",", re.DOTALL):
+        entries = re.split(r"\n    (?=\w+: )", "\n" + block)
+        found[language] = {
+            entry.split(":", 1)[0].strip(): "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', entry))
+            for entry in entries
+            if entry.strip()
+        }
+    return found
+
+
+def test_every_page_string_is_in_urdu_with_the_same_placeholders() -> None:
+    messages = page_messages()
+    assert set(messages) == {"en", "ur"}
+    english, urdu = messages["en"], messages["ur"]
+    assert len(english) > 100 and "buy_now" in english and "watch_count" in english
+    assert set(english) == set(urdu)
+    for key, text in english.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", urdu[key])), key
+        assert urdu[key], key

@@ -79,7 +79,7 @@ class BuyNowController(Controller):
             raise BusinessError(INVALID_IDEMPOTENCY_KEY)
         if not await bid_rate_limiter.allow(account.id):
             raise BusinessError(MESSAGES[Reason.rate_limited], 429)
-        buyer = Bidder(account.id, account.username, account.email)
+        buyer = Bidder(account.id, account.username, account.email, account.language)
         outcome = await bid_desk.place(
             BidRequest(auction_id, buyer, Decimal(0), idempotency_key, buy_now=True)
         )

@@ -9,7 +9,6 @@ from typing import Any
 from msgspec import UNSET
 
 from madeinpk.after_commit import AfterCommit, Effects
-from madeinpk.auctions.lifecycle.endings import RELISTED_TITLE, relisted_message
 from madeinpk.auctions.lifecycle.timetable import schedule_tasks
 from madeinpk.auctions.schemas import AuctionRelist, AuctionUpdate
 from madeinpk.auctions.selling import (
@@ -25,8 +24,10 @@ from madeinpk.http.auth import Account
 from madeinpk.http.bodies import to_struct
 from madeinpk.http.errors import BusinessError, FieldErrorCollector
 from madeinpk.money import Amount, stored_money, to_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.service import collecting_notified, notify
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.texts import as_language
 
 NOT_ENDED = "Only an auction that has ended can be relisted"
 SOLD = "Only an auction that ended without a sale can be relisted"
@@ -44,6 +45,14 @@ _SALE_OF_RUN = (
 _PENDING_OFFER = (
     "SELECT 1 AS pending FROM second_chance_offer WHERE auction = :auction AND status = 'pending'"
 )
+# The old run's bidders, each once with their language, and the new run's product.
+_BIDDERS = """
+    SELECT DISTINCT b.bidder, p.name,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = b.bidder) AS language
+    FROM bid b LEFT JOIN auction a ON a.id = :new LEFT JOIN product p ON p.id = a.product
+    WHERE b.auction = :old
+    ORDER BY b.bidder
+"""
 
 
 async def relist_auction(
@@ -98,15 +107,17 @@ async def relist_auction(
 
 
 async def tell_bidders(old_id: int, new_id: int) -> None:
-    """The old run's bidders hear that the item is up again (in-app, ``auction_relisted``)."""
-    bidders = await Bid.select(Bid.bidder).where(Bid.auction == old_id).distinct()
-    product = await Auction.select(Auction.product.name).where(Auction.id == new_id).first()
-    name = product["product.name"] if product else "An item you bid on"
-    for row in bidders:
+    """The old run's bidders hear that the item is up again (in-app, ``auction_relisted``, in
+    their language)."""
+    for row in await raw(Bid, _BIDDERS, old=old_id, new=new_id):
+        language = as_language(row["language"])
         await notify(
             row["bidder"],
             NotificationType.auction_relisted,
-            RELISTED_TITLE,
-            relisted_message(name, new_id),
+            *texts.RELISTED.render(
+                language,
+                product=row["name"] or texts.AN_ITEM_YOU_BID_ON.render(language),
+                auction=new_id,
+            ),
             auction_id=new_id,
         )

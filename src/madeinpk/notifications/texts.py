@@ -240,3 +240,141 @@ ACCOUNT_BLOCKED = Notice(
         "$count ناکام ادائیگیوں کی وجہ سے آپ کا اکاؤنٹ بلاک کر دیا گیا ہے۔",
     ),
 )
+
+# --- watching and reminders ---------------------------------------------------------------------
+
+AUCTION_ENDING_SOON = Notice(
+    Text("Auction ending soon", "نیلامی جلد ختم ہو رہی ہے"),
+    Text(
+        "The auction for $product ends in $minutes minutes. Current price: Rs. $amount.",
+        "نیلامی برائے $product، $minutes منٹ میں ختم ہو رہی ہے۔ موجودہ قیمت: $amount روپے۔",
+    ),
+)
+
+# Where the reminded person stands (the ending-soon email's ``$standing``).
+STANDING_LEADING = Text("You are the highest bidder.", "سب سے زیادہ بولی آپ کی ہے۔")
+STANDING_OUTBID = Text(
+    "You are no longer the highest bidder: bid again to win it.",
+    "اب سب سے زیادہ بولی آپ کی نہیں: جیتنے کے لیے دوبارہ بولی لگائیں۔",
+)
+STANDING_WATCHING = Text("You are watching this auction.", "آپ یہ نیلامی دیکھ رہے ہیں۔")
+
+AUCTION_STARTED = Notice(
+    Text("Auction started", "نیلامی شروع ہو گئی"),
+    Text(
+        "The auction for $product has started. Starting price: Rs. $amount.",
+        "نیلامی برائے $product شروع ہو گئی ہے۔ ابتدائی قیمت: $amount روپے۔",
+    ),
+)
+
+# --- bid removals and relisting -----------------------------------------------------------------
+
+BID_REMOVED = Notice(
+    Text("Your bid was removed", "آپ کی بولی ہٹا دی گئی"),
+    Text(
+        "Your bid of Rs. $amount on $product was removed by our staff.",
+        "$product پر آپ کی $amount روپے کی بولی ہمارے عملے نے ہٹا دی۔",
+    ),
+)
+
+LEAD_REGAINED = Notice(
+    Text("You are the highest bidder again", "سب سے زیادہ بولی پھر آپ کی ہے"),
+    Text(
+        "A bid on $product was removed: you lead again at Rs. $amount.",
+        "$product پر ایک بولی ہٹا دی گئی: $amount روپے پر آپ پھر سب سے آگے ہیں۔",
+    ),
+)
+
+RELISTED = Notice(  # to the bidders of the unsold run
+    Text(
+        "An auction you bid on was relisted", "جس نیلامی میں آپ نے بولی لگائی تھی وہ دوبارہ لگ گئی"
+    ),
+    Text(
+        "$product is up for auction again: auction $auction.",
+        "$product دوبارہ نیلامی کے لیے پیش ہے: نیلامی $auction۔",
+    ),
+)
+
+AN_ITEM_YOU_BID_ON = Text("An item you bid on", "جس چیز پر آپ نے بولی لگائی تھی، وہ")
+
+_AUTO_RELISTED_TITLE = Text("Your auction was relisted", "آپ کی نیلامی دوبارہ لگا دی گئی")
+
+AUTO_RELISTED = Notice(  # to the seller, with ``$left`` automatic relists left (not one)
+    _AUTO_RELISTED_TITLE,
+    Text(
+        "Your auction for $product ended without a sale and was relisted automatically as "
+        "auction $auction ($left automatic relists left).",
+        "آپ کی نیلامی برائے $product بغیر فروخت کے ختم ہو گئی اور خودبخود نیلامی $auction کے طور "
+        "پر دوبارہ لگا دی گئی (مزید $left خودکار دوبارہ نیلامیاں باقی ہیں)۔",
+    ),
+)
+
+AUTO_RELISTED_ONE_LEFT = Notice(
+    _AUTO_RELISTED_TITLE,
+    Text(
+        "Your auction for $product ended without a sale and was relisted automatically as "
+        "auction $auction (1 automatic relist left).",
+        "آپ کی نیلامی برائے $product بغیر فروخت کے ختم ہو گئی اور خودبخود نیلامی $auction کے طور "
+        "پر دوبارہ لگا دی گئی (مزید 1 خودکار دوبارہ نیلامی باقی ہے)۔",
+    ),
+)
+
+# --- second-chance offers -----------------------------------------------------------------------
+
+SECOND_CHANCE_OFFER = Notice(
+    Text("A second chance to buy", "خریدنے کا ایک اور موقع"),
+    Text(
+        "The seller offers you $product at your highest bid of Rs. $amount. "
+        "Accept or decline before $expires_at.",
+        "فروخت کنندہ آپ کو $product آپ کی سب سے زیادہ بولی، $amount روپے، پر پیش کر رہا ہے۔ "
+        "$expires_at سے پہلے قبول یا مسترد کریں۔",
+    ),
+)
+
+_OFFER_ACCEPTED_TITLE = Text("Second-chance offer accepted", "دوسرے موقع کی پیشکش قبول ہو گئی")
+
+OFFER_ACCEPTED = Notice(  # to the bidder who accepted
+    _OFFER_ACCEPTED_TITLE,
+    Text(
+        "You accepted the offer for $product at Rs. $amount. "
+        "Please complete payment within $hours hours: $payment_url",
+        "آپ نے $product کی پیشکش $amount روپے میں قبول کر لی۔ براہِ کرم $hours گھنٹوں کے اندر "
+        "ادائیگی مکمل کریں: $payment_url",
+    ),
+)
+
+OFFER_ACCEPTED_SELLER = Notice(
+    _OFFER_ACCEPTED_TITLE,
+    Text(
+        "$bidder accepted your offer for $product at Rs. $amount: order $order_number.",
+        "$bidder نے $product کے لیے آپ کی پیشکش $amount روپے میں قبول کر لی: آرڈر $order_number۔",
+    ),
+)
+
+OFFER_DECLINED = Notice(
+    Text("Second-chance offer declined", "دوسرے موقع کی پیشکش مسترد ہو گئی"),
+    Text(
+        "$bidder declined your offer for $product.",
+        "$bidder نے $product کے لیے آپ کی پیشکش مسترد کر دی۔",
+    ),
+)
+
+OFFER_EXPIRED = Notice(
+    Text("Second-chance offer expired", "دوسرے موقع کی پیشکش کی مدت ختم ہو گئی"),
+    Text(
+        "Your offer for $product was not answered in time.",
+        "$product کے لیے آپ کی پیشکش کا وقت پر جواب نہیں آیا۔",
+    ),
+)
+
+# The seller's email of an answer (``emails.OFFER_ANSWERED``): the answer, and what comes next.
+ACCEPTED = Text("accepted", "قبول")
+DECLINED = Text("declined", "مسترد")
+NEXT_STEP_ACCEPTED = Text(
+    "Order $order_number awaits their payment within $hours hours.",
+    "آرڈر $order_number، $hours گھنٹوں کے اندر ان کی ادائیگی کا منتظر ہے۔",
+)
+NEXT_STEP_DECLINED = Text(
+    "You may relist the item or offer it to the next bidder.",
+    "آپ یہ چیز دوبارہ نیلامی میں لگا سکتے ہیں یا اگلے بولی دہندہ کو پیش کر سکتے ہیں۔",
+)

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from piccolo.apps.user.tables import BaseUser
-
 from madeinpk.accounts.tables import UserProfile
 from madeinpk.auctions.tables import Bid
 from madeinpk.money import to_money
+from madeinpk.orders.offer_notices import recipient
 from madeinpk.orders.tables import Offer, Order
 
 
@@ -46,7 +45,7 @@ def next_bidder(
 
 async def offered_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] | None:
     """``next_bidder`` over the run's bids (blocked bidders skipped), with the chosen bidder's
-    name and email."""
+    name, email and language."""
     rows = await Bid.select(Bid.bidder, Bid.amount, Bid.id).where(
         (Bid.auction == auction_id) & Bid.removed_at.is_null()  # a removed bid offers nothing
     )
@@ -55,13 +54,7 @@ async def offered_bidder(auction_id: int, excluded: set[int]) -> dict[str, Any] 
     chosen = next_bidder(runs, excluded, blocked)
     if chosen is None:
         return None
-    user = (
-        await BaseUser.select(BaseUser.username, BaseUser.email)
-        .where(BaseUser.id == chosen[0])
-        .first()
-    )
-    assert user is not None
-    return {"bidder": chosen[0], "amount": chosen[1], **user}
+    return {"bidder": chosen[0], "amount": chosen[1], **await recipient(chosen[0])}
 
 
 async def had_their_chance(auction_id: int) -> set[int]:

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.db.database import write_transaction
+from madeinpk.db.sql import raw
+from madeinpk.notifications import texts
 from madeinpk.notifications.service import collecting_notified, notify
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.texts import as_language
 from madeinpk.orders.tables import Offer, OfferStatus, Order
 from madeinpk.timestamps import utc_now
 
+# What the seller of an expired offer is told about, and in which language.
+_TOLD = """
+    SELECT p.name, (SELECT pr.language FROM user_profile pr WHERE pr."user" = :seller) AS language
+    FROM auction_order o LEFT JOIN product p ON p.id = o.product
+    WHERE o.id = :order
+"""
+
 
 async def expire_offer(offer_id: int) -> set[int]:
-    """A pending offer past its window becomes ``expired`` (once), and its seller is told.
-    Returns the users to ping (none: another worker got there first)."""
+    """A pending offer past its window becomes ``expired`` (once), and its seller is told, in
+    their language. Returns the users to ping (none: another worker got there first)."""
     now = utc_now()
     with collecting_notified() as notified:
         async with write_transaction():
@@ -28,19 +38,18 @@ async def expire_offer(offer_id: int) -> set[int]:
             )
             if not moved:
                 return set()
-            product = (
-                await Order.select(Order.product.name.as_alias("name"))
-                .where(Order.id == moved[0]["order"])
-                .first()
-            )
+            offer = moved[0]
+            told = await raw(Order, _TOLD, seller=offer["seller"], order=offer["order"])
+            language = as_language(told[0]["language"] if told else None)
+            name = told[0]["name"] if told and told[0]["name"] else None
             await notify(
-                moved[0]["seller"],
+                offer["seller"],
                 NotificationType.offer_expired,
-                "Second-chance offer expired",
-                f"Your offer for {product['name'] if product else 'your item'} was not "
-                "answered in time.",
-                order_id=moved[0]["order"],
-                auction_id=moved[0]["auction"],
+                *texts.OFFER_EXPIRED.render(
+                    language, product=name or texts.YOUR_ITEM.render(language)
+                ),
+                order_id=offer["order"],
+                auction_id=offer["auction"],
             )
     return notified
 

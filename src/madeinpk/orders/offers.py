@@ -14,19 +14,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from piccolo.apps.user.tables import BaseUser
-
 from madeinpk.accounts.tables import Address
 from madeinpk.after_commit import AfterCommit, Effects
 from madeinpk.db.database import is_unique_violation, write_transaction
 from madeinpk.http.auth import Account
 from madeinpk.http.errors import BusinessError, NotFound
-from madeinpk.money import format_money, to_money
-from madeinpk.notifications.emails import OFFER_ANSWERED, SECOND_CHANCE_OFFER
-from madeinpk.notifications.service import collecting_notified, notify, queue_email
+from madeinpk.money import to_money
+from madeinpk.notifications import texts
+from madeinpk.notifications.service import collecting_notified, notify
 from madeinpk.notifications.tables import NotificationType
+from madeinpk.notifications.texts import as_language
 from madeinpk.orders.offer_choice import had_their_chance, offered_bidder
 from madeinpk.orders.offer_expiry import expire_offer
+from madeinpk.orders.offer_notices import ACCEPTED, DECLINED, tell_bidder, tell_seller
 from madeinpk.orders.service import ORDER_COLUMNS, auction_order_row, payment_url
 from madeinpk.orders.tables import Offer, OfferStatus, Order, OrderStatus
 from madeinpk.settings import Settings
@@ -116,28 +116,9 @@ async def make_offer(
                     )
                 ).returning(Offer.id)
                 offer_id = int(rows[0]["id"])
-                price = format_money(amount)
-                name = order["product_name"]
-                await notify(
-                    bidder["bidder"],
-                    NotificationType.second_chance_offer,
-                    "A second chance to buy",
-                    f"The seller offers you {name} at your highest bid of Rs. {price}. "
-                    f"Accept or decline before {_stamp(expires_at)}.",
-                    order_id=order_id,
-                    auction_id=order["auction"],
+                emails += await tell_bidder(
+                    bidder, offer_id, order, amount, expires_at, settings.payment_deadline_hours
                 )
-                subject, body = SECOND_CHANCE_OFFER.render(
-                    username=bidder["username"],
-                    product=name,
-                    amount=price,
-                    expires_at=_stamp(expires_at),
-                    hours=str(settings.payment_deadline_hours),
-                )
-                email_id = await queue_email(
-                    f"second_chance_offer:{offer_id}", bidder["email"], subject, body
-                )
-                emails.extend([email_id] if email_id is not None else [])
     except Exception as exc:
         if is_unique_violation(exc):  # a second request for the same order, a moment later
             raise BusinessError(ALREADY_OFFERED) from None
@@ -146,10 +127,6 @@ async def make_offer(
     done.notify_users(notified)
     effects.flush(done)
     return await offer_body_row(offer_id)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _answerable(offer_id: int, account: Account) -> dict[str, Any]:
@@ -238,30 +215,23 @@ async def accept_offer(
             ).returning(Order.id)
             new_order = int(inserted[0]["id"])
             await Offer.update({Offer.new_order: new_order}).where(Offer.id == offer_id)
-            price = format_money(to_money(offer["amount"]))
+            amount = to_money(offer["amount"])
             hours = settings.payment_deadline_hours
-            url = payment_url(settings, number)
-            name = offer["product_name"]
             await notify(
                 account.id,
                 NotificationType.offer_accepted,
-                "Second-chance offer accepted",
-                f"You accepted the offer for {name} at Rs. {price}. "
-                f"Please complete payment within {hours} hours: {url}",
+                *texts.OFFER_ACCEPTED.render(
+                    as_language(account.language),
+                    product=offer["product_name"],
+                    amount=amount,
+                    hours=hours,
+                    payment_url=payment_url(settings, number),
+                ),
                 order_id=new_order,
                 auction_id=offer["auction"],
             )
-            emails += await _tell_seller(
-                offer, "accepted", f"Order {number} awaits their payment within {hours} hours."
-            )
-            await notify(
-                offer["seller"],
-                NotificationType.offer_accepted,
-                "Second-chance offer accepted",
-                f"{offer['bidder_username']} accepted your offer for {name} at Rs. {price}: "
-                f"order {number}.",
-                order_id=new_order,
-                auction_id=offer["auction"],
+            emails += await tell_seller(
+                offer, ACCEPTED, new_order, order_number=number, hours=hours
             )
     done = AfterCommit(email_ids=emails)
     done.notify_users(notified)
@@ -276,36 +246,11 @@ async def decline_offer(offer_id: int, account: Account, effects: Effects) -> di
     with collecting_notified() as notified:
         async with write_transaction():
             await _answer(offer_id, OfferStatus.declined, now)
-            emails += await _tell_seller(
-                offer, "declined", "You may relist the item or offer it to the next bidder."
-            )
-            await notify(
-                offer["seller"],
-                NotificationType.offer_declined,
-                "Second-chance offer declined",
-                f"{offer['bidder_username']} declined your offer for {offer['product_name']}.",
-                order_id=offer["order"],
-                auction_id=offer["auction"],
-            )
+            emails += await tell_seller(offer, DECLINED, offer["order"])
     done = AfterCommit(email_ids=emails)
     done.notify_users(notified)
     effects.flush(done)
     return await offer_body_row(offer_id)
-
-
-async def _tell_seller(offer: dict[str, Any], outcome: str, next_step: str) -> list[int]:
-    seller = await BaseUser.select(BaseUser.email).where(BaseUser.id == offer["seller"]).first()
-    assert seller is not None
-    subject, body = OFFER_ANSWERED.render(
-        username=offer["seller_username"],
-        bidder=offer["bidder_username"],
-        outcome=outcome,
-        product=offer["product_name"],
-        amount=format_money(to_money(offer["amount"])),
-        next_step=next_step,
-    )
-    email_id = await queue_email(f"offer_{outcome}:{offer['id']}", seller["email"], subject, body)
-    return [email_id] if email_id is not None else []
 
 
 async def list_offers(

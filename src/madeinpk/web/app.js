@@ -100,7 +100,7 @@ async function listPage() {
     return;
   }
   $("list-status").textContent = search
-    ? `${result.body.count} auctions open for bidding match “${search}”, best match first`
+    ? t("auctions_match", { count: result.body.count, search })
     : t("auctions_open", { count: result.body.count });
   for (const auction of result.body.results) {
     const item = document.createElement("li");
@@ -223,7 +223,7 @@ function auctionPage() {
     retract.hidden = !me || !state.latest_bids.some((b) => b.bidder === me.username && !b.auto);
     retract.disabled = !canBid;
     if (isScheduled()) {
-      hint.textContent = "Bidding opens when the auction starts.";
+      hint.textContent = t("opens_at_start");
     } else if (!token()) {
       hint.textContent = t("spectator_hint");
     } else if (iLead()) {
@@ -244,12 +244,10 @@ function auctionPage() {
     box.hidden = !open;
     if (!open) { confirmingBuy = false; return; }
     const price = formatPKR(state.buy_now_price);
-    button.textContent = confirmingBuy ? `Confirm: buy now for ${price}` : `Buy It Now for ${price}`;
+    button.textContent = t(confirmingBuy ? "buy_now_confirm" : "buy_now", { price });
     button.className = confirmingBuy ? "confirming" : "";
     button.disabled = !token() || !connected;
-    $("buy-now-hint").textContent = token()
-      ? "Buy It Now ends the auction at once: the item is yours at this price and the order is created."
-      : "Sign in to buy it now.";
+    $("buy-now-hint").textContent = t(token() ? "buy_now_hint" : "buy_now_sign_in");
   }
 
   function renderCountdown() {
@@ -348,10 +346,9 @@ function auctionPage() {
       const winner = state.winner?.username ?? state.winner;
       const finalPrice = formatPKR(state.final_price || state.current_price);
       ended.textContent = bought
-        ? `You bought it with Buy It Now for ${formatPKR(bought.price)}. ` +
-          `Order ${bought.order_number}: please complete payment.`
+        ? t("bought_by_you", { price: formatPKR(bought.price), order: bought.order_number })
         : state.bought_now && winner
-        ? `Auction ended: bought with Buy It Now by ${winner} for ${finalPrice}.`
+        ? t("ended_bought", { winner, price: finalPrice })
         : winner
         ? t("ended_winner", { winner, price: finalPrice })
         : state.reserve_met === false && state.total_bids > 0
@@ -436,15 +433,15 @@ function auctionPage() {
     };
     const notice = $("removed");
     notice.textContent = data.leader
-      ? `A bid was removed. The price is now ${formatPKR(data.current_price)}.`
-      : "A bid was removed. There are no bids now.";
+      ? t("bid_removed", { price: formatPKR(data.current_price) })
+      : t("bid_removed_no_bids");
     notice.hidden = false;
     refreshMine();
     if (!me) return;
     if (data.leader === me.username) setStatus("leading", leadingText());
     else if (wasLeading) {
       state.my_max_bid = null;
-      setStatus("outbid", `A bid was removed: you no longer lead. Bid at least ${formatPKR(data.min_next_bid)} to lead.`);
+      setStatus("outbid", t("bid_removed_outbid", { min: formatPKR(data.min_next_bid) }));
     }
   }
 

@@ -98,6 +98,38 @@ export const MESSAGES = {
     auction_not_found: "Auction not found",
     invalid_max: "Please enter a valid maximum bid",
     invalid_amount: "Please enter a valid bid amount",
+    search_label: "Search auctions",
+    search_placeholder: "Pashmina, carpet, khussa…",
+    search: "Search",
+    auctions_match: "{count} auctions open for bidding match “{search}”, best match first",
+    opens_at_start: "Bidding opens when the auction starts.",
+    buy_now: "Buy It Now for {price}",
+    buy_now_confirm: "Confirm: buy now for {price}",
+    buy_now_hint: "Buy It Now ends the auction at once: the item is yours at this price and the " +
+      "order is created.",
+    buy_now_sign_in: "Sign in to buy it now.",
+    bought_by_you: "You bought it with Buy It Now for {price}. Order {order}: please complete " +
+      "payment.",
+    ended_bought: "Auction ended: bought with Buy It Now by {winner} for {price}.",
+    retract_bid: "Retract my last bid",
+    bid_removed: "A bid was removed. The price is now {price}.",
+    bid_removed_no_bids: "A bid was removed. There are no bids now.",
+    bid_removed_outbid: "A bid was removed: you no longer lead. Bid at least {min} to lead.",
+    relisted: "This item was relisted: see the new auction",
+    watch: "Watch",
+    watching: "Watching ✓",
+    watch_title: "Add this auction to your watchlist",
+    unwatch_title: "Stop watching this auction",
+    watch_sign_in: "Sign in to watch",
+    watch_count_one: "1 watching",
+    watch_count: "{count} watching",
+    offers_title: "Second-chance offers",
+    offer_text: "{product} at your highest bid, {price} (answer by {time})",
+    accept: "Accept",
+    decline: "Decline",
+    offer_accepted: "Accepted: order {order} awaits your payment.",
+    offer_declined: "Declined.",
+    offer_failed: "Could not answer the offer.",
   },
   ur: {
     page_title_list: "MadeInPK Live — نیلامیاں",
@@ -183,6 +215,39 @@ export const MESSAGES = {
     auction_not_found: "نیلامی نہیں ملی",
     invalid_max: "براہِ کرم درست حد لکھیں",
     invalid_amount: "براہِ کرم بولی کی درست رقم لکھیں",
+    search_label: "نیلامیاں تلاش کریں",
+    search_placeholder: "پشمینہ، قالین، کھسہ…",
+    search: "تلاش",
+    auctions_match: "“{search}” سے ملتی {count} نیلامیاں بولی کے لیے کھلی ہیں، سب سے موزوں پہلے",
+    opens_at_start: "نیلامی شروع ہونے پر بولی لگ سکے گی۔",
+    buy_now: "ابھی خریدیں: {price}",
+    buy_now_confirm: "تصدیق کریں: {price} میں ابھی خریدیں",
+    buy_now_hint: "ابھی خریدنے سے نیلامی فوراً ختم ہو جاتی ہے: چیز اس قیمت پر آپ کی ہو جاتی ہے اور " +
+      "آرڈر بن جاتا ہے۔",
+    buy_now_sign_in: "ابھی خریدنے کے لیے سائن اِن کریں۔",
+    bought_by_you: "آپ نے یہ چیز {price} میں ابھی خرید لی۔ آرڈر {order}: براہِ کرم ادائیگی مکمل " +
+      "کریں۔",
+    ended_bought: "نیلامی ختم ہو گئی: {winner} نے یہ چیز {price} میں ابھی خرید لی۔",
+    retract_bid: "میری آخری بولی واپس لیں",
+    bid_removed: "ایک بولی ہٹا دی گئی۔ قیمت اب {price} ہے۔",
+    bid_removed_no_bids: "ایک بولی ہٹا دی گئی۔ اب کوئی بولی نہیں۔",
+    bid_removed_outbid: "ایک بولی ہٹا دی گئی: اب آپ آگے نہیں۔ آگے ہونے کے لیے کم از کم {min} کی " +
+      "بولی لگائیں۔",
+    relisted: "یہ چیز دوبارہ نیلامی میں لگ گئی ہے: نئی نیلامی دیکھیں",
+    watch: "نظر رکھیں",
+    watching: "نظر میں ہے ✓",
+    watch_title: "یہ نیلامی اپنی واچ لسٹ میں شامل کریں",
+    unwatch_title: "اس نیلامی پر نظر رکھنا بند کریں",
+    watch_sign_in: "نظر رکھنے کے لیے سائن اِن کریں",
+    watch_count_one: "1 نظر رکھے ہوئے ہے",
+    watch_count: "{count} نظر رکھے ہوئے ہیں",
+    offers_title: "دوسرے موقع کی پیشکشیں",
+    offer_text: "{product}، آپ کی سب سے زیادہ بولی {price} پر ({time} تک جواب دیں)",
+    accept: "قبول کریں",
+    decline: "مسترد کریں",
+    offer_accepted: "قبول: آرڈر {order} آپ کی ادائیگی کا منتظر ہے۔",
+    offer_declined: "مسترد۔",
+    offer_failed: "پیشکش کا جواب نہیں دیا جا سکا۔",
   },
 };
 
@@ -199,6 +264,24 @@ const URDU_ERRORS = {
   invalid_max_amount: "حد کم از کم بولی کی رقم جتنی ہونی چاہیے",
   rate_limited: "بہت زیادہ بولیاں، ذرا آہستہ",
   internal: "آپ کی بولی پر کارروائی نہیں ہو سکی، براہِ کرم دوبارہ کوشش کریں",
+  not_started: "نیلامی ابھی شروع نہیں ہوئی",
+  idempotency_conflict: "یہ شناختی کلید کسی اور بولی کے لیے استعمال ہو چکی ہے",
+  no_buy_now: "اس نیلامی میں ابھی خریدنے کی قیمت نہیں ہے",
+  buy_now_closed: "اس نیلامی میں اب ابھی خریدنے کا اختیار نہیں رہا",
+  unknown_bid: "بولی نہیں ملی",
+  already_removed: "یہ بولی پہلے ہی ہٹائی جا چکی ہے",
+  automatic_bid: "خودکار بولیاں نہیں ہٹائی جا سکتیں: وہ بولی ہٹائیں جس نے حد مقرر کی تھی",
+  staff_only: "کسی اور کی بولی صرف عملہ ہٹا سکتا ہے",
+  not_your_bid: "آپ صرف اپنی بولی واپس لے سکتے ہیں",
+  retraction_off: "اس سائٹ پر بولی واپس لینے کی اجازت نہیں",
+  retract_too_late: "بولی لگانے کے {seconds} سیکنڈ کے اندر ہی واپس لی جا سکتی ہے",
+  last_hour: "نیلامی کے آخری گھنٹے میں بولیاں واپس نہیں لی جا سکتیں",
+};
+
+// Buy It Now's words for the codes it shares with bids (the message names buying).
+const URDU_BUY_ERRORS = {
+  own_auction: "آپ اپنی نیلامی خود نہیں خرید سکتے",
+  unauthenticated: "خریدنے کے لیے سائن اِن ضروری ہے",
 };
 
 function browserLanguage() {
@@ -255,13 +338,18 @@ export function formatDateTime(date) {
 
 // What an error frame says on this page: the server's words, or in Urdu the code's.
 export function errorText(message) {
-  const urdu = language === "ur" && URDU_ERRORS[message.code];
+  const text = message.message || "";
+  const buying = /\bbuy\b/i.test(text) && URDU_BUY_ERRORS[message.code];
+  const urdu = language === "ur" && (buying || URDU_ERRORS[message.code]);
   if (!urdu) return message.message;
-  const price = /(\d+\.\d{2})/.exec(message.message || "");
-  return urdu.replace("{price}", price ? formatPKR(price[1]) : "");
+  const price = /(\d+\.\d{2})/.exec(text);
+  const seconds = /(\d+) seconds/.exec(text);
+  return urdu
+    .replace("{price}", price ? formatPKR(price[1]) : "")
+    .replace("{seconds}", seconds ? seconds[1] : "");
 }
 
-// Sets <html lang dir>, the static texts (data-i18n, data-i18n-title, data-i18n-aria-label)
+// Sets <html lang dir>, the static texts (data-i18n, data-i18n-title, data-i18n-placeholder)
 // and the switch, which offers the other language.
 export function applyLanguage({ token, api }) {
   const root = document.documentElement;
@@ -269,6 +357,9 @@ export function applyLanguage({ token, api }) {
   root.dir = language === "ur" ? "rtl" : "ltr";
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
   const other = language === "ur" ? "en" : "ur";
   const button = document.getElementById("language-switch");
   if (!button) return;

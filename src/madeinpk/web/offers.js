@@ -2,12 +2,9 @@
 // pending offers, on every page, each with Accept and Decline. Refreshed when
 // /ws/notifications/ pushes a new offer (alerts.js sends "madeinpk:offer").
 
-const $ = (id) => document.getElementById(id);
+import { formatDateTime, formatPKR, t } from "./languages.js";
 
-function formatPKR(value) {
-  const amount = Number(value);
-  return "PKR " + amount.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-}
+const $ = (id) => document.getElementById(id);
 
 export function startOffers(api) {
   const panel = $("offers");
@@ -20,10 +17,11 @@ export function startOffers(api) {
     const note = item.querySelector(".offer-result");
     if (result.ok) {
       note.textContent = action === "accept"
-        ? `Accepted: order ${result.body.new_order} awaits your payment.`
-        : "Declined.";
+        ? t("offer_accepted", { order: result.body.new_order })
+        : t("offer_declined");
     } else {
-      note.textContent = result.body?.error || result.body?.detail || "Could not answer the offer.";
+      // The server's refusal stays in its (English) words, as every API error does.
+      note.textContent = result.body?.error || result.body?.detail || t("offer_failed");
       note.classList.add("error");
     }
   }
@@ -36,16 +34,19 @@ export function startOffers(api) {
       const item = document.createElement("li");
       item.dataset.offer = String(offer.id);
       const text = document.createElement("p");
-      text.textContent = `${offer.product_name} at your highest bid, ${formatPKR(offer.amount)}` +
-        ` (answer by ${new Date(offer.expires_at).toLocaleString()})`;
+      text.textContent = t("offer_text", {
+        product: offer.product_name,
+        price: formatPKR(offer.amount),
+        time: formatDateTime(new Date(offer.expires_at)),
+      });
       const accept = document.createElement("button");
       accept.type = "button";
-      accept.textContent = "Accept";
+      accept.textContent = t("accept");
       accept.addEventListener("click", () => answer(offer, "accept", item));
       const decline = document.createElement("button");
       decline.type = "button";
       decline.className = "secondary";
-      decline.textContent = "Decline";
+      decline.textContent = t("decline");
       decline.addEventListener("click", () => answer(offer, "decline", item));
       const note = document.createElement("p");
       note.className = "offer-result";

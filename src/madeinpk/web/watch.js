@@ -2,10 +2,12 @@
 // REST API (GET /api/auctions/{id}/ says both; POST and DELETE /api/auctions/{id}/watch/ change
 // yours). Watchers get an "ending soon" notification before the end, pushed as a toast.
 
+import { t } from "./languages.js";
+
 const $ = (id) => document.getElementById(id);
 
 function countText(count) {
-  return count === 1 ? "1 watching" : `${count} watching`;
+  return count === 1 ? t("watch_count_one") : t("watch_count", { count });
 }
 
 export function startWatchToggle(auctionId, token) {
@@ -19,8 +21,8 @@ export function startWatchToggle(auctionId, token) {
   const show = (isWatching, watchCount) => {
     watching = isWatching;
     button.setAttribute("aria-pressed", String(watching));
-    button.textContent = watching ? "Watching ✓" : "Watch";
-    button.title = watching ? "Stop watching this auction" : "Add this auction to your watchlist";
+    button.textContent = t(watching ? "watching" : "watch");
+    button.title = t(watching ? "unwatch_title" : "watch_title");
     count.textContent = countText(watchCount);
   };
   const load = async () => {
@@ -32,7 +34,7 @@ export function startWatchToggle(auctionId, token) {
 
   if (!token()) {
     button.disabled = true;
-    button.textContent = "Sign in to watch";
+    button.textContent = t("watch_sign_in");
   }
   button.addEventListener("click", async () => {
     if (busy || !token()) return;
@@ -52,5 +54,5 @@ export function startWatchToggle(auctionId, token) {
       button.disabled = false;
     }
   });
-  load().then(() => { if (!token()) button.textContent = "Sign in to watch"; });
+  load().then(() => { if (!token()) button.textContent = t("watch_sign_in"); });
 }

@@ -30,7 +30,9 @@ from madeinpk.auctions.tables import Auction, AuctionEvent
 from madeinpk.auctions.tables import Bid as BidRow
 from madeinpk.db.sql import Connection, transaction
 from madeinpk.money import format_money, to_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.tables import Notification, NotificationType
+from madeinpk.notifications.texts import as_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,8 @@ async def removal_request(
 
 _BIDS = """
     SELECT b.id, b.bidder, u.username, u.email, b.amount, b.bid_time, b.seq, b.is_auto,
-           b.max_amount, b.raised_max, b.removed_at
+           b.max_amount, b.raised_max, b.removed_at,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = b.bidder) AS language
     FROM bid b JOIN piccolo_user u ON u.id = b.bidder
     WHERE b.auction = :auction
     ORDER BY b.seq, b.id
@@ -123,7 +126,7 @@ async def remove_in_transaction(
 def _stored(db: Connection, row: dict[str, Any]) -> StoredBid:
     return StoredBid(
         id=row["id"],
-        bidder=Bidder(row["bidder"], row["username"], row["email"]),
+        bidder=Bidder(row["bidder"], row["username"], row["email"], row["language"] or "en"),
         amount=to_money(row["amount"]),
         time=db.dialect.timestamp(row["bid_time"]),
         seq=row["seq"],
@@ -241,16 +244,16 @@ def _notices(
     request: RemovalRequest, before: AuctionState, after: AuctionState, target: StoredBid
 ) -> list[tuple[int, str, str, str]]:
     """A staff removal tells the bid's owner; a lead that moved tells its new holder (in-app and
-    on ``/ws/notifications/``; no email: nothing is asked of them)."""
+    on ``/ws/notifications/``, in their language; no email: nothing is asked of them)."""
     product, notices = before.product_name, []
     if request.as_staff and target.bidder.id != request.remover.id:
         notices.append(
             (
                 target.bidder.id,
                 NotificationType.bid_removed.value,
-                "Your bid was removed",
-                f"Your bid of Rs. {format_money(target.amount)} on {product} was removed by "
-                "our staff.",
+                *texts.BID_REMOVED.render(
+                    as_language(target.bidder.language), amount=target.amount, product=product
+                ),
             )
         )
     leader, was = after.leader, before.leader
@@ -260,9 +263,9 @@ def _notices(
                 (
                     leader.id,
                     NotificationType.lead_regained.value,
-                    "You are the highest bidder again",
-                    f"A bid on {product} was removed: you lead again at Rs. "
-                    f"{format_money(after.current_price)}.",
+                    *texts.LEAD_REGAINED.render(
+                        as_language(leader.language), amount=after.current_price, product=product
+                    ),
                 )
             )
     return notices

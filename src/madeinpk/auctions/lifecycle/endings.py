@@ -38,6 +38,7 @@ from madeinpk.auctions.lifecycle.outcomes import (
 )
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus
 from madeinpk.db.sql import Connection, transaction
+from madeinpk.notifications import texts
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
 from madeinpk.notifications.texts import as_language
 from madeinpk.settings import Settings
@@ -272,14 +273,6 @@ async def write_endings(
     return orders
 
 
-RELISTED_TITLE = "An auction you bid on was relisted"
-
-
-def relisted_message(product: str, new_id: int) -> str:
-    """What the bidders of an unsold run are told when it runs again."""
-    return f"{product} is up for auction again: auction {new_id}."
-
-
 _RELIST_COLUMNS = (
     "product", "starting_price", "current_price", "bid_count", "seq", "min_increment",
     "reserve_price", "soft_close_seconds", "start_time", "end_time", "status", "created_at",
@@ -296,7 +289,8 @@ async def _relist(
 ) -> list[tuple[Any, ...]]:
     """``auto_relist`` (docs/auction-rules.md § Relist): each unsold run that asked for it is
     run again at once, for the same duration, with one automatic relist fewer; in the ending's
-    transaction, its ending scheduled after commit. Returns the sellers' notices."""
+    transaction, its ending scheduled after commit. Returns the notices of the sellers and of
+    the runs' bidders, each in their language."""
     by_id = {row["id"]: row for row in closed}
     spoken = db.dialect
     again = [(e, by_id[e.auction_id]) for e in unsold if by_id[e.auction_id]["auto_relist"]]
@@ -335,17 +329,13 @@ async def _relist(
         e = ended[r["relisted_from"]]
         batch.relisted[r["id"]] = spoken.timestamp(r["end_time"])
         left = r["auto_relist"]
-        message = (
-            f"Your auction for {e.ended.product_name} ended without a sale and was relisted "
-            f"automatically as auction {r['id']} ({left} automatic relist"
-            f"{'' if left == 1 else 's'} left)."
-        )
+        told = texts.AUTO_RELISTED_ONE_LEFT if left == 1 else texts.AUTO_RELISTED
+        seller = as_language(e.seller.get("language"))
         notices.append(
             (
                 e.seller_id,
                 NotificationType.auction_relisted.value,
-                "Your auction was relisted",
-                message,
+                *told.render(seller, product=e.ended.product_name, auction=r["id"], left=left),
                 r["id"],
                 None,
                 now,
@@ -357,8 +347,9 @@ async def _relist(
                 (
                     bidder.id,
                     NotificationType.auction_relisted.value,
-                    RELISTED_TITLE,
-                    relisted_message(e.ended.product_name, r["id"]),
+                    *texts.RELISTED.render(
+                        bidder.language, product=e.ended.product_name, auction=r["id"]
+                    ),
                     r["id"],
                     None,
                     now,

@@ -18,16 +18,20 @@ from madeinpk.auctions.lifecycle.endings import write_endings
 from madeinpk.auctions.lifecycle.outcomes import Bidder, EndedBatch, Ending, OrderWriter
 from madeinpk.auctions.tables import AuctionStatus
 from madeinpk.db.sql import Connection
+from madeinpk.notifications.texts import as_language
 from madeinpk.settings import Settings
 
 _AUCTION = """
-    SELECT a.product, a.reserve_price, p.name, p.seller, u.username, u.email
+    SELECT a.product, a.reserve_price, p.name, p.seller, u.username, u.email,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = p.seller) AS language
     FROM auction a JOIN product p ON p.id = a.product JOIN piccolo_user u ON u.id = p.seller
     WHERE a.id = :auction
 """
-# Everyone who bid (told the auction ended, as at an ending), and the buyer's default address.
+# Everyone who bid (told the auction ended, as at an ending, in their language), and the
+# buyer's default address.
 _BIDDERS = """
-    SELECT DISTINCT b.bidder, u.username, u.email
+    SELECT DISTINCT b.bidder, u.username, u.email,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = b.bidder) AS language
     FROM bid b JOIN piccolo_user u ON u.id = b.bidder
     WHERE b.auction = :auction
     ORDER BY b.bidder
@@ -62,14 +66,24 @@ class Purchases:
         buyer = purchase.buyer
         [auction] = await db.fetch(_AUCTION, auction=auction_id)
         bidders = [
-            Bidder(r["bidder"], r["username"], r["email"], r["bidder"] == buyer.id, None, None)
+            Bidder(
+                r["bidder"],
+                r["username"],
+                r["email"],
+                False,
+                None,
+                None,
+                as_language(r["language"]),
+            )
             for r in await db.fetch(_BIDDERS, auction=auction_id)
+            if r["bidder"] != buyer.id
         ]
         address = await db.fetch(_ADDRESS, buyer=buyer.id)
         top = Bidder(buyer.id, buyer.username, buyer.email, True, purchase.price, None)
+        top.language = as_language(buyer.language)
         if address:
             top.address = address[0]["id"]
-        bidders = [top, *(b for b in bidders if b.id != buyer.id)]
+        bidders = [top, *bidders]
         row = {
             "id": auction_id,
             "product": auction["product"],
@@ -84,6 +98,7 @@ class Purchases:
             "seller": auction["seller"],
             "username": auction["username"],
             "email": auction["email"],
+            "language": auction["language"],
         }
         ending = Ending(row, seller, bidders)
         ending.ended.buy_now = True

@@ -25,9 +25,11 @@ from piccolo.engine.base import Engine
 from madeinpk.after_commit import AfterCommit
 from madeinpk.auctions.tables import Auction, AuctionStatus, EndingReminder
 from madeinpk.db.sql import Dialect, transaction
-from madeinpk.money import format_money, to_money
+from madeinpk.money import to_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.emails import AUCTION_ENDING_SOON
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.notifications.texts import as_language
 from madeinpk.settings import Settings
 from madeinpk.timestamps import utc_now
 
@@ -50,9 +52,12 @@ _AUCTIONS = """
     FROM auction a JOIN product p ON p.id = a.product
     WHERE a.id {among_auctions}
 """
-# Each watcher and each bidder of each auction once (a bidder who watches too: once).
+# Each watcher and each bidder of each auction once (a bidder who watches too: once), with the
+# language they are written to in.
 _RECIPIENTS = """
-    SELECT who.auction, who.person, MAX(who.bidder) AS bidder, u.username, u.email FROM (
+    SELECT who.auction, who.person, MAX(who.bidder) AS bidder, u.username, u.email,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = who.person) AS language
+    FROM (
         SELECT auction, "user" AS person, 0 AS bidder FROM watch WHERE auction {among_auctions}
         UNION ALL
         SELECT DISTINCT auction, bidder AS person, 1 AS bidder FROM bid
@@ -143,33 +148,36 @@ async def send_reminders(
 def _reminder(
     settings: Settings, auction: dict[str, Any], person: dict[str, Any], now: datetime
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """One person's notification row and outbox email for one auction."""
+    """One person's notification row and outbox email for one auction, in their language."""
     end = Dialect.timestamp(auction["end_time"])
     minutes = max(1, round((end - now).total_seconds() / 60))
-    name = auction["name"]
-    price = format_money(to_money(auction["current_price"]))
+    name, language = auction["name"], as_language(person["language"])
+    price = to_money(auction["current_price"])
     if auction["leader"] == person["person"]:
-        standing = "You are the highest bidder."
+        standing = texts.STANDING_LEADING
     elif person["bidder"]:
-        standing = "You are no longer the highest bidder: bid again to win it."
+        standing = texts.STANDING_OUTBID
     else:
-        standing = "You are watching this auction."
-    message = f"The auction for {name} ends in {minutes} minutes. Current price: Rs. {price}."
+        standing = texts.STANDING_WATCHING
+    title, message = texts.AUCTION_ENDING_SOON.render(
+        language, product=name, minutes=minutes, amount=price
+    )
     notice = (
         person["person"],
         NotificationType.auction_ending_soon.value,
-        "Auction ending soon",
+        title,
         message,
         auction["id"],
         now,
     )
     subject, body = AUCTION_ENDING_SOON.render(
+        language,
         username=person["username"],
         product=name,
-        minutes=str(minutes),
+        minutes=minutes,
         end_time=end.strftime("%Y-%m-%d %H:%M"),
         amount=price,
-        standing=standing,
+        standing=standing.render(language),
         auction_url=f"{settings.site_url}/auction/{auction['id']}",
     )
     key = f"auction_ending_soon:{auction['id']}:{person['person']}"

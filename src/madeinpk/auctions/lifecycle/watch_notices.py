@@ -12,13 +12,16 @@ from typing import Any
 
 from madeinpk.after_commit import AfterCommit
 from madeinpk.db.sql import Connection
-from madeinpk.money import format_money, to_money
+from madeinpk.money import to_money
+from madeinpk.notifications import texts
 from madeinpk.notifications.emails import AUCTION_STARTED
 from madeinpk.notifications.tables import Notification, NotificationType, OutboxEmail
+from madeinpk.notifications.texts import as_language
 
-# Each watcher of each auction (never its seller), with what the texts need.
+# Each watcher of each auction (never its seller), with what the texts need and their language.
 _WATCHERS = """
-    SELECT w.auction, w."user" AS person, u.username, u.email, p.name, a.starting_price
+    SELECT w.auction, w."user" AS person, u.username, u.email, p.name, a.starting_price,
+           (SELECT pr.language FROM user_profile pr WHERE pr."user" = w."user") AS language
     FROM watch w
     JOIN auction a ON a.id = w.auction
     JOIN product p ON p.id = a.product
@@ -42,20 +45,18 @@ async def tell_watchers_started(
     notices: list[tuple[Any, ...]] = []
     emails: list[tuple[Any, ...]] = []
     for w in watchers:
-        price = format_money(to_money(w["starting_price"]))
-        message = f"The auction for {w['name']} has started. Starting price: Rs. {price}."
+        price, language = to_money(w["starting_price"]), as_language(w["language"])
         notices.append(
             (
                 w["person"],
                 NotificationType.auction_started.value,
-                "Auction started",
-                message,
+                *texts.AUCTION_STARTED.render(language, product=w["name"], amount=price),
                 w["auction"],
                 now,
             )
         )
         subject, body = AUCTION_STARTED.render(
-            username=w["username"], product=w["name"], amount=price
+            language, username=w["username"], product=w["name"], amount=price
         )
         key = f"auction_started:{w['auction']}:{w['person']}"
         emails.append((key, w["email"], subject, body, now))

@@ -350,7 +350,7 @@ async def _buy_now(
     if not await limiter.allow(account.id):
         _answer(connection, _error(Reason.rate_limited, bid_id=bid_id))
         return
-    buyer = Bidder(account.id, account.username, account.email)
+    buyer = Bidder(account.id, account.username, account.email, account.language)
     try:
         outcome = await desk.place(
             BidRequest(connection.auction_id, buyer, Decimal(0), bid_id, buy_now=True)
