@@ -194,6 +194,28 @@ async def test_rest_buy_now_ends_the_auction_with_its_order_notices_and_emails(
     assert replay["replay"] is True
 
 
+async def test_a_bidder_whose_bids_were_removed_is_not_told_of_the_purchase(
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    seller: UserHandle,
+    buyer: UserHandle,
+    rival: UserHandle,
+) -> None:
+    """As at an ending: a removed bid is no bid, so its bidder lost nothing."""
+    auction_id = await make_auction(seller, buy_now_price="5000.00")
+    assert await bid(client, auction_id, rival, "2600") == 201
+    [placed] = await Bid.select(Bid.id).where(Bid.auction == auction_id)
+    staff = await make_user(live_server.settings, staff=True)
+    removed = await client.post(f"/api/bids/{placed['id']}/remove/", headers=staff.auth)
+    assert removed.status_code == 200, removed.text
+    response = await buy_now(client, auction_id, buyer)
+    assert response.status_code == 201, response.text
+    await live_server.effects.drain()
+    assert "auction_won" in await notifications_of(buyer)
+    assert "auction_lost" not in await notifications_of(rival)
+    assert "auction_ended" in await notifications_of(seller)
+
+
 async def test_socket_buy_now_answers_the_buyer_after_every_watcher_heard(
     live_server: LiveServer, seller: UserHandle, buyer: UserHandle, rival: UserHandle
 ) -> None:

@@ -27,13 +27,13 @@ _AUCTION = """
     FROM auction a JOIN product p ON p.id = a.product JOIN piccolo_user u ON u.id = p.seller
     WHERE a.id = :auction
 """
-# Everyone who bid (told the auction ended, as at an ending, in their language), and the
-# buyer's default address.
+# Everyone who bid (told the auction ended, as at an ending, in their language; as there, a
+# bidder whose bids were all removed is no bidder), and the buyer's default address.
 _BIDDERS = """
     SELECT DISTINCT b.bidder, u.username, u.email,
            (SELECT pr.language FROM user_profile pr WHERE pr."user" = b.bidder) AS language
     FROM bid b JOIN piccolo_user u ON u.id = b.bidder
-    WHERE b.auction = :auction
+    WHERE b.auction = :auction AND b.removed_at IS NULL
     ORDER BY b.bidder
 """
 _ADDRESS = """
