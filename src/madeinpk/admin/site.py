@@ -109,6 +109,18 @@ async def _check_auction_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any,
     return values
 
 
+# A bid changed by hand would skip the rule core: the price, the leader and the proxy maxima would
+# no longer follow from the bids, and no event would tell the watchers.
+BIDS_READ_ONLY = (
+    "Bids are the auction's record and cannot be changed here: bids are placed through the API "
+    "and removed with POST /api/bids/{id}/remove/, which recounts the auction"
+)
+
+
+def _bids_are_read_only(**_: Any) -> Any:
+    raise HTTPException(status_code=400, detail=BIDS_READ_ONLY)
+
+
 def _name(key: Any) -> str:
     return key._meta.name if isinstance(key, Column) else str(key)
 
@@ -125,6 +137,7 @@ def _table_config(table: Any) -> Any:
     if table is Bid:  # removed bids stay, flagged (docs/auction-rules.md § 10)
         return TableConfig(
             Bid,
+            hooks=[Hook(kind, _bids_are_read_only) for kind in HookType],
             visible_columns=[
                 Bid.id,
                 Bid.auction,

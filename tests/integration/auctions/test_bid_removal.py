@@ -13,9 +13,12 @@ import httpx
 import pytest
 import websockets
 
+from madeinpk.accounts.tables import Role
+from madeinpk.admin.site import BIDS_READ_ONLY
 from madeinpk.auctions.tables import Auction, AuctionEvent, AuctionStatus, Bid
 from madeinpk.notifications.tables import Notification
 from tests.integration.auctions.test_asyncapi import payload_validator
+from tests.integration.auctions.test_auction_options_api import admin_session
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import UserHandle, make_auction, make_user
 from tests.integration.sockets import error, socket_url, watch
@@ -353,3 +356,31 @@ async def test_the_endpoints_are_in_the_openapi_document(client: httpx.AsyncClie
         assert schema["$ref"].endswith("BidRemovedData")
     fields = document["components"]["schemas"]["BidRemovedData"]["properties"]
     assert {"bid_id", "current_price", "leader", "seq", "removed", "latest_bids"} <= set(fields)
+
+
+async def test_the_admin_shows_bids_but_changes_none(
+    client: httpx.AsyncClient, live_server: LiveServer, seller: UserHandle
+) -> None:
+    """A bid edited, added or deleted by hand would skip the recount: the admin refuses all."""
+    staff = await make_user(live_server.settings, role=Role.admin, staff=True)
+    ali = await make_user(live_server.settings)
+    auction = await make_auction(seller, ends_in=HOURS)
+    await place(client, auction, ali, "2600")
+    [before] = await bids_of(auction)
+    url = f"/admin/api/tables/bid/{before['id']}/"
+    async with admin_session(live_server, staff.username) as admin:
+        shown = await admin.get(url)
+        assert shown.status_code == 200 and shown.json()["id"] == before["id"]
+        for refused in (
+            await admin.patch(url, json={"removed_at": "2026-01-01T00:00:00"}),
+            await admin.patch(url, json={"amount": "9000.00"}),
+            await admin.delete(url),
+            await admin.post(
+                "/admin/api/tables/bid/",
+                json={"auction": auction, "bidder": ali.id, "amount": "9000.00"},
+            ),
+        ):
+            assert refused.status_code == 400, refused.text
+            assert BIDS_READ_ONLY in refused.text
+    assert await bids_of(auction) == [before]
+    assert (await row(auction))["current_price"] == before["amount"]
