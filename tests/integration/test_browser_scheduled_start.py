@@ -81,3 +81,38 @@ async def test_a_scheduled_auction_counts_down_then_opens_live(
     for each in (page, spectator):
         await expect(each.locator("#current-price")).to_have_text("PKR 2,600.00")
     await expect(page.locator("#my-status")).to_have_text("You are the highest bidder.")
+
+
+async def test_the_list_page_moves_an_auction_that_opens_to_the_live_list(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    seller = await make_user(live_server.settings, role=Role.seller)
+    live = await make_auction(seller, name="Sindhi Ajrak")
+    opening = await make_auction(
+        seller,
+        status=AuctionStatus.scheduled,
+        starts_in=timedelta(seconds=3),
+        name="Multani Blue Pottery",
+    )
+    row = await Auction.select(Auction.start_time).where(Auction.id == opening).first()
+    assert row is not None
+    effects = live_server.effects
+    await reschedule_start(effects.broker, effects.schedule_source, opening, row["start_time"])
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+    await page.goto(live_server.url + "/")
+    await expect(page.locator(f"#soon-list a[href='/auction/{opening}']")).to_be_visible()
+    await expect(page.locator("#auction-list a")).to_have_count(1)
+    assert utc_now() < row["start_time"], "the page must have been seen before the start"
+
+    # On the second it opens: out of "Starting soon" (hidden, now empty), into the live list.
+    await expect(page.locator("#soon")).to_be_hidden(timeout=10_000)
+    hrefs = page.locator("#auction-list a")
+    await expect(hrefs).to_have_count(2)
+    assert {await a.get_attribute("href") for a in await hrefs.all()} == {
+        f"/auction/{live}",
+        f"/auction/{opening}",
+    }
+    await expect(page.locator("#list-status")).to_have_text("2 auctions open for bidding")
+    await context.close()

@@ -68,33 +68,11 @@ async function renderAccount() {
 
 // --- the list -----------------------------------------------------------------------------
 
-async function listPage() {
-  const form = $("login-form");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = $("login-error");
-    const result = await api("/api/auth/login/", {
-      method: "POST",
-      body: JSON.stringify({ email: form.email.value, password: form.password.value }),
-    });
-    if (result.ok) {
-      localStorage.setItem(TOKEN_KEY, result.body.token);
-      location.reload();
-    } else {
-      error.textContent = result.body?.error || t("sign_in_failed");
-      error.hidden = false;
-    }
-  });
-  if (await renderAccount()) startOffers(api);
-  // The search box submits to this page (?search=…); a search lists the best match first (the
-  // API's relevance order, docs/rest-api.md "Search"), no search the soonest ending first.
-  const search = (new URLSearchParams(location.search).get("search") || "").trim();
-  $("search-text").value = search;
-  const query = search ? `search=${encodeURIComponent(search)}` : "ordering=end_time";
-  // Scheduled auctions (matching the search, if any), in their own "Starting soon" section.
-  startSoon(api, search, timeLeft);
+// The live auctions (matching the search, if any), the soonest ending first or the best match.
+async function liveList(query, search) {
   const result = await api(`/api/auctions/?status=active&${query}&page_size=100`);
   const list = $("auction-list");
+  list.replaceChildren();
   if (!result.ok) {
     $("list-status").textContent = t("could_not_load");
     return;
@@ -129,6 +107,36 @@ async function listPage() {
     item.append(link);
     list.append(item);
   }
+}
+
+async function listPage() {
+  const form = $("login-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("login-error");
+    const result = await api("/api/auth/login/", {
+      method: "POST",
+      body: JSON.stringify({ email: form.email.value, password: form.password.value }),
+    });
+    if (result.ok) {
+      localStorage.setItem(TOKEN_KEY, result.body.token);
+      location.reload();
+    } else {
+      error.textContent = result.body?.error || t("sign_in_failed");
+      error.hidden = false;
+    }
+  });
+  if (await renderAccount()) startOffers(api);
+  // The search box submits to this page (?search=…); a search lists the best match first (the
+  // API's relevance order, docs/rest-api.md "Search"), no search the soonest ending first.
+  const search = (new URLSearchParams(location.search).get("search") || "").trim();
+  $("search-text").value = search;
+  const query = search ? `search=${encodeURIComponent(search)}` : "ordering=end_time";
+  // Scheduled auctions (matching the search, if any), in their own "Starting soon" section; one
+  // that opens joins the live list.
+  const showLive = () => liveList(query, search);
+  startSoon(api, search, timeLeft, showLive);
+  await showLive();
   setInterval(() => {
     for (const el of document.querySelectorAll(".time-left")) {
       el.textContent = t("card_time_left", { time: timeLeft(el.dataset.end) });

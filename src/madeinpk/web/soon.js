@@ -2,7 +2,8 @@
 // docs/auction-rules.md § Scheduled start), the soonest to open first, each with its start time
 // and a countdown, linking to its page (which counts down too and opens live). The countdown
 // runs from the body's `starts_in` (seconds, by the server's clock), so a browser whose clock is
-// off still counts to the right moment. Hidden when nothing is scheduled.
+// off still counts to the right moment. Hidden when nothing is scheduled. When a start passes,
+// the auction moves to the live list on its own.
 
 import { formatDateTime, formatPKR, t } from "./languages.js";
 
@@ -40,26 +41,52 @@ function card(auction, startsAt) {
 }
 
 // ``timeLeft(date)`` words the time until ``date`` (app.js's, as the live cards use).
-export async function startSoon(api, search, timeLeft) {
+// ``opened()`` is called when a listed start has passed and the server has opened it: the page
+// then lists it among the live auctions, with no reload.
+export async function startSoon(api, search, timeLeft, opened) {
   const section = $("soon");
   if (!section) return;
   const query = search ? `&search=${encodeURIComponent(search)}` : "";
-  const result = await api(`/api/auctions/?status=scheduled&ordering=start_time${query}&page_size=100`);
-  if (!result.ok || result.body.count === 0) return;
-  const loaded = Date.now();
   const list = $("soon-list");
-  for (const auction of result.body.results) {
-    list.append(card(auction, loaded + (auction.starts_in ?? 0) * 1000));
+  let refreshing = false;
+
+  // The scheduled list as the server has it now; true when one listed before has left it.
+  async function refresh() {
+    const result = await api(`/api/auctions/?status=scheduled&ordering=start_time${query}&page_size=100`);
+    if (!result.ok) return false;
+    const before = [...list.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+    const loaded = Date.now();
+    list.replaceChildren(
+      ...result.body.results.map((a) => card(a, loaded + (a.starts_in ?? 0) * 1000)),
+    );
+    section.hidden = result.body.count === 0;
+    const now = new Set(result.body.results.map((a) => `/auction/${a.id}`));
+    return before.some((href) => !now.has(href));
   }
+
   const tick = () => {
+    let due = false;
     for (const el of list.querySelectorAll(".starts-in")) {
       const start = Number(el.dataset.start);
+      due ||= start <= Date.now();
       el.textContent = start > Date.now()
         ? t("starts_in", { time: timeLeft(new Date(start)) })
         : t("starting_now");
     }
+    // A start has passed: ask again a moment later (the server opens it on the second; until
+    // it has, the card stays, "Starting…", and the next tick asks again).
+    if (due && !refreshing) {
+      refreshing = true;
+      setTimeout(async () => {
+        try {
+          if (await refresh()) await opened();
+        } finally {
+          refreshing = false;
+        }
+      }, 1000);
+    }
   };
+  await refresh();
   tick();
-  section.hidden = false;
   setInterval(tick, 1000);
 }
