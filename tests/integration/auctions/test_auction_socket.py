@@ -65,7 +65,7 @@ async def test_auction_status_has_every_documented_field(
         "end_time", "status", "is_active", "winner", "total_bids", "latest_bids",
         "seq", "server_time", "min_increment", "min_next_bid", "reserve_met",
         "soft_close_seconds", "my_max_bid",  # derived fields: docs/rest-api.md § Auctions
-        "buy_now_price", "buy_now_open", "bought_now",  # Buy It Now: docs/websocket.md § 9
+        "buy_now_price", "buy_now_open", "bought_now",  # Buy It Now: docs/websocket.md § 10
     }  # fmt: skip
     assert data["seq"] == 6 and data["server_time"].endswith("Z")
     assert data["auction_id"] == auction_id
