@@ -60,22 +60,26 @@ async def test_a_relist_is_a_new_run_of_the_same_product_and_options(
         min_increment="50.00",
         reserve_price="5000.00",
         soft_close_seconds=60,
+        buy_now_price="9000.00",
     )
     await bid(old, buyer, "3000.00")  # below the reserve: unsold
-    times = new_times(lasts=2 * HOUR)
+    # Relisted to start tomorrow: the new run waits as a scheduled auction (§ 11).
+    times = new_times(starts_in=24 * HOUR, lasts=2 * HOUR)
     new = await relist(client, old, seller, {**times, "auto_relist": 2}, 201)
     assert new["id"] != old
     assert (new["relisted_from"], new["relisted_as"], new["auto_relist"]) == (old, None, 2)
     assert (new["status"], new["starting_price"], new["current_price"]) == (
-        "active",
+        "scheduled",
         "2500.00",
         "2500.00",
     )
-    assert (new["min_increment"], new["reserve_price"], new["soft_close_seconds"]) == (
-        "50.00",
-        "5000.00",
-        60,
-    )
+    assert 24 * 3600 - 60 < new["starts_in"] <= 24 * 3600
+    assert (
+        new["min_increment"],
+        new["reserve_price"],
+        new["soft_close_seconds"],
+        new["buy_now_price"],
+    ) == ("50.00", "5000.00", 60, "9000.00")
     assert parse(new["end_time"]) - parse(new["start_time"]) == 2 * HOUR
     assert new["total_bids"] == 0 and new["latest_bids"] == []
     previous = (await client.get(f"/api/auctions/{old}/")).json()
