@@ -1,6 +1,6 @@
-"""What a lifecycle scenario ends: a seller and buyers, auctions planned with their bids (and so
-with what their ending must write), written as the app writes them; and the check, afterwards,
-of what every ending wrote."""
+"""What a lifecycle scenario ends or starts: a seller and buyers, auctions planned with their bids
+(and so with what their ending must write), written as the app writes them; and the checks,
+afterwards, of what every ending and every start wrote."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ from piccolo.apps.user.tables import BaseUser
 from madeinpk.accounts.tables import SellerProfile
 from madeinpk.auctions.tables import Auction, Bid
 from madeinpk.catalog.tables import Product
+from madeinpk.notifications.tables import NotificationType
+
+# What an ending writes to its winner, its other bidders and its seller (``outcomes.Ending``).
+ENDING_NOTICES = frozenset(
+    t.value
+    for t in (
+        NotificationType.auction_won,
+        NotificationType.auction_lost,
+        NotificationType.auction_ended,
+    )
+)
 
 
 @dataclass
@@ -37,6 +48,7 @@ class Spec:
     starting: Decimal
     bids: list[tuple[int, str, Decimal]]  # (bidder id, username, amount), ascending amounts
     id: int = 0
+    start_time: datetime | None = None  # None: started an hour ago (active); else scheduled
 
     @property
     def winner(self) -> tuple[int, str, Decimal] | None:
@@ -92,7 +104,9 @@ def plan(
 
 
 async def insert_auctions(users: Users, specs: list[Spec], chunk: int = 500) -> None:
-    """Product + Auction rows as tests/integration/factories.make_auction writes them, plus Bid rows."""
+    """Product + Auction rows as tests/integration/factories.make_auction writes them, plus Bid
+    rows; an auction with a ``start_time`` is written ``scheduled`` (the factory's
+    ``status=scheduled, starts_in=…``)."""
     now = datetime.now(UTC)
     for k in range(0, len(specs), chunk):
         part = specs[k : k + chunk]
@@ -118,9 +132,9 @@ async def insert_auctions(users: Users, specs: list[Spec], chunk: int = 500) -> 
                     starting_price=s.starting,
                     current_price=s.final_price,
                     bid_count=len(s.bids),
-                    start_time=now - timedelta(hours=1),
+                    start_time=s.start_time or now - timedelta(hours=1),
                     end_time=s.end_time,
-                    status="active",
+                    status="scheduled" if s.start_time else "active",
                     winner=None,
                     created_at=now,
                     updated_at=now,
@@ -162,11 +176,21 @@ async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) ->
         ids,
     )
     orders_per: Counter[int] = Counter(o["auction"] for o in orders)
+    # The ending's own notices only: the ending-soon reminders (the reminder sweep finds these
+    # auctions inside ENDING_SOON_MINUTES and writes one per bidder) are counted apart.
     notes = dict(
         await conn.fetch(
-            "SELECT auction, count(*) FROM notification WHERE auction = ANY($1) GROUP BY auction",
+            "SELECT auction, count(*) FROM notification WHERE auction = ANY($1) "
+            "AND notification_type = ANY($2) GROUP BY auction",
             ids,
+            list(ENDING_NOTICES),
         )
+    )
+    reminders = await conn.fetch(
+        'SELECT auction, "user", count(*) AS n FROM notification WHERE auction = ANY($1) '
+        'AND notification_type = $2 GROUP BY auction, "user"',
+        ids,
+        NotificationType.auction_ending_soon.value,
     )
     emails = dict(
         await conn.fetch(
@@ -199,6 +223,9 @@ async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) ->
             fail("notifications", f"auction {aid}: {notes.get(aid, 0)} != {s.expected_rows}")
         if emails.get(aid, 0) != s.expected_rows:
             fail("emails", f"auction {aid}: {emails.get(aid, 0)} != {s.expected_rows}")
+    for r in reminders:
+        if r["n"] > 1 or r["user"] not in {b[0] for b in by_id[r["auction"]].bids}:
+            fail("reminders", f"auction {r['auction']}: user {r['user']} reminded {r['n']}x")
     for o in orders:
         s = by_id[o["auction"]]
         if s.winner is None or (o["buyer"], o["seller"], o["total_amount"]) != (
@@ -218,6 +245,7 @@ async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) ->
         "auctions_with_2plus_orders": sum(1 for c in orders_per.values() if c > 1),
         "notifications": sum(notes.values()),
         "notifications_expected": sum(s.expected_rows for s in specs),
+        "ending_soon_reminders": sum(r["n"] for r in reminders),
         "outbox_emails": sum(emails.values()),
         "outbox_emails_expected": sum(s.expected_rows for s in specs),
         "errors": dict(bad),
