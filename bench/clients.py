@@ -284,15 +284,18 @@ def merge_checks(checks: list[dict[str, int]]) -> dict[str, int]:
     }
 
 
-async def collect(watchers: list[Spectator], bids: int, limit_s: float) -> None:
+async def collect(
+    watchers: list[Spectator], bids: int, limit_s: float, kind: str = "new_bid"
+) -> None:
     """Parse what the watchers kept as bytes, and go on reading live until each has ``bids``
-    ``new_bid`` messages or ``limit_s`` has passed (stragglers)."""
+    messages of type ``kind`` or ``limit_s`` has passed (stragglers)."""
     deadline = time.perf_counter() + limit_s
+    needle = f'"{kind}"'
     while True:
         for w in watchers:
             w.defer = False
             w.replay()
-        counts = [sum('"new_bid"' in text for _, text in w.messages) for w in watchers]
+        counts = [sum(needle in text for _, text in w.messages) for w in watchers]
         if min(counts, default=0) >= bids or time.perf_counter() > deadline:
             return
         await asyncio.sleep(0.2)

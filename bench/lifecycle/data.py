@@ -7,12 +7,13 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 from bench.harness import insert_users
 from piccolo.apps.user.tables import BaseUser
 
@@ -160,6 +161,22 @@ async def insert_auctions(users: Users, specs: list[Spec], chunk: int = 500) -> 
             await Bid.insert(*bid_rows[b : b + 1000])
 
 
+@dataclass
+class Failures:
+    """What a check found wrong: a count per kind, and the first few spelled out."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def __call__(self, kind: str, detail: str) -> None:
+        self.counts[kind] += 1
+        if len(self.examples) < 10:
+            self.examples.append(f"{kind}: {detail}")
+
+    def report(self) -> dict[str, Any]:
+        return {"errors": dict(self.counts), "error_examples": self.examples, "ok": not self.counts}
+
+
 async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) -> dict[str, Any]:
     """What every ending must have written, checked against the plan."""
     ids = [s.id for s in specs]
@@ -200,13 +217,7 @@ async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) ->
             ids,
         )
     )
-    bad: Counter[str] = Counter()
-    examples: list[str] = []
-
-    def fail(kind: str, detail: str) -> None:
-        bad[kind] += 1
-        if len(examples) < 10:
-            examples.append(f"{kind}: {detail}")
+    fail = Failures()
 
     for aid, s in by_id.items():
         a = auctions.get(aid)
@@ -248,15 +259,61 @@ async def verify(conn: asyncpg.Connection, specs: list[Spec], seller_id: int) ->
         "ending_soon_reminders": sum(r["n"] for r in reminders),
         "outbox_emails": sum(emails.values()),
         "outbox_emails_expected": sum(s.expected_rows for s in specs),
-        "errors": dict(bad),
-        "error_examples": examples,
-        "ok": not bad,
+        **fail.report(),
     }
 
 
-async def db_end_times(conn: asyncpg.Connection, ids: list[int]) -> dict[int, datetime]:
-    """updated_at of an ended auction = statement_timestamp() of the closing UPDATE."""
+async def verify_starts(
+    conn: asyncpg.Connection, specs: list[Spec], told_seq: dict[int, int]
+) -> dict[str, Any]:
+    """What every start must have written: the auction ``active``, one ``auction_started``
+    event stored with the seq the auction took (the one its watcher was told, ``told_seq``)."""
+    ids = [s.id for s in specs]
+    auctions = {
+        r["id"]: r
+        for r in await conn.fetch("SELECT id, status, seq FROM auction WHERE id = ANY($1)", ids)
+    }
+    started: dict[int, list[tuple[int, int]]] = {}  # auction -> (row seq, payload seq)
+    events = await conn.fetch(
+        "SELECT auction, seq, payload FROM auction_event WHERE auction = ANY($1)", ids
+    )
+    for r in events:
+        payload = msgspec.json.decode(r["payload"])
+        if payload.get("type") == "auction_started":
+            started.setdefault(r["auction"], []).append((r["seq"], payload.get("seq")))
+    fail = Failures()
+
+    for aid in ids:
+        a = auctions.get(aid)
+        if a is None or a["status"] != "active":
+            fail("not_active", f"auction {aid} status {a and a['status']}")
+            continue
+        seqs = started.get(aid, [])
+        if len(seqs) != 1:
+            fail("started_events", f"auction {aid}: {len(seqs)} auction_started events")
+        elif seqs[0] != (a["seq"], a["seq"]):
+            fail(
+                "event_seq",
+                f"auction {aid}: event (row, payload) seq {seqs[0]}, auction {a['seq']}",
+            )
+        elif aid in told_seq and told_seq[aid] != a["seq"]:
+            fail("told_seq", f"auction {aid}: told seq {told_seq[aid]}, stored {a['seq']}")
+    return {
+        "auctions": len(ids),
+        "active": sum(1 for a in auctions.values() if a["status"] == "active"),
+        "still_scheduled": sum(1 for a in auctions.values() if a["status"] == "scheduled"),
+        "started_events": sum(len(v) for v in started.values()),
+        "auctions_with_2plus_started_events": sum(1 for v in started.values() if len(v) > 1),
+        **fail.report(),
+    }
+
+
+async def db_change_times(
+    conn: asyncpg.Connection, ids: list[int], status: str
+) -> dict[int, datetime]:
+    """updated_at of an auction now in ``status`` = statement_timestamp() of the UPDATE that
+    ended or started it (nothing else writes these auctions' rows)."""
     rows = await conn.fetch(
-        "SELECT id, updated_at FROM auction WHERE id = ANY($1) AND status = 'ended'", ids
+        "SELECT id, updated_at FROM auction WHERE id = ANY($1) AND status = $2", ids, status
     )
     return {r["id"]: r["updated_at"] for r in rows}

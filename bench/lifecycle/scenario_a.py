@@ -4,17 +4,17 @@ arrival of ``auction_ended`` - that auction's end time (target: max < 1 s)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.clients import close_all
 from bench.harness import log
 from bench.lifecycle.context import TARGETS, Ctx, breakdown, judge, r3, stats
-from bench.lifecycle.data import db_end_times, insert_auctions, plan, verify
+from bench.lifecycle.data import db_change_times, insert_auctions, plan, verify
 from bench.lifecycle.processes import loadavg
-from websockets.asyncio.client import connect
+from bench.lifecycle.watchers import open_watchers, told
 
 
 async def measure(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
@@ -40,35 +40,23 @@ async def measure(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
     schedule_s = time.perf_counter() - t0
     sched_from, worker_from = ctx.scheduler.size(), ctx.worker.size()
 
-    url = f"ws://127.0.0.1:{ctx.app_port}/ws/auction/{{}}/"
-    conns = await asyncio.gather(*(connect(url.format(s.id)) for s in specs))
+    watchers = await open_watchers(ctx.app_port, [s.id for s in specs])
     try:
-        for ws in conns:
-            first = json.loads(await ws.recv())
-            assert first["type"] == "auction_status", first
         margin = base - time.time()
-        deadline = base + step * len(specs) + args.a_timeout
-
-        async def wait_end(ws: Any) -> tuple[float | None, dict[str, Any] | None]:
-            try:
-                while True:
-                    raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.time()))
-                    arrived = time.time()
-                    message = json.loads(raw)
-                    if message.get("type") == "auction_ended":
-                        return arrived, message
-            except TimeoutError:
-                return None, None
-
-        got = await asyncio.gather(*(wait_end(ws) for ws in conns))
+        last_end = specs[-1].end_time.timestamp()
+        # Read once the last one is due (+ the target): until then they only stamp bytes.
+        got = await told(watchers, "auction_ended", last_end + 1.0, args.a_timeout, 0.3)
     finally:
-        await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+        await close_all(watchers)
 
     latencies, mismatches, missing = [], [], []
-    for s, (arrived, message) in zip(specs, got, strict=True):
-        if arrived is None or message is None:
+    repeated = 0
+    for s, g in zip(specs, got, strict=True):
+        if g.first is None:
             missing.append(s.id)
             continue
+        arrived, message = g.first
+        repeated += len(g.arrivals) - 1
         latencies.append(arrived - s.end_time.timestamp())
         data = message["data"]
         expected = {
@@ -83,7 +71,7 @@ async def measure(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
             mismatches.append({"expected": expected, "got": actual})
     await asyncio.sleep(0.5)  # let the last commits' side rows land before checking
     ids = [s.id for s in specs]
-    db_end = await db_end_times(ctx.conn, ids)
+    db_end = await db_change_times(ctx.conn, ids, "ended")
     result = {
         "run": run + 1,
         "T_subsecond_phase": round(base % 1, 3),
@@ -94,6 +82,7 @@ async def measure(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
         "latency_s": stats(latencies),
         "latency_per_auction_s": [r3(x) for x in latencies],
         "ws_missing": missing,
+        "ws_repeated": repeated,
         "ws_payload_mismatches": mismatches[:5],
         "ws_payload_mismatch_count": len(mismatches),
         "verify": await verify(ctx.conn, specs, ctx.users.seller_id),
@@ -104,7 +93,7 @@ async def measure(ctx: Ctx, run: int, phase: float) -> dict[str, Any]:
     log(
         f"  A{run + 1}: phase .{int(round(base % 1, 3) * 1000):03d} "
         f"latency min {lat['min']} p50 {lat['p50']} max {lat['max']} s, "
-        f"missing {len(missing)}, payload mismatches {len(mismatches)}, "
+        f"missing {len(missing)}, repeated {repeated}, payload mismatches {len(mismatches)}, "
         f"verify {'ok' if result['verify']['ok'] else result['verify']['errors']}"
     )
     return result

@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 from bench.harness import log, pct
-from bench.lifecycle.context import TARGETS, Ctx, breakdown, judge, r3
-from bench.lifecycle.data import Spec, db_end_times, insert_auctions, plan, verify
+from bench.lifecycle.context import TARGETS, Ctx, breakdown, judge, r3, schedule_all
+from bench.lifecycle.data import db_change_times, insert_auctions, plan, verify
 from bench.lifecycle.options import REDIS_URL
 from bench.lifecycle.processes import CpuMeter, loadavg, worker_children
 from redis.asyncio import Redis
@@ -58,15 +58,7 @@ async def measure(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
     t0 = time.perf_counter()
     await insert_auctions(ctx.users, specs)
     insert_s = time.perf_counter() - t0
-    limit = asyncio.Semaphore(args.b_schedule_concurrency)
-
-    async def schedule(s: Spec) -> None:
-        async with limit:
-            await ctx.schedule_ending(s)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(schedule(s) for s in specs))
-    schedule_s = time.perf_counter() - t0
+    schedule_s = await schedule_all(specs, ctx.schedule_ending, args.b_schedule_concurrency)
     margin = end.timestamp() - time.time()
     log(
         f"  B: inserted {n} auctions in {insert_s:.2f}s, scheduled in {schedule_s:.2f}s, "
@@ -158,7 +150,7 @@ async def measure(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
         return next((t for t, c in series if c >= k), None)
 
     await asyncio.sleep(0.5)
-    db_end = await db_end_times(ctx.conn, ids)
+    db_end = await db_change_times(ctx.conn, ids, "ended")
     db_lat = sorted(v.timestamp() - end.timestamp() for v in db_end.values())
     verification = await verify(ctx.conn, specs, ctx.users.seller_id)
     # Emails: handed to send_email tasks after each commit; SMTP unset, so "sent" = logged.
