@@ -22,7 +22,7 @@ def parse_args() -> argparse.Namespace:
         description=bench.lifecycle.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--workers", default="2,1", help="taskiq worker --workers values to run (2,1)")
-    p.add_argument("--scenarios", default="AB", help="which scenarios: A, B or AB")
+    p.add_argument("--scenarios", default="ABC", help="which scenarios: any of A, B, C")
     p.add_argument("--a-auctions", type=int, default=20)
     p.add_argument("--a-runs", type=int, default=3)
     p.add_argument("--a-spread-ms", type=float, default=40.0, help="end_time step between auctions")
@@ -40,7 +40,12 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--b-auctions", type=int, default=1000)
     p.add_argument("--b-ends-in", type=float, default=5.0)
-    p.add_argument("--b-schedule-concurrency", type=int, default=32)
+    p.add_argument(
+        "--b-schedule-concurrency",
+        type=int,
+        default=32,
+        help="concurrent scheduling calls (B's endings, C's starts with their endings)",
+    )
     p.add_argument("--b-timeout", type=float, default=30.0)
     p.add_argument(
         "--email-wait",
@@ -48,6 +53,13 @@ def parse_args() -> argparse.Namespace:
         default=8.0,
         help="after B, wait up to this long for the outbox emails to be sent",
     )
+    p.add_argument(
+        "--starts",
+        default="1,500",
+        help="C: how many scheduled auctions start together, one run per value (1,500)",
+    )
+    p.add_argument("--c-starts-in", type=float, default=6.0, help="C: seconds to the start time")
+    p.add_argument("--c-timeout", type=float, default=15.0)
     p.add_argument("--buyers", type=int, default=6)
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument(
@@ -84,6 +96,7 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     args.workers = [int(w) for w in str(args.workers).split(",") if w]
     args.a_phases = [float(x) for x in str(args.a_phases).split(",") if x]
+    args.starts = [int(k) for k in str(args.starts).split(",") if k]
     args.scenarios = args.scenarios.upper()
     return args
 
@@ -107,6 +120,8 @@ def prepare(args: argparse.Namespace) -> tuple[dict[str, str], str]:
         MEDIA_ROOT=str(scratch / "media"),
         PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
+        # C holds a watcher per auction, all from this one address: no per-address cap.
+        MAX_SOCKETS_PER_IP="0",
     )
     env.pop("SMTP_HOST", None)  # emails go to the log
     if args.src:

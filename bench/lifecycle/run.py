@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 from bench.harness import RESULTS_DIR, ROOT, git_state, log
-from bench.lifecycle import scenario_a, scenario_b
+from bench.lifecycle import scenario_a, scenario_b, scenario_c
 from bench.lifecycle.context import Ctx
 from bench.lifecycle.data import create_users
 from bench.lifecycle.logs import problems_in
@@ -179,7 +179,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], db_name: str) -> di
                     cpu = CpuMeter(
                         {"app": app.pid, "worker": worker.pid, "scheduler": scheduler.pid}
                     )
-                    variant: dict[str, Any] = {"workers": workers, "A": [], "B": None}
+                    variant: dict[str, Any] = {"workers": workers, "A": [], "B": None, "C": []}
                     results["variants"].append(variant)
                     if "A" in args.scenarios:
                         for run_i in range(args.a_runs):
@@ -192,6 +192,11 @@ async def run(args: argparse.Namespace, env: dict[str, str], db_name: str) -> di
                         log(f"  B: other processes at {other:.0f}% of a core before start")
                         variant["B"] = await scenario_b.measure(ctx, cpu)
                         variant["B"]["other_cpu_pct_before"] = other
+                    if "C" in args.scenarios:
+                        for k in args.starts:
+                            other = await wait_quiet(cpu.groups, args.wait_quiet, args.quiet_below)
+                            variant["C"].append(await scenario_c.measure(ctx, cpu, k))
+                            variant["C"][-1]["other_cpu_pct_before"] = other
                     worker.stop()
                     procs.remove(worker)
                     results["logs"][worker.name] = {
@@ -217,6 +222,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], db_name: str) -> di
 def print_table(results: dict[str, Any]) -> None:
     scenario_a.print_table(results["variants"])
     scenario_b.print_table(results["variants"])
+    scenario_c.print_table(results["variants"])
     print()
     for name, info in results["logs"].items():
         problems = info["problems"]
