@@ -58,7 +58,19 @@ def parse_args() -> argparse.Namespace:
         default="1,500",
         help="C: how many scheduled auctions start together, one run per value (1,500)",
     )
-    p.add_argument("--c-starts-in", type=float, default=6.0, help="C: seconds to the start time")
+    p.add_argument(
+        "--c-starts-in",
+        type=float,
+        default=6.0,
+        help="C: seconds from listing to the start time, besides the connect allowance",
+    )
+    p.add_argument(
+        "--c-connect-allowance",
+        type=float,
+        default=0.008,
+        help="C: seconds added to the start time per watcher, so that all are connected first "
+        "(one app process opens ~250 a second here, each with its auction's status)",
+    )
     p.add_argument("--c-timeout", type=float, default=15.0)
     p.add_argument("--buyers", type=int, default=6)
     p.add_argument("--seed", type=int, default=20261125)
