@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Auction-ending benchmark for MadeInPK Live, in the production topology: the entry point of
-the ``bench/lifecycle/`` package (its docstring and ``bench/README.md`` say what is measured).
+"""Auction endings and scheduled starts of MadeInPK Live, in the production topology: the entry
+point of the ``bench/lifecycle/`` package (its docstring and ``bench/README.md`` say what is
+measured).
 
     uv run python bench/lifecycle_bench.py --help
     uv run python bench/lifecycle_bench.py --scenarios B --workers 2
+    uv run python bench/lifecycle_bench.py --scenarios C --starts 1,500,1000
 """
 
 from __future__ import annotations
