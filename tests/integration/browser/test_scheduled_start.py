@@ -5,51 +5,24 @@ Playwright): "Starts in …" counting down with the bid form disabled, then, on
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
 from madeinpk.after_commit import reschedule_start
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.timestamps import utc_now
+from tests.integration.browser.pages import Chromium, bid, open_list, open_page
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import CHROMIUM, bid, browser
-from tests.integration.test_browser import open_page as open_browser_page
+from tests.integration.factories import make_auction, make_user
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    """The page's script never threw."""
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
-
-
-async def open_page(
-    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
-) -> Page:
-    page = await open_browser_page(browser, base_url, auction_id, user)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    return page
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def test_a_scheduled_auction_counts_down_then_opens_live(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -84,7 +57,7 @@ async def test_a_scheduled_auction_counts_down_then_opens_live(
 
 
 async def test_the_list_page_moves_an_auction_that_opens_to_the_live_list(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     live = await make_auction(seller, name="Sindhi Ajrak")
@@ -98,10 +71,7 @@ async def test_the_list_page_moves_an_auction_that_opens_to_the_live_list(
     assert row is not None
     effects = live_server.effects
     await reschedule_start(effects.broker, effects.schedule_source, opening, row["start_time"])
-    context = await browser.new_context()
-    page = await context.new_page()
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    await page.goto(live_server.url + "/")
+    page = await open_list(browser, live_server.url)
     await expect(page.locator(f"#soon-list a[href='/auction/{opening}']")).to_be_visible()
     await expect(page.locator("#auction-list a")).to_have_count(1)
     assert utc_now() < row["start_time"], "the page must have been seen before the start"
@@ -115,4 +85,4 @@ async def test_the_list_page_moves_an_auction_that_opens_to_the_live_list(
         f"/auction/{opening}",
     }
     await expect(page.locator("#list-status")).to_have_text("2 auctions open for bidding")
-    await context.close()
+    await page.context.close()

@@ -5,49 +5,31 @@ unsold auction's page links to its relisted run."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import AuctionStatus
 from madeinpk.timestamps import utc_now
+from tests.integration.browser.pages import Chromium, open_page
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import make_auction, make_user
 from tests.integration.orders.test_second_chance import missed_order
-from tests.integration.test_browser import CHROMIUM, browser, open_page
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def test_a_pushed_offer_shows_in_the_offers_panel_and_is_accepted_there(
-    browser: Browser, live_server: LiveServer, client: httpx.AsyncClient
+    browser: Chromium, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     winner, second = [await make_user(live_server.settings) for _ in range(2)]
     order_id, _ = await missed_order(live_server, seller, winner, (second, "2750.00"))
     watching = await make_auction(seller)
     page = await open_page(browser, live_server.url, watching, second)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
     await expect(page.locator("#connection")).to_have_text("Live")
     await expect(page.locator("#offers")).to_be_hidden()
     made = await client.post(f"/api/orders/{order_id}/second_chance/", headers=seller.auth)
@@ -69,12 +51,11 @@ async def test_a_pushed_offer_shows_in_the_offers_panel_and_is_accepted_there(
 
 
 async def test_an_unsold_auction_links_to_its_relisted_run(
-    browser: Browser, live_server: LiveServer, client: httpx.AsyncClient
+    browser: Chromium, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     old = await make_auction(seller, status=AuctionStatus.ended, ends_in=-timedelta(hours=1))
     page = await open_page(browser, live_server.url, old, None)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
     await expect(page.locator("#ended")).to_have_text("Auction ended with no bids.")
     await expect(page.locator("#relisted")).to_be_hidden()
     start = utc_now()

@@ -6,45 +6,17 @@ automatic bids marked, and ``error.code``."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from madeinpk.accounts.tables import Role
+from tests.integration.browser.pages import Chromium, bid, open_page, save_screenshot
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import ARTIFACTS, CHROMIUM, bid, browser
-from tests.integration.test_browser import open_page as open_browser_page
+from tests.integration.factories import make_auction, make_user
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    """Every test also checks that the page's script never threw."""
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
-
-
-async def open_page(
-    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
-) -> Page:
-    page = await open_browser_page(browser, base_url, auction_id, user)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    return page
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def set_maximum(page: Page, maximum: str, amount: str = "") -> None:
@@ -54,7 +26,7 @@ async def set_maximum(page: Page, maximum: str, amount: str = "") -> None:
 
 
 async def test_the_page_shows_the_minimum_next_bid_and_the_increment(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -87,7 +59,7 @@ async def test_the_page_shows_the_minimum_next_bid_and_the_increment(
 
 
 async def test_a_maximum_bids_automatically_and_each_page_says_who_leads(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     alice = await make_user(live_server.settings)
@@ -140,12 +112,11 @@ async def test_a_maximum_bids_automatically_and_each_page_says_who_leads(
     await expect(b_page.locator("#my-status")).to_have_text(
         "You are the highest bidder. Bidding automatically up to PKR 5,000.00."
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    await b_page.screenshot(path=ARTIFACTS / "live-auction-proxy.png", full_page=True)
+    await save_screenshot(b_page, "live-auction-proxy.png")
 
 
 async def test_the_countdown_moves_when_the_auction_is_extended(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -163,7 +134,7 @@ async def test_the_countdown_moves_when_the_auction_is_extended(
 
 
 async def test_the_reserve_shows_as_met_or_not_met(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -183,7 +154,7 @@ async def test_the_reserve_shows_as_met_or_not_met(
 
 
 async def test_error_codes_point_at_the_field_to_fix(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)

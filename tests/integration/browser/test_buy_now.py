@@ -5,28 +5,20 @@ says the item was bought, on every page and after a reload."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
+from tests.integration.browser.pages import Chromium, bid, open_page
 from tests.integration.conftest import LiveServer
 from tests.integration.factories import make_auction, make_user
-from tests.integration.test_browser import CHROMIUM, bid, browser
-from tests.integration.test_browser_features import no_script_errors, open_page
 
-__all__ = ["browser", "no_script_errors"]  # the module-scoped Chromium, the script-error check
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def test_buy_it_now_shows_while_open_buys_in_two_clicks_and_ends_every_page(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -65,7 +57,7 @@ async def test_buy_it_now_shows_while_open_buys_in_two_clicks_and_ends_every_pag
 
 
 async def test_the_button_goes_once_a_bid_closes_buy_it_now(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)

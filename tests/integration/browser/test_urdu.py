@@ -7,64 +7,31 @@ signed-in user's profile."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role, UserProfile
 from madeinpk.auctions.tables import AuctionStatus
+from tests.integration.browser.pages import Chromium, bid, open_page, save_screenshot
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import ARTIFACTS, CHROMIUM, bid, browser
+from tests.integration.factories import make_auction, make_user
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-PAGE_ERRORS: list[str] = []
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
-
-
-async def new_context(browser: Browser, locale: str, user: UserHandle | None) -> BrowserContext:
-    """A phone whose browser speaks ``locale`` (navigator.languages and Accept-Language)."""
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale=locale)
-    if user is not None:
-        await context.add_init_script(f"localStorage.setItem('authToken', '{user.token}')")
-    return context
-
-
-async def open_auction(context: BrowserContext, base_url: str, auction_id: int) -> Page:
-    page = await context.new_page()
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    await page.goto(f"{base_url}/auction/{auction_id}")
-    await expect(page.locator("#current-price")).not_to_be_empty(timeout=10_000)
-    return page
-
-
 async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_grouping(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
     auction_id = await make_auction(
         seller, starting_price="150000.00", min_increment="2500.00", buy_now_price="500000.00"
     )
-    context = await new_context(browser, "ur-PK", buyer)
-    page = await open_auction(context, live_server.url, auction_id)
+    page = await open_page(browser, live_server.url, auction_id, buyer, locale="ur-PK")
 
     html = page.locator("html")
     await expect(html).to_have_attribute("lang", "ur")
@@ -98,34 +65,31 @@ async def test_the_page_in_urdu_is_right_to_left_with_urdu_labels_and_lakh_group
     await expect(page.locator("#retract-button")).to_have_text("میری آخری بولی واپس لیں")
     await expect(page.locator("#buy-now")).to_be_hidden()  # the price passed Buy It Now's
     await expect(page.locator("#latest-bids li").first).to_contain_text("12,34,567.00 روپے")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / "live-auction-urdu.png", full_page=True)
-    await context.close()
+    await save_screenshot(page, "live-auction-urdu.png")
+    await page.context.close()
 
 
 async def test_the_english_page_also_groups_by_lakh(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     auction_id = await make_auction(seller, starting_price="150000.00")
-    context = await new_context(browser, "en-US", None)
-    page = await open_auction(context, live_server.url, auction_id)
+    page = await open_page(browser, live_server.url, auction_id, None, locale="en-US")
     await expect(page.locator("html")).to_have_attribute("dir", "ltr")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("#starting-price")).to_have_text("PKR 1,50,000.00")
     await expect(page.locator("dt").first).to_have_text("Starting price")
     await expect(page.locator("#language-switch")).to_have_text("اردو")
-    await context.close()
+    await page.context.close()
 
 
 async def test_the_switch_changes_the_language_keeps_it_and_saves_it_to_the_profile(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
     auction_id = await make_auction(seller)
-    context = await new_context(browser, "en-US", buyer)
-    page = await open_auction(context, live_server.url, auction_id)
+    page = await open_page(browser, live_server.url, auction_id, buyer, locale="en-US")
     await expect(page.locator("#starting-price")).to_have_text("PKR 2,500.00")
 
     await page.click("#language-switch")
@@ -137,8 +101,7 @@ async def test_the_switch_changes_the_language_keeps_it_and_saves_it_to_the_prof
     assert row is not None and row["language"] == "ur"  # notices and emails follow
 
     # Persisted: another page of this browser (the list too) opens in Urdu.
-    listing = await context.new_page()
-    listing.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+    listing = await page.context.new_page()
     await listing.goto(f"{live_server.url}/")
     await expect(listing.locator("h1")).to_have_text("جاری نیلامیاں")
     await expect(listing.locator("#list-status")).to_have_text("1 نیلامیاں بولی کے لیے کھلی ہیں")
@@ -164,4 +127,4 @@ async def test_the_switch_changes_the_language_keeps_it_and_saves_it_to_the_prof
     await expect(listing.locator("h1")).to_have_text("Live auctions")
     row = await UserProfile.select(UserProfile.language).where(UserProfile.user == buyer.id).first()
     assert row is not None and row["language"] == "en"
-    await context.close()
+    await page.context.close()

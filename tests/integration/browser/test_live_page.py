@@ -7,31 +7,31 @@ memory), so the other tests use the suite's server rather than a second process.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.tables import Auction, AuctionStatus
 from madeinpk.timestamps import utc_now
+from tests.integration.browser.pages import (
+    Chromium,
+    bid,
+    open_list,
+    open_page,
+    save_screenshot,
+    sign_in,
+)
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
+from tests.integration.factories import make_auction, make_user
 from tests.integration.servers import WebServer
 
-CHROMIUM = "/usr/bin/chromium"
 HOUR = timedelta(hours=1)
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 @pytest.fixture(scope="module")
@@ -52,36 +52,8 @@ async def web(web_server: WebServer, live_server: LiveServer) -> WebServer:
     return web_server
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def open_page(
-    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
-) -> Page:
-    context = await browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-    if user is not None:
-        await context.add_init_script(f"localStorage.setItem('authToken', '{user.token}')")
-    page = await context.new_page()
-    await page.goto(f"{base_url}/auction/{auction_id}")
-    await expect(page.locator("#connection")).to_have_text("Live", timeout=10_000)
-    return page
-
-
-async def bid(page: Page, amount: str) -> None:
-    await page.fill("#bid-amount", amount)
-    await page.click("#bid-button")
-
-
 async def test_bids_appear_on_every_page_and_errors_stay_local(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     first = await make_user(live_server.settings)
@@ -108,11 +80,12 @@ async def test_bids_appear_on_every_page_and_errors_stay_local(
     await expect(spectator.locator("#bid-button")).to_be_disabled()
     await expect(spectator.locator("#bid-hint")).to_contain_text("spectator")
     await expect(page_one.locator("#bid-amount")).to_have_attribute("min", "3000.01")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page_one.screenshot(path=ARTIFACTS / "live-auction.png", full_page=True)
+    await save_screenshot(page_one, "live-auction.png")
 
 
-async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: LiveServer) -> None:
+async def test_the_ended_banner_names_the_winner(
+    browser: Chromium, live_server: LiveServer
+) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     winner = await make_user(live_server.settings)
     rival = await make_user(live_server.settings)
@@ -132,7 +105,7 @@ async def test_the_ended_banner_names_the_winner(browser: Browser, live_server: 
 
 
 async def test_the_page_reconnects_after_a_restart_with_current_data(
-    browser: Browser, web: WebServer, live_server: LiveServer
+    browser: Chromium, web: WebServer, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer = await make_user(live_server.settings)
@@ -159,15 +132,11 @@ async def test_the_page_reconnects_after_a_restart_with_current_data(
 
 
 async def test_the_list_page_links_to_live_auctions_and_those_starting_soon(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     auction_id = await make_auction(seller, images=1, name="Sindhi Ajrak")
-    context = await browser.new_context()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(live_server.url + "/")
+    page = await open_list(browser, live_server.url)
     card = page.locator(f"a[href='/auction/{auction_id}']")
     await expect(card).to_contain_text("Sindhi Ajrak")
     await expect(card).to_contain_text("PKR 2,500.00")
@@ -210,17 +179,15 @@ async def test_the_list_page_links_to_live_auctions_and_those_starting_soon(
     assert stamp is not None
     assert datetime.fromisoformat(stamp.replace("Z", "+00:00")) == row["start_time"]
     await expect(first.locator(".starts-at")).to_contain_text("Starts:")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / "list-starting-soon.png", full_page=True)
+    await save_screenshot(page, "list-starting-soon.png")
     await first.click()
     await expect(page).to_have_url(f"{live_server.url}/auction/{sooner}")
     await expect(page.locator("#starts")).to_have_text(re.compile(r"^Starts in "))
-    assert errors == []
-    await context.close()
+    await page.context.close()
 
 
 async def test_tabs_share_one_socket_stay_in_step_and_alert_an_outbid_buyer(
-    browser: Browser, live_server: LiveServer
+    browser: Chromium, live_server: LiveServer
 ) -> None:
     """Two tabs of one buyer on one auction: one auction socket and one alerts socket between
     them, both tabs in step, errors only where the bid was made; an outbid on another auction
@@ -230,8 +197,8 @@ async def test_tabs_share_one_socket_stay_in_step_and_alert_an_outbid_buyer(
     rival = await make_user(live_server.settings)
     here = await make_auction(seller, images=1)
     elsewhere = await make_auction(seller, name="Multani Blue Pottery")
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
-    await context.add_init_script(f"localStorage.setItem('authToken', '{buyer.token}')")
+    context = await browser.new_context()
+    await sign_in(context, live_server.url, buyer)
     sockets: list[str] = []
     tabs = []
     for _ in range(2):
@@ -261,8 +228,7 @@ async def test_tabs_share_one_socket_stay_in_step_and_alert_an_outbid_buyer(
         toast = tab.locator(".toast").first
         await expect(toast).to_contain_text("You have been outbid")
         await expect(toast).to_contain_text("Multani Blue Pottery")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await second.screenshot(path=ARTIFACTS / "outbid-toast.png", full_page=True)
+    await save_screenshot(second, "outbid-toast.png")
 
     await first.close()  # the tab holding both sockets: the other one opens them
     async with httpx.AsyncClient(base_url=live_server.url) as http:

@@ -5,50 +5,23 @@ count and your own watch, kept across a reload, a spectator's disabled button, a
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
 from madeinpk.auctions.lifecycle.reminders import send_reminders
+from tests.integration.browser.pages import Chromium, open_page
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import CHROMIUM, browser
-from tests.integration.test_browser import open_page as open_browser_page
+from tests.integration.factories import make_auction, make_user
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    """Every test also checks that the page's script never threw."""
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
-
-
-async def open_page(
-    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
-) -> Page:
-    page = await open_browser_page(browser, base_url, auction_id, user)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    return page
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def test_the_watch_toggle_shows_the_count_and_the_reminder_arrives_as_a_toast(
-    browser: Browser, live_server: LiveServer, client: httpx.AsyncClient
+    browser: Chromium, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     seller = await make_user(live_server.settings, role=Role.seller)
     buyer, other = [await make_user(live_server.settings) for _ in range(2)]

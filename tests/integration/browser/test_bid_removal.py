@@ -1,51 +1,25 @@
 """Removing a bid on the live page, in a real browser (Debian's Chromium driven by Playwright), in
-the style of ``test_browser_features.py``: on ``bid_removed`` the bid leaves the history, the
+the style of ``test_auction_features.py``: on ``bid_removed`` the bid leaves the history, the
 price, count and leader follow, and a bidder retracts its own bid with a button."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 
 from madeinpk.accounts.tables import Role
+from tests.integration.browser.pages import Chromium, bid, open_page
 from tests.integration.conftest import LiveServer
-from tests.integration.factories import UserHandle, make_auction, make_user
-from tests.integration.test_browser import CHROMIUM, bid, browser
-from tests.integration.test_browser import open_page as open_browser_page
+from tests.integration.factories import make_auction, make_user
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.browser,
-    pytest.mark.usefixtures("task_worker", "task_scheduler"),
-]
-
-PAGE_ERRORS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors() -> Iterator[None]:
-    PAGE_ERRORS.clear()
-    yield
-    assert PAGE_ERRORS == []
-
-
-async def open_page(
-    browser: Browser, base_url: str, auction_id: int, user: UserHandle | None
-) -> Page:
-    page = await open_browser_page(browser, base_url, auction_id, user)
-    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-    return page
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("task_worker", "task_scheduler")]
 
 
 async def test_a_removed_bid_leaves_the_page_and_a_bidder_retracts_its_own(
-    browser: Browser, live_server: LiveServer, client: httpx.AsyncClient
+    browser: Chromium, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     settings = live_server.settings
     seller = await make_user(settings, role=Role.seller)
