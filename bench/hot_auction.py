@@ -313,7 +313,8 @@ async def main(args: argparse.Namespace) -> int:
     try:
         if admin is not None:
             await admin.execute(f'CREATE DATABASE "{db_name}"')
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "madeinpk", "migrate"], cwd=ROOT, env=env, check=True,
             capture_output=True,
         )  # fmt: skip
@@ -329,7 +330,9 @@ async def main(args: argparse.Namespace) -> int:
         server.start()
         await server.wait_ready()
         for port in ports[1:]:  # each of the other processes, on its own port
-            while not await asyncio.to_thread(get_ok, f"http://127.0.0.1:{port}/api/categories/"):
+            url = f"http://127.0.0.1:{port}/api/categories/"
+            # Polling another process's port: there is no event to wait on.
+            while not await asyncio.to_thread(get_ok, url):  # noqa: ASYNC110
                 await asyncio.sleep(0.25)
         auctions = [auction_id, *more]
         tokens = [t for _, t in fixture.bidders]

@@ -130,7 +130,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--gap", type=float, default=0.2)
     args = p.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     for n in (int(x) for x in args.watchers.split(",")):
         print(json.dumps(uvloop.run(writer(n, args.rounds, args.gap))))

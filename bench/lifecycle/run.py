@@ -70,7 +70,8 @@ async def run(args: argparse.Namespace, env: dict[str, str], db_name: str) -> di
     await pg_exec("postgres", f'CREATE DATABASE "{db_name}"')
     try:
         t0 = time.perf_counter()
-        migrated = subprocess.run(
+        migrated = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "madeinpk", "migrate"],
             cwd=ROOT,
             env=env,

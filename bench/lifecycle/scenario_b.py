@@ -79,7 +79,7 @@ async def measure(ctx: Ctx, cpu: CpuMeter) -> dict[str, Any]:
             out = Path(args.scratch) / f"pyspy-B-{pid}.txt"
             pyspy_files.append(str(out))
             pyspy.append(
-                subprocess.Popen(
+                subprocess.Popen(  # noqa: ASYNC220 (returns at once; py-spy must start now)
                     [
                         "py-spy",
                         "record",
